@@ -1,0 +1,311 @@
+"""The command line: `python -m aigc_core train | sample | list | resume | stop | worker`.
+
+Bad input exits with status 2 and one line naming the value and what is allowed;
+a run that fails exits with status 1 and its reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+# Help texts name the registry's choices, but importing it pulls in Keras; argparse
+# choices are checked by config.validate() instead, so `--help` stays fast.
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line instead of usage plus error."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message}\n")
+
+
+def _add_budget(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--steps", type=int, help="number of training steps (a GAN step is one generator update)")
+    group.add_argument("--epochs", type=int, help="passes over the training set")
+    group.add_argument("--minutes", type=float, help="wall-clock budget in minutes")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="python -m aigc_core", description="Train, sample and inspect GAN and VAE models.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    train = commands.add_parser("train", help="train a model in this process, with a progress bar")
+    train.add_argument("--model", default="gan", help="gan or vae")
+    train.add_argument("--preset", default="fast", help="gan: fast, paper; vae: fast, large")
+    _add_budget(train)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--lr", type=float, help="learning rate (GAN: both networks)")
+    train.add_argument("--g-lr", type=float, help="GAN generator learning rate")
+    train.add_argument("--d-lr", type=float, help="GAN discriminator learning rate")
+    train.add_argument("--d-steps", type=int, help="GAN discriminator steps per generator step")
+    train.add_argument("--latent-dim", type=int)
+    train.add_argument("--beta", type=float, help="VAE weight of the KL term")
+    train.add_argument("--reconstruction", help="VAE reconstruction loss: bernoulli or gaussian")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--dataset", default="mnist", help="mnist or fashion_mnist")
+    train.add_argument("--train-limit", type=int, help="use only the first N training images")
+    train.add_argument("--log-every", type=int, default=10, help="steps between metrics lines")
+    train.add_argument("--sample-every", type=int, default=100, help="steps between snapshot grids")
+    train.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
+    train.add_argument("--run-dir", help="directory for this run (default: runs/<new id>)")
+    train.add_argument("--runs-root", help="folder of runs (default: $AIGC_RUNS_DIR or ./runs)")
+
+    sample = commands.add_parser("sample", help="write samples of a run or of shipped weights")
+    source = sample.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", help="run directory")
+    source.add_argument("--weights", help="a .weights.h5 file, or the name of shipped weights")
+    sample.add_argument("--num", type=int, default=64)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--out", required=True, help="FILE.npy (N, 28, 28) float32 in [0, 1] or FILE.png grid")
+
+    listing = commands.add_parser("list", help="runs with their status, and shipped weights")
+    listing.add_argument("--runs-root")
+
+    resume = commands.add_parser("resume", help="continue a stopped, failed or killed run from its checkpoint")
+    resume.add_argument("--run", required=True)
+    _add_budget(resume)
+
+    stop = commands.add_parser("stop", help="ask a running run to stop after its current step")
+    stop.add_argument("--run", required=True)
+
+    worker = commands.add_parser("worker", help=argparse.SUPPRESS)
+    worker.add_argument("--run", required=True)
+    worker.add_argument("--steps", type=int)
+    worker.add_argument("--minutes", type=float)
+    return parser
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _overrides(arguments) -> dict:
+    overrides = {}
+    if arguments.model == "gan":
+        if arguments.lr is not None:
+            overrides["g_learning_rate"] = overrides["d_learning_rate"] = arguments.lr
+        if arguments.g_lr is not None:
+            overrides["g_learning_rate"] = arguments.g_lr
+        if arguments.d_lr is not None:
+            overrides["d_learning_rate"] = arguments.d_lr
+        if arguments.d_steps is not None:
+            overrides["d_steps_per_g_step"] = arguments.d_steps
+        for flag in ("beta", "reconstruction"):
+            if getattr(arguments, flag) is not None:
+                raise ValueError(f"--{flag} applies to the VAE only; received it with --model gan")
+    else:
+        if arguments.lr is not None:
+            overrides["learning_rate"] = arguments.lr
+        if arguments.beta is not None:
+            overrides["beta"] = arguments.beta
+        if arguments.reconstruction is not None:
+            overrides["reconstruction"] = arguments.reconstruction
+        for flag in ("g_lr", "d_lr", "d_steps"):
+            if getattr(arguments, flag) is not None:
+                raise ValueError(f"--{flag.replace('_', '-')} applies to the GAN only; received it with --model vae")
+    if arguments.latent_dim is not None:
+        overrides["latent_dim"] = arguments.latent_dim
+    return overrides
+
+
+def _progress_printer():
+    """A one-line progress bar on a terminal; a line per 5% (or per 100 steps) in a log file."""
+    import time
+
+    started = time.monotonic()
+    last_printed = {"step": 0}
+    interactive = sys.stderr.isatty()
+
+    def progress(step, total_steps, losses):
+        elapsed = time.monotonic() - started
+        if total_steps:
+            fraction = min(1.0, step / total_steps)
+            bar = "#" * int(fraction * 30)
+            head = f"[{bar:<30s}] {step}/{total_steps} {fraction:4.0%}"
+        else:
+            head = f"step {step}"
+        text = f"{head}  {elapsed:6.1f} s  " + " ".join(f"{k}={v:.3f}" for k, v in sorted(losses.items()))
+        if interactive:
+            print("\r" + text, end="", file=sys.stderr, flush=True)
+            return
+        every = max(1, total_steps // 20) if total_steps else 100
+        if step - last_printed["step"] >= every or step == total_steps:
+            last_printed["step"] = step
+            print(text, file=sys.stderr, flush=True)
+
+    return progress
+
+
+def _report(run, status) -> int:
+    state = status.get("state")
+    print(f"\nrun {state}: {run.path} (step {status.get('step')}, {status.get('elapsed_s', 0):.1f} s)")
+    if state == "failed":
+        return _fail(status.get("error", "unknown error"), code=1)
+    return 0
+
+
+def command_train(arguments) -> int:
+    from aigc_core.config import TrainingConfig, validate
+    from aigc_core.runs import RunStore
+    from aigc_core.training import quiet_tensorflow, train_run
+
+    quiet_tensorflow()
+    if arguments.model not in ("gan", "vae"):
+        return _fail(f"model must be one of ['gan', 'vae']; received {arguments.model!r}")
+    config = TrainingConfig(
+        model=arguments.model, preset=arguments.preset, overrides=_overrides(arguments),
+        batch_size=arguments.batch_size, seed=arguments.seed, steps=arguments.steps, epochs=arguments.epochs,
+        minutes=arguments.minutes, log_every=arguments.log_every, sample_every=arguments.sample_every,
+        checkpoint_every=arguments.checkpoint_every, dataset=arguments.dataset, train_limit=arguments.train_limit,
+    )
+    validate(config)
+    if arguments.run_dir:
+        run_dir = Path(arguments.run_dir).resolve()
+        if run_dir.exists():
+            return _fail(f"--run-dir {run_dir} already exists; choose a new directory or use resume")
+        run = RunStore(run_dir.parent).create(config.to_dict(), run_id=run_dir.name)
+    else:
+        store = RunStore(arguments.runs_root) if arguments.runs_root else RunStore()
+        run = store.create(config.to_dict())
+    print(f"run directory: {run.path}")
+    status = train_run(run, progress=_progress_printer())
+    return _report(run, status)
+
+
+def _load_source(arguments):
+    from aigc_core.runs import RunStore
+    from aigc_core.training import load_run_model
+    from aigc_core.weights import config_path_for, find_shipped, load_model_from_files
+
+    if arguments.run:
+        run = RunStore().open_path(arguments.run)
+        if not run.weights_path.exists():
+            raise ValueError(f"run {run.path} has no checkpoint yet (no model.weights.h5)")
+        return load_run_model(run)
+    weights = Path(arguments.weights)
+    if weights.suffix == ".h5" or weights.exists():
+        return load_model_from_files(config_path_for(weights), weights)
+    entry = find_shipped(arguments.weights)
+    return load_model_from_files(entry["config_path"], entry["weights_path"])
+
+
+def command_sample(arguments) -> int:
+    import numpy as np
+
+    from aigc_core.images import make_grid, png_bytes
+    from aigc_core.runs import write_bytes_atomic
+    from aigc_core.training import quiet_tensorflow
+
+    quiet_tensorflow()
+    out = Path(arguments.out)
+    if out.suffix not in (".npy", ".png"):
+        return _fail(f"--out must end in .npy or .png; received {arguments.out!r}")
+    if not 1 <= arguments.num <= 100_000:
+        return _fail(f"--num must be between 1 and 100000; received {arguments.num}")
+    if arguments.seed < 0:
+        return _fail(f"--seed must be a non-negative integer; received {arguments.seed}")
+    if not out.parent.is_dir():
+        return _fail(f"--out folder {out.parent} does not exist")
+    model = _load_source(arguments)
+    images = model.sample(arguments.num, seed=arguments.seed)
+    if out.suffix == ".npy":
+        import io
+
+        buffer = io.BytesIO()
+        np.save(buffer, images.astype(np.float32))
+        write_bytes_atomic(out, buffer.getvalue())
+    else:
+        write_bytes_atomic(out, png_bytes(make_grid(images), scale=2))
+    print(f"wrote {arguments.num} samples to {out}")
+    return 0
+
+
+def command_list(arguments) -> int:
+    from aigc_core.runs import RunStore
+    from aigc_core.weights import shipped_weights
+
+    store = RunStore(arguments.runs_root) if arguments.runs_root else RunStore()
+    runs = store.list()
+    print(f"runs in {store.root}:")
+    if not runs:
+        print("  (none)")
+    for run in runs:
+        row = run.summary()
+        losses = ", ".join(f"{k}={v:.3f}" for k, v in sorted(row["final_losses"].items()) if isinstance(v, float))
+        error = f"  ({row['error']})" if row["error"] else ""
+        print(f"  {row['run_id']:36s} {row['state']:10s} {row['model']}-{row['preset']:6s} "
+              f"step {row['step']:>6} {row['elapsed_s']:8.1f} s  {losses}{error}")
+    print("shipped weights:")
+    entries = shipped_weights()
+    if not entries:
+        print("  (none)")
+    for entry in entries:
+        print(f"  {entry['name']:20s} {entry['family']}  {entry['description']}")
+    return 0
+
+
+def command_resume(arguments) -> int:
+    from aigc_core.runs import RunStore
+    from aigc_core.training import quiet_tensorflow, train_run
+
+    quiet_tensorflow()
+    run = RunStore().open_path(arguments.run)
+    state = run.status().get("state")
+    if state in ("queued", "running"):
+        return _fail(f"run {run.path} is still {state}; stop it first")
+    if arguments.epochs is not None:
+        return _fail("resume takes --steps or --minutes, not --epochs")
+    for name in ("steps", "minutes"):
+        value = getattr(arguments, name)
+        if value is not None and not value > 0:
+            return _fail(f"--{name} must be positive; received {value}")
+    print(f"resuming {run.path} from step {(run.checkpoint() or {}).get('step', 0)}")
+    status = train_run(run, extra_steps=arguments.steps, extra_minutes=arguments.minutes,
+                       progress=_progress_printer())
+    return _report(run, status)
+
+
+def command_stop(arguments) -> int:
+    from aigc_core.runs import RunStore
+
+    run = RunStore().open_path(arguments.run)
+    run.request_stop()
+    print(f"stop requested for {run.path}")
+    return 0
+
+
+def command_worker(arguments) -> int:
+    from aigc_core.training import quiet_tensorflow
+    from aigc_core.worker import worker_main
+
+    quiet_tensorflow()
+    return worker_main(arguments.run, extra_steps=arguments.steps, extra_minutes=arguments.minutes)
+
+
+COMMANDS = {
+    "train": command_train,
+    "sample": command_sample,
+    "list": command_list,
+    "resume": command_resume,
+    "stop": command_stop,
+    "worker": command_worker,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports TensorFlow
+    arguments = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[arguments.command](arguments)
+    except ValueError as error:  # includes DatasetError-free validation and WeightsError
+        return _fail(str(error))
+    except RuntimeError as error:  # DatasetError: offline download and corrupt files
+        return _fail(str(error), code=1)
+    except KeyboardInterrupt:
+        return _fail("interrupted", code=130)

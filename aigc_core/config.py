@@ -1,0 +1,150 @@
+"""Training configuration: the one home of its defaults, and the one validation layer.
+
+The CLI and the Train page both build a `TrainingConfig` and call `validate()`, so a
+value refused in one is refused in the other with the same one-line message.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field, fields
+
+from aigc_core.data import DATASET_NAMES
+from aigc_core.models.vae import RECONSTRUCTION_LOSSES
+from aigc_core.registry import FAMILIES, get_variant
+
+# Server-side caps: a shared demo must not accept a week-long run.
+MAX_MINUTES = float(os.environ.get("AIGC_MAX_MINUTES", "60"))
+MAX_STEPS = 1_000_000
+MAX_EPOCHS = 1_000
+MAX_BATCH_SIZE = 4096
+
+# Allowed ranges for the model hyperparameters a user may override: name -> (kind, low, high).
+# Bounds are inclusive; "float_open" excludes the low bound (a learning rate of 0 learns nothing).
+OVERRIDE_RULES: dict[str, dict[str, tuple]] = {
+    "gan": {
+        "latent_dim": ("int", 1, 512),
+        "g_learning_rate": ("float_open", 0.0, 1.0),
+        "d_learning_rate": ("float_open", 0.0, 1.0),
+        "g_beta_1": ("float", 0.0, 0.999),
+        "d_beta_1": ("float", 0.0, 0.999),
+        "beta_2": ("float", 0.0, 0.9999),
+        "d_steps_per_g_step": ("int", 1, 10),
+    },
+    "vae": {
+        "latent_dim": ("int", 1, 512),
+        "beta": ("float", 0.0, 100.0),
+        "learning_rate": ("float_open", 0.0, 1.0),
+        "reconstruction": ("choice", RECONSTRUCTION_LOSSES, None),
+    },
+}
+
+
+@dataclass
+class TrainingConfig:
+    """Everything needed to build the model and repeat a run, seed included.
+
+    Exactly one of `steps`, `epochs` or `minutes` sets the budget; with none, `steps`
+    defaults to 500. A GAN step is one generator update.
+    """
+
+    model: str = "gan"
+    preset: str = "fast"
+    overrides: dict = field(default_factory=dict)
+    batch_size: int | None = None
+    seed: int = 0
+    steps: int | None = None
+    epochs: int | None = None
+    minutes: float | None = None
+    log_every: int = 10
+    sample_every: int = 100
+    checkpoint_every: int = 200
+    num_snapshot_samples: int = 64
+    dataset: str = "mnist"
+    train_limit: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainingConfig":
+        if not isinstance(data, dict):
+            raise ValueError(f"Expected a training config object. Received: {type(data).__name__}")
+        known = {item.name for item in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"Unknown training config keys {unknown}; allowed: {sorted(known)}")
+        return cls(**data)
+
+    def resolved_batch_size(self) -> int:
+        return self.batch_size if self.batch_size is not None else get_variant(self.model, self.preset).batch_size
+
+    def model_config(self) -> dict:
+        """The model constructor config: the preset's, updated by the user's overrides."""
+        variant = get_variant(self.model, self.preset)
+        return {**variant.model_config, **self.overrides}
+
+
+def _check_number(name: str, value, kind: str, low, high) -> None:
+    if kind == "choice":
+        if value not in low:
+            raise ValueError(f"{name} must be one of {list(low)}; received {value!r}")
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number; received {value!r}")
+    if kind == "int" and not float(value).is_integer():
+        raise ValueError(f"{name} must be a whole number between {low} and {high}; received {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number; received {value!r}")
+    if kind == "float_open":
+        if not low < value <= high:
+            raise ValueError(f"{name} must be greater than {low} and at most {high}; received {value!r}")
+    elif not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}; received {value!r}")
+
+
+def validate(config: TrainingConfig, train_size: int | None = None) -> TrainingConfig:
+    """Check types, ranges and combinations; return the config or raise a one-line ValueError.
+
+    Args:
+        config: the config to check.
+        train_size: number of training images, when known, so a batch larger than the
+            dataset is refused before a worker starts.
+    """
+    if config.model not in FAMILIES:
+        raise ValueError(f"model must be one of {list(FAMILIES)}; received {config.model!r}")
+    get_variant(config.model, config.preset)  # raises with the allowed presets
+    if config.dataset not in DATASET_NAMES:
+        raise ValueError(f"dataset must be one of {list(DATASET_NAMES)}; received {config.dataset!r}")
+    if not isinstance(config.overrides, dict):
+        raise ValueError(f"overrides must be a mapping of hyperparameters; received {config.overrides!r}")
+    rules = OVERRIDE_RULES[config.model]
+    for name, value in config.overrides.items():
+        if name not in rules:
+            raise ValueError(f"{name} is not a {config.model} hyperparameter; allowed: {sorted(rules)}")
+        _check_number(name, value, *rules[name])
+    if config.batch_size is not None:
+        _check_number("batch_size", config.batch_size, "int", 1, MAX_BATCH_SIZE)
+    _check_number("seed", config.seed, "int", 0, 2**31 - 1)
+    budgets = [name for name in ("steps", "epochs", "minutes") if getattr(config, name) is not None]
+    if len(budgets) > 1:
+        raise ValueError(f"give one budget (steps, epochs or minutes); received {budgets}")
+    if config.steps is not None:
+        _check_number("steps", config.steps, "int", 1, MAX_STEPS)
+    if config.epochs is not None:
+        _check_number("epochs", config.epochs, "int", 1, MAX_EPOCHS)
+    if config.minutes is not None:
+        _check_number("minutes", config.minutes, "float_open", 0.0, MAX_MINUTES)
+    for name, high in (("log_every", 100_000), ("sample_every", 100_000), ("checkpoint_every", 1_000_000)):
+        _check_number(name, getattr(config, name), "int", 1, high)
+    _check_number("num_snapshot_samples", config.num_snapshot_samples, "int", 1, 256)
+    if config.train_limit is not None:
+        _check_number("train_limit", config.train_limit, "int", 1, 10_000_000)
+    batch_size = config.resolved_batch_size()
+    available = train_size if train_size is not None else config.train_limit
+    if available is not None and batch_size > available:
+        raise ValueError(f"batch_size must be at most the number of training images ({available}); received {batch_size}")
+    if config.steps is None and config.epochs is None and config.minutes is None:
+        config.steps = 500
+    return config

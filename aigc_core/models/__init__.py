@@ -1,0 +1,9 @@
+"""Model families: one module each, sharing `GenerativeModel`."""
+
+from aigc_core.models.base import GenerativeModel
+from aigc_core.models.dcgan import DCGAN
+from aigc_core.models.vae import VAE
+
+MODEL_CLASSES = {"gan": DCGAN, "vae": VAE}
+
+__all__ = ["GenerativeModel", "DCGAN", "VAE", "MODEL_CLASSES"]

@@ -1,0 +1,309 @@
+"""The run store: one directory per training run, written atomically, readable by anyone.
+
+    runs/<run_id>/
+        config.json          TrainingConfig: rebuilds the model and repeats the run
+        status.json          state, pid, progress, error
+        metrics.jsonl        one JSON line per logged step
+        samples/step_XXXXXXX.{png,npy}   grids from one fixed latent batch
+        model.weights.h5     latest checkpoint, with model_config.json beside it
+        optimizer.npz        optimizer state, so that resume continues the same descent
+        checkpoint.json      the step, epoch and elapsed time the checkpoint belongs to
+        STOP                 present when a stop was requested
+
+The UI only reads these files; it never reaches into a training process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+ACTIVE_STATES = ("queued", "running")
+FINAL_STATES = ("finished", "stopped", "failed", "interrupted")
+# A queued run whose worker has not reported its pid within this time never started.
+STARTUP_GRACE_S = 60.0
+
+
+def default_runs_root() -> Path:
+    """`$AIGC_RUNS_DIR`, or `runs/` in the project folder."""
+    return Path(os.environ.get("AIGC_RUNS_DIR", PROJECT_ROOT / "runs")).resolve()
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, then rename: readers see old or new, never half."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, data) -> None:
+    write_bytes_atomic(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+
+
+def read_json(path: Path, default=None):
+    try:
+        return json.loads(Path(path).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return default
+
+
+def validate_run_id(run_id: str) -> str:
+    """Refuse anything that could name a path outside the runs folder (`..`, `/`, absolute paths)."""
+    if not isinstance(run_id, str) or not RUN_ID_PATTERN.match(run_id):
+        raise ValueError(
+            "run id must be 1-100 letters, digits, '-' or '_' (no '/', '.' or '..'); "
+            f"received {str(run_id)[:120]!r}"
+        )
+    return run_id
+
+
+def _process_start_time(pid: int) -> str | None:
+    """The kernel's start time of a process (field 22 of /proc/<pid>/stat), or None if gone/zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    after_name = stat.rsplit(")", 1)[1].split()
+    if after_name[0] in ("Z", "X"):
+        return None
+    return after_name[19]
+
+
+def process_alive(pid: int | None, start_time: str | None = None) -> bool:
+    """True if `pid` runs and, when given, started at `start_time` (guards against pid reuse)."""
+    if not pid:
+        return False
+    if Path("/proc").is_dir():
+        actual = _process_start_time(int(pid))
+        return actual is not None and (start_time is None or actual == start_time)
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def own_process_identity() -> dict:
+    pid = os.getpid()
+    return {"pid": pid, "pid_start_time": _process_start_time(pid) if Path("/proc").is_dir() else None}
+
+
+class Run:
+    """One run directory. Cheap to construct; every accessor reads the files afresh."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    # -- paths ----------------------------------------------------------------------------
+    @property
+    def samples_dir(self) -> Path:
+        return self.path / "samples"
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path / "model.weights.h5"
+
+    @property
+    def model_config_path(self) -> Path:
+        return self.path / "model_config.json"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def stop_path(self) -> Path:
+        return self.path / "STOP"
+
+    # -- config and status ----------------------------------------------------------------
+    def config(self) -> dict:
+        return read_json(self.path / "config.json", default={}) or {}
+
+    def raw_status(self) -> dict:
+        return read_json(self.path / "status.json", default={}) or {}
+
+    def status(self) -> dict:
+        """The status, with an active run whose worker is gone reported (and recorded) as failed."""
+        status = self.raw_status()
+        state = status.get("state")
+        if state in ACTIVE_STATES:
+            pid = status.get("pid")
+            if pid:
+                dead = not process_alive(pid, status.get("pid_start_time"))
+            else:
+                dead = time.time() - status.get("created_at", time.time()) > STARTUP_GRACE_S
+            if dead:
+                status = {
+                    **status,
+                    "state": "failed",
+                    "error": f"worker died (process {pid} is gone); resume continues from the last checkpoint"
+                    if pid
+                    else "worker never started",
+                    "updated_at": time.time(),
+                }
+                try:
+                    write_json_atomic(self.path / "status.json", status)
+                except OSError:
+                    pass  # a read-only store still reports the truth
+        return status
+
+    def update_status(self, **fields) -> dict:
+        status = {**self.raw_status(), **fields, "updated_at": time.time()}
+        write_json_atomic(self.path / "status.json", status)
+        return status
+
+    # -- metrics --------------------------------------------------------------------------
+    def append_metrics(self, rows: list[dict]) -> None:
+        """Append whole lines in one write; a reader skips a trailing partial line."""
+        if not rows:
+            return
+        text = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
+        with open(self.metrics_path, "a") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+
+    def metrics(self) -> list[dict]:
+        try:
+            lines = self.metrics_path.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        rows = []
+        for line in lines:
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line being written right now
+        return rows
+
+    def truncate_metrics(self, last_step: int) -> None:
+        """Keep only rows up to `last_step` (the checkpoint), so resume repeats no step."""
+        rows = [row for row in self.metrics() if row.get("step", 0) <= last_step]
+        write_bytes_atomic(self.metrics_path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows).encode())
+
+    # -- samples --------------------------------------------------------------------------
+    def snapshots(self) -> list[tuple[int, Path]]:
+        """(step, path of the .npy grid samples) for every snapshot, oldest first."""
+        found = []
+        for path in self.samples_dir.glob("step_*.npy"):
+            try:
+                found.append((int(path.stem.split("_")[1]), path))
+            except (IndexError, ValueError):
+                continue
+        return sorted(found)
+
+    def load_snapshot(self, path: Path) -> np.ndarray:
+        return np.load(path, allow_pickle=False)
+
+    def latest_snapshot(self) -> tuple[int, np.ndarray] | None:
+        snapshots = self.snapshots()
+        if not snapshots:
+            return None
+        step, path = snapshots[-1]
+        return step, self.load_snapshot(path)
+
+    # -- control --------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        write_bytes_atomic(self.stop_path, b"stop requested\n")
+
+    def stop_requested(self) -> bool:
+        return self.stop_path.exists()
+
+    def checkpoint(self) -> dict | None:
+        return read_json(self.path / "checkpoint.json")
+
+    def summary(self) -> dict:
+        """One row for run lists: id, state, model, preset, duration, final losses."""
+        config, status, metrics = self.config(), self.status(), self.metrics()
+        last = metrics[-1] if metrics else {}
+        return {
+            "run_id": self.run_id,
+            "state": status.get("state", "unknown"),
+            "model": config.get("model"),
+            "preset": config.get("preset"),
+            "step": status.get("step", 0),
+            "total_steps": status.get("total_steps"),
+            "elapsed_s": status.get("elapsed_s", 0.0),
+            "created_at": status.get("created_at"),
+            "error": status.get("error"),
+            "final_losses": {k: v for k, v in last.items() if k not in ("step", "epoch", "elapsed_s")},
+        }
+
+
+class RunStore:
+    """The folder of runs: create, find, list and delete them by validated id."""
+
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root).resolve() if root is not None else default_runs_root()
+
+    def new_run_id(self, family: str) -> str:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        return f"{stamp}-{family}-{secrets.token_hex(3)}"
+
+    def create(self, config: dict, run_id: str | None = None) -> Run:
+        """Make the directory with config.json and a `queued` status."""
+        run_id = validate_run_id(run_id or self.new_run_id(config.get("model", "run")))
+        self.root.mkdir(parents=True, exist_ok=True)
+        run = Run(self.root / run_id)
+        run.path.mkdir()
+        run.samples_dir.mkdir()
+        write_json_atomic(run.path / "config.json", config)
+        now = time.time()
+        write_json_atomic(
+            run.path / "status.json",
+            {"state": "queued", "pid": None, "step": 0, "created_at": now, "updated_at": now},
+        )
+        return run
+
+    def get(self, run_id: str) -> Run:
+        """The run with this id; ValueError for a bad or unknown id (never a path outside root)."""
+        validate_run_id(run_id)
+        path = (self.root / run_id).resolve()
+        if path.parent != self.root or not (path / "config.json").exists():
+            raise ValueError(f"no run named {run_id!r} in {self.root}")
+        return Run(path)
+
+    def open_path(self, path: str | Path) -> Run:
+        """A run given as a directory path (CLI `--run DIR`), checked to be a run directory."""
+        path = Path(path).resolve()
+        if not (path / "config.json").is_file():
+            raise ValueError(f"{path} is not a run directory (no config.json)")
+        return Run(path)
+
+    def list(self) -> list[Run]:
+        """All runs, newest first."""
+        if not self.root.is_dir():
+            return []
+        runs = [Run(p) for p in self.root.iterdir() if p.is_dir() and RUN_ID_PATTERN.match(p.name) and (p / "config.json").exists()]
+        return sorted(runs, key=lambda run: run.raw_status().get("created_at", 0), reverse=True)
+
+    def delete(self, run_id: str) -> None:
+        """Delete a finished run; refuse an active one (stop it first)."""
+        run = self.get(run_id)
+        if run.status().get("state") in ACTIVE_STATES:
+            raise ValueError(f"run {run_id} is still {run.status()['state']}; stop it before deleting")
+        shutil.rmtree(run.path)

@@ -1,0 +1,277 @@
+"""Build a fresh model, fit it with callbacks, and record everything into a run directory.
+
+The training loop is Keras's `fit()`; what makes it a *run* is `RunRecorder`, a callback
+that logs metrics, saves snapshot grids from one fixed latent batch, checkpoints, and
+ends the run cleanly on a stop request, a signal, a time budget or a NaN.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from aigc_core.config import TrainingConfig, validate
+from aigc_core.images import make_grid, png_bytes
+from aigc_core.runs import Run, RunStore, own_process_identity, write_bytes_atomic, write_json_atomic
+
+# A loss this large means the run has diverged; continuing only wastes the audience's time.
+EXPLODED_LOSS = 1e6
+STATUS_INTERVAL_S = 0.5
+
+
+def quiet_tensorflow() -> None:
+    """Hide TensorFlow's C++ chatter (CUDA probing, oneDNN notes, grappler remapper noise).
+
+    Must run before TensorFlow is imported; real failures still surface as Python exceptions.
+    """
+    import warnings
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed.*")
+
+
+def save_checkpoint(model, run: Run, step: int, epoch: float, elapsed_s: float) -> None:
+    """Weights, optimizer state and checkpoint.json, each replaced atomically.
+
+    checkpoint.json is written last: it names a step only once its weights are complete.
+    """
+    temporary = run.path / ".partial-model.weights.h5"  # Keras wants the .weights.h5 suffix
+    model.save_weights(temporary)
+    os.replace(temporary, run.weights_path)
+    arrays = {}
+    for name, optimizer in model.named_optimizers().items():
+        for index, variable in enumerate(optimizer.variables):
+            arrays[f"{name}/{index}"] = np.asarray(variable)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    write_bytes_atomic(run.path / "optimizer.npz", buffer.getvalue())
+    write_json_atomic(run.model_config_path, {"family": model.family, "config": model.get_config(), "version": _version()})
+    write_json_atomic(run.path / "checkpoint.json", {"step": step, "epoch": epoch, "elapsed_s": elapsed_s})
+
+
+def load_checkpoint(model, run: Run) -> dict:
+    """Restore weights and optimizer state; returns checkpoint.json's contents."""
+    model.load_weights(run.weights_path)
+    optimizer_path = run.path / "optimizer.npz"
+    if optimizer_path.exists():
+        with np.load(optimizer_path, allow_pickle=False) as arrays:
+            for name, optimizer in model.named_optimizers().items():
+                for index, variable in enumerate(optimizer.variables):
+                    key = f"{name}/{index}"
+                    if key in arrays and tuple(arrays[key].shape) == tuple(variable.shape):
+                        variable.assign(arrays[key])
+    return run.checkpoint()
+
+
+def _version() -> str:
+    from aigc_core import __version__
+
+    return __version__
+
+
+def save_snapshot(model, run: Run, latent: np.ndarray, step: int) -> None:
+    """Grid PNG plus the raw float32 array of the fixed latent batch at this step."""
+    images = model.generate(latent)
+    buffer = io.BytesIO()
+    np.save(buffer, images.astype(np.float32))
+    write_bytes_atomic(run.samples_dir / f"step_{step:07d}.npy", buffer.getvalue())
+    write_bytes_atomic(run.samples_dir / f"step_{step:07d}.png", png_bytes(make_grid(images), scale=2))
+
+
+def make_recorder(model, run: Run, config: TrainingConfig, *, start_step: int, target_step: int | None,
+                  deadline_s: float | None, previous_elapsed_s: float, train_size: int, latent: np.ndarray,
+                  progress=None):
+    """The run's Keras callback; built in a function so importing this module does not import Keras."""
+    import keras
+
+    batch_size = config.resolved_batch_size()
+
+    class _Recorder(keras.callbacks.Callback):
+        """Logs, snapshots, checkpoints and stops; `outcome` says how the run ended."""
+
+        def __init__(self):
+            super().__init__()
+            self.step = start_step
+            self.started = time.monotonic()
+            self.last_status = 0.0
+            self.outcome = "finished"
+            self.error = None
+            self.signal_received = None
+
+        def elapsed(self) -> float:
+            return previous_elapsed_s + time.monotonic() - self.started
+
+        def epoch(self) -> float:
+            return round(self.step * batch_size / train_size, 4)
+
+        def eta(self) -> float | None:
+            done = self.step - start_step
+            session = time.monotonic() - self.started
+            if target_step is not None and done > 0:
+                return session / done * (target_step - self.step)
+            if deadline_s is not None:
+                return max(0.0, deadline_s - session)
+            return None
+
+        def write_status(self, force: bool = False, **fields):
+            now = time.monotonic()
+            if not force and now - self.last_status < STATUS_INTERVAL_S:
+                return
+            self.last_status = now
+            fields = {"eta_s": self.eta(), **fields}
+            run.update_status(step=self.step, total_steps=target_step, elapsed_s=round(self.elapsed(), 2),
+                              epoch=self.epoch(), **fields)
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.step += 1
+            values = {name: float(value) for name, value in (logs or {}).items()}
+            bad = [name for name, value in values.items() if not math.isfinite(value) or abs(value) > EXPLODED_LOSS]
+            if bad:
+                self.outcome = "failed"
+                self.error = (f"training diverged at step {self.step}: {', '.join(bad)} became "
+                              f"{', '.join(str(values[b]) for b in bad)}; try a lower learning rate")
+                self.model.stop_training = True
+                return
+            if self.step % config.log_every == 0:
+                run.append_metrics([{"step": self.step, "epoch": self.epoch(), "elapsed_s": round(self.elapsed(), 3), **values}])
+                for tracker in self.model.metrics:  # each row is the mean over its own interval
+                    tracker.reset_state()
+            if self.step % config.sample_every == 0:
+                save_snapshot(self.model, run, latent, self.step)
+            if self.step % config.checkpoint_every == 0:
+                save_checkpoint(self.model, run, self.step, self.epoch(), self.elapsed())
+            if progress is not None:
+                progress(self.step, target_step, values)
+            if run.stop_requested() or self.signal_received:
+                self.outcome = "stopped"
+                self.model.stop_training = True
+            elif target_step is not None and self.step >= target_step:
+                self.model.stop_training = True
+            elif deadline_s is not None and time.monotonic() - self.started >= deadline_s:
+                self.model.stop_training = True
+            self.write_status()
+
+    return _Recorder()
+
+
+def _install_signal_handlers(recorder):
+    """SIGTERM/SIGINT end the run like a stop request: checkpoint, then status `stopped`."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = {}
+
+    def handler(signum, frame):
+        recorder.signal_received = signum
+        recorder.model.stop_training = True
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous[signum] = signal.signal(signum, handler)
+
+    def restore():
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+    return restore
+
+
+def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float | None = None, progress=None) -> dict:
+    """Train (or resume) the run in this process until its budget ends; return the final status.
+
+    Args:
+        run: a run directory with config.json.
+        extra_steps, extra_minutes: when resuming, a new budget counted from the checkpoint;
+            without them a resumed run continues to its original budget.
+        progress: optional `callable(step, total_steps, losses)` for a CLI progress bar.
+
+    Errors inside training end the run as `failed` with a one-line reason; they are not re-raised.
+    """
+    quiet_tensorflow()
+    import keras
+
+    from aigc_core.data import load_images, make_training_dataset, scale_pixels
+    from aigc_core.registry import build_model
+
+    run.update_status(state="running", error=None, **own_process_identity())
+    run.stop_path.unlink(missing_ok=True)
+    recorder = None
+    try:
+        config = TrainingConfig.from_dict(run.config())
+        images = load_images(config.dataset, "train", config.train_limit).images
+        validate(config, train_size=len(images))
+        batch_size = config.resolved_batch_size()
+        steps_per_epoch = len(images) // batch_size
+        checkpoint = run.checkpoint() if run.weights_path.exists() else None
+        start_step = checkpoint["step"] if checkpoint else 0
+        previous_elapsed = checkpoint["elapsed_s"] if checkpoint else 0.0
+        keras.utils.set_random_seed(config.seed + start_step)
+        model = build_model(config.model, config.model_config())
+        if checkpoint:
+            load_checkpoint(model, run)
+            run.truncate_metrics(start_step)
+            for step, path in run.snapshots():
+                if step > start_step:
+                    path.unlink(missing_ok=True)
+                    path.with_suffix(".png").unlink(missing_ok=True)
+
+        target_step, deadline = None, None
+        if extra_steps is not None:
+            target_step = start_step + extra_steps
+        elif extra_minutes is not None:
+            deadline = extra_minutes * 60.0
+        elif config.steps is not None:
+            target_step = config.steps
+        elif config.epochs is not None:
+            target_step = config.epochs * steps_per_epoch
+        else:
+            deadline = max(0.0, config.minutes * 60.0 - previous_elapsed)
+        if target_step is not None and target_step <= start_step:
+            return run.update_status(state="finished", step=start_step, total_steps=target_step, eta_s=0)
+
+        latent = model.latent_batch(config.num_snapshot_samples, config.seed)
+        if start_step == 0:
+            save_snapshot(model, run, latent, 0)  # the timeline starts from pure noise
+        dataset = make_training_dataset(scale_pixels(images, model.pixel_range), batch_size, config.seed + start_step)
+        recorder = make_recorder(model, run, config, start_step=start_step, target_step=target_step,
+                                 deadline_s=deadline, previous_elapsed_s=previous_elapsed,
+                                 train_size=len(images), latent=latent, progress=progress)
+        restore_signals = _install_signal_handlers(recorder)
+        try:
+            remaining = (target_step - start_step) if target_step is not None else 10**9
+            model.fit(dataset, epochs=1, steps_per_epoch=remaining, verbose=0, callbacks=[recorder])
+        finally:
+            restore_signals()
+        if recorder.outcome == "failed":
+            recorder.write_status(force=True, state="failed", error=recorder.error)
+            return run.raw_status()
+        if recorder.step % config.sample_every != 0:
+            save_snapshot(model, run, latent, recorder.step)
+        save_checkpoint(model, run, recorder.step, recorder.epoch(), recorder.elapsed())
+        state = recorder.outcome if recorder.outcome == "stopped" else "finished"
+        recorder.write_status(force=True, state=state, eta_s=0.0 if state == "finished" else None)
+        return run.raw_status()
+    except Exception as error:  # the run must end in a clear state, whatever broke
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        run.update_status(state="failed", error=f"{type(error).__name__}: {message}")
+        return run.raw_status()
+    finally:
+        run.stop_path.unlink(missing_ok=True)
+
+
+def start_run(config: TrainingConfig, store: RunStore | None = None) -> Run:
+    """Validate a config and create its run directory (state `queued`); does not train."""
+    validate(config)
+    return (store or RunStore()).create(config.to_dict())
+
+
+def load_run_model(run: Run):
+    """The model of a run, rebuilt from model_config.json and loaded with its latest weights."""
+    from aigc_core.weights import load_model_from_files
+
+    return load_model_from_files(run.model_config_path, run.weights_path)

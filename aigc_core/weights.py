@@ -1,0 +1,101 @@
+"""Weights that travel with the config that rebuilds their model (shipped ones and runs').
+
+Only weights are ever loaded, into an architecture built by this package's own classes:
+no Keras archive or pickled object is deserialized, so a weights file cannot run code.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from aigc_core.runs import PROJECT_ROOT, read_json, write_json_atomic
+
+WEIGHTS_DIR = PROJECT_ROOT / "weights"
+
+
+class WeightsError(ValueError):
+    """A weights file is missing, unreadable or does not fit its config."""
+
+
+def load_model_from_files(config_path: Path, weights_path: Path):
+    """Build the model described by a config JSON and load its weights.
+
+    Raises:
+        WeightsError: when either file is missing, or the weights do not match the architecture.
+    """
+    from aigc_core.registry import build_model
+
+    config_path, weights_path = Path(config_path), Path(weights_path)
+    if not weights_path.is_file():
+        raise WeightsError(f"no weights file at {weights_path}")
+    description = read_json(config_path)
+    if not isinstance(description, dict) or "family" not in description or "config" not in description:
+        raise WeightsError(f"{config_path} is missing or is not a model config (expected keys 'family' and 'config')")
+    try:
+        model = build_model(description["family"], dict(description["config"]))
+    except (TypeError, ValueError) as error:
+        raise WeightsError(f"{config_path} describes no model this version can build: {error}") from None
+    try:
+        model.load_weights(weights_path)
+    except Exception as error:  # h5py and Keras raise many types for a mismatched file
+        first_line = (str(error).splitlines() or [type(error).__name__])[0]
+        raise WeightsError(f"{weights_path.name} does not match its config {config_path.name}: {first_line}") from None
+    return model
+
+
+def shipped_weights(directory: Path = WEIGHTS_DIR) -> list[dict]:
+    """Every `<name>.weights.h5` in `weights/` with its `<name>.json`: name, family, description, paths."""
+    found = []
+    for weights_path in sorted(Path(directory).glob("*.weights.h5")):
+        name = weights_path.name[: -len(".weights.h5")]
+        config_path = weights_path.with_name(f"{name}.json")
+        description = read_json(config_path)
+        if not isinstance(description, dict):
+            continue
+        found.append(
+            {
+                "name": name,
+                "family": description.get("family"),
+                "description": description.get("description", ""),
+                "config_path": config_path,
+                "weights_path": weights_path,
+                "metadata": description,
+            }
+        )
+    return found
+
+
+def find_shipped(name: str, directory: Path = WEIGHTS_DIR) -> dict:
+    for entry in shipped_weights(directory):
+        if entry["name"] == name:
+            return entry
+    names = [entry["name"] for entry in shipped_weights(directory)]
+    raise WeightsError(f"no shipped weights named {name!r}; available: {names}")
+
+
+def config_path_for(weights_path: Path) -> Path:
+    """The config beside a weights file: `<name>.json` for shipped weights, model_config.json in a run."""
+    weights_path = Path(weights_path)
+    if weights_path.name == "model.weights.h5":
+        return weights_path.with_name("model_config.json")
+    return weights_path.with_name(weights_path.name[: -len(".weights.h5")] + ".json")
+
+
+def export_weights(model, name: str, directory: Path = WEIGHTS_DIR, **metadata) -> Path:
+    """Save a model as shipped weights `<name>.weights.h5` plus `<name>.json` (config and provenance)."""
+    import os
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    weights_path = directory / f"{name}.weights.h5"
+    temporary = directory / f".partial-{name}.weights.h5"
+    model.save_weights(temporary)
+    os.replace(temporary, weights_path)
+    from aigc_core import __version__
+
+    write_json_atomic(
+        directory / f"{name}.json",
+        {"family": model.family, "config": model.get_config(), "version": __version__, **metadata},
+    )
+    return weights_path

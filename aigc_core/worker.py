@@ -1,0 +1,126 @@
+"""Training in a separate worker process, with a queue shared by every caller.
+
+The app never trains in its own process: `launch()` creates the run directory and starts
+`python -m aigc_core worker`, which waits for a free training slot, then trains. A slot
+is an exclusive `flock` on a file in the runs folder, so the queue needs no server, and
+the kernel frees a slot the moment its worker dies, however it dies.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from aigc_core.config import TrainingConfig
+from aigc_core.runs import PROJECT_ROOT, Run, RunStore, own_process_identity
+from aigc_core.training import start_run, train_run
+
+QUEUE_POLL_S = 0.5
+
+
+def max_concurrent_runs() -> int:
+    """`$AIGC_MAX_CONCURRENT` trainings at once (default 1: two runs on 2 cores both crawl)."""
+    try:
+        return max(1, int(os.environ.get("AIGC_MAX_CONCURRENT", "1")))
+    except ValueError:
+        return 1
+
+
+def queue_position(run: Run, store: RunStore) -> int:
+    """How many queued runs were created before this one (0 = next to start)."""
+    mine = run.raw_status().get("created_at", 0)
+    return sum(
+        1
+        for other in store.list()
+        if other.path != run.path
+        and other.status().get("state") == "queued"
+        and other.raw_status().get("created_at", 0) < mine
+    )
+
+
+def spawn_worker(run: Run, extra_steps: int | None = None, extra_minutes: float | None = None) -> subprocess.Popen:
+    """Start the worker process for a run and return at once; its output goes to worker.log."""
+    command = [sys.executable, "-m", "aigc_core", "worker", "--run", str(run.path)]
+    if extra_steps is not None:
+        command += ["--steps", str(extra_steps)]
+    if extra_minutes is not None:
+        command += ["--minutes", str(extra_minutes)]
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+    with open(run.path / "worker.log", "ab") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=PROJECT_ROOT, env=environment, start_new_session=True,
+        )
+    # Reap the child when it exits, so a killed worker does not linger as a zombie that looks alive.
+    threading.Thread(target=process.wait, daemon=True).start()
+    return process
+
+
+def launch(config: TrainingConfig, store: RunStore | None = None) -> Run:
+    """Validate, create the run directory (queued) and start its worker; returns immediately."""
+    store = store or RunStore()
+    run = start_run(config, store)
+    spawn_worker(run)
+    return run
+
+
+def resume(run: Run, extra_steps: int | None = None, extra_minutes: float | None = None) -> Run:
+    """Queue a stopped, failed or interrupted run again; its worker continues from the checkpoint."""
+    state = run.status().get("state")
+    if state in ("queued", "running"):
+        raise ValueError(f"run {run.run_id} is already {state}")
+    run.update_status(state="queued", pid=None, created_at=time.time(), error=None)
+    spawn_worker(run, extra_steps, extra_minutes)
+    return run
+
+
+def _acquire_slot(run: Run, store: RunStore):
+    """Block until this run holds a training slot; None if a stop was requested while queued."""
+    slots_dir = store.root / ".slots"
+    slots_dir.mkdir(parents=True, exist_ok=True)
+    limit = max_concurrent_runs()
+    while True:
+        if run.stop_requested():
+            return None
+        if queue_position(run, store) < limit:
+            for index in range(limit):
+                handle = open(slots_dir / f"slot-{index}.lock", "w")
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return handle
+                except BlockingIOError:
+                    handle.close()
+        time.sleep(QUEUE_POLL_S)
+
+
+def _limit_threads() -> None:
+    """Bound TensorFlow's thread pools so the web server stays responsive beside a worker."""
+    threads = os.environ.get("AIGC_WORKER_THREADS")
+    if threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+        tf.config.threading.set_inter_op_parallelism_threads(max(1, int(threads) // 2))
+
+
+def worker_main(run_path: str, extra_steps: int | None = None, extra_minutes: float | None = None) -> int:
+    """Entry point of `python -m aigc_core worker`: wait for a slot, then train the run."""
+    run = RunStore().open_path(run_path)
+    store = RunStore(run.path.parent)
+    run.update_status(state="queued", **own_process_identity())
+    slot = _acquire_slot(run, store)
+    if slot is None:
+        run.stop_path.unlink(missing_ok=True)
+        run.update_status(state="stopped", error=None, eta_s=None)
+        return 0
+    try:
+        _limit_threads()
+        status = train_run(run, extra_steps=extra_steps, extra_minutes=extra_minutes)
+    finally:
+        slot.close()
+    return 0 if status.get("state") in ("finished", "stopped") else 1

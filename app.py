@@ -1,0 +1,23 @@
+"""AIGC Studio: the router. Lists every page once and draws the shared sidebar."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ chatter out of the server log
+
+import streamlit as st
+
+from ui.sidebar import render_sidebar
+
+st.set_page_config(page_title="AIGC Studio", page_icon="🎨", layout="wide")
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon="🏠", default=True, url_path="home"),
+    st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train"),
+    st.Page("pages/compare.py", title="Compare", icon="⚖️", url_path="compare"),
+    st.Page("pages/latent.py", title="Latent space", icon="🌌", url_path="latent"),
+    st.Page("pages/runs.py", title="Runs", icon="📁", url_path="runs"),
+]
+
+page = st.navigation(PAGES)
+render_sidebar()
+page.run()

@@ -1,0 +1,5 @@
+"""compare page (placeholder until the dashboard lands)."""
+
+import streamlit as st
+
+st.title("compare")

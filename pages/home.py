@@ -1,0 +1,5 @@
+"""home page (placeholder until the dashboard lands)."""
+
+import streamlit as st
+
+st.title("home")

@@ -1,0 +1,5 @@
+"""latent page (placeholder until the dashboard lands)."""
+
+import streamlit as st
+
+st.title("latent")

@@ -1,0 +1,5 @@
+"""runs page (placeholder until the dashboard lands)."""
+
+import streamlit as st
+
+st.title("runs")

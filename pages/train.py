@@ -1,0 +1,5 @@
+"""train page (placeholder until the dashboard lands)."""
+
+import streamlit as st
+
+st.title("train")

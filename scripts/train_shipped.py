@@ -1,0 +1,65 @@
+"""Train one registered variant and export it to weights/ with its provenance.
+
+    python scripts/train_shipped.py gan-fast --minutes 5 --seed 0
+
+The run itself stays in the run store (metrics, timeline); weights/<name>.json records
+the command, seed, training time and hardware so the numbers in weights/README.md can
+be reproduced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def main() -> int:
+    from aigc_core.config import TrainingConfig
+    from aigc_core.registry import VARIANTS
+    from aigc_core.runs import RunStore
+    from aigc_core.training import load_run_model, start_run, train_run
+    from aigc_core.weights import export_weights
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("variant", choices=sorted(VARIANTS))
+    budget = parser.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--minutes", type=float)
+    budget.add_argument("--steps", type=int)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", help="name in weights/ (default: the variant name)")
+    arguments = parser.parse_args()
+
+    variant = VARIANTS[arguments.variant]
+    config = TrainingConfig(model=variant.family, preset=variant.preset, seed=arguments.seed,
+                            minutes=arguments.minutes, steps=arguments.steps,
+                            sample_every=500, checkpoint_every=1000, log_every=50)
+    run = start_run(config, RunStore())
+    print(f"training {variant.name} in {run.path}", flush=True)
+    status = train_run(run)
+    if status.get("state") != "finished":
+        print(f"run ended {status.get('state')}: {status.get('error')}", file=sys.stderr)
+        return 1
+    model = load_run_model(run)
+    import tensorflow as tf
+
+    gpus = [device.name for device in tf.config.list_physical_devices("GPU")]
+    path = export_weights(
+        model, arguments.name or variant.name,
+        description=variant.description,
+        command=" ".join(["python", "scripts/train_shipped.py", *sys.argv[1:]]),
+        seed=arguments.seed, steps=status["step"], training_seconds=status["elapsed_s"],
+        hardware=f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()})" + (f", GPU {gpus}" if gpus else ""),
+        source_run=run.run_id,
+    )
+    print(f"exported {path} after {status['step']} steps, {status['elapsed_s']:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
