@@ -71,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     stop = commands.add_parser("stop", help="ask a running run to stop after its current step")
     stop.add_argument("--run", required=True)
 
+    evaluate = commands.add_parser("evaluate", help="FID, Inception Score and class coverage through the MNIST classifier")
+    evaluated = evaluate.add_mutually_exclusive_group(required=True)
+    evaluated.add_argument("--run", help="run directory")
+    evaluated.add_argument("--weights", help="a .weights.h5 file, or the name of shipped weights")
+    evaluate.add_argument("--num", type=int, default=10_000, help="samples drawn (FID needs 10000 to compare)")
+    evaluate.add_argument("--seed", type=int, default=0)
+
     worker = commands.add_parser("worker", help=argparse.SUPPRESS)
     worker.add_argument("--run", required=True)
     worker.add_argument("--steps", type=int)
@@ -278,6 +285,47 @@ def command_stop(arguments) -> int:
     return 0
 
 
+def command_evaluate(arguments) -> int:
+    """Measure a run or shipped weights; print them beside the reference rows; write metrics JSON."""
+    from aigc_core.evaluation import (
+        MAX_NUM_SAMPLES, REAL_FLOOR, UNTRAINED_CEILING, default_classifier, evaluate_model, format_table,
+        reference_rows,
+    )
+    from aigc_core.runs import RunStore, write_json_atomic
+    from aigc_core.training import quiet_tensorflow
+    from aigc_core.weights import WEIGHTS_DIR
+
+    quiet_tensorflow()
+    if not 2 <= arguments.num <= MAX_NUM_SAMPLES:
+        return _fail(f"--num must be between 2 and {MAX_NUM_SAMPLES}; received {arguments.num}")
+    if arguments.seed < 0:
+        return _fail(f"--seed must be a non-negative integer; received {arguments.seed}")
+    if arguments.run:
+        run = RunStore().open_path(arguments.run)
+        name, out, weights = run.run_id, run.path / "metrics.json", run.weights_path
+    else:
+        weights = Path(arguments.weights)
+        if weights.suffix == ".h5" or weights.exists():
+            name = weights.name.removesuffix(".weights.h5")
+            out = weights.with_name(f"{name}.metrics.json")
+        else:
+            name, out = arguments.weights, WEIGHTS_DIR / f"{arguments.weights}.metrics.json"
+            weights = WEIGHTS_DIR / f"{arguments.weights}.weights.h5"
+    default_classifier()  # a missing classifier is reported before any model is loaded
+    model = _load_source(arguments)
+    from aigc_core.data import sha256_of
+
+    weights_sha256 = sha256_of(weights)  # names the weights measured; loading has checked the file exists
+    print(f"evaluating {name} on {arguments.num} samples (seed {arguments.seed}) ...", file=sys.stderr, flush=True)
+    metrics = evaluate_model(model, num_samples=arguments.num, seed=arguments.seed)
+    reference = reference_rows(arguments.num)
+    print(format_table({name: metrics, REAL_FLOOR: reference[REAL_FLOOR], UNTRAINED_CEILING: reference[UNTRAINED_CEILING]}))
+    write_json_atomic(out, {"name": name, "family": model.family, "weights_sha256": weights_sha256, **metrics,
+                            "reference": reference})
+    print(f"wrote {out}")
+    return 0
+
+
 def command_worker(arguments) -> int:
     from aigc_core.training import quiet_tensorflow
     from aigc_core.worker import worker_main
@@ -292,6 +340,7 @@ COMMANDS = {
     "list": command_list,
     "resume": command_resume,
     "stop": command_stop,
+    "evaluate": command_evaluate,
     "worker": command_worker,
 }
 

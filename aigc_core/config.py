@@ -86,22 +86,32 @@ class TrainingConfig:
         return {**variant.model_config, **self.overrides}
 
 
-def _check_number(name: str, value, kind: str, low, high) -> None:
+def _check_number(name: str, value, kind: str, low, high):
+    """Raise a one-line ValueError naming `name` unless `value` fits; return it normalized.
+
+    A whole-number field given as 32.0 (a slider, a JSON float) comes back as the int 32,
+    because TensorFlow refuses a float batch size deep inside training.
+    """
     if kind == "choice":
         if value not in low:
             raise ValueError(f"{name} must be one of {list(low)}; received {value!r}")
-        return
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{name} must be a number; received {value!r}")
-    if kind == "int" and not float(value).is_integer():
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float range, e.g. 10**400
+        raise ValueError(f"{name} must be between {low} and {high}; received an integer too large to represent") from None
+    if kind == "int" and not number.is_integer():
         raise ValueError(f"{name} must be a whole number between {low} and {high}; received {value!r}")
-    if not math.isfinite(value):
+    if not math.isfinite(number):
         raise ValueError(f"{name} must be a finite number; received {value!r}")
     if kind == "float_open":
         if not low < value <= high:
             raise ValueError(f"{name} must be greater than {low} and at most {high}; received {value!r}")
     elif not low <= value <= high:
         raise ValueError(f"{name} must be between {low} and {high}; received {value!r}")
+    return int(value) if kind == "int" else value
 
 
 def validate(config: TrainingConfig, train_size: int | None = None) -> TrainingConfig:
@@ -123,24 +133,24 @@ def validate(config: TrainingConfig, train_size: int | None = None) -> TrainingC
     for name, value in config.overrides.items():
         if name not in rules:
             raise ValueError(f"{name} is not a {config.model} hyperparameter; allowed: {sorted(rules)}")
-        _check_number(name, value, *rules[name])
+    config.overrides = {name: _check_number(name, value, *rules[name]) for name, value in config.overrides.items()}
     if config.batch_size is not None:
-        _check_number("batch_size", config.batch_size, "int", 1, MAX_BATCH_SIZE)
-    _check_number("seed", config.seed, "int", 0, 2**31 - 1)
+        config.batch_size = _check_number("batch_size", config.batch_size, "int", 1, MAX_BATCH_SIZE)
+    config.seed = _check_number("seed", config.seed, "int", 0, 2**31 - 1)
     budgets = [name for name in ("steps", "epochs", "minutes") if getattr(config, name) is not None]
     if len(budgets) > 1:
         raise ValueError(f"give one budget (steps, epochs or minutes); received {budgets}")
     if config.steps is not None:
-        _check_number("steps", config.steps, "int", 1, MAX_STEPS)
+        config.steps = _check_number("steps", config.steps, "int", 1, MAX_STEPS)
     if config.epochs is not None:
-        _check_number("epochs", config.epochs, "int", 1, MAX_EPOCHS)
+        config.epochs = _check_number("epochs", config.epochs, "int", 1, MAX_EPOCHS)
     if config.minutes is not None:
-        _check_number("minutes", config.minutes, "float_open", 0.0, MAX_MINUTES)
+        config.minutes = _check_number("minutes", config.minutes, "float_open", 0.0, MAX_MINUTES)
     for name, high in (("log_every", 100_000), ("sample_every", 100_000), ("checkpoint_every", 1_000_000)):
-        _check_number(name, getattr(config, name), "int", 1, high)
-    _check_number("num_snapshot_samples", config.num_snapshot_samples, "int", 1, 256)
+        setattr(config, name, _check_number(name, getattr(config, name), "int", 1, high))
+    config.num_snapshot_samples = _check_number("num_snapshot_samples", config.num_snapshot_samples, "int", 1, 256)
     if config.train_limit is not None:
-        _check_number("train_limit", config.train_limit, "int", 1, 10_000_000)
+        config.train_limit = _check_number("train_limit", config.train_limit, "int", 1, 10_000_000)
     batch_size = config.resolved_batch_size()
     available = train_size if train_size is not None else config.train_limit
     if available is not None and batch_size > available:

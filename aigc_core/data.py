@@ -101,7 +101,7 @@ def load_images(name: str = "mnist", split: str = "train", limit: int | None = N
     if limit is not None and (not isinstance(limit, int) or limit < 1):
         raise ValueError(f"Expected limit to be a positive integer or None. Received: limit={limit!r}")
     if name == "mnist" and MNIST_PATH.exists() and not os.environ.get("AIGC_IGNORE_BUNDLED_MNIST"):
-        arrays = _load_bundled_mnist()
+        arrays = _load_bundled_mnist(MNIST_PATH)  # the module global, read at call time
     else:
         arrays = _load_from_keras(name)
     images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]

@@ -43,7 +43,7 @@ VARIANTS: dict[str, Variant] = {
                 "d_beta_1": 0.5,
             },
             batch_size=64,
-            description="Small DCGAN (~0.1 M parameters): recognizable digits after ~2 minutes on a laptop CPU.",
+            description="Small DCGAN (~0.3 M parameters): recognizable digits after ~2 minutes on a laptop CPU.",
         ),
         Variant(
             name="gan-paper",

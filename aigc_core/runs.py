@@ -67,7 +67,7 @@ def read_json(path: Path, default=None):
 
 def validate_run_id(run_id: str) -> str:
     """Refuse anything that could name a path outside the runs folder (`..`, `/`, absolute paths)."""
-    if not isinstance(run_id, str) or not RUN_ID_PATTERN.match(run_id):
+    if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):  # `$` alone would accept "x\n"
         raise ValueError(
             "run id must be 1-100 letters, digits, '-' or '_' (no '/', '.' or '..'); "
             f"received {str(run_id)[:120]!r}"
@@ -298,7 +298,7 @@ class RunStore:
         """All runs, newest first."""
         if not self.root.is_dir():
             return []
-        runs = [Run(p) for p in self.root.iterdir() if p.is_dir() and RUN_ID_PATTERN.match(p.name) and (p / "config.json").exists()]
+        runs = [Run(p) for p in self.root.iterdir() if p.is_dir() and RUN_ID_PATTERN.fullmatch(p.name) and (p / "config.json").exists()]
         return sorted(runs, key=lambda run: run.raw_status().get("created_at", 0), reverse=True)
 
     def delete(self, run_id: str) -> None:

@@ -214,11 +214,14 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
         model = build_model(config.model, config.model_config())
         if checkpoint:
             load_checkpoint(model, run)
+        # Forget what an earlier attempt logged after the checkpoint (all of it when it died
+        # before its first checkpoint), so a resumed run repeats no step.
+        if run.metrics_path.exists():
             run.truncate_metrics(start_step)
-            for step, path in run.snapshots():
-                if step > start_step:
-                    path.unlink(missing_ok=True)
-                    path.with_suffix(".png").unlink(missing_ok=True)
+        for step, path in run.snapshots():
+            if step > start_step:
+                path.unlink(missing_ok=True)
+                path.with_suffix(".png").unlink(missing_ok=True)
 
         target_step, deadline = None, None
         if extra_steps is not None:

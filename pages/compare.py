@@ -1,5 +1,61 @@
-"""compare page (placeholder until the dashboard lands)."""
+"""Compare: two trained models side by side, then one run's samples step by step."""
 
 import streamlit as st
 
-st.title("compare")
+from aigc_core.runs import RunStore
+from aigc_core.sources import list_sources
+from ui import gallery
+from ui.charts import image_grid_png, loss_figure
+
+st.title("Compare")
+st.caption("Same seed, same number of samples: a GAN and a VAE (or two runs) side by side.")
+
+sources = list_sources()
+if len(sources) < 2:
+    st.info("Comparing needs two trained models (shipped weights or runs with a checkpoint); "
+            "train one on the **Train** page.")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+else:
+    by_key = {source.key: source for source in sources}
+    left_index = gallery.default_index(sources, "gan")
+    right_index = gallery.default_index(sources, "vae", exclude=left_index)
+    left_column, right_column, seed_column = st.columns([2, 2, 1])
+    left_key = left_column.selectbox("Left model", list(by_key), index=left_index, key="compare_left",
+                                     format_func=lambda key: gallery.source_label(by_key[key]))
+    right_key = right_column.selectbox("Right model", list(by_key), index=right_index, key="compare_right",
+                                       format_func=lambda key: gallery.source_label(by_key[key]))
+    seed = int(seed_column.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1,
+                                        key="compare_seed"))
+    for column, key, side in zip(st.columns(2, gap="large"), (left_key, right_key), ("left", "right")):
+        with column:
+            gallery.render_model_card(by_key[key], seed, side)
+
+st.divider()
+st.subheader("Training timeline")
+runs = [run for run in RunStore().list() if run.snapshots()]
+if not runs:
+    st.caption("No run has saved samples yet; every run saves a grid of the same latent batch as it trains.")
+else:
+    by_id = {run.run_id: run for run in runs}
+    run = by_id[st.selectbox("Run", list(by_id), key="compare_timeline_run",
+                             format_func=lambda run_id: gallery.run_label(by_id[run_id]))]
+    snapshots = dict(run.snapshots())
+    steps = list(snapshots)
+    if len(steps) > 1:
+        gallery.keep_choice("compare_timeline_step", steps)
+        step = st.select_slider("Step", steps, key="compare_timeline_step",
+                                format_func=lambda value: f"step {value:,}")
+    else:
+        step = steps[0]
+    image_column, loss_column = st.columns(2, gap="large")
+    image_column.image(image_grid_png(run.load_snapshot(snapshots[step]), scale=4), width="stretch",
+                       output_format="PNG",
+                       caption=f"{run.run_id} at step {step:,}: the same latent batch at every step")
+    rows, family = run.metrics(), run.config().get("model")
+    if rows and family in ("gan", "vae"):
+        figure = gallery.projector_fonts(loss_figure(rows, family))
+        figure.add_vline(x=step, line={"color": "gray", "width": 2, "dash": "dash"})
+        loss_column.markdown("**Losses** (dashed line: the step shown)")
+        loss_column.plotly_chart(figure, key="compare_timeline_loss")
+    else:
+        loss_column.caption("No losses logged yet.")

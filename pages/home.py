@@ -1,5 +1,109 @@
-"""home page (placeholder until the dashboard lands)."""
+"""Home: what a GAN and a VAE are, how they learn, and a row of fresh digits from each shipped model."""
+
+import random
 
 import streamlit as st
 
-st.title("home")
+from ui.cache import load_model, shipped_models
+from ui.charts import image_grid_png
+
+SAMPLES_PER_ROW = 10
+MAX_SEED = 2**31 - 1
+
+GAN_DIAGRAM = """
+digraph GAN {
+  rankdir=TB; bgcolor="transparent";
+  node [shape=box, style="rounded,filled", fillcolor="#0072B2", fontcolor="white", fontname="Helvetica", fontsize=18, color="#0072B2"];
+  edge [color="#888888", fontcolor="#888888", fontname="Helvetica", penwidth=2];
+  noise [label="noise z", shape=ellipse, fillcolor="#888888", color="#888888"];
+  real [label="real image", shape=ellipse, fillcolor="#009E73", color="#009E73"];
+  generator [label="generator G"];
+  fake [label="fake image G(z)", shape=ellipse, fillcolor="#888888", color="#888888"];
+  discriminator [label="discriminator D", fillcolor="#E69F00", color="#E69F00"];
+  verdict [label="real or fake?", shape=ellipse, fillcolor="#D55E00", color="#D55E00"];
+  noise -> generator -> fake -> discriminator;
+  real -> discriminator;
+  discriminator -> verdict;
+}
+"""
+
+VAE_DIAGRAM = """
+digraph VAE {
+  rankdir=TB; bgcolor="transparent";
+  node [shape=box, style="rounded,filled", fillcolor="#0072B2", fontcolor="white", fontname="Helvetica", fontsize=18, color="#0072B2"];
+  edge [color="#888888", fontcolor="#888888", fontname="Helvetica", penwidth=2];
+  input [label="input image x", shape=ellipse, fillcolor="#009E73", color="#009E73"];
+  encoder [label="encoder"];
+  stats [label="mean μ\\nlog-variance log σ²", shape=ellipse, fillcolor="#888888", color="#888888"];
+  sample [label="z = μ + σ · ε", fillcolor="#E69F00", color="#E69F00"];
+  noise [label="ε ~ N(0, I)", shape=ellipse, fillcolor="#888888", color="#888888"];
+  decoder [label="decoder"];
+  output [label="reconstruction x̂", shape=ellipse, fillcolor="#D55E00", color="#D55E00"];
+  input -> encoder -> stats -> sample -> decoder -> output;
+  noise -> sample;
+}
+"""
+
+
+def draw_new_seed() -> None:
+    """Button callback: runs before the script, so the seed input may still be changed."""
+    st.session_state.home_seed = random.randint(0, MAX_SEED)
+
+
+st.title("AIGC Studio: two ways to make digits from noise")
+st.markdown(
+    "Both models here learn from 60,000 handwritten digits (MNIST) and then draw new ones "
+    "that were never in the data. They learn in very different ways."
+)
+
+gan_column, vae_column = st.columns(2, gap="large")
+with gan_column:
+    st.header("GAN: a forger and a detective")
+    st.markdown(
+        "A **generator** turns random noise into an image. A **discriminator** sees real digits "
+        "and the generator's fakes and learns to tell them apart. The generator is trained only "
+        "through the discriminator's verdict: it improves by fooling it. When training goes well "
+        "the two stay balanced and the discriminator ends up unsure, near 50/50."
+    )
+    st.graphviz_chart(GAN_DIAGRAM)
+    st.markdown("The discriminator minimises binary cross-entropy on real and fake images:")
+    st.latex(r"L_D = -\,\mathbb{E}_{x}\big[\log D(x)\big] \;-\; \mathbb{E}_{z}\big[\log\big(1 - D(G(z))\big)\big]")
+    st.markdown("The generator uses the non-saturating loss, which still gives gradients when D wins early:")
+    st.latex(r"L_G = -\,\mathbb{E}_{z}\big[\log D(G(z))\big]")
+
+with vae_column:
+    st.header("VAE: compress, then rebuild")
+    st.markdown(
+        "An **encoder** squeezes each image into a few numbers: not one point but a small cloud, "
+        "a mean and a variance. A point **z** is drawn from that cloud and a **decoder** rebuilds "
+        "the image from it. A second term keeps every cloud close to a standard normal, so after "
+        "training any point drawn from N(0, I) decodes into a plausible digit."
+    )
+    st.graphviz_chart(VAE_DIAGRAM)
+    st.markdown("The loss is reconstruction error plus β times the KL divergence to the prior:")
+    st.latex(r"""\begin{aligned} L &= \underbrace{-\,\mathbb{E}_{q(z\mid x)}\big[\log p(x\mid z)\big]}_{\text{reconstruction}} \\
+                 &\quad + \beta\, D_{KL}\big(q(z\mid x)\,\|\,\mathcal{N}(0, I)\big) \end{aligned}""")
+    st.latex(r"D_{KL} = -\tfrac{1}{2} \sum_{j=1}^{d} \big(1 + \log\sigma_j^2 - \mu_j^2 - \sigma_j^2\big)")
+
+st.divider()
+st.header("Generate now")
+models = shipped_models()
+if not models:
+    st.info("No shipped weights yet: train a model on the **Train** page, then see it on Compare.")
+else:
+    seed_column, button_column = st.columns([1, 3], vertical_alignment="bottom")
+    with seed_column:
+        seed = st.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key="home_seed")
+    with button_column:
+        st.button("New digits", key="home_generate", on_click=draw_new_seed, type="primary", icon=":material/casino:")
+    for entry in models:
+        st.subheader(f"{entry['name']}  ·  {str(entry['family']).upper()}")
+        if entry["description"]:
+            st.caption(entry["description"])
+        try:
+            model = load_model(f"weights:{entry['name']}")
+        except ValueError as error:  # WeightsError included: a broken file is one line, not a traceback
+            st.error(f"Cannot load {entry['name']}: {error}")
+            continue
+        images = model.sample(SAMPLES_PER_ROW, seed=int(seed))
+        st.image(image_grid_png(images, columns=SAMPLES_PER_ROW, scale=4), width="stretch")

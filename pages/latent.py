@@ -1,5 +1,40 @@
-"""latent page (placeholder until the dashboard lands)."""
+"""Latent space: where a VAE puts the digits, and what a GAN draws between two seeds."""
 
 import streamlit as st
 
-st.title("latent")
+from aigc_core.sources import list_sources
+from ui import gallery
+from ui.cache import load_model
+
+st.title("Latent space")
+st.caption("Every image a model draws starts as a point in its latent space: here you can look at that space.")
+
+sources = list_sources()
+model = None
+if not sources:
+    st.info("No trained model yet (no shipped weights, no run with a checkpoint): train one on the **Train** page.")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+else:
+    by_key = {source.key: source for source in sources}
+    key = st.selectbox("Model", list(by_key), key="latent_source",
+                       format_func=lambda source_key: gallery.source_label(by_key[source_key]))
+    try:
+        model = load_model(key)
+    except ValueError as error:
+        st.error(f"Could not load {key}: {gallery.one_line(error)}")
+
+if model is not None and model.family == "vae":
+    st.subheader("Where the encoder puts the test digits")
+    gallery.render_latent_map(key, model)
+    st.subheader("Reconstructions")
+    text = st.text_input("Test-set indices (up to 20)", value=", ".join(map(str, gallery.default_digit_indices())),
+                         key="latent_digits", help="Whole numbers between 0 and 9999, separated by commas or spaces.")
+    gallery.render_reconstructions(key, text)
+elif model is not None:
+    st.subheader("Walking between two seeds")
+    seed_a_column, seed_b_column, method_column = st.columns([1, 1, 2])
+    seed_a = int(seed_a_column.number_input("Seed A", min_value=0, max_value=2**31 - 1, value=0, key="latent_seed_a"))
+    seed_b = int(seed_b_column.number_input("Seed B", min_value=0, max_value=2**31 - 1, value=1, key="latent_seed_b"))
+    method = method_column.radio("Interpolation", ["linear", "spherical"], index=1, horizontal=True,
+                                 key="latent_method")
+    gallery.render_interpolation(key, seed_a, seed_b, method)

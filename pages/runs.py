@@ -1,5 +1,19 @@
-"""runs page (placeholder until the dashboard lands)."""
+"""Runs: every training run in one table; open one for its curves, timeline, files, or to delete it."""
 
 import streamlit as st
 
-st.title("runs")
+from aigc_core.runs import RunStore
+from ui.runs_view import render_run_details, runs_table, show_message
+
+st.title("Runs")
+show_message()
+runs = RunStore().list()
+if not runs:
+    st.info("No runs yet: start one on the **Train** page.")
+    st.stop()
+
+st.dataframe(runs_table(runs), hide_index=True)
+runs_by_id = {run.run_id: run for run in runs}
+selected = st.selectbox("Open run", list(runs_by_id), key="runs_select",
+                        format_func=lambda run_id: f"{run_id}  ({runs_by_id[run_id].status().get('state')})")
+render_run_details(runs_by_id[selected])

@@ -1,5 +1,37 @@
-"""train page (placeholder until the dashboard lands)."""
+"""Train: pick a model and its hyperparameters, start a worker, watch the run live.
+
+The run id lives in the URL (`?run=...`), so a reload or a new tab shows the same run.
+"""
 
 import streamlit as st
 
-st.title("train")
+from aigc_core.config import validate
+from aigc_core.worker import launch
+from ui.train_view import render_run, settings_form
+
+st.title("Train a model")
+run_id = st.query_params.get("run")
+
+# Folded away while a run is shown, so its curves and samples fit on a projector screen.
+with st.expander("Settings for a new run", expanded=not run_id, icon=":material/tune:"):
+    config = settings_form()
+    try:
+        validate(config)
+        problem = None
+    except ValueError as error:
+        problem = str(error)
+        st.error(problem)
+    if st.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:",
+                 disabled=problem is not None):
+        try:
+            run_id = launch(config).run_id
+        except ValueError as error:
+            st.error(f"Could not start: {error}")
+        else:
+            st.query_params["run"] = run_id
+
+if run_id:
+    render_run(run_id)
+else:
+    st.info("Choose a model and a budget above, then press **Start training**. "
+            "Training runs in its own process: you can leave this page and come back.")

@@ -3,10 +3,34 @@ read-only once cached: pages sample from them but never train or mutate them."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import streamlit as st
 
+import aigc_core.weights
 from aigc_core.runs import RunStore
 from aigc_core.sources import list_sources, load_source
+from aigc_core.weights import shipped_weights
+
+
+def weights_directory() -> Path:
+    """`$AIGC_WEIGHTS_DIR`, or the package's `weights/` folder.
+
+    Read at call time (aigc_core binds WEIGHTS_DIR as a default argument when imported), so a
+    test or a deployment can point the app at another folder.
+    """
+    return Path(os.environ.get("AIGC_WEIGHTS_DIR") or aigc_core.weights.WEIGHTS_DIR)
+
+
+def model_sources():
+    """Every model source (shipped weights, then runs with a checkpoint), read afresh."""
+    return list_sources(RunStore(), weights_directory())
+
+
+def shipped_models() -> list[dict]:
+    """The shipped weights entries (name, family, description, paths) of `weights_directory()`."""
+    return shipped_weights(weights_directory())
 
 
 @st.cache_resource(show_spinner=False)
@@ -22,8 +46,8 @@ def device_description() -> str:
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=16)
-def _load_model(key: str, version: float):
-    return load_source(key)
+def _load_model(key: str, version: float, weights_dir: str):
+    return load_source(key, RunStore(), Path(weights_dir))
 
 
 def load_model(key: str):
@@ -32,7 +56,7 @@ def load_model(key: str):
     Raises:
         ValueError: for an unknown key or weights that do not fit their config.
     """
-    for source in list_sources(RunStore()):
+    for source in model_sources():
         if source.key == key:
-            return _load_model(key, source.version())
+            return _load_model(key, source.version(), str(weights_directory()))
     raise ValueError(f"no model source {key!r}")

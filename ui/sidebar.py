@@ -2,9 +2,22 @@
 
 import streamlit as st
 
+from aigc_core.runs import RunStore
 from ui.cache import device_description
+
+
+def active_run_counts() -> tuple[int, int]:
+    """(running, queued) runs in the run store, with dead workers already reported as failed."""
+    states = [run.status().get("state") for run in RunStore().list()]
+    return states.count("running"), states.count("queued")
 
 
 def render_sidebar() -> None:
     with st.sidebar:
         st.caption(f"Device: **{device_description()}**")
+        running, queued = active_run_counts()
+        if running or queued:
+            queued_text = f", {queued} queued" if queued else ""
+            st.caption(f"Training now: **{running} running**{queued_text}")
+        else:
+            st.caption("Training now: no active run")

@@ -166,26 +166,38 @@ class DCGAN(GenerativeModel):
         return {"g_optimizer": self.g_optimizer, "d_optimizer": self.d_optimizer}
 
     def train_step(self, real_images):
+        """Extra discriminator-only steps, then one fused step that updates both networks.
+
+        The fused step runs the generator once and the discriminator once on real and fake
+        images concatenated (one larger convolution instead of two), and takes both
+        gradients from that single forward pass, as the TensorFlow DCGAN tutorial does.
+        """
         # The gradient step is the one TensorFlow-specific place; the losses are keras.ops.
         import tensorflow as tf
 
+        if isinstance(real_images, tuple):  # train_on_batch and fit(x, y) pass (x, y, sample_weight)
+            real_images = real_images[0]
         batch_size = ops.shape(real_images)[0]
-        for _ in range(self.d_steps_per_g_step):
+        for _ in range(self.d_steps_per_g_step - 1):
             latent = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
             with tf.GradientTape() as tape:
                 fake_images = self.generator(latent, training=True)
-                real_logits = self.discriminator(real_images, training=True)
-                fake_logits = self.discriminator(fake_images, training=True)
-                d_loss = discriminator_loss(real_logits, fake_logits)
+                logits = self.discriminator(ops.concatenate([real_images, fake_images], axis=0), training=True)
+                d_loss = discriminator_loss(logits[:batch_size], logits[batch_size:])
             gradients = tape.gradient(d_loss, self.discriminator.trainable_variables)
             self.d_optimizer.apply(gradients, self.discriminator.trainable_variables)
 
         latent = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
-        with tf.GradientTape() as tape:
-            fake_logits = self.discriminator(self.generator(latent, training=True), training=True)
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            fake_images = self.generator(latent, training=True)
+            logits = self.discriminator(ops.concatenate([real_images, fake_images], axis=0), training=True)
+            real_logits, fake_logits = logits[:batch_size], logits[batch_size:]
+            d_loss = discriminator_loss(real_logits, fake_logits)
             g_loss = generator_loss(fake_logits)
-        gradients = tape.gradient(g_loss, self.generator.trainable_variables)
-        self.g_optimizer.apply(gradients, self.generator.trainable_variables)
+        g_gradients = g_tape.gradient(g_loss, self.generator.trainable_variables)
+        d_gradients = d_tape.gradient(d_loss, self.discriminator.trainable_variables)
+        self.g_optimizer.apply(g_gradients, self.generator.trainable_variables)
+        self.d_optimizer.apply(d_gradients, self.discriminator.trainable_variables)
 
         self.trackers["d_loss"].update_state(d_loss)
         self.trackers["g_loss"].update_state(g_loss)

@@ -1,0 +1,372 @@
+"""Metrics shared by the CLI and the UI: FID-MNIST, the classifier Inception Score, class coverage.
+
+Every number is measured through the project's own MNIST classifier
+(`aigc_core.classifier`), so numbers are comparable with each other and with the two
+reference rows computed the same way, never with FIDs published for Inception-v3:
+
+    real data floor               10,000 real TRAINING images against the TEST set
+    untrained generator ceiling   a freshly initialised gan-fast generator
+
+A model is honest about its quality when its row sits between those two. Samples are
+always compared with the test split; nothing is measured on the data it is compared with.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from aigc_core import classifier as classifier_module
+from aigc_core.runs import PROJECT_ROOT, read_json, write_json_atomic
+
+REFERENCE_PATH = PROJECT_ROOT / "weights" / "reference_metrics.json"
+REFERENCE_SEED = 0
+DEFAULT_NUM_SAMPLES = 10_000
+MAX_NUM_SAMPLES = 100_000
+CONFIDENCE_THRESHOLD = 0.9
+REAL_FLOOR = "real data floor"
+UNTRAINED_CEILING = "untrained generator ceiling"
+# Bump when the way a reference row is computed changes, so cached rows are recomputed.
+REFERENCE_FORMAT = 1
+
+_loaded_classifiers: dict[tuple[str, int], object] = {}
+_test_statistics: dict[tuple[int, int | None], tuple] = {}
+
+
+# -- the classifier -----------------------------------------------------------------------
+def default_classifier(weights_path: Path | None = None):
+    """The shipped classifier, loaded once per process (reloaded if the file changes).
+
+    Raises:
+        ClassifierError: when it is missing; the message says how to train it.
+    """
+    weights_path = Path(weights_path or classifier_module.CLASSIFIER_WEIGHTS_PATH)
+    if not weights_path.is_file():
+        return classifier_module.load_classifier(weights_path)  # raises the one-line "how to train" error
+    key = (str(weights_path.resolve()), weights_path.stat().st_mtime_ns)
+    if key not in _loaded_classifiers:
+        _loaded_classifiers.clear()
+        _loaded_classifiers[key] = classifier_module.load_classifier(weights_path)
+    return _loaded_classifiers[key]
+
+
+def _check_images(images) -> np.ndarray:
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) == 0:
+        raise ValueError(f"Expected images of shape (N, 28, 28) with N >= 1. Received: shape={images.shape}")
+    if not np.isfinite(images).all() or images.min() < 0.0 or images.max() > 1.0:
+        raise ValueError(
+            f"Expected finite pixel values in [0, 1]. Received: min={np.nanmin(images)}, max={np.nanmax(images)}"
+        )
+    return images
+
+
+def classifier_features_and_probabilities(images, classifier=None, batch_size: int = 500):
+    """Penultimate-layer features and softmax class probabilities p(y|x), in batches.
+
+    Args:
+        images: (N, 28, 28) float in [0, 1] (a trailing channel axis is accepted).
+        classifier: a network from `aigc_core.classifier.build_classifier`; the shipped one by default.
+
+    Returns:
+        (features (N, F) float64, probabilities (N, 10) float64).
+    """
+    import keras
+
+    images = _check_images(images)
+    classifier = classifier if classifier is not None else default_classifier()
+    network = classifier_module.feature_and_logit_model(classifier)
+    features, logits = [], []
+    for start in range(0, len(images), batch_size):
+        batch_features, batch_logits = network(images[start : start + batch_size, :, :, None], training=False)
+        features.append(keras.ops.convert_to_numpy(batch_features))
+        logits.append(keras.ops.convert_to_numpy(batch_logits))
+    logits = np.concatenate(logits).astype(np.float64)
+    logits -= logits.max(axis=1, keepdims=True)  # a stable softmax
+    probabilities = np.exp(logits)
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    return np.concatenate(features).astype(np.float64), probabilities
+
+
+# -- the metrics --------------------------------------------------------------------------
+def gaussian_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of a Gaussian fitted to features (N, F), N >= 2."""
+    features = np.asarray(features, dtype=np.float64)
+    if features.ndim != 2 or len(features) < 2:
+        raise ValueError(f"Expected features of shape (N, F) with N >= 2. Received: shape={features.shape}")
+    return features.mean(axis=0), np.cov(features, rowvar=False)
+
+
+def sqrtm_psd(matrix: np.ndarray) -> np.ndarray:
+    """Square root of a symmetric positive semi-definite matrix through its eigendecomposition.
+
+    Rounding makes tiny eigenvalues of a covariance slightly negative; they are clipped to 0.
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    eigenvalues, eigenvectors = np.linalg.eigh((matrix + matrix.T) / 2.0)
+    return (eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T
+
+
+def trace_sqrt_product(covariance_a: np.ndarray, covariance_b: np.ndarray) -> float:
+    """tr sqrt(A B) for covariances A and B, with NumPy only.
+
+    A B is not symmetric, but it is similar to sqrt(A) B sqrt(A), which is symmetric PSD
+    and has the same eigenvalues, so `eigh` applies and no scipy `sqrtm` is needed.
+    """
+    root_a = sqrtm_psd(covariance_a)
+    product = root_a @ np.asarray(covariance_b, dtype=np.float64) @ root_a
+    eigenvalues = np.linalg.eigvalsh((product + product.T) / 2.0)
+    return float(np.sqrt(np.clip(eigenvalues, 0.0, None)).sum())
+
+
+def frechet_distance(mean_a, covariance_a, mean_b, covariance_b) -> float:
+    """Frechet distance between two Gaussians: |mu_a - mu_b|^2 + tr(A + B - 2 sqrt(A B))."""
+    difference = np.asarray(mean_a, dtype=np.float64) - np.asarray(mean_b, dtype=np.float64)
+    value = (
+        difference @ difference
+        + np.trace(covariance_a)
+        + np.trace(covariance_b)
+        - 2.0 * trace_sqrt_product(covariance_a, covariance_b)
+    )
+    return max(float(value), 0.0)  # rounding can leave -1e-12 for identical statistics
+
+
+def fid_from_features(features_a: np.ndarray, features_b: np.ndarray) -> float:
+    """Frechet distance between Gaussian fits of two feature sets."""
+    return frechet_distance(*gaussian_statistics(features_a), *gaussian_statistics(features_b))
+
+
+def inception_score(probabilities: np.ndarray) -> float:
+    """exp(mean_x KL(p(y|x) || p(y))): 1 when every sample looks alike, 10 at most.
+
+    High only when each sample is classified confidently AND the classes are used evenly.
+    Computed over all samples at once (no splits).
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.ndim != 2 or len(probabilities) == 0:
+        raise ValueError(f"Expected probabilities of shape (N, classes). Received: shape={probabilities.shape}")
+    eps = 1e-12
+    marginal = probabilities.mean(axis=0, keepdims=True)
+    kl = (probabilities * (np.log(probabilities + eps) - np.log(marginal + eps))).sum(axis=1)
+    return float(np.exp(kl.mean()))
+
+
+def class_coverage(probabilities: np.ndarray, confidence: float = CONFIDENCE_THRESHOLD) -> dict:
+    """How the samples spread over the digits, to see mode collapse at a glance.
+
+    Returns:
+        coverage (fraction of samples predicted as each digit, sums to 1), min_class_share,
+        max_class_share, and confident_share (fraction classified with p >= `confidence`).
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    predicted = probabilities.argmax(axis=1)
+    shares = np.bincount(predicted, minlength=probabilities.shape[1]) / len(predicted)
+    return {
+        "coverage": [float(share) for share in shares],
+        "min_class_share": float(shares.min()),
+        "max_class_share": float(shares.max()),
+        "confident_share": float((probabilities.max(axis=1) >= confidence).mean()),
+    }
+
+
+# -- against the test set -----------------------------------------------------------------
+def mnist_test_statistics(classifier=None, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of the classifier's features on the MNIST TEST split (cached per classifier)."""
+    from aigc_core.data import load_images
+
+    classifier = classifier if classifier is not None else default_classifier()
+    key = (id(classifier), limit)
+    cached = _test_statistics.get(key)
+    if cached is None or cached[0] is not classifier:
+        test = load_images("mnist", "test", limit=limit)
+        features, _ = classifier_features_and_probabilities(test.images.astype(np.float32) / 255.0, classifier)
+        if len(_test_statistics) >= 4:
+            _test_statistics.clear()
+        # The classifier is kept in the entry so its id cannot be reused by another object.
+        cached = _test_statistics[key] = (classifier, *gaussian_statistics(features))
+    return cached[1], cached[2]
+
+
+def metrics_for_images(images, classifier=None, reference_limit: int | None = None) -> dict:
+    """FID against the test set, Inception Score and class coverage of images in [0, 1]."""
+    classifier = classifier if classifier is not None else default_classifier()
+    features, probabilities = classifier_features_and_probabilities(images, classifier)
+    mean, covariance = gaussian_statistics(features)
+    return {
+        "fid": frechet_distance(mean, covariance, *mnist_test_statistics(classifier, reference_limit)),
+        "inception_score": inception_score(probabilities),
+        **class_coverage(probabilities),
+        "num_samples": int(len(features)),
+    }
+
+
+def vae_test_losses(model, limit: int | None = None, batch_size: int = 500) -> dict:
+    """Mean reconstruction and KL per MNIST TEST image; their sum is the negative ELBO in nats
+    for the Bernoulli reconstruction (for the Gaussian one it is a squared error, not nats).
+
+    The encoder's sampling noise is random, so the value moves in its last decimals.
+    """
+    import keras
+
+    from aigc_core.data import load_images
+
+    images = load_images("mnist", "test", limit=limit).images.astype(np.float32)[..., None] / 255.0
+    reconstruction_total = kl_total = 0.0
+    for start in range(0, len(images), batch_size):
+        batch = images[start : start + batch_size]
+        reconstruction, kl, _ = model.losses_for(batch, training=False)
+        # Both come back as batch means; weighting by batch size gives the mean per image.
+        reconstruction_total += float(keras.ops.convert_to_numpy(reconstruction)) * len(batch)
+        kl_total += float(keras.ops.convert_to_numpy(kl)) * len(batch)
+    losses = {"test_reconstruction": reconstruction_total / len(images), "test_kl_nats": kl_total / len(images)}
+    if getattr(model, "reconstruction", "bernoulli") == "bernoulli":
+        losses["negative_elbo_nats"] = losses["test_reconstruction"] + losses["test_kl_nats"]
+    return losses
+
+
+def check_num_samples(num_samples) -> int:
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or not (
+        2 <= num_samples <= MAX_NUM_SAMPLES
+    ):
+        raise ValueError(
+            f"Expected num_samples to be an integer in [2, {MAX_NUM_SAMPLES}] (FID needs a covariance). "
+            f"Received: num_samples={num_samples!r}"
+        )
+    return int(num_samples)
+
+
+def evaluate_model(
+    model,
+    num_samples: int = DEFAULT_NUM_SAMPLES,
+    seed: int = 0,
+    classifier=None,
+    reference_limit: int | None = None,
+    elbo_limit: int | None = None,
+) -> dict:
+    """Sample a generative model and measure it; a VAE also gets its negative ELBO on the test set.
+
+    Args:
+        model: a `GenerativeModel` (anything with `family` and `sample(num_samples, seed)`).
+        num_samples: samples drawn; FID is biased upwards for small N, so compare rows with equal N.
+        seed: sampling seed (same seed, same samples).
+        classifier: the network measuring the samples; the shipped classifier by default.
+        reference_limit, elbo_limit: use only the first N test images (tests keep them small).
+
+    Returns:
+        fid, inception_score, coverage (10 fractions), min_class_share, max_class_share,
+        confident_share, num_samples, seconds, and for a VAE test_reconstruction, test_kl_nats and
+        (Bernoulli reconstruction) negative_elbo_nats.
+    """
+    num_samples = check_num_samples(num_samples)
+    started = time.monotonic()
+    classifier = classifier if classifier is not None else default_classifier()
+    metrics = metrics_for_images(model.sample(num_samples, seed=seed), classifier, reference_limit)
+    if model.family == "vae":
+        metrics.update(vae_test_losses(model, limit=elbo_limit))
+    metrics["seed"] = int(seed)
+    metrics["seconds"] = round(time.monotonic() - started, 1)
+    return metrics
+
+
+# -- the reference rows -------------------------------------------------------------------
+def compute_reference_rows(num_samples: int = DEFAULT_NUM_SAMPLES, seed: int = REFERENCE_SEED,
+                           classifier=None, reference_limit: int | None = None) -> dict:
+    """The two rows every model is read against, measured exactly like a model.
+
+    real data floor: `num_samples` TRAINING images drawn without replacement (with, beyond
+    60,000), which no model can beat by more than noise. untrained generator ceiling: a
+    gan-fast generator initialised with `seed` and never trained.
+    """
+    import keras
+
+    from aigc_core.data import load_images
+    from aigc_core.registry import VARIANTS, build_model
+
+    num_samples = check_num_samples(num_samples)
+    classifier = classifier if classifier is not None else default_classifier()
+    train = load_images("mnist", "train").images
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(train), size=num_samples, replace=num_samples > len(train))
+    rows = {REAL_FLOOR: metrics_for_images(train[chosen].astype(np.float32) / 255.0, classifier, reference_limit)}
+
+    keras.utils.set_random_seed(seed)  # the initial weights come from Keras's global seed
+    variant = VARIANTS["gan-fast"]
+    untrained = build_model(variant.family, dict(variant.model_config))
+    rows[UNTRAINED_CEILING] = metrics_for_images(untrained.sample(num_samples, seed=seed), classifier, reference_limit)
+    return rows
+
+
+def reference_rows(num_samples: int = DEFAULT_NUM_SAMPLES, classifier_path: Path | None = None,
+                   cache_path: Path | None = None, reference_limit: int | None = None) -> dict:
+    """The reference rows for `num_samples`, from the cache file when it was made by this classifier.
+
+    The cache (`weights/reference_metrics.json`) is recomputed when missing, when the
+    classifier's sha256 differs, or when its format changed. Only the default sample count
+    is written to it; other counts are computed in memory, so a quick `--num 500` does not
+    replace the shipped numbers.
+    """
+    from aigc_core.data import sha256_of
+
+    num_samples = check_num_samples(num_samples)
+    classifier_path = Path(classifier_path or classifier_module.CLASSIFIER_WEIGHTS_PATH)
+    cache_path = Path(cache_path or REFERENCE_PATH)
+    classifier = default_classifier(classifier_path)
+    checksum = sha256_of(classifier_path)
+    cached = read_json(cache_path)
+    if (
+        isinstance(cached, dict)
+        and cached.get("classifier_sha256") == checksum
+        and cached.get("format") == REFERENCE_FORMAT
+        and cached.get("num_samples") == num_samples
+        and cached.get("reference_limit") == reference_limit
+        and isinstance(cached.get("rows"), dict)
+    ):
+        return cached["rows"]
+    started = time.monotonic()
+    rows = compute_reference_rows(num_samples, REFERENCE_SEED, classifier, reference_limit)
+    if num_samples == DEFAULT_NUM_SAMPLES:
+        description = read_json(classifier_path.with_name(classifier_path.name.removesuffix(".weights.h5") + ".json"))
+        write_json_atomic(
+            cache_path,
+            {
+                "format": REFERENCE_FORMAT,
+                "classifier_sha256": checksum,
+                "classifier_test_accuracy": (description or {}).get("test_accuracy"),
+                "num_samples": num_samples,
+                "seed": REFERENCE_SEED,
+                "reference_limit": reference_limit,
+                "compared_with": "MNIST test split (10,000 images)" if reference_limit is None
+                else f"first {reference_limit} MNIST test images",
+                "seconds": round(time.monotonic() - started, 1),
+                "rows": rows,
+            },
+        )
+    return rows
+
+
+# -- presentation -------------------------------------------------------------------------
+def format_table(rows: dict[str, dict]) -> str:
+    """A plain-text table, one line per named row of metrics, for the command line."""
+    columns = (
+        ("FID", "fid", "{:.2f}"),
+        ("IS", "inception_score", "{:.2f}"),
+        ("min class", "min_class_share", "{:.1%}"),
+        ("max class", "max_class_share", "{:.1%}"),
+        ("p>=0.9", "confident_share", "{:.1%}"),
+        ("-ELBO nats", "negative_elbo_nats", "{:.1f}"),
+        ("N", "num_samples", "{:d}"),
+    )
+    name_width = max([len("model")] + [len(name) for name in rows])
+    header = f"{'model':<{name_width}}  " + "  ".join(f"{title:>10}" for title, _, _ in columns)
+    lines = [header, "-" * len(header)]
+    for name, metrics in rows.items():
+        cells = []
+        for _, key, pattern in columns:
+            value = metrics.get(key)
+            cells.append(f"{pattern.format(value) if value is not None else '-':>10}")
+        lines.append(f"{name:<{name_width}}  " + "  ".join(cells))
+    return "\n".join(lines)

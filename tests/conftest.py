@@ -1,0 +1,68 @@
+"""Shared test setup: the project on sys.path, quiet TensorFlow, and runs kept in a temp folder.
+
+Every test gets its own `AIGC_RUNS_DIR`, so no test can write into the project's `runs/`.
+Tiny configs (256 images, batch 32, a few steps) keep the whole suite fast and offline.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports TensorFlow
+
+# The smallest settings that still train through the real data pipeline.
+TINY_TRAINING = {"train_limit": 256, "batch_size": 32, "num_snapshot_samples": 16}
+
+
+@pytest.fixture(autouse=True)
+def runs_dir(tmp_path_factory, monkeypatch) -> Path:
+    """A fresh, empty runs folder for each test, exported as `$AIGC_RUNS_DIR`."""
+    root = tmp_path_factory.mktemp("runs")
+    monkeypatch.setenv("AIGC_RUNS_DIR", str(root))
+    return root
+
+
+@pytest.fixture
+def store(runs_dir):
+    from aigc_core.runs import RunStore
+
+    return RunStore()
+
+
+def tiny_config(**changes):
+    """A `TrainingConfig` for a seconds-long run; keyword arguments override any field."""
+    from aigc_core.config import TrainingConfig
+
+    return TrainingConfig(**{"model": "gan", "preset": "fast", "steps": 5, **TINY_TRAINING, **changes})
+
+
+def wait_for(predicate, timeout_s: float, interval_s: float = 0.2, message="condition"):
+    """Poll `predicate()` until it returns something truthy; fail the test after `timeout_s`.
+
+    `message` may be a callable, evaluated only on timeout (e.g. to show a worker's log then).
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s} s waiting for {message() if callable(message) else message}")
+        time.sleep(interval_s)
+
+
+def leftover_temporary_files(directory: Path) -> list[Path]:
+    """Files an interrupted atomic write would leave: hidden `.name.XXXX.tmp` and `.partial-*`."""
+    return [
+        path
+        for path in Path(directory).rglob("*")
+        if path.name.endswith(".tmp") or path.name.startswith(".partial-")
+    ]

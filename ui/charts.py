@@ -1,0 +1,120 @@
+"""Figures for a projector: loss curves and enlarged sample grids.
+
+Large fonts, few lines, a transparent background and colours that read on both the light
+and the dark theme, so the same figure works whatever theme the presenter picked.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from aigc_core.images import make_grid, png_bytes
+
+# Mid-tone colours (Okabe-Ito palette): visible on white and on near-black, and colour-blind safe.
+COLOURS = {
+    "d_loss": "#E69F00",
+    "g_loss": "#0072B2",
+    "d_real": "#009E73",
+    "d_fake": "#D55E00",
+    "loss": "#0072B2",
+    "reconstruction_loss": "#009E73",
+    "kl_loss": "#E69F00",
+}
+LABELS = {
+    "d_loss": "discriminator loss",
+    "g_loss": "generator loss",
+    "d_real": "D(x): real judged real",
+    "d_fake": "D(G(z)): fake judged real",
+    "loss": "total loss",
+    "reconstruction_loss": "reconstruction",
+    "kl_loss": "KL divergence",
+}
+# Grey at half opacity is a grid line on white and on black alike.
+GRID_COLOUR = "rgba(128, 128, 128, 0.3)"
+FONT_SIZE = 18
+# The VAE's total is reconstruction plus a small KL term: dashed, so the two stay distinguishable.
+DASHED = {"loss"}
+
+
+def _trace(rows: list[dict], name: str) -> go.Scatter:
+    points = [(row["step"], row[name]) for row in rows if "step" in row and row.get(name) is not None]
+    return go.Scatter(
+        x=[step for step, _ in points],
+        y=[value for _, value in points],
+        name=LABELS.get(name, name),
+        mode="lines",
+        line={"color": COLOURS.get(name), "width": 3, "dash": "dash" if name in DASHED else "solid"},
+        hovertemplate="step %{x}<br>%{y:.4f}<extra>" + LABELS.get(name, name) + "</extra>",
+    )
+
+
+def loss_figure(rows: list[dict], family: str, title: str | None = None) -> go.Figure:
+    """Loss curves of one run against the training step.
+
+    Args:
+        rows: metric rows as `Run.metrics()` returns them (each has `step` and the losses).
+        family: "gan" (losses on top, D's mean output on real and fake images below, as
+            probabilities) or "vae" (total, reconstruction and KL losses on one axis).
+        title: optional heading drawn above the figure.
+
+    Raises:
+        ValueError: for a family other than "gan" or "vae".
+    """
+    if family == "gan":
+        figure = make_subplots(
+            rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12, row_heights=[0.55, 0.45],
+            subplot_titles=("losses", "discriminator output (probability of 'real')"),
+        )
+        for name in ("d_loss", "g_loss"):
+            figure.add_trace(_trace(rows, name), row=1, col=1)
+        for name in ("d_real", "d_fake"):
+            figure.add_trace(_trace(rows, name), row=2, col=1)
+        # 0.5 is where a perfectly confused discriminator sits: the equilibrium GANs aim for.
+        figure.add_hline(y=0.5, line={"dash": "dot", "color": "gray", "width": 1}, row=2, col=1)
+        figure.update_yaxes(range=[0, 1], row=2, col=1)
+        figure.update_xaxes(title_text="step", row=2, col=1)
+        height = 560
+    elif family == "vae":
+        figure = go.Figure()
+        for name in ("loss", "reconstruction_loss", "kl_loss"):
+            figure.add_trace(_trace(rows, name))
+        figure.update_xaxes(title_text="step")
+        height = 420
+    else:
+        raise ValueError(f"Expected family to be 'gan' or 'vae'. Received: family={family!r}")
+
+    figure.update_layout(
+        title={"text": title} if title else None,
+        height=height,
+        font={"size": FONT_SIZE},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        margin={"l": 10, "r": 10, "t": 60 if title or family == "gan" else 20, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.06 if family == "gan" else 1.02, "x": 0},
+        hovermode="x unified",
+    )
+    figure.update_annotations(font={"size": FONT_SIZE - 2})
+    figure.update_xaxes(gridcolor=GRID_COLOUR, zeroline=False)
+    figure.update_yaxes(gridcolor=GRID_COLOUR, zeroline=False)
+    return figure
+
+
+def image_grid_png(images, columns: int | None = None, scale: int = 4) -> bytes:
+    """A PNG of images (N, 28, 28) in [0, 1] tiled into a grid, enlarged with sharp pixels.
+
+    Nearest-neighbour enlargement keeps the digits crisp on a projector, where the browser's
+    own smoothing of a 28-pixel image would blur them.
+    """
+    return png_bytes(make_grid(images, columns=columns), scale=scale)
+
+
+def png_data_uri(png: bytes) -> str:
+    """A PNG as a `data:` URI, which `st.image` shows without the server's media file store.
+
+    A view that reruns every second replaces its media files faster than a busy browser fetches
+    them (the image then fails with a 404); an inline image cannot go missing.
+    """
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")

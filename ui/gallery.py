@@ -1,0 +1,446 @@
+"""What the Compare and Latent pages show: cached samples and paths, model facts, figures.
+
+Models come only from `ui.cache.load_model(key)` and are only read here (sampled, encoded,
+decoded), never trained. Arrays are cached with `st.cache_data` keyed by the source key and
+its checkpoint version, so a rerun caused by another widget redraws without recomputing and
+a new checkpoint is picked up by itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from aigc_core import latent
+from aigc_core.runs import RunStore, read_json
+from aigc_core.sources import Source, list_sources
+from ui.cache import load_model
+from ui.charts import FONT_SIZE, GRID_COLOUR, image_grid_png, loss_figure
+
+NUM_SAMPLES = 64
+GRID_COLUMNS = 8
+NUM_FRAMES = 10
+MANIFOLD_SIDE = 15
+SCATTER_LIMIT = 2000
+MAX_DIGITS = 20
+TEST_SET_SIZE = 10_000
+# Tableau 10: ten hues that stay apart on a white and on a near-black background.
+DIGIT_COLOURS = ("#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F",
+                 "#EDC948", "#B07AA1", "#FF9DA7", "#9C755F", "#BAB0AC")
+# Rows of the sample-quality table: (key in metrics.json, label, format). Add a row to show a new number.
+EVALUATION_ROWS = (
+    ("fid", "FID (lower is better)", "{:.1f}"),
+    ("inception_score", "Inception Score (10 at most)", "{:.2f}"),
+    ("coverage", "coverage (higher is better)", "{:.2f}"),
+    ("confident_share", "confident samples (p ≥ 0.9)", "{:.0%}"),
+    ("min_class_share", "rarest digit's share (10% = even)", "{:.1%}"),
+    ("negative_elbo_nats", "−ELBO on the test set (nats)", "{:.1f}"),
+)
+FAMILY_NAMES = {"gan": "GAN", "vae": "VAE"}
+
+
+# -- sources --------------------------------------------------------------------------------
+def one_line(error: Exception) -> str:
+    """The first line of an error's message: what the page shows instead of a traceback."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def source_label(source: Source) -> str:
+    return f"{FAMILY_NAMES.get(source.family, source.family)} · {source.label}"
+
+
+def default_index(sources: list[Source], family: str, exclude: int | None = None) -> int:
+    """Index of the first source of `family` (shipped weights come first), else a different one."""
+    for index, source in enumerate(sources):
+        if source.family == family and index != exclude:
+            return index
+    return 1 if exclude == 0 and len(sources) > 1 else 0
+
+
+def find_source(key: str) -> Source | None:
+    return next((source for source in list_sources() if source.key == key), None)
+
+
+def source_version(key: str) -> float:
+    """The checkpoint's mtime: part of every cache key below, so a new checkpoint recomputes."""
+    source = find_source(key)
+    return source.version() if source else 0.0
+
+
+def source_run(source: Source):
+    """The run behind a source: its own run, or the run shipped weights name as `source_run`."""
+    store = RunStore()
+    if source.key.startswith("run:"):
+        run_id = source.key.split(":", 1)[1]
+    else:
+        run_id = (read_json(source.config_path) or {}).get("source_run")
+    if not run_id:
+        return None
+    try:
+        return store.get(run_id)
+    except ValueError:
+        return None
+
+
+def training_facts(source: Source) -> dict:
+    """Steps, training seconds and loss rows of a source (rows None: no history available).
+
+    A run reports its own status and metrics. Shipped weights carry `steps` and
+    `training_seconds` in their JSON; their loss history exists only if the run that made
+    them (`source_run`) is in the local run store.
+    """
+    run = source_run(source)
+    if source.key.startswith("run:"):
+        status = run.status() if run else {}
+        return {"steps": status.get("step"), "seconds": status.get("elapsed_s"),
+                "rows": run.metrics() if run else None}
+    metadata = read_json(source.config_path) or {}
+    return {"steps": metadata.get("steps"), "seconds": metadata.get("training_seconds"),
+            "rows": run.metrics() if run else None}
+
+
+def evaluation_path(source: Source):
+    """`metrics.json` in a run's folder, or `weights/<name>.metrics.json` beside shipped weights."""
+    if source.key.startswith("run:"):
+        return source.weights_path.parent / "metrics.json"
+    return source.weights_path.with_name(f"{source.key.split(':', 1)[1]}.metrics.json")
+
+
+def evaluation_table(metrics: dict):
+    """Sample-quality numbers as a table: one row per known metric, one column for the model
+    and one per reference row stored with it (real data, an untrained generator), because
+    these numbers only mean something next to each other. None when nothing is known."""
+    import pandas as pd
+
+    columns = {"this model": metrics, **{name: row for name, row in (metrics.get("reference") or {}).items()
+                                        if isinstance(row, dict)}}
+    rows = {}
+    for key, label, pattern in EVALUATION_ROWS:
+        value = metrics.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            rows[label] = [pattern.format(column[key]) if isinstance(column.get(key), (int, float)) else "–"
+                           for column in columns.values()]
+    if not rows:
+        return None
+    return pd.DataFrame.from_dict(rows, orient="index", columns=list(columns))
+
+
+def render_evaluation(source: Source) -> None:
+    """The sample-quality table of a source, or the line saying it was not evaluated yet."""
+    metrics = read_json(evaluation_path(source))
+    table = evaluation_table(metrics) if isinstance(metrics, dict) else None
+    if table is None:
+        st.caption("Sample quality (FID, Inception Score): not evaluated yet.")
+        return
+    st.table(table)
+    if isinstance(metrics.get("num_samples"), int):
+        st.caption(f"Measured on {metrics['num_samples']:,} samples with the project's MNIST classifier: "
+                   "comparable with these columns, not with published FIDs.")
+
+
+# -- formatting -------------------------------------------------------------------------------
+def format_count(count: int | None) -> str:
+    if count is None:
+        return "–"
+    if count >= 1_000_000:
+        return f"{count / 1e6:.2f} M"
+    if count >= 1_000:
+        return f"{count / 1e3:.1f} k"
+    return str(count)
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = float(seconds)
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+# -- cached arrays (keyed by source key + checkpoint version) ----------------------------------
+@st.cache_data(max_entries=64, show_spinner=False)
+def _samples(key: str, version: float, seed: int, num_samples: int) -> np.ndarray:
+    return load_model(key).sample(num_samples, seed=seed)
+
+
+def sample_images(key: str, seed: int, num_samples: int = NUM_SAMPLES) -> np.ndarray:
+    """`num_samples` images of a source for a seed, (N, 28, 28) in [0, 1]."""
+    return _samples(key, source_version(key), int(seed), num_samples)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _interpolation(key: str, version: float, seed_a: int, seed_b: int, num_frames: int, method: str):
+    return latent.seed_interpolation(load_model(key), seed_a, seed_b, num_frames, method)
+
+
+def interpolation(key: str, seed_a: int, seed_b: int, method: str = "spherical", num_frames: int = NUM_FRAMES):
+    """(latent path (F, D), images (F, 28, 28)) between the latent vectors of two seeds."""
+    return _interpolation(key, source_version(key), int(seed_a), int(seed_b), num_frames, method)
+
+
+@st.cache_data(max_entries=16, show_spinner="Decoding the latent plane…")
+def _manifold(key: str, version: float, num_per_side: int) -> np.ndarray:
+    return latent.manifold_images(load_model(key), num_per_side)
+
+
+def manifold(key: str, num_per_side: int = MANIFOLD_SIDE) -> np.ndarray:
+    """Decoded `manifold_grid` images of a 2-D VAE, (n*n, 28, 28)."""
+    return _manifold(key, source_version(key), num_per_side)
+
+
+@st.cache_data(max_entries=16, show_spinner="Encoding the test set…")
+def _encoded_test_set(key: str, version: float, limit: int):
+    return latent.encode_test_set(load_model(key), limit=limit)
+
+
+def encoded_test_set(key: str, limit: int = SCATTER_LIMIT):
+    """(points (N, 2), labels (N,), axes description) of the first `limit` test digits.
+
+    Raises:
+        DatasetError: when MNIST cannot be loaded.
+    """
+    return _encoded_test_set(key, source_version(key), limit)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def load_test_digits(indices: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST test images (as [0, 1] floats) and labels at `indices`."""
+    from aigc_core.data import load_images
+
+    test = load_images("mnist", "test")
+    chosen = np.asarray(indices, dtype=np.int64)
+    return test.images[chosen].astype(np.float32) / 255.0, test.labels[chosen]
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _reconstructions(key: str, version: float, indices: tuple[int, ...]) -> np.ndarray:
+    return load_model(key).reconstruct(load_test_digits(indices)[0])
+
+
+def reconstructions(key: str, indices: tuple[int, ...]) -> np.ndarray:
+    return _reconstructions(key, source_version(key), tuple(indices))
+
+
+@st.cache_data(show_spinner=False)
+def default_digit_indices() -> tuple[int, ...]:
+    """The first test image of each digit 0-9: a reconstruction row that shows every class."""
+    from aigc_core.data import load_images
+
+    return tuple(latent.first_index_of_each_label(load_images("mnist", "test", limit=500).labels))
+
+
+def latent_paths(key: str, seed_a: int, seed_b: int, num_frames: int = NUM_FRAMES) -> dict[str, np.ndarray]:
+    """Both interpolation paths between two seeds' latent vectors (no images: cheap)."""
+    model = load_model(key)
+    start, end = model.latent_batch(1, int(seed_a))[0], model.latent_batch(1, int(seed_b))[0]
+    return {method: latent.interpolate(start, end, num_frames, method) for method in latent.INTERPOLATION_METHODS}
+
+
+def parse_indices(text: str, count: int, max_items: int = MAX_DIGITS) -> tuple[int, ...]:
+    """Test-set indices from text like "3, 2, 1 18": whole numbers in [0, count).
+
+    Raises:
+        ValueError: with one line naming the first bad entry.
+    """
+    parts = [part for part in str(text).replace(",", " ").split() if part]
+    if not parts:
+        raise ValueError(f"type one or more test-set indices between 0 and {count - 1}, e.g. 3, 2, 1")
+    if len(parts) > max_items:
+        raise ValueError(f"at most {max_items} digits at once; received {len(parts)}")
+    indices = []
+    for part in parts:
+        if not part.isdigit() or int(part) >= count:
+            raise ValueError(f"indices must be whole numbers between 0 and {count - 1}; received {part[:20]!r}")
+        indices.append(int(part))
+    return tuple(indices)
+
+
+# -- figures ----------------------------------------------------------------------------------
+def _style(figure: go.Figure, height: int) -> go.Figure:
+    """The projector look shared with ui.charts: big type, transparent, faint grid."""
+    figure.update_layout(
+        height=height,
+        font={"size": FONT_SIZE},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    )
+    figure.update_xaxes(gridcolor=GRID_COLOUR, zeroline=False)
+    figure.update_yaxes(gridcolor=GRID_COLOUR, zeroline=False)
+    return projector_fonts(figure)
+
+
+def projector_fonts(figure: go.Figure) -> go.Figure:
+    """Give every text element of a figure an explicit large size.
+
+    Streamlit's chart theme (`theme="streamlit"`, which adapts the colours to light and dark)
+    replaces the layout's global font size with its own small one; sizes set on the axes,
+    legend, title and annotations themselves survive it.
+    """
+    figure.update_xaxes(tickfont={"size": FONT_SIZE}, title_font={"size": FONT_SIZE + 2})
+    figure.update_yaxes(tickfont={"size": FONT_SIZE}, title_font={"size": FONT_SIZE + 2})
+    figure.update_layout(legend_font={"size": FONT_SIZE}, legend_title_font={"size": FONT_SIZE},
+                         hoverlabel_font={"size": FONT_SIZE}, title_font={"size": FONT_SIZE + 4})
+    figure.update_annotations(font_size=FONT_SIZE)
+    return figure
+
+
+def latent_scatter_figure(points: np.ndarray, labels: np.ndarray, axes: str,
+                          manifold_extent: float | None = None) -> go.Figure:
+    """Encoded test digits as points, one colour (and one legend entry) per digit.
+
+    `manifold_extent` draws the square the manifold picture decodes, so the two can be read
+    together: a digit's colour region here is where that digit appears in the picture.
+    """
+    figure = go.Figure()
+    if manifold_extent:
+        figure.add_shape(type="rect", x0=-manifold_extent, x1=manifold_extent, y0=-manifold_extent,
+                         y1=manifold_extent, line={"color": "gray", "width": 2, "dash": "dash"}, layer="below")
+    for digit in range(10):
+        chosen = labels == digit
+        figure.add_trace(go.Scatter(
+            x=points[chosen, 0], y=points[chosen, 1], mode="markers", name=str(digit),
+            marker={"size": 7, "color": DIGIT_COLOURS[digit], "opacity": 0.8},
+            hovertemplate=f"digit {digit}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
+        ))
+    two_d = axes == "z1, z2"
+    figure.update_xaxes(title_text="z1" if two_d else "component 1")
+    figure.update_yaxes(title_text="z2" if two_d else "component 2", scaleanchor="x", scaleratio=1)
+    figure.update_layout(legend={"title": {"text": "digit"}, "itemsizing": "constant"})
+    return _style(figure, 600)
+
+
+def norm_figure(paths: dict[str, np.ndarray]) -> go.Figure:
+    """Length of each latent vector along interpolation paths, against the typical length.
+
+    A standard-normal vector in D dimensions has length close to sqrt(D); frames far below
+    it come from a region the generator hardly saw in training.
+    """
+    colours = {"linear": "#E69F00", "spherical": "#0072B2"}
+    figure = go.Figure()
+    dimension = None
+    for method, path in paths.items():
+        dimension = path.shape[1]
+        figure.add_trace(go.Scatter(
+            x=list(range(len(path))), y=np.linalg.norm(path, axis=1), name=method, mode="lines+markers",
+            line={"width": 3, "color": colours.get(method)}, marker={"size": 9},
+        ))
+    if dimension:
+        figure.add_hline(y=float(np.sqrt(dimension)), line={"dash": "dot", "color": "gray", "width": 2},
+                         annotation_text=f"typical length √{dimension}", annotation_position="bottom right")
+    figure.update_xaxes(title_text="frame", dtick=1)
+    figure.update_yaxes(title_text="|z|", rangemode="tozero")
+    figure.update_layout(legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
+    return _style(figure, 340)
+
+
+# -- page sections ----------------------------------------------------------------------------
+def run_label(run) -> str:
+    config, status = run.config(), run.status()
+    return f"{run.run_id} · {config.get('model', '?')}-{config.get('preset', '?')} · {status.get('state', '?')}"
+
+
+def keep_choice(key: str, options: list, default=None) -> None:
+    """Point a keyed choice widget at a valid option before it is drawn.
+
+    When the options change under a widget (another run picked, a snapshot added), a
+    remembered value may no longer exist; it falls back to `default` (the last option).
+    """
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = options[-1] if default is None else default
+
+
+def render_model_card(source: Source, seed: int, side: str) -> None:
+    """One side of the Compare page: samples, an interpolation, size, cost, quality, losses."""
+    name = source.key.split(":", 1)[1]
+    kind = "run" if source.key.startswith("run:") else "shipped"
+    st.markdown(f"#### {FAMILY_NAMES.get(source.family, source.family)} · {kind} `{name}`")
+    try:
+        model = load_model(source.key)
+        images = sample_images(source.key, seed)
+        _, frames = interpolation(source.key, seed, seed + 1, "spherical")
+    except ValueError as error:
+        st.error(f"Could not load {source.key}: {one_line(error)}")
+        return
+    st.image(image_grid_png(images, columns=GRID_COLUMNS, scale=4), width="stretch", output_format="PNG",
+             caption=f"{len(images)} samples, seed {seed}")
+    st.image(image_grid_png(frames, columns=len(frames), scale=3), width="stretch", output_format="PNG",
+             caption=f"spherical interpolation from seed {seed} to seed {seed + 1}")
+    counts, facts = model.parameter_counts(), training_facts(source)
+    size_column, time_column, steps_column = st.columns(3)
+    size_column.metric("parameters", format_count(sum(counts.values())),
+                help=" · ".join(f"{name}: {count:,}" for name, count in counts.items()))
+    time_column.metric("training time", format_duration(facts["seconds"]))
+    steps_column.metric("steps", "–" if facts["steps"] is None else f"{facts['steps']:,}")
+    st.caption(" · ".join(f"{name} {format_count(count)}" for name, count in counts.items())
+               + f" · latent dimensions {model.latent_dim}")
+    render_evaluation(source)
+    if facts["rows"]:
+        st.markdown("**Loss history**")
+        st.plotly_chart(projector_fonts(loss_figure(facts["rows"], source.family)), key=f"compare_loss_{side}")
+    else:
+        st.caption("Loss history: no history shipped with these weights.")
+
+
+def render_latent_map(key: str, model) -> None:
+    """A VAE's latent space: the decoded 2-D plane beside the encoded test set, or (more than
+    two dimensions) the test set projected onto its two main directions, and why."""
+    from aigc_core.data import DatasetError
+
+    if model.latent_dim == 2:
+        manifold_column, scatter_column = st.columns(2, gap="large")
+        extent = latent.manifold_extent()
+        manifold_column.image(
+            image_grid_png(manifold(key), columns=MANIFOLD_SIDE, scale=2), width="stretch", output_format="PNG",
+            caption=f"The decoder over a {MANIFOLD_SIDE} × {MANIFOLD_SIDE} grid of the latent plane (z1 left to "
+                    f"right, z2 bottom to top, ±{extent:.2f}: the 5%–95% normal quantiles)")
+    else:
+        st.info(f"This VAE has a {model.latent_dim}-D latent space: a manifold picture needs a 2-D one "
+                "(train vae-fast, or set the latent dimension to 2), so the scatter shows the two "
+                "directions along which the codes vary most.")
+        scatter_column, extent = st.container(), None
+    try:
+        points, labels, axes = encoded_test_set(key)
+    except DatasetError as error:
+        scatter_column.error(f"Could not load the MNIST test set: {one_line(error)}")
+        return
+    scatter_column.plotly_chart(latent_scatter_figure(points, labels, axes, extent), key="latent_scatter")
+    caption = f"{len(points):,} test digits at their posterior means; axes: {axes}."
+    if extent:
+        caption += " The dashed square is the area the manifold picture decodes."
+    scatter_column.caption(caption)
+
+
+def render_reconstructions(key: str, indices_text: str) -> None:
+    """Chosen test digits above their reconstructions (encode to the posterior mean, decode)."""
+    from aigc_core.data import DatasetError
+
+    try:
+        indices = parse_indices(indices_text, TEST_SET_SIZE)
+        originals, labels = load_test_digits(indices)
+        rebuilt = reconstructions(key, indices)
+    except (ValueError, DatasetError) as error:
+        st.error(one_line(error))
+        return
+    st.image(image_grid_png(originals, columns=len(indices), scale=4), width="stretch", output_format="PNG",
+             caption="originals: digits " + " ".join(str(label) for label in labels))
+    st.image(image_grid_png(rebuilt, columns=len(indices), scale=4), width="stretch", output_format="PNG",
+             caption="reconstructions: each image encoded to its posterior mean, then decoded")
+
+
+def render_interpolation(key: str, seed_a: int, seed_b: int, method: str) -> None:
+    """Frames between two seeds' latent vectors, and how long the vectors along both paths are."""
+    _, frames = interpolation(key, seed_a, seed_b, method)
+    st.image(image_grid_png(frames, columns=len(frames), scale=4), width="stretch", output_format="PNG",
+             caption=f"{len(frames)} frames, {method} interpolation from seed {seed_a} to seed {seed_b}")
+    st.caption("Why spherical: a Gaussian latent vector in many dimensions almost always has a length close to "
+               "√(latent dimensions), and a great-circle path keeps every frame at that length, while a straight "
+               "line dips towards the centre, into short vectors the generator never saw in training.")
+    st.plotly_chart(norm_figure(latent_paths(key, seed_a, seed_b)), key="latent_norms")

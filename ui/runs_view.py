@@ -1,0 +1,128 @@
+"""The Runs page's parts: the table of every run, and one run's curves, timeline, files and delete."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from aigc_core.runs import Run, RunStore
+from ui.charts import COLOURS, image_grid_png, loss_figure
+from ui.train_view import format_duration
+
+LOSS_ORDER = tuple(COLOURS)
+MESSAGE_KEY = "runs_message"  # survives the rerun after a delete, so its outcome stays on screen
+
+
+def _losses_text(losses: dict) -> str:
+    """The last logged values, in the order the loss figures list them."""
+    known = [name for name in LOSS_ORDER if name in losses]
+    names = known + sorted(name for name in losses if name not in LOSS_ORDER)
+    return "  ".join(f"{name} {losses[name]:.3f}" for name in names if isinstance(losses[name], (int, float)))
+
+
+def runs_table(runs: list[Run]) -> pd.DataFrame:
+    """One row per run: id, state, model, preset, steps, duration, final losses."""
+    rows = []
+    for run in runs:
+        summary = run.summary()
+        total = summary["total_steps"]
+        created = summary["created_at"]
+        rows.append({
+            "run": summary["run_id"],
+            "state": summary["state"],
+            "model": str(summary["model"]).upper(),
+            "preset": summary["preset"],
+            "steps": f"{summary['step']} / {total}" if total else str(summary["step"]),
+            "duration": format_duration(summary["elapsed_s"]),
+            "final losses": _losses_text(summary["final_losses"]),
+            "started": time.strftime("%m-%d %H:%M", time.localtime(created)) if created else "",
+        })
+    return pd.DataFrame(rows)
+
+
+def metrics_csv(run: Run) -> bytes:
+    """The run's metric rows as CSV (one column per logged value)."""
+    return pd.DataFrame(run.metrics()).to_csv(index=False).encode()
+
+
+def _delete(run_id: str) -> None:
+    """Button callback: runs before the script, so the selection and checkbox can still be reset."""
+    try:
+        RunStore().delete(run_id)
+    except ValueError as error:
+        st.session_state[MESSAGE_KEY] = ("error", f"Not deleted: {error}")
+        return
+    st.session_state[MESSAGE_KEY] = ("success", f"Deleted run {run_id}.")
+    st.session_state.runs_confirm_delete = False
+    st.session_state.pop("runs_select", None)
+
+
+def show_message() -> None:
+    """The outcome of the last delete, once."""
+    message = st.session_state.pop(MESSAGE_KEY, None)
+    if message:
+        kind, text = message
+        (st.error if kind == "error" else st.success)(text)
+
+
+def _render_timeline(run: Run) -> None:
+    snapshots = run.snapshots()
+    if not snapshots:
+        st.caption("No snapshots yet.")
+        return
+    steps = [step for step, _ in snapshots]
+    if len(steps) > 1:
+        # Keyed per run: another run has other steps, and a stale value would not be among them.
+        chosen = st.select_slider("Timeline: samples at step", options=steps, value=steps[-1],
+                                  key=f"runs_timeline_{run.run_id}")
+    else:
+        chosen = steps[0]
+    path = dict(snapshots)[chosen]
+    st.image(image_grid_png(run.load_snapshot(path), scale=2), width="stretch",
+             caption=f"The same noise batch at step {chosen}")
+
+
+def _render_downloads(run: Run) -> None:
+    # Callables defer reading the files until a button is pressed, so reruns stay cheap.
+    weights_column, metrics_column, grid_column = st.columns(3)
+    with weights_column:
+        st.download_button("Weights (.weights.h5)", data=lambda: run.weights_path.read_bytes(),
+                           file_name=f"{run.run_id}.weights.h5", mime="application/octet-stream",
+                           key="runs_download_weights", on_click="ignore", disabled=not run.weights_path.exists())
+    with metrics_column:
+        st.download_button("Metrics (.csv)", data=lambda: metrics_csv(run), file_name=f"{run.run_id}-metrics.csv",
+                           mime="text/csv", key="runs_download_metrics", on_click="ignore",
+                           disabled=not run.metrics_path.exists())
+    with grid_column:
+        latest = run.latest_snapshot()
+        st.download_button("Latest samples (.png)",
+                           data=lambda: image_grid_png(run.latest_snapshot()[1], scale=4),
+                           file_name=f"{run.run_id}-step{latest[0] if latest else 0}.png", mime="image/png",
+                           key="runs_download_grid", on_click="ignore", disabled=latest is None)
+
+
+def render_run_details(run: Run) -> None:
+    """Curves and timeline side by side, then downloads and delete."""
+    status, config = run.status(), run.config()
+    family = config.get("model", "gan")
+    st.subheader(f"{run.run_id}")
+    st.caption(f"{family.upper()} · preset {config.get('preset')} · {status.get('state')} · "
+               f"step {status.get('step', 0)} · {format_duration(status.get('elapsed_s'))}")
+    if status.get("error"):
+        st.error(status["error"])
+    st.page_link("pages/train.py", label="Open in the Train page", icon=":material/model_training:", query_params={"run": run.run_id})
+    curves_column, timeline_column = st.columns([4, 3], gap="medium")
+    with curves_column:
+        rows = run.metrics()
+        if rows:
+            st.plotly_chart(loss_figure(rows, family), config={"displayModeBar": False})
+        else:
+            st.caption("No metrics logged yet.")
+    with timeline_column:
+        _render_timeline(run)
+    _render_downloads(run)
+    st.divider()
+    confirm = st.checkbox("Yes, delete this run and its files", key="runs_confirm_delete")
+    st.button("Delete run", key="runs_delete", icon=":material/delete:", disabled=not confirm, on_click=_delete, args=(run.run_id,))
