@@ -6,6 +6,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ chat
 
 import streamlit as st
 
+from ui.router import routed
 from ui.sidebar import render_sidebar
 
 st.set_page_config(page_title="AIGC Studio", page_icon="🎨", layout="wide")
@@ -20,4 +21,5 @@ PAGES = [
 
 page = st.navigation(PAGES)
 render_sidebar()
-page.run()
+with routed():
+    page.run()

@@ -7,6 +7,7 @@ value refused in one is refused in the other with the same one-line message.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from dataclasses import asdict, dataclass, field, fields
 
@@ -96,7 +97,7 @@ def _check_number(name: str, value, kind: str, low, high):
         if value not in low:
             raise ValueError(f"{name} must be one of {list(low)}; received {value!r}")
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):  # NumPy scalars from widgets count too
         raise ValueError(f"{name} must be a number; received {value!r}")
     try:
         number = float(value)

@@ -284,7 +284,7 @@ class RunStore:
         validate_run_id(run_id)
         path = (self.root / run_id).resolve()
         if path.parent != self.root or not (path / "config.json").exists():
-            raise ValueError(f"no run named {run_id!r} in {self.root}")
+            raise ValueError(f"no run named {run_id!r}")  # the server's folder is none of a visitor's business
         return Run(path)
 
     def open_path(self, path: str | Path) -> Run:

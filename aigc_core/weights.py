@@ -6,12 +6,17 @@ no Keras archive or pickled object is deserialized, so a weights file cannot run
 
 from __future__ import annotations
 
-import json
+import threading
+import warnings
 from pathlib import Path
 
 from aigc_core.runs import PROJECT_ROOT, read_json, write_json_atomic
 
 WEIGHTS_DIR = PROJECT_ROOT / "weights"
+
+# Keras builds and loads models through process-global state; two Streamlit sessions loading
+# at once have been seen to load only part of a model. One load at a time.
+_load_lock = threading.Lock()
 
 
 class WeightsError(ValueError):
@@ -32,15 +37,20 @@ def load_model_from_files(config_path: Path, weights_path: Path):
     description = read_json(config_path)
     if not isinstance(description, dict) or "family" not in description or "config" not in description:
         raise WeightsError(f"{config_path} is missing or is not a model config (expected keys 'family' and 'config')")
-    try:
-        model = build_model(description["family"], dict(description["config"]))
-    except (TypeError, ValueError) as error:
-        raise WeightsError(f"{config_path} describes no model this version can build: {error}") from None
-    try:
-        model.load_weights(weights_path)
-    except Exception as error:  # h5py and Keras raise many types for a mismatched file
-        first_line = (str(error).splitlines() or [type(error).__name__])[0]
-        raise WeightsError(f"{weights_path.name} does not match its config {config_path.name}: {first_line}") from None
+    with _load_lock:
+        try:
+            model = build_model(description["family"], dict(description["config"]))
+        except (TypeError, ValueError) as error:
+            raise WeightsError(f"{config_path.name} describes no model this version can build: {error}") from None
+        try:
+            with warnings.catch_warnings():
+                # Keras only warns when part of a file does not match and keeps random weights
+                # there; a half-random model must be refused, not shown.
+                warnings.filterwarnings("error", message=".*Skipping nested container.*")
+                model.load_weights(weights_path)
+        except Exception as error:  # h5py and Keras raise many types for a mismatched file
+            detail = " ".join(line.strip() for line in str(error).splitlines()[:2]) or type(error).__name__
+            raise WeightsError(f"{weights_path.name} does not match its config {config_path.name}: {detail[:300]}") from None
     return model
 
 

@@ -6,6 +6,9 @@ from aigc_core.runs import RunStore
 from aigc_core.sources import list_sources
 from ui import gallery
 from ui.charts import image_grid_png, loss_figure
+from ui.router import ensure_router
+
+ensure_router()  # a deep link on a fresh server must still go through app.py
 
 st.title("Compare")
 st.caption("Same seed, same number of samples: a GAN and a VAE (or two runs) side by side.")

@@ -6,6 +6,9 @@ import streamlit as st
 
 from ui.cache import load_model, shipped_models
 from ui.charts import image_grid_png
+from ui.router import ensure_router
+
+ensure_router()  # a deep link on a fresh server must still go through app.py
 
 SAMPLES_PER_ROW = 10
 MAX_SEED = 2**31 - 1
@@ -90,6 +93,7 @@ st.header("Generate now")
 models = shipped_models()
 if not models:
     st.info("No shipped weights yet: train a model on the **Train** page, then see it on Compare.")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
 else:
     seed_column, button_column = st.columns([1, 3], vertical_alignment="bottom")
     with seed_column:

@@ -5,6 +5,9 @@ import streamlit as st
 from aigc_core.sources import list_sources
 from ui import gallery
 from ui.cache import load_model
+from ui.router import ensure_router
+
+ensure_router()  # a deep link on a fresh server must still go through app.py
 
 st.title("Latent space")
 st.caption("Every image a model draws starts as a point in its latent space: here you can look at that space.")

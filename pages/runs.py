@@ -4,6 +4,9 @@ import streamlit as st
 
 from aigc_core.runs import RunStore
 from ui.runs_view import render_run_details, runs_table, show_message
+from ui.router import ensure_router
+
+ensure_router()  # a deep link on a fresh server must still go through app.py
 
 st.title("Runs")
 show_message()

@@ -8,6 +8,9 @@ import streamlit as st
 from aigc_core.config import validate
 from aigc_core.worker import launch
 from ui.train_view import render_run, settings_form
+from ui.router import ensure_router
+
+ensure_router()  # a deep link on a fresh server must still go through app.py
 
 st.title("Train a model")
 run_id = st.query_params.get("run")

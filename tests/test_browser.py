@@ -27,7 +27,9 @@ from browser_support import (
 
 pytestmark = pytest.mark.browser
 
-PAGES = ("home", "train", "compare", "latent", "runs")
+# Page name -> URL path. Home is the default page, which Streamlit serves at "/" whatever its
+# url_path ("/home" answers "Page not found" and then runs the main page).
+PAGES = {"home": "", "train": "train", "compare": "compare", "latent": "latent", "runs": "runs"}
 PAGE_LOAD_TIMEOUT_MS = 60_000
 TRAINING_TIMEOUT_MS = 120_000
 SETTLE_S = 0.7
@@ -152,7 +154,9 @@ def assert_router_ran(page, where: str) -> None:
 
 
 def assert_no_exception(page, where: str) -> None:
-    """No uncaught exception box and no traceback text anywhere in the page."""
+    """No uncaught exception box, no traceback text and no "Page not found" dialog."""
+    dialogs = page.locator("[data-testid='stDialog']")
+    assert "Page not found" not in " ".join(dialogs.all_inner_texts()), f"{where}: Streamlit says 'Page not found'"
     exceptions = page.locator("[data-testid='stException']")
     assert exceptions.count() == 0, f"{where}: exception shown in the browser: {exceptions.first.inner_text()[:500]}"
     text = page.locator("[data-testid='stMain']").inner_text()
@@ -252,7 +256,7 @@ def test_deep_link_on_a_fresh_server_goes_through_the_router(first_visit):
 @pytest.mark.parametrize("name", PAGES)
 def test_page_renders_without_runs(tab, server, name):
     """Every page opens on an empty run store without an exception (its 'nothing yet' state)."""
-    open_page(tab, server, name)
+    open_page(tab, server, PAGES[name])
     assert tab.locator("[data-testid='stMain'] h1").count() >= 1, f"/{name} shows no title"
     assert_no_exception(tab, f"/{name}")
     assert_router_ran(tab, f"/{name}")
@@ -332,7 +336,7 @@ def test_page_renders_with_runs(tab, server, trained_runs, name):
     """Every page again, now with a finished GAN run and a stopped VAE run in the store."""
     if not trained_runs:
         pytest.skip("the training flows did not run")
-    open_page(tab, server, name)
+    open_page(tab, server, PAGES[name])
     assert_no_exception(tab, f"/{name}")
     assert_router_ran(tab, f"/{name}")
     screenshot(tab, name)

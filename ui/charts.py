@@ -93,12 +93,16 @@ def loss_figure(rows: list[dict], family: str, title: str | None = None) -> go.F
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
         margin={"l": 10, "r": 10, "t": 60 if title or family == "gan" else 20, "b": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.06 if family == "gan" else 1.02, "x": 0},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.06 if family == "gan" else 1.02, "x": 0,
+                "font": {"size": FONT_SIZE}},
         hovermode="x unified",
     )
     figure.update_annotations(font={"size": FONT_SIZE - 2})
-    figure.update_xaxes(gridcolor=GRID_COLOUR, zeroline=False)
-    figure.update_yaxes(gridcolor=GRID_COLOUR, zeroline=False)
+    # Sizes are set on every part explicitly: Streamlit's chart theme would otherwise shrink them.
+    axis_style = {"gridcolor": GRID_COLOUR, "zeroline": False, "tickfont": {"size": FONT_SIZE - 2},
+                  "title_font": {"size": FONT_SIZE}}
+    figure.update_xaxes(**axis_style)
+    figure.update_yaxes(**axis_style)
     return figure
 
 
