@@ -188,8 +188,13 @@ class Run:
             os.fsync(stream.fileno())
 
     def metrics(self) -> list[dict]:
+        return self.read_metrics_file(self.metrics_path)
+
+    @staticmethod
+    def read_metrics_file(path: Path) -> list[dict]:
+        """Rows of a metrics.jsonl file (a run's, or the history shipped beside weights)."""
         try:
-            lines = self.metrics_path.read_text().splitlines()
+            lines = Path(path).read_text().splitlines()
         except FileNotFoundError:
             return []
         rows = []

@@ -21,7 +21,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 GFLOP_PER_IMAGE = 0.45  # one train step of the paper DCGAN, per image (see NOTES.md)
-FLOP_PER_CYCLE_PER_CORE = 32  # AVX2 FMA, float32
+
+def flop_per_cycle_per_core() -> int:
+    """float32 FLOP per cycle per core: two FMA units of 8 lanes (AVX2) or 16 lanes (AVX-512)."""
+    try:
+        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return 32
+    return 64 if "avx512f" in flags else 32
 
 
 def cpu_peak_gflops() -> float | None:
@@ -31,7 +38,7 @@ def cpu_peak_gflops() -> float | None:
         return None
     if not megahertz:
         return None
-    return len(megahertz) * max(megahertz) / 1000.0 * FLOP_PER_CYCLE_PER_CORE
+    return len(megahertz) * max(megahertz) / 1000.0 * flop_per_cycle_per_core()
 
 
 def time_reference(images, steps: int) -> float:

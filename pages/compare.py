@@ -3,7 +3,7 @@
 import streamlit as st
 
 from aigc_core.runs import RunStore
-from aigc_core.sources import list_sources
+from ui.cache import model_sources
 from ui import gallery
 from ui.charts import image_grid_png, loss_figure
 from ui.router import ensure_router
@@ -13,7 +13,7 @@ ensure_router()  # a deep link on a fresh server must still go through app.py
 st.title("Compare")
 st.caption("Same seed, same number of samples: a GAN and a VAE (or two runs) side by side.")
 
-sources = list_sources()
+sources = model_sources()
 if len(sources) < 2:
     st.info("Comparing needs two trained models (shipped weights or runs with a checkpoint); "
             "train one on the **Train** page.")

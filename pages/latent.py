@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from aigc_core.sources import list_sources
+from ui.cache import model_sources
 from ui import gallery
 from ui.cache import load_model
 from ui.router import ensure_router
@@ -12,7 +12,7 @@ ensure_router()  # a deep link on a fresh server must still go through app.py
 st.title("Latent space")
 st.caption("Every image a model draws starts as a point in its latent space: here you can look at that space.")
 
-sources = list_sources()
+sources = model_sources()
 model = None
 if not sources:
     st.info("No trained model yet (no shipped weights, no run with a checkpoint): train one on the **Train** page.")

@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 def main() -> int:
     from aigc_core.config import TrainingConfig
     from aigc_core.registry import VARIANTS
-    from aigc_core.runs import RunStore
+    from aigc_core.runs import RunStore, write_bytes_atomic
     from aigc_core.training import load_run_model, start_run, train_run
     from aigc_core.weights import export_weights
 
@@ -57,6 +57,8 @@ def main() -> int:
         hardware=f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()})" + (f", GPU {gpus}" if gpus else ""),
         source_run=run.run_id,
     )
+    # The run store is not shipped; its loss history is, so Compare can draw the curves.
+    write_bytes_atomic(path.with_name(f"{arguments.name or variant.name}.history.jsonl"), run.metrics_path.read_bytes())
     print(f"exported {path} after {status['step']} steps, {status['elapsed_s']:.0f} s", flush=True)
     return 0
 

@@ -13,9 +13,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from aigc_core import latent
-from aigc_core.runs import RunStore, read_json
-from aigc_core.sources import Source, list_sources
-from ui.cache import load_model
+from aigc_core.runs import Run, RunStore, read_json
+from aigc_core.sources import Source
+from ui.cache import load_model, model_sources
 from ui.charts import FONT_SIZE, GRID_COLOUR, image_grid_png, loss_figure
 
 NUM_SAMPLES = 64
@@ -60,7 +60,7 @@ def default_index(sources: list[Source], family: str, exclude: int | None = None
 
 
 def find_source(key: str) -> Source | None:
-    return next((source for source in list_sources() if source.key == key), None)
+    return next((source for source in model_sources() if source.key == key), None)
 
 
 def source_version(key: str) -> float:
@@ -97,8 +97,9 @@ def training_facts(source: Source) -> dict:
         return {"steps": status.get("step"), "seconds": status.get("elapsed_s"),
                 "rows": run.metrics() if run else None}
     metadata = read_json(source.config_path) or {}
-    return {"steps": metadata.get("steps"), "seconds": metadata.get("training_seconds"),
-            "rows": run.metrics() if run else None}
+    history = source.weights_path.with_name(f"{source.key.split(':', 1)[1]}.history.jsonl")
+    rows = Run.read_metrics_file(history) if history.exists() else (run.metrics() if run else None)
+    return {"steps": metadata.get("steps"), "seconds": metadata.get("training_seconds"), "rows": rows}
 
 
 def evaluation_path(source: Source):
@@ -151,17 +152,16 @@ def format_count(count: int | None) -> str:
     return str(count)
 
 
-def format_duration(seconds: float | None) -> str:
+def format_duration_short(seconds: float | None) -> str:
+    """A duration short enough for an `st.metric` tile (longer strings are cut with an ellipsis)."""
     if seconds is None:
         return "–"
     seconds = float(seconds)
     if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, seconds = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 # -- cached arrays (keyed by source key + checkpoint version) ----------------------------------
@@ -377,7 +377,7 @@ def render_model_card(source: Source, seed: int, side: str) -> None:
     size_column, time_column, steps_column = st.columns(3)
     size_column.metric("parameters", format_count(sum(counts.values())),
                 help=" · ".join(f"{name}: {count:,}" for name, count in counts.items()))
-    time_column.metric("training time", format_duration(facts["seconds"]))
+    time_column.metric("training time", format_duration_short(facts["seconds"]))
     steps_column.metric("steps", "–" if facts["steps"] is None else f"{facts['steps']:,}")
     st.caption(" · ".join(f"{name} {format_count(count)}" for name, count in counts.items())
                + f" · latent dimensions {model.latent_dim}")

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Retrain every shipped variant, measure it, and regenerate weights/README.md.
+# The budgets are what fit one CPU session; with a GPU give them more.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+train_and_measure() {
+    python scripts/train_shipped.py "$1" --minutes "$2" --seed 0
+    python -m aigc_core evaluate --weights "$1"
+}
+train_and_measure gan-fast 12
+train_and_measure vae-large 8
+train_and_measure vae-fast 4
+train_and_measure gan-paper 15
+python scripts/weights_readme.py
