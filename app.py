@@ -6,6 +6,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ chat
 
 import streamlit as st
 
+from aigc_core.runs import RunStore, default_runs_root
 from ui.router import routed
 from ui.sidebar import render_sidebar
 
@@ -18,6 +19,29 @@ PAGES = [
     st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:", url_path="latent"),
     st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:", url_path="runs"),
 ]
+
+
+@st.cache_resource(show_spinner=False)
+def reconcile_runs_once(runs_root: str) -> int:
+    """Once per server process (and runs folder): settle runs a previous server left behind.
+
+    Running runs whose worker is gone are recorded as failed; queued ones get a new worker.
+    """
+    from aigc_core.housekeeping import reconcile
+
+    requeued = reconcile(RunStore(runs_root))
+    if requeued:
+        from aigc_core.worker import spawn_worker  # imports Keras: only when there is work to restart
+
+        for run in requeued:
+            spawn_worker(run)
+    return len(requeued)
+
+
+try:
+    reconcile_runs_once(str(default_runs_root()))
+except OSError:
+    pass  # a read-only runs folder: every reader still reports dead workers; Train says why it cannot start
 
 page = st.navigation(PAGES)
 render_sidebar()

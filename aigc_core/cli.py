@@ -86,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fail(message: str, code: int = 2) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    """Print one line: control characters from the input (newlines, NUL) are shown escaped."""
+    printable = "".join(char if char.isprintable() else ascii(char)[1:-1] for char in str(message))
+    print(f"error: {printable[:1000]}", file=sys.stderr)
     return code
 
 
@@ -157,6 +159,7 @@ def _report(run, status) -> int:
 
 def command_train(arguments) -> int:
     from aigc_core.config import TrainingConfig, validate
+    from aigc_core.housekeeping import check_disk_space, prepare_new_run
     from aigc_core.runs import RunStore
     from aigc_core.training import quiet_tensorflow, train_run
 
@@ -174,9 +177,11 @@ def command_train(arguments) -> int:
         run_dir = Path(arguments.run_dir).resolve()
         if run_dir.exists():
             return _fail(f"--run-dir {run_dir} already exists; choose a new directory or use resume")
+        check_disk_space(run_dir.parent)  # a folder the user named is not pruned
         run = RunStore(run_dir.parent).create(config.to_dict(), run_id=run_dir.name)
     else:
         store = RunStore(arguments.runs_root) if arguments.runs_root else RunStore()
+        prepare_new_run(store)
         run = store.create(config.to_dict())
     print(f"run directory: {run.path}")
     status = train_run(run, progress=_progress_printer())
@@ -188,7 +193,7 @@ def _load_source(arguments):
     from aigc_core.training import load_run_model
     from aigc_core.weights import config_path_for, find_shipped, load_model_from_files
 
-    if arguments.run:
+    if arguments.run is not None:  # an empty --run "" names no run, not the weights branch
         run = RunStore().open_path(arguments.run)
         if not run.weights_path.exists():
             raise ValueError(f"run {run.path} has no checkpoint yet (no model.weights.h5)")
@@ -204,21 +209,15 @@ def command_sample(arguments) -> int:
     import numpy as np
 
     from aigc_core.images import make_grid, png_bytes
+    from aigc_core.limits import validate_sample_output, validate_sampling
     from aigc_core.runs import write_bytes_atomic
     from aigc_core.training import quiet_tensorflow
 
     quiet_tensorflow()
-    out = Path(arguments.out)
-    if out.suffix not in (".npy", ".png"):
-        return _fail(f"--out must end in .npy or .png; received {arguments.out!r}")
-    if not 1 <= arguments.num <= 100_000:
-        return _fail(f"--num must be between 1 and 100000; received {arguments.num}")
-    if arguments.seed < 0:
-        return _fail(f"--seed must be a non-negative integer; received {arguments.seed}")
-    if not out.parent.is_dir():
-        return _fail(f"--out folder {out.parent} does not exist")
+    out = validate_sample_output(arguments.out)
+    num_samples, seed = validate_sampling(arguments.num, arguments.seed, names=("--num", "--seed"))
     model = _load_source(arguments)
-    images = model.sample(arguments.num, seed=arguments.seed)
+    images = model.sample(num_samples, seed=seed)
     if out.suffix == ".npy":
         import io
 
@@ -227,7 +226,7 @@ def command_sample(arguments) -> int:
         write_bytes_atomic(out, buffer.getvalue())
     else:
         write_bytes_atomic(out, png_bytes(make_grid(images), scale=2))
-    print(f"wrote {arguments.num} samples to {out}")
+    print(f"wrote {num_samples} samples to {out}")
     return 0
 
 
@@ -256,6 +255,7 @@ def command_list(arguments) -> int:
 
 
 def command_resume(arguments) -> int:
+    from aigc_core.limits import validate_extra_budget
     from aigc_core.runs import RunStore
     from aigc_core.training import quiet_tensorflow, train_run
 
@@ -270,6 +270,8 @@ def command_resume(arguments) -> int:
         value = getattr(arguments, name)
         if value is not None and not value > 0:
             return _fail(f"--{name} must be positive; received {value}")
+    arguments.steps, arguments.minutes = validate_extra_budget(arguments.steps, arguments.minutes,
+                                                               names=("--steps", "--minutes"))
     print(f"resuming {run.path} from step {(run.checkpoint() or {}).get('step', 0)}")
     status = train_run(run, extra_steps=arguments.steps, extra_minutes=arguments.minutes,
                        progress=_progress_printer())
@@ -291,16 +293,15 @@ def command_evaluate(arguments) -> int:
         MAX_NUM_SAMPLES, REAL_FLOOR, UNTRAINED_CEILING, default_classifier, evaluate_model, format_table,
         reference_rows,
     )
+    from aigc_core.limits import validate_sampling
     from aigc_core.runs import RunStore, write_json_atomic
     from aigc_core.training import quiet_tensorflow
     from aigc_core.weights import WEIGHTS_DIR
 
     quiet_tensorflow()
-    if not 2 <= arguments.num <= MAX_NUM_SAMPLES:
-        return _fail(f"--num must be between 2 and {MAX_NUM_SAMPLES}; received {arguments.num}")
-    if arguments.seed < 0:
-        return _fail(f"--seed must be a non-negative integer; received {arguments.seed}")
-    if arguments.run:
+    arguments.num, arguments.seed = validate_sampling(arguments.num, arguments.seed, min_samples=2,
+                                                      max_samples=MAX_NUM_SAMPLES, names=("--num", "--seed"))
+    if arguments.run is not None:  # an empty --run "" names no run, not the weights branch
         run = RunStore().open_path(arguments.run)
         name, out, weights = run.run_id, run.path / "metrics.json", run.weights_path
     else:
@@ -356,5 +357,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(error))
     except RuntimeError as error:  # DatasetError: offline download and corrupt files
         return _fail(str(error), code=1)
+    except OSError as error:  # a full disk, a read-only runs folder, a path that cannot be opened
+        from aigc_core.housekeeping import describe_os_error
+
+        return _fail(describe_os_error(error), code=1)
     except KeyboardInterrupt:
         return _fail("interrupted", code=130)

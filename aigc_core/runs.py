@@ -275,13 +275,19 @@ class RunStore:
         self.root.mkdir(parents=True, exist_ok=True)
         run = Run(self.root / run_id)
         run.path.mkdir()
-        run.samples_dir.mkdir()
-        write_json_atomic(run.path / "config.json", config)
-        now = time.time()
-        write_json_atomic(
-            run.path / "status.json",
-            {"state": "queued", "pid": None, "step": 0, "created_at": now, "updated_at": now},
-        )
+        try:
+            run.samples_dir.mkdir()
+            write_json_atomic(run.path / "config.json", config)
+            now = time.time()
+            write_json_atomic(
+                run.path / "status.json",
+                {"state": "queued", "pid": None, "step": 0, "created_at": now, "updated_at": now},
+            )
+        except OSError as error:
+            # A full disk or a read-only folder: leave no run without a status behind.
+            shutil.rmtree(run.path, ignore_errors=True)
+            reason = error.strerror or type(error).__name__
+            raise OSError(error.errno, f"cannot create a run in {self.root}: {reason}") from None
         return run
 
     def get(self, run_id: str) -> Run:

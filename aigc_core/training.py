@@ -7,6 +7,7 @@ ends the run cleanly on a stop request, a signal, a time budget or a NaN.
 
 from __future__ import annotations
 
+import errno
 import io
 import math
 import os
@@ -42,16 +43,25 @@ def save_checkpoint(model, run: Run, step: int, epoch: float, elapsed_s: float) 
 
     checkpoint.json is written last: it names a step only once its weights are complete.
     """
-    temporary = run.path / ".partial-model.weights.h5"  # Keras wants the .weights.h5 suffix
-    model.save_weights(temporary)
-    os.replace(temporary, run.weights_path)
-    arrays = {}
-    for name, optimizer in model.named_optimizers().items():
-        for index, variable in enumerate(optimizer.variables):
-            arrays[f"{name}/{index}"] = np.asarray(variable)
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    write_bytes_atomic(run.path / "optimizer.npz", buffer.getvalue())
+    # Weights and optimizer state are both written completely before either replaces the old
+    # checkpoint, so a full disk midway leaves the previous checkpoint whole.
+    temporary_weights = run.path / ".partial-model.weights.h5"  # Keras wants the .weights.h5 suffix
+    temporary_optimizer = run.path / ".partial-optimizer.npz"
+    try:
+        model.save_weights(temporary_weights)
+        arrays = {}
+        for name, optimizer in model.named_optimizers().items():
+            for index, variable in enumerate(optimizer.variables):
+                arrays[f"{name}/{index}"] = np.asarray(variable)
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        write_bytes_atomic(temporary_optimizer, buffer.getvalue())
+    except BaseException:
+        temporary_weights.unlink(missing_ok=True)
+        temporary_optimizer.unlink(missing_ok=True)
+        raise
+    os.replace(temporary_weights, run.weights_path)
+    os.replace(temporary_optimizer, run.path / "optimizer.npz")
     write_json_atomic(run.model_config_path, {"family": model.family, "config": model.get_config(), "version": _version()})
     write_json_atomic(run.path / "checkpoint.json", {"step": step, "epoch": epoch, "elapsed_s": elapsed_s})
 
@@ -198,10 +208,10 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
     from aigc_core.data import load_images, make_training_dataset, scale_pixels
     from aigc_core.registry import build_model
 
-    run.update_status(state="running", error=None, **own_process_identity())
-    run.stop_path.unlink(missing_ok=True)
     recorder = None
     try:
+        run.update_status(state="running", error=None, **own_process_identity())
+        run.stop_path.unlink(missing_ok=True)
         config = TrainingConfig.from_dict(run.config())
         images = load_images(config.dataset, "train", config.train_limit).images
         validate(config, train_size=len(images))
@@ -260,11 +270,25 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
         recorder.write_status(force=True, state=state, eta_s=0.0 if state == "finished" else None)
         return run.raw_status()
     except Exception as error:  # the run must end in a clear state, whatever broke
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        run.update_status(state="failed", error=f"{type(error).__name__}: {message}")
-        return run.raw_status()
+        reason = failure_reason(error)
+        try:
+            return run.update_status(state="failed", error=reason, eta_s=None)
+        except OSError:
+            # Not even the status can be written (a full disk): report it to the caller; once
+            # this process exits, readers see its worker gone and record the run as failed.
+            return {**run.raw_status(), "state": "failed", "error": reason}
     finally:
         run.stop_path.unlink(missing_ok=True)
+
+
+def failure_reason(error: Exception) -> str:
+    """One line for the status file; a full disk says so and how to continue."""
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        where = f" while writing {Path(error.filename).name}" if error.filename else ""
+        return (f"disk full: no space left on device{where}; free some space (delete old runs) "
+                "and resume from the last checkpoint")
+    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return f"{type(error).__name__}: {message}"
 
 
 def start_run(config: TrainingConfig, store: RunStore | None = None) -> Run:

@@ -16,7 +16,9 @@ import threading
 import time
 from pathlib import Path
 
-from aigc_core.config import TrainingConfig
+from aigc_core.config import TrainingConfig, validate
+from aigc_core.housekeeping import prepare_new_run
+from aigc_core.limits import validate_extra_budget
 from aigc_core.runs import PROJECT_ROOT, Run, RunStore, own_process_identity
 from aigc_core.training import start_run, train_run
 
@@ -43,6 +45,12 @@ def queue_position(run: Run, store: RunStore) -> int:
     )
 
 
+# Workers run at a lower scheduling priority: the web server (nice 0) gets the CPU whenever
+# it needs it, and the worker still uses every core the rest of the time. Bounding the
+# worker's threads instead would halve training speed on a 2-core machine.
+WORKER_NICENESS = 5
+
+
 def spawn_worker(run: Run, extra_steps: int | None = None, extra_minutes: float | None = None) -> subprocess.Popen:
     """Start the worker process for a run and return at once; its output goes to worker.log."""
     command = [sys.executable, "-m", "aigc_core", "worker", "--run", str(run.path)]
@@ -62,8 +70,15 @@ def spawn_worker(run: Run, extra_steps: int | None = None, extra_minutes: float 
 
 
 def launch(config: TrainingConfig, store: RunStore | None = None) -> Run:
-    """Validate, create the run directory (queued) and start its worker; returns immediately."""
+    """Validate, create the run directory (queued) and start its worker; returns immediately.
+
+    Raises:
+        ValueError: a bad config, or too little disk space (after old runs are pruned).
+        OSError: the runs folder cannot be written; no half-made run is left behind.
+    """
     store = store or RunStore()
+    validate(config)
+    prepare_new_run(store)
     run = start_run(config, store)
     spawn_worker(run)
     return run
@@ -71,6 +86,7 @@ def launch(config: TrainingConfig, store: RunStore | None = None) -> Run:
 
 def resume(run: Run, extra_steps: int | None = None, extra_minutes: float | None = None) -> Run:
     """Queue a stopped, failed or interrupted run again; its worker continues from the checkpoint."""
+    extra_steps, extra_minutes = validate_extra_budget(extra_steps, extra_minutes)
     state = run.status().get("state")
     if state in ("queued", "running"):
         raise ValueError(f"run {run.run_id} is already {state}")
@@ -99,7 +115,11 @@ def _acquire_slot(run: Run, store: RunStore):
 
 
 def _limit_threads() -> None:
-    """Bound TensorFlow's thread pools so the web server stays responsive beside a worker."""
+    """Lower this worker's priority, and bound TensorFlow's threads if `$AIGC_WORKER_THREADS` says so."""
+    try:
+        os.nice(WORKER_NICENESS)
+    except OSError:
+        pass  # not permitted here: run at normal priority
     threads = os.environ.get("AIGC_WORKER_THREADS")
     if threads:
         import tensorflow as tf

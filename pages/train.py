@@ -6,6 +6,8 @@ The run id lives in the URL (`?run=...`), so a reload or a new tab shows the sam
 import streamlit as st
 
 from aigc_core.config import validate
+from aigc_core.housekeeping import check_session_queue, describe_os_error
+from aigc_core.runs import RunStore
 from aigc_core.worker import launch
 from ui.train_view import render_run, settings_form
 from ui.router import ensure_router
@@ -26,11 +28,17 @@ with st.expander("Settings for a new run", expanded=not run_id, icon=":material/
         st.error(problem)
     if st.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:",
                  disabled=problem is not None):
+        # Runs this browser session started: one visitor may not fill the shared queue.
+        session_runs = st.session_state.setdefault("train_session_runs", [])
         try:
+            session_runs[:] = check_session_queue(session_runs, RunStore())
             run_id = launch(config).run_id
         except ValueError as error:
             st.error(f"Could not start: {error}")
+        except OSError as error:  # a full disk or a read-only runs folder
+            st.error(f"Could not start: {describe_os_error(error)}")
         else:
+            session_runs.append(run_id)
             st.query_params["run"] = run_id
 
 if run_id:

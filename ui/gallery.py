@@ -13,10 +13,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from aigc_core import latent
+from aigc_core.diagnosis import diagnose
 from aigc_core.runs import Run, RunStore, read_json
 from aigc_core.sources import Source
 from ui.cache import load_model, model_sources
 from ui.charts import FONT_SIZE, GRID_COLOUR, image_grid_png, loss_figure
+from ui.diagnosis_view import annotate_figure, render_finding_cards
 
 NUM_SAMPLES = 64
 GRID_COLUMNS = 8
@@ -384,7 +386,10 @@ def render_model_card(source: Source, seed: int, side: str) -> None:
     render_evaluation(source)
     if facts["rows"]:
         st.markdown("**Loss history**")
-        st.plotly_chart(projector_fonts(loss_figure(facts["rows"], source.family)), key=f"compare_loss_{side}")
+        findings = diagnose(source.family, facts["rows"]) if source.family in FAMILY_NAMES else []
+        st.plotly_chart(annotate_figure(projector_fonts(loss_figure(facts["rows"], source.family)), findings),
+                        key=f"compare_loss_{side}")
+        render_finding_cards(findings, quiet_message=None)
     else:
         st.caption("Loss history: no history shipped with these weights.")
 

@@ -7,8 +7,12 @@ import time
 import pandas as pd
 import streamlit as st
 
+from aigc_core.animation import timeline_gif
 from aigc_core.runs import Run, RunStore
+from aigc_core.sources import Source
 from ui.charts import COLOURS, image_grid_png, loss_figure
+from ui.diagnosis_view import annotate_figure, render_finding_cards, run_findings
+from ui.gallery import render_evaluation
 from ui.train_view import format_duration
 
 LOSS_ORDER = tuple(COLOURS)
@@ -67,6 +71,12 @@ def show_message() -> None:
         (st.error if kind == "error" else st.success)(text)
 
 
+@st.cache_data(max_entries=8, show_spinner="Drawing the GIF…")
+def _timeline_gif(run_path: str, steps: tuple[int, ...]) -> bytes:
+    """Keyed by the snapshot steps too, so a run that saved a new snapshot gets a new GIF."""
+    return timeline_gif(Run(run_path))
+
+
 def _render_timeline(run: Run) -> None:
     snapshots = run.snapshots()
     if not snapshots:
@@ -82,6 +92,12 @@ def _render_timeline(run: Run) -> None:
     path = dict(snapshots)[chosen]
     st.image(image_grid_png(run.load_snapshot(path), scale=2), width="stretch",
              caption=f"The same noise batch at step {chosen}")
+    # Built only on request: a GIF of every snapshot is about a megabyte.
+    if st.toggle("Animate the timeline (GIF)", key="runs_timeline_gif"):
+        gif = _timeline_gif(str(run.path), tuple(step for step, _ in snapshots))
+        st.image(gif, width="stretch", caption="Every snapshot in order; the last one stays longer")
+        st.download_button("Timeline GIF", data=gif, file_name=f"{run.run_id}-timeline.gif", mime="image/gif",
+                           key="runs_download_gif", on_click="ignore")
 
 
 def _render_downloads(run: Run) -> None:
@@ -103,6 +119,15 @@ def _render_downloads(run: Run) -> None:
                            key="runs_download_grid", on_click="ignore", disabled=latest is None)
 
 
+def _render_sample_quality(run: Run, family: str) -> None:
+    """FID / Inception Score beside the reference rows, once `evaluate` has measured the run."""
+    st.markdown("**Sample quality**")
+    source = Source(f"run:{run.run_id}", run.run_id, family, run.model_config_path, run.weights_path)
+    render_evaluation(source)
+    if not (run.path / "metrics.json").exists():
+        st.caption(f"Measure it from a terminal: `python -m aigc_core evaluate --run {run.path}`")
+
+
 def render_run_details(run: Run) -> None:
     """Curves and timeline side by side, then downloads and delete."""
     status, config = run.status(), run.config()
@@ -113,15 +138,17 @@ def render_run_details(run: Run) -> None:
     if status.get("error"):
         st.error(status["error"])
     st.page_link("pages/train.py", label="Open in the Train page", icon=":material/model_training:", query_params={"run": run.run_id})
+    family, rows, findings = run_findings(run)
     curves_column, timeline_column = st.columns([4, 3], gap="medium")
     with curves_column:
-        rows = run.metrics()
         if rows:
-            st.plotly_chart(loss_figure(rows, family), config={"displayModeBar": False})
+            st.plotly_chart(annotate_figure(loss_figure(rows, family), findings), config={"displayModeBar": False})
         else:
             st.caption("No metrics logged yet.")
     with timeline_column:
         _render_timeline(run)
+    render_finding_cards(findings)
+    _render_sample_quality(run, family)
     _render_downloads(run)
     st.divider()
     confirm = st.checkbox("Yes, delete this run and its files", key="runs_confirm_delete")

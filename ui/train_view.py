@@ -13,10 +13,13 @@ from dataclasses import fields
 import streamlit as st
 
 from aigc_core.config import MAX_MINUTES, OVERRIDE_RULES, TrainingConfig, validate
+from aigc_core.diagnosis import BROKEN_PRESETS, diagnose
+from aigc_core.limits import MAX_SEED
 from aigc_core.registry import FAMILIES, get_variant, presets_for
 from aigc_core.runs import ACTIVE_STATES, Run, RunStore
 from aigc_core.worker import queue_position
 from ui.charts import image_grid_png, loss_figure, png_data_uri
+from ui.diagnosis_view import annotate_figure, render_finding_cards
 
 # Widget key -> model hyperparameter (an `overrides` name), per family, in display order.
 HYPERPARAMETER_KEYS = {
@@ -44,7 +47,6 @@ FORMATS = {"float_open": "%.5f", "float": "%.2f"}
 STEP_SIZES = {"g_learning_rate": 1e-4, "d_learning_rate": 1e-4, "learning_rate": 1e-4, "beta": 0.1}
 # A time budget is the UI's own choice: TrainingConfig has no default minutes.
 DEFAULT_MINUTES = 2.0
-MAX_SEED = 2**31 - 1
 STATE_COLOURS = {"queued": "gray", "running": "blue", "finished": "green", "stopped": "orange", "failed": "red"}
 
 
@@ -78,11 +80,28 @@ def widget_defaults(family: str, preset: str) -> dict:
     return values
 
 
+NO_BREAKAGE = "(healthy: the preset as it is)"
+
+
 def _reset_hyperparameters() -> None:
     family, preset = st.session_state.train_model, st.session_state.train_preset
     if preset not in presets_for(family):
         preset = st.session_state.train_preset = presets_for(family)[0]
     st.session_state.update(widget_defaults(family, preset))
+    st.session_state.train_broken = NO_BREAKAGE
+
+
+def _apply_broken_preset() -> None:
+    """Fill the form with a "break it on purpose" setup: its model, preset and bad hyperparameters."""
+    name = st.session_state.train_broken
+    if name not in BROKEN_PRESETS:
+        return
+    broken = BROKEN_PRESETS[name]
+    state = st.session_state
+    state.train_model, state.train_preset = broken.family, broken.preset
+    state.update(widget_defaults(broken.family, broken.preset))
+    keys_by_name = {name: key for key, name in HYPERPARAMETER_KEYS[broken.family].items()}
+    state.update({keys_by_name[name]: value for name, value in broken.overrides.items() if name in keys_by_name})
 
 
 def _ensure_defaults() -> None:
@@ -93,6 +112,7 @@ def _ensure_defaults() -> None:
     """
     state = st.session_state
     state.setdefault("train_model", _config_default("model"))
+    state.setdefault("train_broken", NO_BREAKAGE)
     if state.get("train_preset") not in presets_for(state.train_model):
         state.train_preset = presets_for(state.train_model)[0]
     for key, value in {
@@ -123,6 +143,11 @@ def settings_form() -> TrainingConfig:
                           on_change=_reset_hyperparameters)
         preset = st.selectbox("Preset", presets_for(family), key="train_preset", on_change=_reset_hyperparameters)
         st.caption(get_variant(family, preset).description)
+        broken = st.selectbox("Break it on purpose", [NO_BREAKAGE, *BROKEN_PRESETS], key="train_broken",
+                              on_change=_apply_broken_preset,
+                              help="Known ways to make training fail; the diagnosis under the chart should spot them.")
+        if broken in BROKEN_PRESETS:
+            st.info(f"**Watch for:** {BROKEN_PRESETS[broken].watch_for}", icon=":material/visibility:")
     with hyperparameter_column:
         overrides = {name: _hyperparameter_input(key, name, family)
                      for key, name in HYPERPARAMETER_KEYS[family].items()}
@@ -207,22 +232,27 @@ def _render_state(run: Run, store: RunStore, status: dict, config: dict) -> None
 
 
 def render_curves_and_samples(run: Run, family: str, config: dict) -> None:
-    """The loss curves beside the latest snapshot grid of the fixed latent batch."""
+    """The loss curves (with diagnosis markers) beside the latest snapshot grid of the fixed latent batch.
+
+    The diagnosis is numpy over a few hundred rows and one snapshot: cheap enough every second.
+    """
+    rows, latest = run.metrics(), run.latest_snapshot()
+    findings = diagnose(family, rows, latest[1] if latest else None, snapshot_step=latest[0] if latest else None,
+                        error=run.status().get("error"))
     curves_column, samples_column = st.columns([4, 3], gap="medium")
     with curves_column:
-        rows = run.metrics()
         if rows:
-            st.plotly_chart(loss_figure(rows, family), config={"displayModeBar": False})
+            st.plotly_chart(annotate_figure(loss_figure(rows, family), findings), config={"displayModeBar": False})
         else:
             st.caption(f"Loss curves appear after the first {config.get('log_every', '')} steps.")
     with samples_column:
-        latest = run.latest_snapshot()
         if latest is None:
             st.caption("Samples appear once the model is built.")
         else:
             step, images = latest
             st.image(png_data_uri(image_grid_png(images, scale=2)), width="stretch",
                      caption=f"Samples from one fixed noise batch at step {step}")
+    render_finding_cards(findings)
 
 
 def render_run(run_id: str) -> None:

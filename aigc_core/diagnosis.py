@@ -1,0 +1,370 @@
+"""Diagnosis: read a run's metric rows (and its latest samples) and say in plain words what is going wrong.
+
+Each check looks for a symptom that lasts, never for one noisy row, and skips the first rows of
+training, where every model looks broken (an untrained VAE has KL near 0, an untrained generator
+draws grey noise). The thresholds below were set against real runs of this project: healthy
+runs (the shipped weights' histories and tiny 40-60 step runs) stay below every alarm, the
+"break it on purpose" presets at the end of this file trip the alarm they name.
+
+Pure Python and NumPy: the CLI, the tests and the UI share it, and it never imports Keras.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+# -- thresholds ----------------------------------------------------------------------------
+# A symptom must hold for this many consecutive logged rows: one row is the mean of
+# `log_every` steps and can dip by chance (a healthy VAE's KL dipped to 0.07 for one row).
+MIN_SUSTAINED_ROWS = 4
+# D loss is BCE on real plus BCE on fake; below 0.1 D gives each image the right label with
+# probability ~0.95 or more, and D(G(z)) below 0.05 leaves the generator a vanishing gradient.
+# Healthy runs of this project never go below 0.6.
+D_WINNING_LOSS = 0.1
+D_WINNING_FAKE = 0.05
+# D judging fakes at least as "real" as real digits means it has stopped telling them apart.
+# A healthy GAN converges towards D(x) ~0.53 > D(G(z)) ~0.47, never below.
+D_LOSING_MIN_ROWS = 6
+# The first rows are skipped for the D checks: at step 0 both networks are random and
+# D(x) ~ D(G(z)) ~ 0.5 by construction.
+GAN_WARMUP_ROWS = 2
+# Oscillation: the typical (median) row-to-row change of log(d_loss + floor) over the last rows.
+# 0.3 is a swing of about 35% from one row to the next; healthy runs here stay at or below 0.05,
+# learning rate x10 gives about 0.7. The floor keeps
+# a discriminator that wins (d_loss ~0.001 -> 0.0005) from counting as a swing.
+OSCILLATION_ROWS = 8
+OSCILLATION_LOG_SWING = 0.3
+OSCILLATION_FLOOR = 0.05
+# An untrained Bernoulli VAE loses 784 * ln 2 ~ 543 nats per image; GAN losses are a few nats.
+# Anything past 1e4 is a blow-up, not learning.
+EXPLODING_VALUE = 1e4
+# VAE loss counts as climbing when it sits this far above its best value for MIN_SUSTAINED_ROWS rows.
+RISING_FACTOR = 1.5
+# Posterior collapse: a total KL below 0.1 nats means the code carries almost nothing about the
+# image (healthy runs here sit at 2-20 nats). It is only judged once the reconstruction loss has
+# dropped 20% from its first value: before that the decoder has not learned anything yet and
+# KL ~0 is normal.
+KL_COLLAPSE_NATS = 0.1
+WARMUP_RECONSTRUCTION_DROP = 0.2
+# Sample diversity, on a snapshot (N, 28, 28) in [0, 1]. Two random MNIST digits are ~9.8 apart
+# (L2 over 784 pixels); trained models here give 4.4 (blurry 2-D VAE) to 10. Below 3.0 most
+# samples look alike. Images with a mean per-image std under 0.18 are not digits yet (an
+# untrained generator draws flat grey, std ~0.02; real digits have 0.29), so they are not judged.
+LOW_DIVERSITY_DISTANCE = 3.0
+DUPLICATE_DISTANCE = 2.0
+MIN_CONTRAST = 0.18
+MIN_SAMPLES = 16
+# Class coverage, when the classifier's probabilities of the snapshot are given: with 32 or
+# more samples a healthy model shows at least 6 digits and no digit above half of them (the
+# blurry 2-D VAE's most common digit has 23%).
+MIN_DIGITS_PRESENT = 6
+MAX_CLASS_SHARE = 0.5
+MIN_SAMPLES_FOR_COVERAGE = 32
+
+SEVERITIES = ("error", "warning", "info")
+DIVERGED_PATTERN = re.compile(r"diverged at step (\d+)")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One diagnosis: what, how bad, from which step, and what to try.
+
+    `severity` is "error" (training is broken now), "warning" (likely broken) or "info" (it
+    happened, and the run has recovered since). `end_step` is the last step of an episode that
+    is over (None while it lasts).
+    """
+
+    kind: str
+    severity: str
+    step: int | None
+    title: str
+    explanation: str
+    advice: str
+    end_step: int | None = None
+
+
+# -- helpers -------------------------------------------------------------------------------
+def _value(row: dict, name: str) -> float | None:
+    value = row.get(name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _sorted_rows(rows) -> list[dict]:
+    return sorted((row for row in rows or [] if isinstance(row, dict) and isinstance(row.get("step"), (int, float))),
+                  key=lambda row: row["step"])
+
+
+def _streaks(rows: list[dict], holds) -> list[tuple[int, int]]:
+    """(first, last) row indexes of every run of consecutive rows where `holds(row)` is true."""
+    streaks, start = [], None
+    for index, row in enumerate(rows):
+        if holds(row):
+            start = index if start is None else start
+        elif start is not None:
+            streaks.append((start, index - 1))
+            start = None
+    if start is not None:
+        streaks.append((start, len(rows) - 1))
+    return streaks
+
+
+def _episode(rows, holds, min_rows, kind, severity, title, explanation, advice, skip_rows=0) -> Finding | None:
+    """The latest run of at least `min_rows` rows where the symptom holds, as a Finding.
+
+    An episode that ended before the last row is reported as "info": it happened, the run recovered.
+    """
+    checked = rows[skip_rows:]
+    long_enough = [(first, last) for first, last in _streaks(checked, holds) if last - first + 1 >= min_rows]
+    if not long_enough:
+        return None
+    first, last = long_enough[-1]
+    start_step, end_step = int(checked[first]["step"]), int(checked[last]["step"])
+    if last == len(checked) - 1:
+        return Finding(kind, severity, start_step, title, explanation, advice)
+    return Finding(kind, "info", start_step, f"{title} (steps {start_step:,}-{end_step:,}, recovered since)",
+                   explanation, advice, end_step=end_step)
+
+
+# -- checks --------------------------------------------------------------------------------
+def _non_finite(rows: list[dict], error: str | None) -> Finding | None:
+    advice = "Lower the learning rate (x0.1), keep the batch size at 32 or more, and start a new run."
+    for row in rows:
+        bad = [name for name, value in row.items()
+               if name not in ("step", "epoch", "elapsed_s") and isinstance(value, float) and not math.isfinite(value)]
+        if bad:
+            return Finding("divergence", "error", int(row["step"]), "Training diverged: NaN or infinite losses",
+                           f"{', '.join(bad)} stopped being numbers at step {int(row['step']):,}. Once a weight is "
+                           "NaN every later step is NaN too: the run cannot recover.", advice)
+    match = DIVERGED_PATTERN.search(error or "")
+    if match:
+        step = int(match.group(1))
+        return Finding("divergence", "error", step, "Training diverged and was stopped",
+                       f"At step {step:,} a loss blew up (became infinite, NaN or larger than a million); "
+                       "the trainer stopped the run there, so the chart ends before the blow-up.", advice)
+    for row in rows:
+        big = [name for name, value in row.items()
+               if name not in ("step", "epoch", "elapsed_s") and isinstance(value, (int, float))
+               and not isinstance(value, bool) and abs(value) > EXPLODING_VALUE]
+        if big:
+            step = int(row["step"])
+            last = rows[-1]
+            recovered = row is not last and all(abs(_value(last, name) or 0.0) <= EXPLODING_VALUE for name in big)
+            return Finding("divergence", "info" if recovered else "warning", step,
+                           "A loss exploded" + (" (recovered since)" if recovered else ""),
+                           f"{', '.join(big)} jumped above {EXPLODING_VALUE:,.0f} at step {step:,}: the optimizer "
+                           "took a step far too large. Healthy losses here stay in the hundreds (VAE) or "
+                           "single digits (GAN).", advice)
+    return None
+
+
+def _gan_findings(rows: list[dict]) -> list[Finding]:
+    findings = []
+    winning = _episode(
+        rows,
+        lambda row: (_value(row, "d_loss") is not None and _value(row, "d_fake") is not None
+                     and _value(row, "d_loss") < D_WINNING_LOSS and _value(row, "d_fake") < D_WINNING_FAKE),
+        MIN_SUSTAINED_ROWS, "discriminator_winning", "error", "The discriminator is winning",
+        f"D loss is below {D_WINNING_LOSS} and D(G(z)) below {D_WINNING_FAKE}: the discriminator spots every fake, "
+        "so its verdict is the same 'fake' whatever the generator tries, and the generator's gradient "
+        "vanishes. Expect the samples to stop improving.",
+        "Slow the discriminator down: lower d_learning_rate or d_steps_per_g_step (1 is the DCGAN default), "
+        "or raise g_learning_rate.")
+    if winning:
+        findings.append(winning)
+    losing = _episode(
+        rows,
+        lambda row: (_value(row, "d_real") is not None and _value(row, "d_fake") is not None
+                     and _value(row, "d_fake") >= _value(row, "d_real")),
+        D_LOSING_MIN_ROWS, "discriminator_losing", "warning", "The discriminator cannot tell real from fake",
+        "D(G(z)) is at or above D(x): fakes are judged at least as real as real digits, and D loss sits at or "
+        "above 2 ln 2 ≈ 1.39, what a coin flip scores. A healthy GAN keeps D(x) a little above D(G(z)); "
+        "here the discriminator has stopped learning, so the generator gets no useful direction and "
+        "can drift anywhere.",
+        "Give the discriminator a chance: raise d_learning_rate (2e-4 is the fast preset's), or lower "
+        "g_learning_rate.", skip_rows=GAN_WARMUP_ROWS)
+    if losing:
+        findings.append(losing)
+    checked = rows[GAN_WARMUP_ROWS:]
+    losses = [_value(row, "d_loss") for row in checked[-OSCILLATION_ROWS:]]
+    if len(losses) >= OSCILLATION_ROWS and all(value is not None and value >= 0 for value in losses):
+        swing = float(np.median(np.abs(np.diff(np.log(np.asarray(losses) + OSCILLATION_FLOOR)))))
+        if swing > OSCILLATION_LOG_SWING:
+            step = int(checked[-OSCILLATION_ROWS]["step"])
+            findings.append(Finding(
+                "oscillation", "warning", step, "Training is oscillating",
+                f"D loss swings by about {math.expm1(swing):.0%} from one logged row to the next: the two networks "
+                "overshoot each other instead of settling. Samples will flicker between good and broken.",
+                "Lower both learning rates (x0.1), or set g_beta_1 and d_beta_1 to 0.5 (the DCGAN paper's Adam setting)."))
+    return findings
+
+
+def _vae_findings(rows: list[dict]) -> list[Finding]:
+    findings = []
+    reconstruction = [(_value(row, "reconstruction_loss"), index) for index, row in enumerate(rows)]
+    reconstruction = [(value, index) for value, index in reconstruction if value is not None]
+    if not reconstruction:
+        return findings
+    first = reconstruction[0][0]
+    warmed = [index for value, index in reconstruction if value <= first * (1.0 - WARMUP_RECONSTRUCTION_DROP)]
+    if not warmed:
+        return findings  # the decoder has not learned anything yet: KL ~0 is normal now
+    collapse = _episode(
+        rows,
+        lambda row: _value(row, "kl_loss") is not None and _value(row, "kl_loss") < KL_COLLAPSE_NATS,
+        MIN_SUSTAINED_ROWS, "posterior_collapse", "error", "Posterior collapse: the latent code is ignored",
+        f"The KL term is below {KL_COLLAPSE_NATS} nats summed over all latent dimensions: the encoder "
+        "gives (almost) the same distribution for every image, so the decoder learns to draw one "
+        "average digit whatever the code. Sampling and the latent map show the same blur everywhere.",
+        "Lower beta (1 is the plain VAE), or raise latent_dim; a KL warm-up (beta rising from 0) also helps.",
+        skip_rows=warmed[0])
+    if collapse:
+        findings.append(collapse)
+    losses = [(_value(row, "loss"), index) for index, row in enumerate(rows) if index >= warmed[0]]
+    losses = [(value, index) for value, index in losses if value is not None]
+    if len(losses) > MIN_SUSTAINED_ROWS:
+        best = min(value for value, _ in losses[:-MIN_SUSTAINED_ROWS])
+        tail = losses[-MIN_SUSTAINED_ROWS:]
+        if best > 0 and all(value > RISING_FACTOR * best for value, _ in tail):
+            findings.append(Finding(
+                "divergence", "warning", int(rows[tail[0][1]]["step"]), "The loss is climbing",
+                f"The loss has stayed more than {RISING_FACTOR:g}x above its best value ({best:.1f}) for "
+                f"{MIN_SUSTAINED_ROWS} logged rows: training is moving away from a solution.",
+                "Lower learning_rate (x0.1) and resume from an earlier checkpoint, or start again."))
+    return findings
+
+
+def _diversity_findings(snapshot, step: int | None, class_probabilities=None) -> list[Finding]:
+    images = np.asarray(snapshot, dtype=np.float64)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim != 3 or len(images) < MIN_SAMPLES or not np.isfinite(images).all():
+        return []
+    flat = images.reshape(len(images), -1)
+    if float(flat.std(axis=1).mean()) < MIN_CONTRAST:
+        return []  # not digits yet (grey noise or early blur): diversity says nothing
+    squared = (flat * flat).sum(axis=1)
+    distances = np.sqrt(np.maximum(squared[:, None] + squared[None, :] - 2.0 * flat @ flat.T, 0.0))
+    pairs = distances[np.triu_indices(len(flat), 1)]
+    mean_distance = float(pairs.mean())
+    duplicate_share = float((pairs < DUPLICATE_DISTANCE).mean())
+    findings = []
+    if mean_distance < LOW_DIVERSITY_DISTANCE:
+        findings.append(Finding(
+            "low_diversity", "warning", step, "Low sample diversity: the samples look alike",
+            f"Samples drawn from different noise vectors are only {mean_distance:.1f} apart on average (two "
+            f"random real digits: about 9.8), and {duplicate_share:.0%} of the pairs are near-duplicates. "
+            "The generator has found a few outputs that work and repeats them (mode collapse).",
+            "For a GAN: lower g_learning_rate, or restart with another seed; for a VAE: lower beta."))
+    if class_probabilities is not None:
+        probabilities = np.asarray(class_probabilities, dtype=np.float64)
+        if probabilities.ndim == 2 and len(probabilities) == len(images) and len(images) >= MIN_SAMPLES_FOR_COVERAGE:
+            shares = np.bincount(probabilities.argmax(axis=1), minlength=probabilities.shape[1]) / len(probabilities)
+            present, top = int((shares > 0).sum()), int(shares.argmax())
+            if present < MIN_DIGITS_PRESENT or shares[top] > MAX_CLASS_SHARE:
+                findings.append(Finding(
+                    "mode_collapse", "warning", step, "Mode collapse: some digits are missing",
+                    f"The project's classifier sees only {present} of 10 digits in these samples, and "
+                    f"{shares[top]:.0%} of them are a {top}. A healthy model draws every digit about equally often.",
+                    "For a GAN: lower g_learning_rate or restart with another seed; train longer only if "
+                    "the count of digits is still rising."))
+    return findings
+
+
+# -- entry point ---------------------------------------------------------------------------
+def diagnose(family: str, rows, snapshot=None, *, snapshot_step: int | None = None,
+             class_probabilities=None, error: str | None = None) -> list[Finding]:
+    """Everything that looks wrong with a run, worst first.
+
+    Args:
+        family: "gan" or "vae".
+        rows: metric rows as `Run.metrics()` returns them (each with `step` and the losses).
+        snapshot: optional samples (N, 28, 28) in [0, 1], e.g. the latest snapshot, to judge diversity.
+        snapshot_step: the step the snapshot belongs to (default: the last logged step).
+        class_probabilities: optional (N, 10) classifier probabilities of `snapshot`, for class coverage.
+        error: the run status's error line, which names the step a run diverged at (the trainer
+            stops before such a row is logged).
+
+    Returns:
+        A list of `Finding`, errors first; empty when nothing looks wrong.
+
+    Raises:
+        ValueError: for a family other than "gan" or "vae".
+    """
+    if family not in ("gan", "vae"):
+        raise ValueError(f"Expected family to be 'gan' or 'vae'. Received: family={family!r}")
+    rows = _sorted_rows(rows)
+    findings = []
+    diverged = _non_finite(rows, error)
+    if diverged:
+        findings.append(diverged)
+    findings += _gan_findings(rows) if family == "gan" else _vae_findings(rows)
+    if snapshot is not None:
+        step = snapshot_step if snapshot_step is not None else (int(rows[-1]["step"]) if rows else None)
+        findings += _diversity_findings(snapshot, step, class_probabilities)
+    return sorted(findings, key=lambda finding: SEVERITIES.index(finding.severity))
+
+
+# -- break it on purpose ---------------------------------------------------------------------
+class BrokenPreset(NamedTuple):
+    """A training setup that fails in a known way, and the card that tells what to watch for.
+
+    `expected_kind` is the Finding kind the diagnosis raises on a short run of it
+    (`steps` steps on 256 images in batches of 32, logged every 5 steps: the test's setting);
+    longer runs with the default logging show it too, a few hundred steps in.
+    """
+
+    family: str
+    preset: str
+    overrides: dict
+    watch_for: str
+    expected_kind: str
+    steps: int = 60
+
+
+BROKEN_PRESETS: dict[str, BrokenPreset] = {
+    "GAN: discriminator 10x faster": BrokenPreset(
+        "gan", "fast", {"d_learning_rate": 2e-3, "d_steps_per_g_step": 5},
+        "D loss drops to ~0 and D(G(z)) to ~0 within a few rows, while the generator loss climbs past 5: "
+        "the discriminator wins and the samples stop improving.",
+        "discriminator_winning", steps=30),
+    "GAN: discriminator asleep (learning rate ÷100)": BrokenPreset(
+        "gan", "fast", {"d_learning_rate": 2e-6},
+        "D(x) stays at 0.5 and D(G(z)) climbs above it; D loss rises past 2 ln 2 ≈ 1.39: the "
+        "discriminator learns nothing, so the generator has no teacher.",
+        "discriminator_losing", steps=50),
+    "GAN: learning rate x10": BrokenPreset(
+        "gan", "fast", {"g_learning_rate": 2e-3, "d_learning_rate": 2e-3},
+        "The losses zig-zag from one row to the next instead of settling: both networks overshoot.",
+        "oscillation"),
+    "VAE: beta = 20": BrokenPreset(
+        "vae", "fast", {"beta": 20.0},
+        "The KL curve falls to ~0 and stays there while reconstruction plateaus: posterior collapse, "
+        "every sample becomes the same blurry average digit.",
+        "posterior_collapse"),
+    "VAE: learning rate x1000": BrokenPreset(
+        "vae", "fast", {"learning_rate": 1.0},
+        "The loss explodes within the first steps and the run is stopped as diverged.",
+        "divergence"),
+}
+
+
+def broken_config(name: str, **changes):
+    """The `TrainingConfig` of a "break it on purpose" preset; keyword arguments change any field.
+
+    Raises:
+        ValueError: for an unknown preset name.
+    """
+    from aigc_core.config import TrainingConfig
+
+    if name not in BROKEN_PRESETS:
+        raise ValueError(f"Expected one of {list(BROKEN_PRESETS)}. Received: name={name!r}")
+    broken = BROKEN_PRESETS[name]
+    return TrainingConfig(**{"model": broken.family, "preset": broken.preset, "overrides": dict(broken.overrides),
+                             "steps": broken.steps, **changes})

@@ -1,0 +1,86 @@
+"""Diagnosis on screen: one card per finding, and a marker on the loss chart where it starts.
+
+The findings come from `aigc_core.diagnosis.diagnose`; this module only draws them.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from aigc_core.diagnosis import Finding, diagnose
+
+# Severity -> (Streamlit callout, marker colour). Red and orange read on light and dark themes.
+STYLES = {
+    "error": (st.error, "#D55E00"),
+    "warning": (st.warning, "#E69F00"),
+    "info": (st.info, "#888888"),
+}
+ICONS = {"error": ":material/error:", "warning": ":material/warning:", "info": ":material/history:"}
+MARKER_LABEL_LENGTH = 28  # a marker's label is the title cut short, so markers close together stay legible
+
+
+def run_findings(run) -> tuple[str, list[dict], list[Finding]]:
+    """(family, metric rows, findings) of a run, judged on its rows, latest snapshot and status error."""
+    family = run.config().get("model", "gan")
+    rows = run.metrics()
+    if family not in ("gan", "vae"):
+        return family, rows, []
+    latest = run.latest_snapshot()
+    return family, rows, diagnose(family, rows, latest[1] if latest else None,
+                                  snapshot_step=latest[0] if latest else None, error=run.status().get("error"))
+
+
+def _card_text(finding: Finding) -> str:
+    where = f" · from step {finding.step:,}" if finding.step is not None else ""
+    return f"**{finding.title}**{where}\n\n{finding.explanation}\n\n*Try:* {finding.advice}"
+
+
+def render_finding_cards(findings: list[Finding], quiet_message: str | None = "Diagnosis: nothing looks wrong so far.") -> None:
+    """One callout per finding (error, warning, or info for an episode the run recovered from)."""
+    if not findings:
+        if quiet_message:
+            st.caption(quiet_message)
+        return
+    for finding in findings:
+        callout, _ = STYLES.get(finding.severity, STYLES["warning"])
+        callout(_card_text(finding), icon=ICONS.get(finding.severity))
+
+
+def render_findings(family: str, rows: list[dict], snapshot=None, *, snapshot_step: int | None = None,
+                    error: str | None = None) -> list[Finding]:
+    """Diagnose metric rows (and optionally a snapshot) and show the findings as cards.
+
+    Returns the findings, so the caller can mark them on its chart with `annotate_figure`.
+    """
+    try:
+        findings = diagnose(family, rows, snapshot, snapshot_step=snapshot_step, error=error)
+    except ValueError as problem:
+        st.error(f"Diagnosis unavailable: {str(problem).splitlines()[0]}")
+        return []
+    render_finding_cards(findings)
+    return findings
+
+
+def annotate_figure(figure: go.Figure, findings: list[Finding]) -> go.Figure:
+    """Mark each finding on a loss figure: a dotted line at its first step, labelled with its title.
+
+    An episode the run recovered from is a shaded band from its start to its end step. Lines span
+    the whole figure height (`yref="paper"`), so both panels of the GAN figure get them; their x
+    axes are shared. Returns the same figure, for chaining.
+    """
+    for finding in findings:
+        if finding.step is None:
+            continue
+        _, colour = STYLES.get(finding.severity, STYLES["warning"])
+        if finding.end_step is not None and finding.end_step > finding.step:
+            figure.add_shape(type="rect", xref="x", yref="paper", x0=finding.step, x1=finding.end_step, y0=0, y1=1,
+                             fillcolor=colour, opacity=0.15, line={"width": 0}, layer="below")
+        else:
+            figure.add_shape(type="line", xref="x", yref="paper", x0=finding.step, x1=finding.step, y0=0, y1=1,
+                             line={"color": colour, "width": 2, "dash": "dot"})
+        label = finding.title if len(finding.title) <= MARKER_LABEL_LENGTH else finding.title[: MARKER_LABEL_LENGTH - 1] + "…"
+        figure.add_annotation(x=finding.step, xref="x", y=0.99, yref="paper", text=label, showarrow=False,
+                              xanchor="left", yanchor="top", font={"color": colour, "size": 14},
+                              hovertext=finding.title)
+    return figure
