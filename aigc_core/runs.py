@@ -4,6 +4,7 @@
         config.json          TrainingConfig: rebuilds the model and repeats the run
         status.json          state, pid, progress, error
         metrics.jsonl        one JSON line per logged step
+        quality.jsonl        one JSON line per scored snapshot (FID, IS, class coverage)
         samples/step_XXXXXXX.{png,npy}   grids from one fixed latent batch
         model.weights.h5     latest checkpoint, with model_config.json beside it
         optimizer.npz        optimizer state, so that resume continues the same descent
@@ -136,6 +137,10 @@ class Run:
         return self.path / "metrics.jsonl"
 
     @property
+    def quality_path(self) -> Path:
+        return self.path / "quality.jsonl"
+
+    @property
     def stop_path(self) -> Path:
         return self.path / "STOP"
 
@@ -179,16 +184,28 @@ class Run:
     # -- metrics --------------------------------------------------------------------------
     def append_metrics(self, rows: list[dict]) -> None:
         """Append whole lines in one write; a reader skips a trailing partial line."""
+        self._append_rows(self.metrics_path, rows)
+
+    def append_quality(self, rows: list[dict]) -> None:
+        """Append scored-snapshot rows to quality.jsonl (see `aigc_core.quality`)."""
+        self._append_rows(self.quality_path, rows)
+
+    @staticmethod
+    def _append_rows(path: Path, rows: list[dict]) -> None:
         if not rows:
             return
         text = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
-        with open(self.metrics_path, "a") as stream:
+        with open(path, "a") as stream:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
 
     def metrics(self) -> list[dict]:
         return self.read_metrics_file(self.metrics_path)
+
+    def quality(self) -> list[dict]:
+        """Scored snapshots, oldest first: step, elapsed_s, fid, inception_score, class shares."""
+        return self.read_metrics_file(self.quality_path)
 
     @staticmethod
     def read_metrics_file(path: Path) -> list[dict]:
@@ -207,8 +224,15 @@ class Run:
 
     def truncate_metrics(self, last_step: int) -> None:
         """Keep only rows up to `last_step` (the checkpoint), so resume repeats no step."""
-        rows = [row for row in self.metrics() if row.get("step", 0) <= last_step]
-        write_bytes_atomic(self.metrics_path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows).encode())
+        self._truncate_rows(self.metrics_path, last_step)
+
+    def truncate_quality(self, last_step: int) -> None:
+        """Keep only scored snapshots up to `last_step`, like `truncate_metrics`."""
+        self._truncate_rows(self.quality_path, last_step)
+
+    def _truncate_rows(self, path: Path, last_step: int) -> None:
+        rows = [row for row in self.read_metrics_file(path) if row.get("step", 0) <= last_step]
+        write_bytes_atomic(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows).encode())
 
     # -- samples --------------------------------------------------------------------------
     def snapshots(self) -> list[tuple[int, Path]]:

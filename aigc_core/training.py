@@ -20,6 +20,7 @@ import numpy as np
 
 from aigc_core.config import TrainingConfig, validate
 from aigc_core.images import make_grid, png_bytes
+from aigc_core.quality import make_snapshot_scorer
 from aigc_core.runs import Run, RunStore, own_process_identity, write_bytes_atomic, write_json_atomic
 
 # A loss this large means the run has diverged; continuing only wastes the audience's time.
@@ -97,8 +98,11 @@ def save_snapshot(model, run: Run, latent: np.ndarray, step: int) -> None:
 
 def make_recorder(model, run: Run, config: TrainingConfig, *, start_step: int, target_step: int | None,
                   deadline_s: float | None, previous_elapsed_s: float, train_size: int, latent: np.ndarray,
-                  progress=None):
-    """The run's Keras callback; built in a function so importing this module does not import Keras."""
+                  progress=None, scorer=None):
+    """The run's Keras callback; built in a function so importing this module does not import Keras.
+
+    `scorer` (an `aigc_core.quality.SnapshotScorer`, optional) scores every snapshot.
+    """
     import keras
 
     batch_size = config.resolved_batch_size()
@@ -130,6 +134,15 @@ def make_recorder(model, run: Run, config: TrainingConfig, *, start_step: int, t
                 return max(0.0, deadline_s - session)
             return None
 
+        def score_snapshot(self):
+            """Score the snapshot just saved; its seconds are not training time.
+
+            The clock is moved forward by the scoring time, so elapsed_s, time budgets and the
+            ETA count training only, and a GAN and a VAE given the same minutes train as long.
+            """
+            if scorer is not None:
+                self.started += scorer.score(self.model, self.step, self.elapsed())
+
         def write_status(self, force: bool = False, **fields):
             now = time.monotonic()
             if not force and now - self.last_status < STATUS_INTERVAL_S:
@@ -155,6 +168,7 @@ def make_recorder(model, run: Run, config: TrainingConfig, *, start_step: int, t
                     tracker.reset_state()
             if self.step % config.sample_every == 0:
                 save_snapshot(self.model, run, latent, self.step)
+                self.score_snapshot()
             if self.step % config.checkpoint_every == 0:
                 save_checkpoint(self.model, run, self.step, self.epoch(), self.elapsed())
             if progress is not None:
@@ -228,6 +242,8 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
         # before its first checkpoint), so a resumed run repeats no step.
         if run.metrics_path.exists():
             run.truncate_metrics(start_step)
+        if run.quality_path.exists():
+            run.truncate_quality(start_step)
         for step, path in run.snapshots():
             if step > start_step:
                 path.unlink(missing_ok=True)
@@ -248,12 +264,15 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
             return run.update_status(state="finished", step=start_step, total_steps=target_step, eta_s=0)
 
         latent = model.latent_batch(config.num_snapshot_samples, config.seed)
+        scorer = make_snapshot_scorer(model, run, config.seed)
         if start_step == 0:
             save_snapshot(model, run, latent, 0)  # the timeline starts from pure noise
+            if scorer is not None:
+                scorer.score(model, 0, 0.0)  # and the quality curve from the untrained model
         dataset = make_training_dataset(scale_pixels(images, model.pixel_range), batch_size, config.seed + start_step)
         recorder = make_recorder(model, run, config, start_step=start_step, target_step=target_step,
                                  deadline_s=deadline, previous_elapsed_s=previous_elapsed,
-                                 train_size=len(images), latent=latent, progress=progress)
+                                 train_size=len(images), latent=latent, progress=progress, scorer=scorer)
         restore_signals = _install_signal_handlers(recorder)
         try:
             remaining = (target_step - start_step) if target_step is not None else 10**9
@@ -265,6 +284,7 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
             return run.raw_status()
         if recorder.step % config.sample_every != 0:
             save_snapshot(model, run, latent, recorder.step)
+            recorder.score_snapshot()
         save_checkpoint(model, run, recorder.step, recorder.epoch(), recorder.elapsed())
         state = recorder.outcome if recorder.outcome == "stopped" else "finished"
         recorder.write_status(force=True, state=state, eta_s=0.0 if state == "finished" else None)

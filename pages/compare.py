@@ -7,6 +7,8 @@ from ui.cache import model_sources
 from ui import gallery
 from ui.charts import image_grid_png, loss_figure
 from ui.router import ensure_router
+from ui import share
+from ui.twin_view import render_twin_race, twins_in_store
 
 ensure_router()  # a deep link on a fresh server must still go through app.py
 
@@ -22,13 +24,17 @@ else:
     by_key = {source.key: source for source in sources}
     left_index = gallery.default_index(sources, "gan")
     right_index = gallery.default_index(sources, "vae", exclude=left_index)
+    # A shared link (?left=...&right=...&seed=...) opens the same pair; unknown keys fall back.
+    share.restore_choice("compare_left", "left", list(by_key), sources[left_index].key)
+    share.restore_choice("compare_right", "right", list(by_key), sources[right_index].key)
+    share.restore_int("compare_seed", "seed", 0, 0, 2**31 - 1)
     left_column, right_column, seed_column = st.columns([2, 2, 1])
-    left_key = left_column.selectbox("Left model", list(by_key), index=left_index, key="compare_left",
+    left_key = left_column.selectbox("Left model", list(by_key), key="compare_left",
                                      format_func=lambda key: gallery.source_label(by_key[key]))
-    right_key = right_column.selectbox("Right model", list(by_key), index=right_index, key="compare_right",
+    right_key = right_column.selectbox("Right model", list(by_key), key="compare_right",
                                        format_func=lambda key: gallery.source_label(by_key[key]))
-    seed = int(seed_column.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1,
-                                        key="compare_seed"))
+    seed = int(seed_column.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="compare_seed"))
+    share.publish_all({"left": left_key, "right": right_key, "seed": seed})
     for column, key, side in zip(st.columns(2, gap="large"), (left_key, right_key), ("left", "right")):
         with column:
             gallery.render_model_card(by_key[key], seed, side)
@@ -40,8 +46,10 @@ if not runs:
     st.caption("No run has saved samples yet; every run saves a grid of the same latent batch as it trains.")
 else:
     by_id = {run.run_id: run for run in runs}
+    share.restore_choice("compare_timeline_run", "timeline", list(by_id), runs[0].run_id, run_id=True)
     run = by_id[st.selectbox("Run", list(by_id), key="compare_timeline_run",
                              format_func=lambda run_id: gallery.run_label(by_id[run_id]))]
+    share.publish("timeline", run.run_id)
     snapshots = dict(run.snapshots())
     steps = list(snapshots)
     if len(steps) > 1:
@@ -62,3 +70,12 @@ else:
         loss_column.plotly_chart(figure, key="compare_timeline_loss")
     else:
         loss_column.caption("No losses logged yet.")
+
+st.divider()
+st.subheader("Twin race: GAN vs VAE on one clock")
+twins = twins_in_store()
+if not twins:
+    st.caption("No twin run yet: **Twin run: GAN vs VAE** on the Train page trains both on the same seed and "
+               "budget; here they race side by side.")
+else:
+    render_twin_race(twins)

@@ -7,6 +7,7 @@ import streamlit as st
 from ui.cache import load_model, shipped_models
 from ui.charts import image_grid_png
 from ui.router import ensure_router
+from ui import share
 
 ensure_router()  # a deep link on a fresh server must still go through app.py
 
@@ -95,9 +96,11 @@ if not models:
     st.info("No shipped weights yet: train a model on the **Train** page, then see it on Compare.")
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
 else:
+    share.restore_int("home_seed", "seed", 0, 0, MAX_SEED)
     seed_column, button_column = st.columns([1, 3], vertical_alignment="bottom")
     with seed_column:
         seed = st.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key="home_seed")
+    share.publish("seed", int(seed))
     with button_column:
         st.button("New digits", key="home_generate", on_click=draw_new_seed, type="primary", icon=":material/casino:")
     for entry in models:

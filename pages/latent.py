@@ -6,6 +6,7 @@ from ui.cache import model_sources
 from ui import gallery
 from ui.cache import load_model
 from ui.router import ensure_router
+from ui import share
 
 ensure_router()  # a deep link on a fresh server must still go through app.py
 
@@ -19,8 +20,10 @@ if not sources:
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
 else:
     by_key = {source.key: source for source in sources}
+    share.restore_choice("latent_source", "source", list(by_key), sources[0].key)
     key = st.selectbox("Model", list(by_key), key="latent_source",
                        format_func=lambda source_key: gallery.source_label(by_key[source_key]))
+    share.publish("source", key)
     try:
         model = load_model(key)
     except ValueError as error:
@@ -36,8 +39,11 @@ if model is not None and model.family == "vae":
 elif model is not None:
     st.subheader("Walking between two seeds")
     seed_a_column, seed_b_column, method_column = st.columns([1, 1, 2])
-    seed_a = int(seed_a_column.number_input("Seed A", min_value=0, max_value=2**31 - 1, value=0, key="latent_seed_a"))
-    seed_b = int(seed_b_column.number_input("Seed B", min_value=0, max_value=2**31 - 1, value=1, key="latent_seed_b"))
-    method = method_column.radio("Interpolation", ["linear", "spherical"], index=1, horizontal=True,
-                                 key="latent_method")
+    share.restore_int("latent_seed_a", "seed_a", 0, 0, 2**31 - 1)
+    share.restore_int("latent_seed_b", "seed_b", 1, 0, 2**31 - 1)
+    share.restore_choice("latent_method", "method", ["linear", "spherical"], "spherical")
+    seed_a = int(seed_a_column.number_input("Seed A", min_value=0, max_value=2**31 - 1, key="latent_seed_a"))
+    seed_b = int(seed_b_column.number_input("Seed B", min_value=0, max_value=2**31 - 1, key="latent_seed_b"))
+    method = method_column.radio("Interpolation", ["linear", "spherical"], horizontal=True, key="latent_method")
+    share.publish_all({"seed_a": seed_a, "seed_b": seed_b, "method": method})
     gallery.render_interpolation(key, seed_a, seed_b, method)

@@ -1,6 +1,7 @@
 """Train: pick a model and its hyperparameters, start a worker, watch the run live.
 
-The run id lives in the URL (`?run=...`), so a reload or a new tab shows the same run.
+The run id lives in the URL (`?run=...`), so a reload or a new tab shows the same run; a twin
+run (a GAN and a VAE on one budget) lives there as `?twin=<twin id>`.
 """
 
 import streamlit as st
@@ -10,15 +11,17 @@ from aigc_core.housekeeping import check_session_queue, describe_os_error
 from aigc_core.runs import RunStore
 from aigc_core.worker import launch
 from ui.train_view import render_run, settings_form
+from ui.twin_view import render_twin_button, render_twin_progress
 from ui.router import ensure_router
 
 ensure_router()  # a deep link on a fresh server must still go through app.py
 
 st.title("Train a model")
 run_id = st.query_params.get("run")
+twin_value = st.query_params.get("twin")
 
 # Folded away while a run is shown, so its curves and samples fit on a projector screen.
-with st.expander("Settings for a new run", expanded=not run_id, icon=":material/tune:"):
+with st.expander("Settings for a new run", expanded=not (run_id or twin_value), icon=":material/tune:"):
     config = settings_form()
     try:
         validate(config)
@@ -26,8 +29,9 @@ with st.expander("Settings for a new run", expanded=not run_id, icon=":material/
     except ValueError as error:
         problem = str(error)
         st.error(problem)
-    if st.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:",
-                 disabled=problem is not None):
+    start_column, twin_column = st.columns(2)
+    if start_column.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:",
+                           disabled=problem is not None):
         # Runs this browser session started: one visitor may not fill the shared queue.
         session_runs = st.session_state.setdefault("train_session_runs", [])
         try:
@@ -39,9 +43,17 @@ with st.expander("Settings for a new run", expanded=not run_id, icon=":material/
             st.error(f"Could not start: {describe_os_error(error)}")
         else:
             session_runs.append(run_id)
+            twin_value = None
+            st.query_params.pop("twin", None)
             st.query_params["run"] = run_id
+    with twin_column:
+        launched = render_twin_button(config, disabled=problem is not None)
+    if launched:
+        run_id, twin_value = None, launched
 
-if run_id:
+if twin_value:
+    render_twin_progress(twin_value)
+elif run_id:
     render_run(run_id)
 else:
     st.info("Choose a model and a budget above, then press **Start training**. "

@@ -27,6 +27,8 @@ def runs_dir(tmp_path_factory, monkeypatch) -> Path:
     """A fresh, empty runs folder for each test, exported as `$AIGC_RUNS_DIR`."""
     root = tmp_path_factory.mktemp("runs")
     monkeypatch.setenv("AIGC_RUNS_DIR", str(root))
+    # Snapshot scoring costs ~0.3 s per tiny run; tests/test_quality.py switches it back on.
+    monkeypatch.setenv("AIGC_QUALITY_SAMPLES", "0")
     return root
 
 

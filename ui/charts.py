@@ -1,4 +1,4 @@
-"""Figures for a projector: loss curves and enlarged sample grids.
+"""Figures for a projector: loss curves, quality curves and enlarged sample grids.
 
 Large fonts, few lines, a transparent background and colours that read on both the light
 and the dark theme, so the same figure works whatever theme the presenter picked.
@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from aigc_core.images import make_grid, png_bytes
+from ui.share import figure_scale
 
 # Mid-tone colours (Okabe-Ito palette): visible on white and on near-black, and colour-blind safe.
 COLOURS = {
@@ -22,6 +23,8 @@ COLOURS = {
     "loss": "#0072B2",
     "reconstruction_loss": "#009E73",
     "kl_loss": "#E69F00",
+    "fid": "#CC79A7",
+    "inception_score": "#56B4E9",
 }
 LABELS = {
     "d_loss": "discriminator loss",
@@ -31,6 +34,8 @@ LABELS = {
     "loss": "total loss",
     "reconstruction_loss": "reconstruction",
     "kl_loss": "KL divergence",
+    "fid": "FID (lower is better)",
+    "inception_score": "Inception Score (higher is better)",
 }
 # Grey at half opacity is a grid line on white and on black alike.
 GRID_COLOUR = "rgba(128, 128, 128, 0.3)"
@@ -88,7 +93,7 @@ def loss_figure(rows: list[dict], family: str, title: str | None = None) -> go.F
 
     figure.update_layout(
         title={"text": title} if title else None,
-        height=height,
+        height=int(height * figure_scale()),
         font={"size": FONT_SIZE},
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
@@ -99,6 +104,54 @@ def loss_figure(rows: list[dict], family: str, title: str | None = None) -> go.F
     )
     figure.update_annotations(font={"size": FONT_SIZE - 2})
     # Sizes are set on every part explicitly: Streamlit's chart theme would otherwise shrink them.
+    axis_style = {"gridcolor": GRID_COLOUR, "zeroline": False, "tickfont": {"size": FONT_SIZE - 2},
+                  "title_font": {"size": FONT_SIZE}}
+    figure.update_xaxes(**axis_style)
+    figure.update_yaxes(**axis_style)
+    return figure
+
+
+def quality_figure(rows: list[dict], title: str | None = None) -> go.Figure:
+    """FID and Inception Score of a run's snapshots against the training step.
+
+    Two stacked panels sharing the step axis, since the two numbers live on different scales
+    (FID in the hundreds falling, IS between 1 and 10 rising). Points are marked: each one
+    is a scored snapshot, usually 100 steps apart.
+
+    Args:
+        rows: rows as `Run.quality()` returns them (step, fid, inception_score, class shares).
+        title: optional heading drawn above the figure.
+    """
+    figure = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.14, row_heights=[0.5, 0.5],
+        subplot_titles=("FID against the MNIST test set (lower is better)",
+                        "Inception Score (higher is better, 10 at most)"),
+    )
+    for index, name in enumerate(("fid", "inception_score"), start=1):
+        points = [row for row in rows if "step" in row and row.get(name) is not None]
+        figure.add_trace(go.Scatter(
+            x=[row["step"] for row in points],
+            y=[row[name] for row in points],
+            customdata=[[row.get("min_class_share"), row.get("max_class_share")] for row in points],
+            name=LABELS[name],
+            mode="lines+markers",
+            line={"color": COLOURS[name], "width": 3},
+            marker={"size": 8},
+            hovertemplate=("step %{x}<br>%{y:.2f}<br>rarest digit %{customdata[0]:.1%}, "
+                           "commonest %{customdata[1]:.1%}<extra>" + LABELS[name] + "</extra>"),
+        ), row=index, col=1)
+    figure.update_xaxes(title_text="step", row=2, col=1)
+    figure.update_layout(
+        title={"text": title} if title else None,
+        height=460,
+        font={"size": FONT_SIZE},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        showlegend=False,  # the panel titles name both curves
+        hovermode="x unified",
+    )
+    figure.update_annotations(font={"size": FONT_SIZE - 2})
     axis_style = {"gridcolor": GRID_COLOUR, "zeroline": False, "tickfont": {"size": FONT_SIZE - 2},
                   "title_font": {"size": FONT_SIZE}}
     figure.update_xaxes(**axis_style)

@@ -19,6 +19,7 @@ from aigc_core.sources import Source
 from ui.cache import load_model, model_sources
 from ui.charts import FONT_SIZE, GRID_COLOUR, image_grid_png, loss_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards
+from ui.share import figure_scale
 
 NUM_SAMPLES = 64
 GRID_COLUMNS = 8
@@ -268,7 +269,7 @@ def parse_indices(text: str, count: int, max_items: int = MAX_DIGITS) -> tuple[i
 def _style(figure: go.Figure, height: int) -> go.Figure:
     """The projector look shared with ui.charts: big type, transparent, faint grid."""
     figure.update_layout(
-        height=height,
+        height=int(height * figure_scale()),
         font={"size": FONT_SIZE},
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",

@@ -1,9 +1,10 @@
-"""The sidebar every page shares: which device trains, and what is running now."""
+"""The sidebar every page shares: which device trains, what is running now, presentation mode."""
 
 import streamlit as st
 
 from aigc_core.runs import RunStore
 from ui.cache import device_description
+from ui import share
 
 
 def active_run_counts() -> tuple[int, int]:
@@ -21,3 +22,8 @@ def render_sidebar() -> None:
             st.caption(f"Training now: **{running} running**{queued_text}")
         else:
             st.caption("Training now: no active run")
+        share.restore_presentation()
+        st.toggle("Presentation mode", key=share.PRESENTATION_KEY,
+                  help="Hides the settings panels and enlarges text and figures for a projector; "
+                       "`?present=1` in a link opens it this way.")
+    share.apply_presentation()

@@ -15,10 +15,11 @@ import streamlit as st
 from aigc_core.config import MAX_MINUTES, OVERRIDE_RULES, TrainingConfig, validate
 from aigc_core.diagnosis import BROKEN_PRESETS, diagnose
 from aigc_core.limits import MAX_SEED
+from aigc_core.quality import scoring_unavailable_reason
 from aigc_core.registry import FAMILIES, get_variant, presets_for
 from aigc_core.runs import ACTIVE_STATES, Run, RunStore
 from aigc_core.worker import queue_position
-from ui.charts import image_grid_png, loss_figure, png_data_uri
+from ui.charts import image_grid_png, loss_figure, png_data_uri, quality_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards
 
 # Widget key -> model hyperparameter (an `overrides` name), per family, in display order.
@@ -232,7 +233,8 @@ def _render_state(run: Run, store: RunStore, status: dict, config: dict) -> None
 
 
 def render_curves_and_samples(run: Run, family: str, config: dict) -> None:
-    """The loss curves (with diagnosis markers) beside the latest snapshot grid of the fixed latent batch.
+    """The loss curves (with diagnosis markers) and the quality curve (FID, IS of each scored
+    snapshot) beside the latest snapshot grid of the fixed latent batch.
 
     The diagnosis is numpy over a few hundred rows and one snapshot: cheap enough every second.
     """
@@ -245,6 +247,7 @@ def render_curves_and_samples(run: Run, family: str, config: dict) -> None:
             st.plotly_chart(annotate_figure(loss_figure(rows, family), findings), config={"displayModeBar": False})
         else:
             st.caption(f"Loss curves appear after the first {config.get('log_every', '')} steps.")
+        render_quality_curve(run)
     with samples_column:
         if latest is None:
             st.caption("Samples appear once the model is built.")
@@ -253,6 +256,20 @@ def render_curves_and_samples(run: Run, family: str, config: dict) -> None:
             st.image(png_data_uri(image_grid_png(images, scale=2)), width="stretch",
                      caption=f"Samples from one fixed noise batch at step {step}")
     render_finding_cards(findings)
+
+
+def render_quality_curve(run: Run) -> None:
+    """FID and Inception Score against the step, from quality.jsonl: what the losses cannot say."""
+    rows = run.quality()
+    if rows:
+        st.plotly_chart(quality_figure(rows), config={"displayModeBar": False})
+        st.caption(f"Each point scores {rows[-1].get('num_samples', '')} samples of one fixed noise batch "
+                   "with the project's MNIST classifier; compare points of this curve with each other, not "
+                   "with the 10,000-sample numbers of `python -m aigc_core evaluate`.")
+    else:
+        reason = scoring_unavailable_reason()
+        st.caption(f"No quality curve: {reason}." if reason
+                   else "Quality (FID, Inception Score) appears after the first snapshot is scored.")
 
 
 def render_run(run_id: str) -> None:

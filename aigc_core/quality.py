@@ -1,0 +1,192 @@
+"""Quality over time: every training snapshot scored with the project's MNIST classifier.
+
+A GAN's losses say little about how good its images are; FID and the Inception Score of
+its samples do. While a run trains, each snapshot step draws one fixed latent batch
+(500 samples, the same batch every time so the points are comparable), measures
+it like `aigc_core.evaluation` does and appends one row to `quality.jsonl`:
+
+    step, elapsed_s, fid, inception_score, min_class_share, max_class_share,
+    confident_share, num_samples, seconds_spent
+
+500 samples, not 1,000 (bench/quality_overhead.py, gan-fast, a snapshot every 100 steps, on
+the shared 2-core machine): 1,000 cost 6-7% of the training time when the machine was quiet
+but 11-12% under load, over the 10% target; 500 cost 4% (wall time +4%) quiet, 6% under load. FID from 500 samples is
+biased upwards against the 10,000-sample numbers of `python -m aigc_core evaluate`: compare
+points of one curve, not a curve with that table. Scoring time is not counted as training
+time (see `training.make_recorder`).
+
+`$AIGC_QUALITY_SAMPLES` (read when a run starts) sets the sample count; 0 switches scoring
+off. Without the classifier file nothing is scored and the worker log says so once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from aigc_core import classifier as classifier_module
+from aigc_core import evaluation
+from aigc_core.runs import Run, write_bytes_atomic
+
+QUALITY_SAMPLES_VARIABLE = "AIGC_QUALITY_SAMPLES"
+DEFAULT_QUALITY_SAMPLES = 500
+QUALITY_KEYS = ("step", "elapsed_s", "fid", "inception_score", "min_class_share", "max_class_share",
+                "confident_share", "num_samples", "seconds_spent")
+# Bump when the way the cached test-set statistics are computed changes.
+STATISTICS_FORMAT = 1
+
+_reference_statistics: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def log_line(message: str) -> None:
+    """One line for the worker log (stderr, so a terminal progress bar on stdout is not broken)."""
+    print(f"quality: {message}", file=sys.stderr, flush=True)
+
+
+def quality_samples_from_environment(log=log_line) -> int:
+    """Samples per scored snapshot: `$AIGC_QUALITY_SAMPLES`, 0 to switch scoring off.
+
+    A value that is not 0 or an integer in [2, evaluation.MAX_NUM_SAMPLES] (FID needs a
+    covariance) is reported in the log and the default is used: a typo must not fail a run.
+    """
+    text = os.environ.get(QUALITY_SAMPLES_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_QUALITY_SAMPLES
+    try:
+        value = int(text)
+        return 0 if value == 0 else evaluation.check_num_samples(value)
+    except ValueError:
+        log(f"ignoring {QUALITY_SAMPLES_VARIABLE}={text!r} (expected 0 or an integer in "
+            f"[2, {evaluation.MAX_NUM_SAMPLES}]); scoring {DEFAULT_QUALITY_SAMPLES} samples")
+        return DEFAULT_QUALITY_SAMPLES
+
+
+def scoring_unavailable_reason() -> str | None:
+    """Why this machine's runs get no quality curve, or None when they do (for the UI)."""
+    if os.environ.get(QUALITY_SAMPLES_VARIABLE, "").strip() == "0":
+        return f"quality scoring is switched off ({QUALITY_SAMPLES_VARIABLE}=0)"
+    if not Path(classifier_module.CLASSIFIER_WEIGHTS_PATH).is_file():
+        return f"no MNIST classifier to score samples with; train it with `{classifier_module.TRAIN_COMMAND}`"
+    return None
+
+
+# -- the MNIST test set, seen by the classifier ---------------------------------------------
+def statistics_path(classifier_path: Path) -> Path:
+    return Path(classifier_path).with_name(
+        Path(classifier_path).name.removesuffix(".weights.h5") + ".test_statistics.npz")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def reference_statistics(classifier, classifier_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of the classifier's features on the 10,000 MNIST test images.
+
+    Computing them costs seconds (every test image through the classifier), so they are
+    kept per process and in a small file beside the classifier, tied to its sha256: a new
+    worker reads them in milliseconds. A folder that cannot be written only loses the file.
+    """
+    classifier_path = Path(classifier_path)
+    key = (str(classifier_path.resolve()), classifier_path.stat().st_mtime_ns)
+    if key in _reference_statistics:
+        return _reference_statistics[key]
+    checksum = _sha256(classifier_path)
+    cache_path = statistics_path(classifier_path)
+    statistics = None
+    try:
+        with np.load(cache_path, allow_pickle=False) as cached:
+            if str(cached["classifier_sha256"]) == checksum and int(cached["format"]) == STATISTICS_FORMAT:
+                statistics = (cached["mean"], cached["covariance"])
+    except (OSError, KeyError, ValueError):
+        pass  # missing or unreadable: compute it
+    if statistics is None:
+        statistics = evaluation.mnist_test_statistics(classifier)
+        buffer = io.BytesIO()
+        np.savez(buffer, mean=statistics[0], covariance=statistics[1], classifier_sha256=checksum,
+                 format=STATISTICS_FORMAT)
+        try:
+            write_bytes_atomic(cache_path, buffer.getvalue())
+        except OSError:
+            pass
+    _reference_statistics.clear()
+    _reference_statistics[key] = statistics
+    return statistics
+
+
+# -- scoring snapshots ------------------------------------------------------------------------
+class SnapshotScorer:
+    """Scores a model's samples from one fixed latent batch and appends the row to quality.jsonl."""
+
+    def __init__(self, run: Run, classifier, reference: tuple[np.ndarray, np.ndarray], latent: np.ndarray,
+                 log=log_line):
+        self.run = run
+        self.classifier = classifier
+        self.reference_mean, reference_covariance = reference
+        # FID's tr sqrt(R C) needs sqrt(R) of the reference covariance R: it never changes, so
+        # its eigendecomposition is done once here instead of at every snapshot.
+        self.reference_root = evaluation.sqrtm_psd(reference_covariance)
+        self.reference_trace = float(np.trace(reference_covariance))
+        self.latent = latent
+        self.log = log
+
+    def fid(self, mean: np.ndarray, covariance: np.ndarray) -> float:
+        """`evaluation.frechet_distance` against the test set, with sqrt(R) precomputed."""
+        difference = mean - self.reference_mean
+        product = self.reference_root @ covariance @ self.reference_root
+        eigenvalues = np.linalg.eigvalsh((product + product.T) / 2.0)
+        value = (difference @ difference + self.reference_trace + np.trace(covariance)
+                 - 2.0 * np.sqrt(np.clip(eigenvalues, 0.0, None)).sum())
+        return max(float(value), 0.0)
+
+    def score(self, model, step: int, elapsed_s: float) -> float:
+        """Measure the model now and record the row; returns the seconds it took.
+
+        Scoring is an extra: a failure (NaN images from a diverging model) is one log line
+        and no row, never a failed run.
+        """
+        started = time.monotonic()
+        try:
+            images = model.generate(self.latent)
+            features, probabilities = evaluation.classifier_features_and_probabilities(images, self.classifier)
+            mean, covariance = evaluation.gaussian_statistics(features)
+            coverage = evaluation.class_coverage(probabilities)
+            row = {
+                "step": int(step),
+                "elapsed_s": round(float(elapsed_s), 3),
+                "fid": self.fid(mean, covariance),
+                "inception_score": evaluation.inception_score(probabilities),
+                "min_class_share": coverage["min_class_share"],
+                "max_class_share": coverage["max_class_share"],
+                "confident_share": coverage["confident_share"],
+                "num_samples": int(len(images)),
+            }
+        except Exception as error:  # noqa: BLE001 - see the docstring
+            self.log(f"step {step} not scored: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
+            return time.monotonic() - started
+        spent = time.monotonic() - started
+        row["seconds_spent"] = round(spent, 3)
+        self.run.append_quality([row])
+        return spent
+
+
+def make_snapshot_scorer(model, run: Run, seed: int, log=log_line) -> SnapshotScorer | None:
+    """The scorer for a run starting now, or None when scoring is off or impossible (logged once)."""
+    num_samples = quality_samples_from_environment(log)
+    if num_samples == 0:
+        return None
+    classifier_path = Path(classifier_module.CLASSIFIER_WEIGHTS_PATH)
+    try:
+        classifier = evaluation.default_classifier(classifier_path)
+        reference = reference_statistics(classifier, classifier_path)
+    except (classifier_module.ClassifierError, OSError) as error:
+        log(f"snapshots are not scored: {str(error).splitlines()[0]}")
+        return None
+    return SnapshotScorer(run, classifier, reference, model.latent_batch(num_samples, seed), log)
+

@@ -1,0 +1,291 @@
+"""Twin runs (launch, find, race on Compare) and shareable views (URL state, presentation mode).
+
+No test trains: worker processes are replaced by a recorder (the queue and the worker have
+their own tests), twin timelines get hand-written snapshots and metric rows, and models for
+Compare/Latent are untrained tiny exports in a temp weights folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from aigc_core import twin as twin_module
+from aigc_core.runs import ACTIVE_STATES, PROJECT_ROOT, RunStore, process_alive
+from aigc_core.twin import (DEFAULT_BATCH_SIZE, TWIN_FILE, find_twin, find_twins, launch_twin, snapshot_at,
+                            timed_snapshots, twin_configs, twin_moments)
+
+APP = str(PROJECT_ROOT / "app.py")
+TIMEOUT_S = 60
+TINY = {"train_limit": 256, "num_snapshot_samples": 16}
+
+
+def _end_workers(store: RunStore, timeout_s: float = 30.0) -> None:
+    """Stop every active run and make sure no worker process outlives the test."""
+    for run in store.list():
+        if run.status().get("state") in ACTIVE_STATES:
+            run.request_stop()
+    deadline = time.monotonic() + timeout_s
+    for run in store.list():
+        status = run.raw_status()
+        pid, start_time = status.get("pid"), status.get("pid_start_time")
+        while pid and process_alive(pid, start_time) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if pid and process_alive(pid, start_time):
+            os.kill(pid, signal.SIGTERM)
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch, runs_dir):
+    """An empty weights folder, fresh caches, workers recorded instead of started."""
+    weights_dir = tmp_path / "weights"
+    weights_dir.mkdir()
+    monkeypatch.setenv("AIGC_WEIGHTS_DIR", str(weights_dir))
+    spawned = []
+    monkeypatch.setattr("aigc_core.worker.spawn_worker", lambda run, *args: spawned.append(run.run_id))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield {"weights": weights_dir, "spawned": spawned}
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    _end_workers(RunStore(runs_dir))
+
+
+def add_fake_timeline(run, steps_and_seconds, value: float) -> None:
+    """Snapshots (16 images of one grey level) at the given steps, metric rows with their times."""
+    for step, _ in steps_and_seconds:
+        np.save(run.samples_dir / f"step_{step:07d}.npy", np.full((16, 28, 28), value, dtype=np.float32))
+    run.append_metrics([{"step": step, "epoch": 0, "elapsed_s": seconds, "loss": 1.0}
+                        for step, seconds in steps_and_seconds if step])
+
+
+def make_twin(store, gan_timeline=((0, 0.0), (10, 4.0), (20, 8.0)), vae_timeline=((0, 0.0), (10, 2.0), (20, 4.0))):
+    gan, vae = launch_twin(3, "steps", 20, store, **TINY)
+    add_fake_timeline(gan, gan_timeline, 0.2)
+    add_fake_timeline(vae, vae_timeline, 0.8)
+    return gan, vae, json.loads((gan.path / TWIN_FILE).read_text())["twin_id"]
+
+
+def open_page(page: str, query: dict | None = None, **state) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    app.query_params.update(query or {})
+    for key, value in state.items():
+        app.session_state[key] = value
+    app.switch_page(page).run()
+    assert not app.exception, [item.value for item in app.exception]
+    return app
+
+
+def export_tiny_models(directory) -> list[str]:
+    """Two untrained shipped models (a GAN and a VAE): sources for Compare and Latent."""
+    from aigc_core.registry import build_model
+    from aigc_core.weights import export_weights
+
+    keys = []
+    for family, config in (("gan", {"architecture": "fast", "latent_dim": 8}),
+                           ("vae", {"architecture": "fast", "latent_dim": 2})):
+        model = build_model(family, config)
+        model.sample(1, seed=0)  # builds the networks so their weights can be saved
+        export_weights(model, f"tiny-{family}", directory, description="untrained, for the test")
+        keys.append(f"weights:tiny-{family}")
+    return keys
+
+
+# -- twin runs: the library -------------------------------------------------------------------
+def test_launch_twin_queues_a_gan_and_a_vae_on_one_budget(store, isolated):
+    gan, vae = launch_twin(5, "steps", 40, store, **TINY)
+    assert isolated["spawned"] == [gan.run_id, vae.run_id]  # one worker each, through worker.launch
+    configs = gan.config(), vae.config()
+    assert [config["model"] for config in configs] == ["gan", "vae"]
+    assert [config["preset"] for config in configs] == ["fast", "fast"]
+    for config in configs:
+        assert (config["seed"], config["steps"], config["minutes"]) == (5, 40, None)
+        assert config["batch_size"] == DEFAULT_BATCH_SIZE and config["train_limit"] == 256
+    assert [run.status()["state"] for run in (gan, vae)] == ["queued", "queued"]
+    records = [json.loads((run.path / TWIN_FILE).read_text()) for run in (gan, vae)]
+    assert records[0] == records[1]
+    assert records[0]["runs"] == {"gan": gan.run_id, "vae": vae.run_id}
+    assert records[0]["budget"] == {"kind": "steps", "value": 40}
+    assert not list(gan.path.glob(".*.tmp"))
+
+    twins = find_twins(store)
+    assert len(twins) == 1
+    assert (twins[0].gan.run_id, twins[0].vae.run_id, twins[0].seed) == (gan.run_id, vae.run_id, 5)
+    assert find_twin(records[0]["twin_id"], store).twin_id == records[0]["twin_id"]
+    assert find_twin(f"{gan.run_id},{vae.run_id}", store).twin_id == records[0]["twin_id"]
+    for stale in ("no-such-twin", "../etc", f"{vae.run_id},{gan.run_id}", "", None):
+        assert find_twin(stale, store) is None
+
+
+def test_twin_minutes_budget_and_refusals(store, isolated):
+    gan_config, vae_config = twin_configs(1, "minutes", 1.5)
+    assert gan_config.minutes == vae_config.minutes == 1.5 and gan_config.steps is None
+    with pytest.raises(ValueError, match="budget_kind"):
+        launch_twin(1, "epochs", 2, store)
+    with pytest.raises(ValueError):
+        launch_twin(1, "steps", 0, store)
+    assert store.list() == [] and isolated["spawned"] == []  # nothing half-launched
+
+
+def test_a_twin_whose_partner_was_deleted_is_not_listed(store, isolated):
+    gan, vae = launch_twin(0, "steps", 10, store, **TINY)
+    for run in (gan, vae):
+        run.update_status(state="stopped")
+    store.delete(vae.run_id)
+    assert find_twins(store) == []
+
+
+def test_twin_clock_picks_the_latest_snapshot_at_each_moment(store, isolated):
+    gan, vae, _ = make_twin(store)
+    assert [(moment, step) for moment, step, _ in timed_snapshots(gan, "seconds")] == [(0, 0), (4, 10), (8, 20)]
+    assert [moment for moment, _, _ in timed_snapshots(vae, "images")] == [0, 10 * DEFAULT_BATCH_SIZE,
+                                                                          20 * DEFAULT_BATCH_SIZE]
+    timed = timed_snapshots(gan, "seconds")
+    assert snapshot_at(timed, 3.9)[1] == 0 and snapshot_at(timed, 4.0)[1] == 10 and snapshot_at(timed, 99)[1] == 20
+    twin = find_twins(store)[0]
+    assert twin_moments(twin, "seconds") == [0, 2, 4, 8]
+    with pytest.raises(ValueError, match="axis"):
+        timed_snapshots(gan, "epochs")
+
+
+# -- twin runs: the pages ----------------------------------------------------------------------
+def test_train_twin_button_launches_the_pair_and_shows_both(isolated):
+    app = open_page("pages/train.py", train_seed=11, train_budget_kind="steps", train_steps=30)
+    app.button(key="train_twin").click().run()
+    assert not app.exception, [item.value for item in app.exception]
+    twins = find_twins(RunStore())
+    assert len(twins) == 1 and len(isolated["spawned"]) == 2
+    twin = twins[0]
+    assert app.query_params.get("twin") in (twin.twin_id, [twin.twin_id])
+    assert twin.seed == 11 and twin.budget_kind == "steps" and twin.budget_value == 30
+    assert [run.config()["steps"] for run in twin.runs] == [30, 30]
+    markdown = " ".join(item.value for item in app.markdown)
+    assert twin.gan.run_id in markdown and twin.vae.run_id in markdown
+    assert app.button(key="train_twin_stop")
+
+    # The link reopens the pair in a fresh session; a stale twin id is one calm line.
+    reopened = open_page("pages/train.py", {"twin": twin.twin_id})
+    assert twin.vae.run_id in " ".join(item.value for item in reopened.markdown)
+    stale = open_page("pages/train.py", {"twin": "20200101-000000-twin-abcdef"})
+    assert not stale.error and any("no longer exists" in item.value for item in stale.info)
+
+
+def test_compare_twin_race_slider_shows_both_models_at_a_moment(store, isolated):
+    gan, vae, twin_id = make_twin(store)
+    app = open_page("pages/compare.py", {"twin": twin_id})
+    assert app.selectbox(key="compare_twin").value == twin_id
+    slider = app.select_slider(key="compare_twin_time")
+    assert slider.options == ["0 s", "2 s", "4 s", "8 s"]
+
+    def captions():
+        return [image.proto.imgs[0].caption for image in app.get("image") if image.proto.imgs
+                and " at " in image.proto.imgs[0].caption and "its step" in image.proto.imgs[0].caption]
+
+    slider.set_value(4.0).run()
+    assert not app.exception
+    assert captions() == ["GAN at 4 s: its step 10 (taken at 4 s)", "VAE at 4 s: its step 20 (taken at 4 s)"]
+    app.select_slider(key="compare_twin_time").set_value(2.0).run()
+    assert captions() == ["GAN at 2 s: its step 0 (taken at 0 s)", "VAE at 2 s: its step 10 (taken at 2 s)"]
+
+    app.radio(key="compare_twin_axis").set_value("images").run()
+    assert not app.exception
+    assert app.select_slider(key="compare_twin_time").options[-1] == f"{20 * DEFAULT_BATCH_SIZE:,} images"
+    assert app.query_params.get("axis") in ("images", ["images"])
+    assert app.get("download_button")
+
+
+def test_twin_gif_for_the_pair_is_a_two_grid_animation(store, isolated):
+    from PIL import Image
+    import io
+
+    from ui.twin_view import _twin_gif
+
+    gan, vae, _ = make_twin(store)
+    gif = _twin_gif(str(gan.path), str(vae.path), "time", ((0, 10, 20), (0, 10, 20)))
+    image = Image.open(io.BytesIO(gif))
+    assert image.format == "GIF" and image.n_frames == 4  # moments 0, 2, 4 and 8 s
+
+
+# -- shareable views --------------------------------------------------------------------------
+def test_compare_opens_with_the_values_of_a_shared_link(isolated):
+    gan_key, vae_key = export_tiny_models(isolated["weights"])
+    app = open_page("pages/compare.py", {"left": vae_key, "right": gan_key, "seed": "7"})
+    assert app.selectbox(key="compare_left").value == vae_key
+    assert app.selectbox(key="compare_right").value == gan_key
+    assert app.number_input(key="compare_seed").value == 7
+    assert any("seed 7" in image.proto.imgs[0].caption for image in app.get("image") if image.proto.imgs)
+    # Changes are written back, so the address bar always holds a link to this view.
+    app.number_input(key="compare_seed").set_value(9).run()
+    assert app.query_params.get("seed") in ("9", ["9"])
+    assert app.query_params.get("left") in (vae_key, [vae_key])
+
+
+@pytest.mark.parametrize("query", [
+    {"left": "weights:deleted", "right": "run:../../etc", "seed": "-3"},
+    {"left": "nonsense", "seed": "12abc", "timeline": "no/such/run", "twin": "x,y"},
+])
+def test_compare_falls_back_silently_on_a_stale_link(isolated, query):
+    gan_key, vae_key = export_tiny_models(isolated["weights"])
+    app = open_page("pages/compare.py", query)
+    assert not app.error
+    assert app.selectbox(key="compare_left").value == gan_key  # the page's own defaults
+    assert app.selectbox(key="compare_right").value == vae_key
+    assert app.number_input(key="compare_seed").value == 0
+
+
+def test_latent_runs_and_home_restore_from_the_url(store, isolated):
+    gan_key, vae_key = export_tiny_models(isolated["weights"])
+    latent = open_page("pages/latent.py", {"source": gan_key, "seed_a": "4", "seed_b": "5", "method": "linear"})
+    assert latent.selectbox(key="latent_source").value == gan_key
+    assert (latent.number_input(key="latent_seed_a").value, latent.number_input(key="latent_seed_b").value) == (4, 5)
+    assert latent.radio(key="latent_method").value == "linear"
+    stale = open_page("pages/latent.py", {"source": "weights:gone", "method": "cubic", "seed_a": "x"})
+    assert not stale.error and stale.selectbox(key="latent_source").value == gan_key
+
+    home = open_page("pages/home.py", {"seed": "42"})
+    assert home.number_input(key="home_seed").value == 42
+
+    first, second = (store.create({"model": "gan", "preset": "fast"}) for _ in range(2))
+    for run in (first, second):
+        run.update_status(state="finished")
+    older = store.list()[-1].run_id
+    runs = open_page("pages/runs.py", {"run": older})
+    assert runs.selectbox(key="runs_select").value == older
+    stale_runs = open_page("pages/runs.py", {"run": "../x"})
+    assert not stale_runs.exception and stale_runs.selectbox(key="runs_select").value == store.list()[0].run_id
+
+
+def test_presentation_mode_from_the_url_and_the_toggle(isolated):
+    from ui import share
+
+    app = open_page("pages/home.py", {"present": "1"})
+    assert app.toggle(key="presentation_mode").value is True
+    assert any("stExpander" in item.value for item in app.markdown)  # the presentation stylesheet
+
+    plain = open_page("pages/home.py")
+    assert plain.toggle(key="presentation_mode").value is False
+    assert not any("stExpander" in item.value for item in plain.markdown)
+    assert "present" not in plain.query_params
+    # AppTest's later runs skip app.py (and so the sidebar): a toggled session is a fresh one here.
+    switched_on = open_page("pages/home.py", presentation_mode=True)
+    assert switched_on.query_params.get("present") in ("1", ["1"])
+    switched_off = open_page("pages/home.py", {"present": "1"}, presentation_mode=False)
+    assert "present" not in switched_off.query_params  # the session's toggle wins over the link
+    assert not any("stExpander" in item.value for item in switched_off.markdown)
+    assert share.figure_scale() == 1.0  # outside a script run: figures keep their normal size
+
+
+def test_loss_figures_grow_in_presentation_mode(monkeypatch):
+    from ui import charts, share
+
+    rows = [{"step": 1, "loss": 1.0, "reconstruction_loss": 0.9, "kl_loss": 0.1}]
+    normal = charts.loss_figure(rows, "vae").layout.height
+    monkeypatch.setattr(share, "presentation_mode", lambda: True)
+    assert charts.loss_figure(rows, "vae").layout.height == int(normal * share.PRESENTATION_FIGURE_SCALE)

@@ -1,0 +1,134 @@
+"""Shareable views: each page's main state mirrored in the URL, and the presentation mode.
+
+A page restores its keyed widgets from `st.query_params` before drawing them (only when the
+session has no valid value yet, i.e. on a fresh tab or a pasted link), then publishes the
+values back, so a copied link reopens the same view. Values from a URL are untrusted: a run id
+goes through `validate_run_id`, every value must be one of the options on offer, and anything
+unknown (a deleted run, a typo, an old link) falls back to the default without a word.
+
+Widgets restored here are drawn without `index=`/`value=`: their value lives in Session State,
+as the Train form's do, so Streamlit never sees two competing defaults.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from aigc_core.runs import validate_run_id
+
+PRESENTATION_KEY = "presentation_mode"
+PRESENT_PARAM = "present"
+TRUE_VALUES = ("1", "true", "yes", "on")
+# Plot heights grow by this factor in presentation mode (fonts are scaled by the CSS below).
+PRESENTATION_FIGURE_SCALE = 1.35
+PRESENTATION_CSS = """
+<style>
+/* Presentation mode: bigger type, no settings panels, no toolbar; the sidebar toggle stays. */
+[data-testid="stMain"] [data-testid="stExpander"] { display: none; }
+[data-testid="stToolbar"], [data-testid="stDecoration"] { display: none; }
+[data-testid="stMain"] .block-container { padding-top: 1.5rem; max-width: 100%; }
+[data-testid="stMain"] p, [data-testid="stMain"] li { font-size: 1.3rem; }
+[data-testid="stMain"] [data-testid="stCaptionContainer"] { font-size: 1.1rem; }
+[data-testid="stMain"] h1 { font-size: 3.2rem; }
+[data-testid="stMain"] h2 { font-size: 2.4rem; }
+[data-testid="stMain"] h3 { font-size: 2rem; }
+</style>
+"""
+
+
+# -- reading the URL -------------------------------------------------------------------------
+def url_value(param: str) -> str | None:
+    """The URL's value for `param` (the last one if repeated), or None."""
+    value = st.query_params.get(param)
+    return value if isinstance(value, str) and value else None
+
+
+def url_run_id(param: str) -> str | None:
+    """A run id from the URL if it is well formed, else None (never an exception)."""
+    value = url_value(param)
+    try:
+        return validate_run_id(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def parse_int(value: str | None, low: int, high: int) -> int | None:
+    """A whole number in [low, high] from URL text, or None."""
+    if value is None or not value.strip().lstrip("-").isdigit():
+        return None
+    number = int(value)
+    return number if low <= number <= high else None
+
+
+# -- restoring widgets before they are drawn ----------------------------------------------------
+def restore_choice(key: str, param: str, options: list, default, run_id: bool = False) -> None:
+    """Point a choice widget (selectbox, radio, select_slider) at a valid option.
+
+    Order: the session's own value if it is still an option, else the URL's if it is one,
+    else `default`. With `run_id=True` the URL value must also be a well-formed run id.
+    """
+    state = st.session_state
+    if state.get(key) in options:
+        return
+    value = url_run_id(param) if run_id else url_value(param)
+    state[key] = value if value is not None and value in options else default
+
+
+def restore_int(key: str, param: str, default: int, low: int, high: int) -> None:
+    """Give a number widget the URL's whole number (in [low, high]) unless the session has one."""
+    state = st.session_state
+    current = state.get(key)
+    if isinstance(current, (int, float)) and not isinstance(current, bool) and low <= current <= high:
+        return
+    value = parse_int(url_value(param), low, high)
+    state[key] = default if value is None else value
+
+
+# -- writing the URL -----------------------------------------------------------------------------
+def publish(param: str, value) -> None:
+    """Mirror a value in the URL (None removes the parameter); no write when it is already there."""
+    if value is None:
+        if param in st.query_params:
+            del st.query_params[param]
+        return
+    text = str(value)
+    if st.query_params.get(param) != text:
+        st.query_params[param] = text
+
+
+def publish_all(values: dict) -> None:
+    for param, value in values.items():
+        publish(param, value)
+
+
+# -- presentation mode --------------------------------------------------------------------------
+def _in_script_run() -> bool:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    return get_script_run_ctx() is not None
+
+
+def presentation_mode() -> bool:
+    """True while the sidebar's presentation toggle is on (False outside a Streamlit script run)."""
+    if not _in_script_run():
+        return False
+    return bool(st.session_state.get(PRESENTATION_KEY, False))
+
+
+def figure_scale() -> float:
+    """How much taller figures are drawn: `PRESENTATION_FIGURE_SCALE` in presentation mode, else 1."""
+    return PRESENTATION_FIGURE_SCALE if presentation_mode() else 1.0
+
+
+def restore_presentation() -> None:
+    """Before the toggle is drawn: `?present=1` turns presentation mode on for a fresh session."""
+    if PRESENTATION_KEY not in st.session_state:
+        st.session_state[PRESENTATION_KEY] = (url_value(PRESENT_PARAM) or "").lower() in TRUE_VALUES
+
+
+def apply_presentation() -> None:
+    """After the toggle: keep `?present=1` in the URL while it is on, and restyle the page."""
+    on = presentation_mode()
+    publish(PRESENT_PARAM, "1" if on else None)
+    if on:
+        st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
