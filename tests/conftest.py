@@ -68,3 +68,23 @@ def leftover_temporary_files(directory: Path) -> list[Path]:
         for path in Path(directory).rglob("*")
         if path.name.endswith(".tmp") or path.name.startswith(".partial-")
     ]
+
+
+def end_workers(store, timeout_s: float = 60.0) -> None:
+    """Ask every active run to stop, wait for its worker to exit, and SIGTERM it if it will not."""
+    import os
+    import signal
+
+    from aigc_core.runs import ACTIVE_STATES, process_alive
+
+    for run in store.list():
+        if run.status().get("state") in ACTIVE_STATES:
+            run.request_stop()
+    deadline = time.monotonic() + timeout_s
+    for run in store.list():
+        status = run.raw_status()
+        pid, start_time = status.get("pid"), status.get("pid_start_time")
+        while pid and process_alive(pid, start_time) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if pid and process_alive(pid, start_time):
+            os.kill(pid, signal.SIGTERM)

@@ -7,15 +7,14 @@ Every worker a test starts has ended before the test returns.
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from aigc_core.runs import ACTIVE_STATES, PROJECT_ROOT, RunStore, process_alive
+from conftest import end_workers
+from aigc_core.runs import PROJECT_ROOT, RunStore
 
 APP = str(PROJECT_ROOT / "app.py")
 TIMEOUT_S = 60
@@ -41,18 +40,7 @@ def isolated_app(tmp_path, monkeypatch, runs_dir):
 
 
 def _end_workers(store: RunStore, timeout_s: float = 60.0) -> None:
-    """Ask every active run to stop, wait for its worker to exit, and kill it if it will not."""
-    for run in store.list():
-        if run.status().get("state") in ACTIVE_STATES:
-            run.request_stop()
-    deadline = time.monotonic() + timeout_s
-    for run in store.list():
-        status = run.raw_status()
-        pid, start_time = status.get("pid"), status.get("pid_start_time")
-        while pid and process_alive(pid, start_time) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        if pid and process_alive(pid, start_time):
-            os.kill(pid, signal.SIGTERM)
+    end_workers(store, timeout_s)
 
 
 def open_page(page: str | None = None) -> AppTest:

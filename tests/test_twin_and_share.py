@@ -8,9 +8,6 @@ Compare/Latent are untrained tiny exports in a temp weights folder.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import time
 
 import numpy as np
 import pytest
@@ -18,7 +15,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from aigc_core import twin as twin_module
-from aigc_core.runs import ACTIVE_STATES, PROJECT_ROOT, RunStore, process_alive
+from conftest import end_workers
+from aigc_core.runs import PROJECT_ROOT, RunStore
 from aigc_core.twin import (DEFAULT_BATCH_SIZE, TWIN_FILE, find_twin, find_twins, launch_twin, snapshot_at,
                             timed_snapshots, twin_configs, twin_moments)
 
@@ -28,18 +26,7 @@ TINY = {"train_limit": 256, "num_snapshot_samples": 16}
 
 
 def _end_workers(store: RunStore, timeout_s: float = 30.0) -> None:
-    """Stop every active run and make sure no worker process outlives the test."""
-    for run in store.list():
-        if run.status().get("state") in ACTIVE_STATES:
-            run.request_stop()
-    deadline = time.monotonic() + timeout_s
-    for run in store.list():
-        status = run.raw_status()
-        pid, start_time = status.get("pid"), status.get("pid_start_time")
-        while pid and process_alive(pid, start_time) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        if pid and process_alive(pid, start_time):
-            os.kill(pid, signal.SIGTERM)
+    end_workers(store, timeout_s)
 
 
 @pytest.fixture(autouse=True)

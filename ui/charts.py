@@ -56,6 +56,16 @@ def _trace(rows: list[dict], name: str) -> go.Scatter:
     )
 
 
+def _style_text_and_axes(figure: go.Figure) -> go.Figure:
+    """Sizes set on every part explicitly: Streamlit's chart theme would otherwise shrink them."""
+    figure.update_annotations(font={"size": FONT_SIZE - 2})
+    axis_style = {"gridcolor": GRID_COLOUR, "zeroline": False, "tickfont": {"size": FONT_SIZE - 2},
+                  "title_font": {"size": FONT_SIZE}}
+    figure.update_xaxes(**axis_style)
+    figure.update_yaxes(**axis_style)
+    return figure
+
+
 def loss_figure(rows: list[dict], family: str, title: str | None = None) -> go.Figure:
     """Loss curves of one run against the training step.
 
@@ -102,13 +112,7 @@ def loss_figure(rows: list[dict], family: str, title: str | None = None) -> go.F
                 "font": {"size": FONT_SIZE}},
         hovermode="x unified",
     )
-    figure.update_annotations(font={"size": FONT_SIZE - 2})
-    # Sizes are set on every part explicitly: Streamlit's chart theme would otherwise shrink them.
-    axis_style = {"gridcolor": GRID_COLOUR, "zeroline": False, "tickfont": {"size": FONT_SIZE - 2},
-                  "title_font": {"size": FONT_SIZE}}
-    figure.update_xaxes(**axis_style)
-    figure.update_yaxes(**axis_style)
-    return figure
+    return _style_text_and_axes(figure)
 
 
 def quality_figure(rows: list[dict], title: str | None = None) -> go.Figure:
@@ -151,12 +155,7 @@ def quality_figure(rows: list[dict], title: str | None = None) -> go.Figure:
         showlegend=False,  # the panel titles name both curves
         hovermode="x unified",
     )
-    figure.update_annotations(font={"size": FONT_SIZE - 2})
-    axis_style = {"gridcolor": GRID_COLOUR, "zeroline": False, "tickfont": {"size": FONT_SIZE - 2},
-                  "title_font": {"size": FONT_SIZE}}
-    figure.update_xaxes(**axis_style)
-    figure.update_yaxes(**axis_style)
-    return figure
+    return _style_text_and_axes(figure)
 
 
 def image_grid_png(images, columns: int | None = None, scale: int = 4) -> bytes:
