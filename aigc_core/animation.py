@@ -98,7 +98,7 @@ def snapshot_times(run) -> list[tuple[float, int, object]]:
     return [(float(np.interp(step, steps[order], seconds[order])), step, path) for step, path in _snapshots(run)]
 
 
-def _latest_at(keyed: list[tuple[float, int, object]], moment: float):
+def latest_at(keyed: list[tuple[float, int, object]], moment: float):
     """The last entry whose key is at or before `moment` (the first one when all come later)."""
     chosen = keyed[0]
     for entry in keyed:
@@ -137,7 +137,7 @@ def twin_gif(run_a, run_b, scale: int = 3, frame_ms: int = 300, match: str = "st
     for moment in moments:
         images = []
         for run, family, keyed in sides:
-            _, step, path = _latest_at(keyed, moment)
+            _, step, path = latest_at(keyed, moment)
             if path not in cache:
                 cache[path] = _grid(run, path)
             label = f"{family} step {step:,}" if match == "step" else f"{family} {moment:.0f} s"

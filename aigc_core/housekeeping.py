@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from aigc_core.limits import keep_runs, max_queued_per_session, max_runs_mb, min_free_mb
-from aigc_core.runs import ACTIVE_STATES, FINAL_STATES, STARTUP_GRACE_S, Run, RunStore, process_alive
+from aigc_core.runs import ACTIVE_STATES, FINAL_STATES, Run, RunStore, worker_gone
 
 MEGABYTE = 1024 * 1024
 
@@ -151,12 +151,7 @@ def reconcile(store: RunStore | None = None) -> list[Run]:
         if status.get("state") != "queued":
             run.status()  # records a dead running worker as failed
             continue
-        pid = status.get("pid")
-        if pid:
-            gone = not process_alive(pid, status.get("pid_start_time"))
-        else:
-            gone = time.time() - status.get("created_at", time.time()) > STARTUP_GRACE_S
-        if gone:
+        if worker_gone(status):
             orphans.append(run)
     orphans.sort(key=lambda run: run.raw_status().get("created_at", 0))
     now = time.time()

@@ -109,6 +109,14 @@ def own_process_identity() -> dict:
     return {"pid": pid, "pid_start_time": _process_start_time(pid) if Path("/proc").is_dir() else None}
 
 
+def worker_gone(status: dict) -> bool:
+    """True when an active run's worker died, or never reported its pid within the grace period."""
+    pid = status.get("pid")
+    if pid:
+        return not process_alive(pid, status.get("pid_start_time"))
+    return time.time() - status.get("created_at", time.time()) > STARTUP_GRACE_S
+
+
 class Run:
     """One run directory. Cheap to construct; every accessor reads the files afresh."""
 
@@ -157,11 +165,7 @@ class Run:
         state = status.get("state")
         if state in ACTIVE_STATES:
             pid = status.get("pid")
-            if pid:
-                dead = not process_alive(pid, status.get("pid_start_time"))
-            else:
-                dead = time.time() - status.get("created_at", time.time()) > STARTUP_GRACE_S
-            if dead:
+            if worker_gone(status):
                 status = {
                     **status,
                     "state": "failed",

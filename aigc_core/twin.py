@@ -16,7 +16,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from aigc_core.animation import snapshot_times
+from aigc_core.animation import latest_at, snapshot_times
 from aigc_core.config import TrainingConfig, validate
 from aigc_core.registry import get_variant
 from aigc_core.runs import Run, RunStore, read_json, validate_run_id, write_json_atomic
@@ -185,13 +185,8 @@ def timed_snapshots(run: Run, axis: str = "seconds") -> list[tuple[float, int, o
     return [(float(step * batch_size), step, path) for _, step, path in timed]
 
 
-def snapshot_at(timed: list[tuple[float, int, object]], moment: float):
-    """The latest entry taken at or before `moment`; the first one when every entry comes later."""
-    chosen = timed[0]
-    for entry in timed:
-        if entry[0] <= moment:
-            chosen = entry
-    return chosen
+# The twin race picks frames exactly as the twin GIF does.
+snapshot_at = latest_at
 
 
 def twin_moments(twin: Twin, axis: str = "seconds") -> list[float]:
