@@ -125,7 +125,7 @@ def _render_sample_quality(run: Run, family: str) -> None:
     source = Source(f"run:{run.run_id}", run.run_id, family, run.model_config_path, run.weights_path)
     render_evaluation(source)
     if not (run.path / "metrics.json").exists():
-        st.caption(f"Measure it from a terminal: `python -m aigc_core evaluate --run {run.path}`")
+        st.caption(f"Measure it from a terminal on the server: `python -m aigc_core evaluate --run runs/{run.run_id}`")  # no server paths to visitors
 
 
 def render_run_details(run: Run) -> None:
