@@ -102,11 +102,29 @@ def get_variant(family: str, preset: str) -> Variant:
     return VARIANTS[name]
 
 
-def build_model(family: str, model_config: dict) -> GenerativeModel:
-    """Rebuild a compiled model from a saved `get_config()` dict: only our own classes, never code from a file."""
+# Every model class a saved config may name. Files written before classes were recorded name
+# only a family; those fall back to the family's original class.
+MODEL_CLASSES: dict[str, type] = {cls.__name__: cls for cls in {variant.model_class for variant in VARIANTS.values()}}
+_FAMILY_DEFAULT_CLASS = {"gan": DCGAN, "vae": VAE}
+
+
+def build_model(family: str, model_config: dict, model_class: str | None = None) -> GenerativeModel:
+    """Rebuild a compiled model from a saved `get_config()` dict: only our own classes, never code from a file.
+
+    Args:
+        family: "gan" or "vae".
+        model_config: the constructor keywords.
+        model_class: the class name recorded beside the config (e.g. "DCGAN"); looked up in
+            `MODEL_CLASSES`, never imported by name.
+    """
     if family not in FAMILIES:
         raise ValueError(f"Expected model family to be one of {FAMILIES}. Received: family={family!r}")
-    model_class = DCGAN if family == "gan" else VAE
-    model = model_class(**model_config)
+    if model_class is None:
+        cls = _FAMILY_DEFAULT_CLASS[family]
+    elif model_class in MODEL_CLASSES and MODEL_CLASSES[model_class].family == family:
+        cls = MODEL_CLASSES[model_class]
+    else:
+        raise ValueError(f"Expected a {family} model class, one of {sorted(MODEL_CLASSES)}. Received: model_class={model_class!r}")
+    model = cls(**model_config)
     model.compile()
     return model

@@ -63,7 +63,7 @@ def save_checkpoint(model, run: Run, step: int, epoch: float, elapsed_s: float) 
         raise
     os.replace(temporary_weights, run.weights_path)
     os.replace(temporary_optimizer, run.path / "optimizer.npz")
-    write_json_atomic(run.model_config_path, {"family": model.family, "config": model.get_config(), "version": _version()})
+    write_json_atomic(run.model_config_path, {"family": model.family, "model_class": type(model).__name__, "config": model.get_config(), "version": _version()})
     write_json_atomic(run.path / "checkpoint.json", {"step": step, "epoch": epoch, "elapsed_s": elapsed_s})
 
 
@@ -220,7 +220,7 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
     import keras
 
     from aigc_core.data import load_images, make_training_dataset, scale_pixels
-    from aigc_core.registry import build_model
+    from aigc_core.registry import get_variant
 
     recorder = None
     try:
@@ -235,7 +235,7 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
         start_step = checkpoint["step"] if checkpoint else 0
         previous_elapsed = checkpoint["elapsed_s"] if checkpoint else 0.0
         keras.utils.set_random_seed(config.seed + start_step)
-        model = build_model(config.model, config.model_config())
+        model = get_variant(config.model, config.preset).build(**config.overrides)
         if checkpoint:
             load_checkpoint(model, run)
         # Forget what an earlier attempt logged after the checkpoint (all of it when it died

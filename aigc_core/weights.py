@@ -39,7 +39,7 @@ def load_model_from_files(config_path: Path, weights_path: Path):
         raise WeightsError(f"{config_path} is missing or is not a model config (expected keys 'family' and 'config')")
     with _load_lock:
         try:
-            model = build_model(description["family"], dict(description["config"]))
+            model = build_model(description["family"], dict(description["config"]), description.get("model_class"))
         except (TypeError, ValueError) as error:
             raise WeightsError(f"{config_path.name} describes no model this version can build: {error}") from None
         try:
@@ -106,6 +106,6 @@ def export_weights(model, name: str, directory: Path = WEIGHTS_DIR, **metadata) 
 
     write_json_atomic(
         directory / f"{name}.json",
-        {"family": model.family, "config": model.get_config(), "version": __version__, **metadata},
+        {"family": model.family, "model_class": type(model).__name__, "config": model.get_config(), "version": __version__, **metadata},
     )
     return weights_path
