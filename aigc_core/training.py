@@ -173,7 +173,10 @@ def make_recorder(model, run: Run, config: TrainingConfig, *, start_step: int, t
                 save_checkpoint(self.model, run, self.step, self.epoch(), self.elapsed())
             if progress is not None:
                 progress(self.step, target_step, values)
-            if run.stop_requested() or self.signal_received:
+            if self.signal_received:
+                self.outcome = "interrupted"
+                self.model.stop_training = True
+            elif run.stop_requested():
                 self.outcome = "stopped"
                 self.model.stop_training = True
             elif target_step is not None and self.step >= target_step:
@@ -186,7 +189,11 @@ def make_recorder(model, run: Run, config: TrainingConfig, *, start_step: int, t
 
 
 def _install_signal_handlers(recorder):
-    """SIGTERM/SIGINT end the run like a stop request: checkpoint, then status `stopped`."""
+    """SIGTERM/SIGINT end the run like a stop request (checkpoint), but as `interrupted`.
+
+    A signal comes from outside the app (a server or machine shutting down, Ctrl-C on the
+    CLI), not from the user's Stop button, so the run says so and can be resumed.
+    """
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
     previous = {}
@@ -286,8 +293,13 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
             save_snapshot(model, run, latent, recorder.step)
             recorder.score_snapshot()
         save_checkpoint(model, run, recorder.step, recorder.epoch(), recorder.elapsed())
-        state = recorder.outcome if recorder.outcome == "stopped" else "finished"
-        recorder.write_status(force=True, state=state, eta_s=0.0 if state == "finished" else None)
+        state = recorder.outcome if recorder.outcome in ("stopped", "interrupted") else "finished"
+        error = None
+        if state == "interrupted":
+            signal_name = signal.Signals(recorder.signal_received).name
+            error = (f"interrupted by {signal_name} at step {recorder.step} (the server or machine was shutting "
+                     "down); its checkpoint is saved and resume continues from it")
+        recorder.write_status(force=True, state=state, error=error, eta_s=0.0 if state == "finished" else None)
         return run.raw_status()
     except Exception as error:  # the run must end in a clear state, whatever broke
         reason = failure_reason(error)

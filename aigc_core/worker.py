@@ -143,4 +143,4 @@ def worker_main(run_path: str, extra_steps: int | None = None, extra_minutes: fl
         status = train_run(run, extra_steps=extra_steps, extra_minutes=extra_minutes)
     finally:
         slot.close()
-    return 0 if status.get("state") in ("finished", "stopped") else 1
+    return 0 if status.get("state") in ("finished", "stopped", "interrupted") else 1

@@ -48,7 +48,8 @@ FORMATS = {"float_open": "%.5f", "float": "%.2f"}
 STEP_SIZES = {"g_learning_rate": 1e-4, "d_learning_rate": 1e-4, "learning_rate": 1e-4, "beta": 0.1}
 # A time budget is the UI's own choice: TrainingConfig has no default minutes.
 DEFAULT_MINUTES = 2.0
-STATE_COLOURS = {"queued": "gray", "running": "blue", "finished": "green", "stopped": "orange", "failed": "red"}
+STATE_COLOURS = {"queued": "gray", "running": "blue", "finished": "green", "stopped": "orange", "interrupted": "violet",
+                 "failed": "red"}
 
 
 def _config_default(name: str):
@@ -219,6 +220,8 @@ def _render_state(run: Run, store: RunStore, status: dict, config: dict) -> None
         st.error(f"The run failed: {status.get('error') or 'no reason recorded'}")
     elif state == "stopped":
         st.warning(f"Stopped at step {status.get('step', 0)}; its last checkpoint is kept.")
+    elif state == "interrupted":
+        st.warning(f"Interrupted: {status.get('error') or 'the worker was asked to end'}. Resume it on the Runs page.")
     elif state == "finished":
         st.success(f"Finished {status.get('step', 0)} steps in {format_duration(status.get('elapsed_s'))}.")
     if state in ACTIVE_STATES:
