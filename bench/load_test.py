@@ -1,0 +1,196 @@
+"""Load test: many browser sessions on one real `streamlit run`, some of them starting runs.
+
+    python bench/load_test.py [--sessions 10] [--starters 5] [--steps 30]
+
+Each session is its own Playwright browser context (its own cookies and Streamlit session) in
+Debian's Chromium. All sessions open the Train page at once; `--starters` of them then start a
+run each, with a seed of their own, so a run that shows up in the wrong session or with the
+wrong seed is caught. While the queue drains (one training at a time, as on the demo server),
+every session keeps reloading its Train page and the render time of each load is recorded.
+
+Checks (the verdict line): every started run finishes, none is lost or duplicated, each run's
+config carries the seed its session set, each session's URL names its own run, and the 95th
+percentile render time stays under `--p95-limit` seconds. Prints the figures the README quotes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_ROOT / "tests"))
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from browser_support import CHROMIUM_ARGS, CHROMIUM_PATH, VIEWPORT, StreamlitServer  # noqa: E402
+
+RUN_ID_PATTERN = re.compile(r"[?&]run=([^&#]+)")
+LOAD_TIMEOUT_MS = 120_000
+SEED_BASE = 1000
+
+
+async def wait_rendered(page) -> None:
+    """Connected, script finished, and the page's title drawn: what a visitor waits for."""
+    await page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=LOAD_TIMEOUT_MS)
+    await page.wait_for_selector("[data-testid='stMain'] h1", timeout=LOAD_TIMEOUT_MS)
+    await page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=LOAD_TIMEOUT_MS)
+
+
+async def timed_load(page, url: str, render_times: list[float]) -> None:
+    started = time.monotonic()
+    await page.goto(url, wait_until="domcontentloaded")
+    await wait_rendered(page)
+    render_times.append(time.monotonic() - started)
+
+
+async def settle(page) -> None:
+    await asyncio.sleep(0.6)
+    await page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=LOAD_TIMEOUT_MS)
+
+
+async def start_run(page, steps: int, seed: int) -> str:
+    """Set a step budget and this session's seed, press Start, return the run id from the URL."""
+    await page.locator(".st-key-train_budget_kind").get_by_text("steps", exact=True).click()
+    await settle(page)
+    for key, value in (("train_steps", steps), ("train_seed", seed)):
+        field = page.locator(f".st-key-{key} input")
+        await field.fill(str(value))
+        await field.press("Enter")
+        await settle(page)
+    await page.locator(".st-key-train_start button").click()
+    await page.wait_for_url(lambda url: RUN_ID_PATTERN.search(url) is not None, timeout=LOAD_TIMEOUT_MS)
+    return RUN_ID_PATTERN.search(page.url).group(1)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def session(index: int, browser, server, args, shared: dict) -> None:
+    context = await browser.new_context(viewport=VIEWPORT)
+    page = await context.new_page()
+    try:
+        await timed_load(page, f"{server.url}/train", shared["first_render"])
+        if index < args.starters:
+            seed = SEED_BASE + index
+            run_id = await start_run(page, args.steps, seed)
+            shared["started"][index] = (run_id, seed)
+        # Keep visiting while the queue drains: render time under load.
+        while not shared["done"].is_set():
+            url = page.url if index < args.starters else f"{server.url}/train"
+            await timed_load(page, url, shared["render_under_load"])
+            if index < args.starters:
+                shown = RUN_ID_PATTERN.search(page.url)
+                if not shown or shown.group(1) != shared["started"][index][0]:
+                    shared["mixed_up"].append(f"session {index} shows {page.url}")
+            await asyncio.sleep(args.revisit_s)
+    except Exception as error:  # report, do not hide: a failed session is a failed load test
+        shared["errors"].append(f"session {index}: {type(error).__name__}: {str(error)[:300]}")
+    finally:
+        await context.close()
+
+
+async def wait_for_runs(store, shared: dict, args) -> None:
+    from aigc_core.runs import FINAL_STATES
+
+    deadline = time.monotonic() + args.timeout_s
+    while time.monotonic() < deadline:
+        if len(shared["errors"]) >= args.sessions:
+            break  # every session failed: nothing will finish
+        if len(shared["started"]) + len(shared["errors"]) >= args.starters:
+            runs = store.list()
+            if all(run.status().get("state") in FINAL_STATES for run in runs):
+                break
+        await asyncio.sleep(1.0)
+    shared["done"].set()
+
+
+async def main_async(args) -> int:
+    from playwright.async_api import async_playwright
+
+    from aigc_core.runs import RunStore
+
+    with tempfile.TemporaryDirectory(prefix="aigc-load-") as folder:
+        runs_dir = Path(folder) / "runs"
+        server = StreamlitServer(runs_dir, Path(folder) / "server.log").start()
+        shared = {"first_render": [], "render_under_load": [], "started": {}, "mixed_up": [], "errors": [],
+                  "done": asyncio.Event()}
+        began = time.monotonic()
+        try:
+            server.wait_until_healthy()
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(executable_path=str(CHROMIUM_PATH), args=CHROMIUM_ARGS)
+                store = RunStore(runs_dir)
+                tasks = [asyncio.create_task(session(index, browser, server, args, shared)) for index in range(args.sessions)]
+                await wait_for_runs(store, shared, args)
+                await asyncio.gather(*tasks)
+                await browser.close()
+            elapsed = time.monotonic() - began
+            return report(args, shared, RunStore(runs_dir), elapsed)
+        finally:
+            server.stop()
+
+
+def report(args, shared: dict, store, elapsed: float) -> int:
+    runs = store.list()
+    states = {run.run_id: run.status().get("state") for run in runs}
+    problems = list(shared["errors"]) + sorted(set(shared["mixed_up"]))
+    started_ids = [run_id for run_id, _ in shared["started"].values()]
+    if len(started_ids) != args.starters or len(set(started_ids)) != len(started_ids):
+        problems.append(f"{len(started_ids)} runs started by {args.starters} sessions: {started_ids}")
+    if sorted(states) != sorted(started_ids):
+        problems.append(f"run folder holds {sorted(states)}, sessions started {sorted(started_ids)}")
+    queue_waits = []  # Start pressed -> finished, seconds: queue wait plus training
+    for run_id, seed in shared["started"].values():
+        run = store.get(run_id)
+        status, config = run.status(), run.config()
+        if status.get("state") != "finished" or status.get("step") != args.steps:
+            problems.append(f"{run_id}: {status.get('state')} at step {status.get('step')} ({status.get('error')})")
+        if config.get("seed") != seed:
+            problems.append(f"{run_id}: seed {config.get('seed')}, its session set {seed}")
+        queue_waits.append(status.get("updated_at", 0) - status.get("created_at", 0))
+
+    first, loaded = shared["first_render"], shared["render_under_load"]
+    print(f"sessions {args.sessions}, runs started {len(started_ids)}, finished "
+          f"{sum(1 for s in states.values() if s == 'finished')}, wall time {elapsed:.0f} s")
+    print("render time (s)          n     p50    p95    max")
+    for name, values in (("first visit, all at once", first), ("revisits while training", loaded)):
+        if values:
+            print(f"{name:24} {len(values):4d} {statistics.median(values):7.2f} {percentile(values, 0.95):6.2f} {max(values):6.2f}")
+    if queue_waits:
+        print("start-to-finish per run (s): " + ", ".join(f"{value:.0f}" for value in sorted(queue_waits)))
+    p95 = percentile(first + loaded, 0.95) if first + loaded else float("inf")
+    if p95 > args.p95_limit:
+        problems.append(f"95th percentile render time {p95:.2f} s over the {args.p95_limit:.1f} s limit")
+    for problem in problems:
+        print("PROBLEM:", problem)
+    verdict = "PASS" if not problems else "FAIL"
+    print(f"verdict: {verdict}: {len(started_ids)} of {args.starters} runs finished unmixed; "
+          f"p95 render {p95:.2f} s (limit {args.p95_limit:.1f} s)")
+    return 0 if not problems else 1
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--starters", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--revisit-s", type=float, default=2.0, help="pause between a session's page loads")
+    parser.add_argument("--p95-limit", type=float, default=5.0, help="seconds allowed at the 95th percentile")
+    parser.add_argument("--timeout-s", type=float, default=900.0)
+    args = parser.parse_args(argv)
+    if not 1 <= args.starters <= args.sessions:
+        parser.error("--starters must be between 1 and --sessions")
+    return asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
