@@ -17,6 +17,9 @@ PAGES = [
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
     st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:", url_path="latent"),
+    st.Page("pages/conditional.py", title="Conditional", icon=":material/grid_on:", url_path="conditional"),
+    st.Page("pages/digit.py", title="Your own digit", icon=":material/draw:", url_path="digit"),
+    st.Page("pages/augment.py", title="Data augmentation", icon=":material/add_chart:", url_path="augment"),
     st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:", url_path="runs"),
 ]
 

@@ -10,6 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from aigc_core.augment_cli import add_augment_parser, command_augment
+
 # Help texts name the registry's choices, but importing it pulls in Keras; argparse
 # choices are checked by config.validate() instead, so `--help` stays fast.
 
@@ -34,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model in this process, with a progress bar")
     train.add_argument("--model", default="gan", help="gan or vae")
-    train.add_argument("--preset", default="fast", help="gan: fast, paper; vae: fast, large")
+    train.add_argument("--preset", default="fast", help="gan: fast, paper, conditional; vae: fast, large, conditional")
     _add_budget(train)
     train.add_argument("--batch-size", type=int)
     train.add_argument("--lr", type=float, help="learning rate (GAN: both networks)")
@@ -59,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--weights", help="a .weights.h5 file, or the name of shipped weights")
     sample.add_argument("--num", type=int, default=64)
     sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--label", type=int, help="conditional models only: the digit (0-9) every sample shows")
     sample.add_argument("--out", required=True, help="FILE.npy (N, 28, 28) float32 in [0, 1] or FILE.png grid")
 
     listing = commands.add_parser("list", help="runs with their status, and shipped weights")
@@ -77,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluated.add_argument("--weights", help="a .weights.h5 file, or the name of shipped weights")
     evaluate.add_argument("--num", type=int, default=10_000, help="samples drawn (FID needs 10000 to compare)")
     evaluate.add_argument("--seed", type=int, default=0)
+
+    add_augment_parser(commands)
 
     worker = commands.add_parser("worker", help=argparse.SUPPRESS)
     worker.add_argument("--run", required=True)
@@ -209,15 +214,18 @@ def command_sample(arguments) -> int:
     import numpy as np
 
     from aigc_core.images import make_grid, png_bytes
-    from aigc_core.limits import validate_sample_output, validate_sampling
+    from aigc_core.limits import labels_for, validate_label, validate_sample_output, validate_sampling
     from aigc_core.runs import write_bytes_atomic
     from aigc_core.training import quiet_tensorflow
 
     quiet_tensorflow()
     out = validate_sample_output(arguments.out)
     num_samples, seed = validate_sampling(arguments.num, arguments.seed, names=("--num", "--seed"))
+    if arguments.label is not None:
+        validate_label(arguments.label, name="--label")  # a label out of range is refused before loading
     model = _load_source(arguments)
-    images = model.sample(num_samples, seed=seed)
+    labels = labels_for(model.num_classes, num_samples, arguments.label, name="--label")
+    images = model.sample(num_samples, seed=seed, labels=labels)
     if out.suffix == ".npy":
         import io
 
@@ -226,7 +234,8 @@ def command_sample(arguments) -> int:
         write_bytes_atomic(out, buffer.getvalue())
     else:
         write_bytes_atomic(out, png_bytes(make_grid(images), scale=2))
-    print(f"wrote {num_samples} samples to {out}")
+    shown = f" of digit {arguments.label}" if arguments.label is not None else ""
+    print(f"wrote {num_samples} samples{shown} to {out}")
     return 0
 
 
@@ -321,6 +330,10 @@ def command_evaluate(arguments) -> int:
     metrics = evaluate_model(model, num_samples=arguments.num, seed=arguments.seed)
     reference = reference_rows(arguments.num)
     print(format_table({name: metrics, REAL_FLOOR: reference[REAL_FLOOR], UNTRAINED_CEILING: reference[UNTRAINED_CEILING]}))
+    if metrics.get("digit_agreement"):  # a conditional model: does the label pick the digit?
+        shares = "  ".join(f"{digit}: {share:.0%}" for digit, share in enumerate(metrics["digit_agreement"])
+                           if share is not None)
+        print(f"classifier agrees with the label asked for: {shares}")
     write_json_atomic(out, {"name": name, "family": model.family, "weights_sha256": weights_sha256, **metrics,
                             "reference": reference})
     print(f"wrote {out}")
@@ -343,6 +356,7 @@ COMMANDS = {
     "stop": command_stop,
     "evaluate": command_evaluate,
     "worker": command_worker,
+    "augment": command_augment,
 }
 
 

@@ -6,12 +6,14 @@ value refused in one is refused in the other with the same one-line message.
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import os
 from dataclasses import asdict, dataclass, field, fields
 
 from aigc_core.data import DATASET_NAMES
+from aigc_core.models.base import GenerativeModel
 from aigc_core.models.vae import RECONSTRUCTION_LOSSES
 from aigc_core.registry import FAMILIES, get_variant
 
@@ -23,6 +25,7 @@ MAX_BATCH_SIZE = 4096
 
 # Allowed ranges for the model hyperparameters a user may override: name -> (kind, low, high).
 # Bounds are inclusive; "float_open" excludes the low bound (a learning rate of 0 learns nothing).
+# A family lists every knob of its classes; `override_rules` keeps those a variant's class takes.
 OVERRIDE_RULES: dict[str, dict[str, tuple]] = {
     "gan": {
         "latent_dim": ("int", 1, 512),
@@ -32,6 +35,12 @@ OVERRIDE_RULES: dict[str, dict[str, tuple]] = {
         "d_beta_1": ("float", 0.0, 0.999),
         "beta_2": ("float", 0.0, 0.9999),
         "d_steps_per_g_step": ("int", 1, 10),
+        # DCGAN tips: a real label below 0.5 would teach D that real images are fake.
+        "real_label": ("float", 0.5, 1.0),
+        "instance_noise": ("float", 0.0, 1.0),
+        "instance_noise_steps": ("int", 0, MAX_STEPS),
+        # WGAN-GP
+        "gp_weight": ("float", 0.0, 100.0),
     },
     "vae": {
         "latent_dim": ("int", 1, 512),
@@ -87,6 +96,33 @@ class TrainingConfig:
         return {**variant.model_config, **self.overrides}
 
 
+def constructor_parameters(model_class: type) -> dict[str, inspect.Parameter]:
+    """The keyword arguments a model class's constructor takes, following `**kwargs` to its parents."""
+    parameters = {}
+    for cls in model_class.__mro__:
+        if "__init__" not in vars(cls):
+            continue
+        signature = inspect.signature(cls.__init__).parameters
+        for name, parameter in signature.items():
+            if name != "self" and parameter.kind not in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL):
+                parameters.setdefault(name, parameter)
+        if not any(parameter.kind == parameter.VAR_KEYWORD for parameter in signature.values()):
+            break
+        if cls is GenerativeModel:  # past it, **kwargs reach keras.Model: not hyperparameters
+            break
+    return parameters
+
+
+def override_rules(family: str, preset: str) -> dict[str, tuple]:
+    """The hyperparameters a user may override for one variant, with their allowed ranges.
+
+    A family's rules that the variant's model class does not take are left out, so gp_weight
+    is refused for a DCGAN and real_label for a WGAN-GP, by the same check as an unknown name.
+    """
+    accepted = constructor_parameters(get_variant(family, preset).model_class)
+    return {name: rule for name, rule in OVERRIDE_RULES[family].items() if name in accepted}
+
+
 def _check_number(name: str, value, kind: str, low, high):
     """Raise a one-line ValueError naming `name` unless `value` fits; return it normalized.
 
@@ -130,10 +166,10 @@ def validate(config: TrainingConfig, train_size: int | None = None) -> TrainingC
         raise ValueError(f"dataset must be one of {list(DATASET_NAMES)}; received {config.dataset!r}")
     if not isinstance(config.overrides, dict):
         raise ValueError(f"overrides must be a mapping of hyperparameters; received {config.overrides!r}")
-    rules = OVERRIDE_RULES[config.model]
+    rules = override_rules(config.model, config.preset)
     for name, value in config.overrides.items():
         if name not in rules:
-            raise ValueError(f"{name} is not a {config.model} hyperparameter; allowed: {sorted(rules)}")
+            raise ValueError(f"{name} is not a hyperparameter of {config.model}-{config.preset}; allowed: {sorted(rules)}")
     config.overrides = {name: _check_number(name, value, *rules[name]) for name, value in config.overrides.items()}
     if config.batch_size is not None:
         config.batch_size = _check_number("batch_size", config.batch_size, "int", 1, MAX_BATCH_SIZE)

@@ -136,12 +136,19 @@ def to_unit_range(images: np.ndarray, pixel_range: str) -> np.ndarray:
     return np.clip(images, 0.0, 1.0)
 
 
-def make_training_dataset(images: np.ndarray, batch_size: int, seed: int):
+def make_training_dataset(images: np.ndarray, batch_size: int, seed: int, labels: np.ndarray | None = None):
     """A shuffled, repeating `tf.data` pipeline of fixed-size batches.
 
     The whole scaled array sits in memory as one tensor (MNIST is 188 MB as float32),
     so each batch is a gather, not a Python copy; prefetch overlaps it with training.
     Batches all have `batch_size` rows so the compiled train step is traced once.
+
+    Args:
+        images: scaled images (N, 28, 28, 1).
+        batch_size: rows per batch, at most N.
+        seed: the shuffle's seed.
+        labels: int labels (N,) for a conditional model, which then gets `(images, labels)`
+            batches shuffled together; None (unconditional models) keeps image-only batches.
     """
     import tensorflow as tf
 
@@ -150,7 +157,15 @@ def make_training_dataset(images: np.ndarray, batch_size: int, seed: int):
             f"Expected batch_size <= number of training images ({len(images)}). "
             f"Received: batch_size={batch_size}"
         )
-    dataset = tf.data.Dataset.from_tensor_slices(images)
+    if labels is None:
+        dataset = tf.data.Dataset.from_tensor_slices(images)
+    else:
+        labels = np.asarray(labels)
+        if labels.shape != (len(images),):
+            raise ValueError(
+                f"Expected one label per image, shape ({len(images)},). Received: labels of shape {labels.shape}"
+            )
+        dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
     dataset = dataset.shuffle(min(len(images), 60_000), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.repeat().batch(batch_size, drop_remainder=True)
     return dataset.prefetch(tf.data.AUTOTUNE)

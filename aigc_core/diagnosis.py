@@ -164,7 +164,21 @@ def _non_finite(rows: list[dict], error: str | None) -> Finding | None:
     return None
 
 
+def is_critic_history(rows: list[dict]) -> bool:
+    """True for a WGAN-GP's rows: its critic logs a Wasserstein estimate, not D's probabilities."""
+    return any("wasserstein" in row for row in rows)
+
+
 def _gan_findings(rows: list[dict]) -> list[Finding]:
+    """The discriminator checks, for a GAN whose D is a classifier trained with cross-entropy.
+
+    A WGAN-GP's critic is not: its loss is a score difference that is negative when it works
+    (so "D loss near 0" means nothing), it logs no D(x) or D(G(z)), and its loss moves by
+    large factors in healthy runs. None of these thresholds was set for it, so its rows get
+    only the family-independent checks (divergence, sample diversity).
+    """
+    if is_critic_history(rows):
+        return []
     findings = []
     winning = _episode(
         rows,

@@ -214,11 +214,14 @@ def vae_test_losses(model, limit: int | None = None, batch_size: int = 500) -> d
 
     from aigc_core.data import load_images
 
-    images = load_images("mnist", "test", limit=limit).images.astype(np.float32)[..., None] / 255.0
+    test = load_images("mnist", "test", limit=limit)
+    images = test.images.astype(np.float32)[..., None] / 255.0
+    conditional = bool(getattr(model, "num_classes", 0))  # a CVAE scores each image given its label
     reconstruction_total = kl_total = 0.0
     for start in range(0, len(images), batch_size):
         batch = images[start : start + batch_size]
-        reconstruction, kl, _ = model.losses_for(batch, training=False)
+        labels = {"labels": test.labels[start : start + batch_size]} if conditional else {}
+        reconstruction, kl, _ = model.losses_for(batch, training=False, **labels)
         # Both come back as batch means; weighting by batch size gives the mean per image.
         reconstruction_total += float(keras.ops.convert_to_numpy(reconstruction)) * len(batch)
         kl_total += float(keras.ops.convert_to_numpy(kl)) * len(batch)
@@ -259,17 +262,79 @@ def evaluate_model(
     Returns:
         fid, inception_score, coverage (10 fractions), min_class_share, max_class_share,
         confident_share, num_samples, seconds, and for a VAE test_reconstruction, test_kl_nats and
-        (Bernoulli reconstruction) negative_elbo_nats.
+        (Bernoulli reconstruction) negative_elbo_nats; for a conditional model (whose samples cycle
+        through the labels 0-9) digit_agreement, min_digit_agreement and mean_digit_agreement.
     """
     num_samples = check_num_samples(num_samples)
     started = time.monotonic()
     classifier = classifier if classifier is not None else default_classifier()
-    metrics = metrics_for_images(model.sample(num_samples, seed=seed), classifier, reference_limit)
+    images = model.sample(num_samples, seed=seed)
+    metrics = metrics_for_images(images, classifier, reference_limit)
+    if getattr(model, "num_classes", 0):  # the labels a conditional model drew without being asked
+        metrics.update(label_agreement(images, model.default_labels(num_samples), classifier, model.num_classes))
     if model.family == "vae":
         metrics.update(vae_test_losses(model, limit=elbo_limit))
     metrics["seed"] = int(seed)
     metrics["seconds"] = round(time.monotonic() - started, 1)
     return metrics
+
+
+# -- conditional models: does the label pick the digit? ------------------------------------
+DEFAULT_SAMPLES_PER_DIGIT = 100
+
+
+def label_agreement(images, labels, classifier=None, num_classes: int = 10) -> dict:
+    """How often the classifier agrees with the label each image was asked to show.
+
+    Args:
+        images: (N, 28, 28) in [0, 1], the i-th drawn for `labels[i]`.
+        labels: N ints in [0, num_classes).
+        classifier: the shipped classifier by default.
+
+    Returns:
+        digit_agreement (a share per class, None for a class with no image), min_digit_agreement
+        (the worst class: a model that cannot draw one digit is caught) and mean_digit_agreement
+        (over all images).
+    """
+    labels = np.asarray(labels)
+    images = _check_images(images)
+    if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"Expected one int label per image, shape ({len(images)},). Received: labels of shape "
+                         f"{labels.shape} and dtype {labels.dtype}")
+    _, probabilities = classifier_features_and_probabilities(images, classifier)
+    agrees = probabilities.argmax(axis=1) == labels
+    per_digit = [float(agrees[labels == digit].mean()) if np.any(labels == digit) else None
+                 for digit in range(num_classes)]
+    return {
+        "digit_agreement": per_digit,
+        "min_digit_agreement": min(share for share in per_digit if share is not None),
+        "mean_digit_agreement": float(agrees.mean()),
+    }
+
+
+def conditional_agreement(model, samples_per_digit: int = DEFAULT_SAMPLES_PER_DIGIT, seed: int = 0,
+                          classifier=None) -> dict:
+    """Ask a conditional model for `samples_per_digit` images of each digit and measure `label_agreement`.
+
+    One seeded call draws all of them (labels 0...0, 1...1, ...), so the same seed gives the
+    same numbers; the result also carries `samples_per_digit` and `seed`.
+
+    Raises:
+        ValueError: for an unconditional model or a count below 1.
+    """
+    num_classes = int(getattr(model, "num_classes", 0))
+    if not num_classes:
+        raise ValueError(f"Per-digit agreement needs a conditional model. Received: {type(model).__name__}, "
+                         "which takes no labels")
+    if isinstance(samples_per_digit, bool) or not isinstance(samples_per_digit, (int, np.integer)) or not (
+        1 <= samples_per_digit <= MAX_NUM_SAMPLES // num_classes
+    ):
+        raise ValueError(f"Expected samples_per_digit to be an integer in [1, {MAX_NUM_SAMPLES // num_classes}]. "
+                         f"Received: samples_per_digit={samples_per_digit!r}")
+    labels = np.repeat(np.arange(num_classes), int(samples_per_digit))
+    images = model.sample(len(labels), seed=seed, labels=labels)
+    return {**label_agreement(images, labels, classifier, num_classes),
+            "samples_per_digit": int(samples_per_digit), "seed": int(seed)}
 
 
 # -- the reference rows -------------------------------------------------------------------
@@ -358,6 +423,7 @@ def format_table(rows: dict[str, dict]) -> str:
         ("max class", "max_class_share", "{:.1%}"),
         ("p>=0.9", "confident_share", "{:.1%}"),
         ("-ELBO nats", "negative_elbo_nats", "{:.1f}"),
+        ("min digit", "min_digit_agreement", "{:.1%}"),
         ("N", "num_samples", "{:d}"),
     )
     name_width = max([len("model")] + [len(name) for name in rows])

@@ -144,12 +144,16 @@ def project_to_plane(points) -> tuple[np.ndarray, str]:
     return projected.astype(np.float32), f"first two principal components ({kept:.0%} of the variance)"
 
 
-def encode_images(model, images_uint8) -> np.ndarray:
-    """Posterior means (N, latent_dim) of uint8 images (N, 28, 28) under a VAE."""
+def encode_images(model, images_uint8, labels=None) -> np.ndarray:
+    """Posterior means (N, latent_dim) of uint8 images (N, 28, 28) under a VAE (a CVAE also needs their labels)."""
     if getattr(model, "family", None) != "vae":
         family = getattr(model, "family", None)
         raise ValueError(f"Only a VAE can encode images. Received: a model of family {family!r}")
-    mean, _ = model.encode(np.asarray(images_uint8, dtype=np.float32) / 255.0)
+    images = np.asarray(images_uint8, dtype=np.float32) / 255.0
+    if getattr(model, "num_classes", 0):
+        mean, _ = model.encode(images, labels)
+    else:
+        mean, _ = model.encode(images)
     return np.asarray(mean, dtype=np.float32)
 
 
@@ -164,7 +168,7 @@ def encode_test_set(model, limit: int = 2000, dataset: str = "mnist"):
     from aigc_core.data import load_images
 
     test = load_images(dataset, "test", limit=limit)
-    points, axes = project_to_plane(encode_images(model, test.images))
+    points, axes = project_to_plane(encode_images(model, test.images, test.labels))
     return points, test.labels, axes
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 MAX_SEED = 2**31 - 1
 MAX_NUM_SAMPLES = 100_000
 SAMPLE_SUFFIXES = (".npy", ".png")
+# Classes a conditional model can be asked for: the ten digits (Fashion-MNIST also has ten).
+NUM_DIGIT_CLASSES = 10
 
 
 def _whole_number(name: str, value, low: int, high: int) -> int:
@@ -50,6 +52,36 @@ def validate_sampling(num_samples, seed, *, min_samples: int = 1, max_samples: i
     """
     return (_whole_number(names[0], num_samples, min_samples, max_samples),
             _whole_number(names[1], seed, 0, MAX_SEED))
+
+
+def validate_label(label, num_classes: int = NUM_DIGIT_CLASSES, name: str = "label") -> int:
+    """A digit to ask a conditional model for: a whole number in [0, num_classes).
+
+    Raises:
+        ValueError: one line naming the field, the value received and what is allowed.
+    """
+    return _whole_number(name, label, 0, num_classes - 1)
+
+
+def labels_for(model_num_classes: int, num_samples: int, label=None, name: str = "label"):
+    """The labels to sample a model with: `label` repeated N times, or None when no label is asked.
+
+    Args:
+        model_num_classes: the model's `num_classes` (0 for an unconditional model).
+        num_samples: N.
+        label: the digit asked for, or None (a conditional model then cycles 0-9).
+
+    Raises:
+        ValueError: a label for an unconditional model, or one outside [0, num_classes).
+    """
+    if label is None:
+        return None
+    if not model_num_classes:
+        raise ValueError(f"{name} applies to conditional models only (preset 'conditional'); "
+                         f"this model is unconditional; received {name} {label!r}")
+    import numpy as np
+
+    return np.full(int(num_samples), validate_label(label, model_num_classes, name), dtype=np.int32)
 
 
 def validate_extra_budget(extra_steps=None, extra_minutes=None, names: tuple[str, str] = ("steps", "minutes")):

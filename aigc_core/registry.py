@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aigc_core.models import DCGAN, VAE, GenerativeModel
+from aigc_core.models import DCGAN, VAE, WGANGP, ConditionalDCGAN, ConditionalVAE, GenerativeModel
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,26 @@ VARIANTS: dict[str, Variant] = {
             description="The seed article's DCGAN (2.3 M parameters), as in the TensorFlow tutorial; wants a GPU.",
         ),
         Variant(
+            name="gan-wgan-gp",
+            family="gan",
+            preset="wgan-gp",
+            model_class=WGANGP,
+            model_config={
+                "architecture": "fast",
+                "latent_dim": 64,
+                "g_learning_rate": 1e-4,
+                "d_learning_rate": 1e-4,
+                "g_beta_1": 0.5,
+                "d_beta_1": 0.5,
+                "beta_2": 0.9,
+                "d_steps_per_g_step": 5,
+                "gp_weight": 10.0,
+            },
+            batch_size=64,
+            description="WGAN-GP: the small generator against a critic kept smooth by a gradient penalty; "
+                        "5 critic steps per generator step, so a step costs ~6x a DCGAN's on a CPU.",
+        ),
+        Variant(
             name="vae-fast",
             family="vae",
             preset="fast",
@@ -78,6 +98,36 @@ VARIANTS: dict[str, Variant] = {
             model_config={"architecture": "large", "latent_dim": 16, "beta": 1.0, "learning_rate": 1e-3},
             batch_size=128,
             description="Wider VAE with a 16-D latent space: sharper samples, no 2-D plot.",
+        ),
+        Variant(
+            name="gan-conditional",
+            family="gan",
+            preset="conditional",
+            model_class=ConditionalDCGAN,
+            # Projection D + auxiliary classifier: at 4e-4 (vs 2e-4) per-digit agreement after 1,600
+            # CPU steps rose from ~70% to 94% (worst digit 82%).
+            model_config={
+                "architecture": "fast",
+                "latent_dim": 64,
+                "g_learning_rate": 4e-4,
+                "d_learning_rate": 4e-4,
+                "g_beta_1": 0.5,
+                "d_beta_1": 0.5,
+                "class_loss_weight": 1.0,
+            },
+            batch_size=64,
+            description="Conditional GAN (small DCGAN, label in G and D): you pick the digit it draws.",
+        ),
+        Variant(
+            name="vae-conditional",
+            family="vae",
+            preset="conditional",
+            model_class=ConditionalVAE,
+            # A 2-D latent leaves the class to the label: 95% classifier agreement after 500 steps,
+            # where an 8-D one (free to encode the class itself) reached 64%.
+            model_config={"architecture": "fast", "latent_dim": 2, "beta": 1.0, "learning_rate": 1e-3},
+            batch_size=128,
+            description="Conditional VAE (CVAE): the label picks the digit, the 2-D latent only its style.",
         ),
     )
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import io
+import json
 import math
 import os
 import signal
@@ -94,6 +95,52 @@ def save_snapshot(model, run: Run, latent: np.ndarray, step: int) -> None:
     np.save(buffer, images.astype(np.float32))
     write_bytes_atomic(run.samples_dir / f"step_{step:07d}.npy", buffer.getvalue())
     write_bytes_atomic(run.samples_dir / f"step_{step:07d}.png", png_bytes(make_grid(images), scale=2))
+
+
+KL_FILENAME = "kl.jsonl"
+# Test images a VAE's per-dimension KL is averaged over at each snapshot: enough for a stable
+# mean (one encoder pass, a few milliseconds), fixed so that the bars of two steps compare.
+KL_IMAGES = 256
+
+
+def kl_history(run: Run) -> list[dict]:
+    """A VAE run's per-dimension KL at each snapshot, oldest first: {"step", "kl": [nats per dimension]}."""
+    return Run.read_metrics_file(run.path / KL_FILENAME)
+
+
+class KLRecorder:
+    """At every snapshot, appends the per-dimension KL of a fixed test batch to kl.jsonl, then
+    runs the quality scorer, if any.
+
+    It has the scorer's shape (`score(model, step, elapsed_s)` returns the seconds spent), so
+    the run's recorder counts both as time outside training without knowing about either.
+    """
+
+    def __init__(self, run: Run, images: np.ndarray, scorer=None):
+        self.run = run
+        self.images = images
+        self.scorer = scorer
+
+    def score(self, model, step: int, elapsed_s: float) -> float:
+        started = time.monotonic()
+        kl = model.kl_per_dimension_on(self.images)
+        Run._append_rows(self.run.path / KL_FILENAME, [{"step": int(step), "kl": [round(float(value), 6) for value in kl]}])
+        spent = time.monotonic() - started
+        return spent + (self.scorer.score(model, step, elapsed_s) if self.scorer is not None else 0.0)
+
+
+def kl_test_images(dataset: str = "mnist") -> np.ndarray:
+    """The fixed batch the per-dimension KL is measured on: the first `KL_IMAGES` test images in [0, 1]."""
+    from aigc_core.data import load_images
+
+    return load_images(dataset, "test", KL_IMAGES).images.astype(np.float32) / 255.0
+
+
+def with_kl_recording(scorer, model, run: Run, dataset: str):
+    """`scorer` wrapped in a `KLRecorder` when the model reports per-dimension KL (a VAE); else `scorer`."""
+    if not hasattr(model, "kl_per_dimension_on"):
+        return scorer
+    return KLRecorder(run, kl_test_images(dataset), scorer)
 
 
 def make_recorder(model, run: Run, config: TrainingConfig, *, start_step: int, target_step: int | None,
@@ -234,7 +281,8 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
         run.update_status(state="running", error=None, **own_process_identity())
         run.stop_path.unlink(missing_ok=True)
         config = TrainingConfig.from_dict(run.config())
-        images = load_images(config.dataset, "train", config.train_limit).images
+        training_set = load_images(config.dataset, "train", config.train_limit)
+        images = training_set.images
         validate(config, train_size=len(images))
         batch_size = config.resolved_batch_size()
         steps_per_epoch = len(images) // batch_size
@@ -251,6 +299,10 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
             run.truncate_metrics(start_step)
         if run.quality_path.exists():
             run.truncate_quality(start_step)
+        kl_rows = kl_history(run)
+        if any(row.get("step", 0) > start_step for row in kl_rows):
+            kept = [row for row in kl_rows if row.get("step", 0) <= start_step]
+            write_bytes_atomic(run.path / KL_FILENAME, "".join(json.dumps(row) + "\n" for row in kept).encode())
         for step, path in run.snapshots():
             if step > start_step:
                 path.unlink(missing_ok=True)
@@ -271,12 +323,14 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
             return run.update_status(state="finished", step=start_step, total_steps=target_step, eta_s=0)
 
         latent = model.latent_batch(config.num_snapshot_samples, config.seed)
-        scorer = make_snapshot_scorer(model, run, config.seed)
+        scorer = with_kl_recording(make_snapshot_scorer(model, run, config.seed), model, run, config.dataset)
         if start_step == 0:
             save_snapshot(model, run, latent, 0)  # the timeline starts from pure noise
             if scorer is not None:
                 scorer.score(model, 0, 0.0)  # and the quality curve from the untrained model
-        dataset = make_training_dataset(scale_pixels(images, model.pixel_range), batch_size, config.seed + start_step)
+        labels = training_set.labels if model.num_classes else None  # only conditional models read labels
+        dataset = make_training_dataset(scale_pixels(images, model.pixel_range), batch_size, config.seed + start_step,
+                                        labels=labels)
         recorder = make_recorder(model, run, config, start_step=start_step, target_step=target_step,
                                  deadline_s=deadline, previous_elapsed_s=previous_elapsed,
                                  train_size=len(images), latent=latent, progress=progress, scorer=scorer)

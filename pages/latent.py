@@ -36,6 +36,7 @@ if model is not None and model.family == "vae":
     text = st.text_input("Test-set indices (up to 20)", value=", ".join(map(str, gallery.default_digit_indices())),
                          key="latent_digits", help="Whole numbers between 0 and 9999, separated by commas or spaces.")
     gallery.render_reconstructions(key, text)
+    gallery.render_kl_bars(key, model)
 elif model is not None:
     st.subheader("Walking between two seeds")
     seed_a_column, seed_b_column, method_column = st.columns([1, 1, 2])

@@ -11,4 +11,6 @@ train_and_measure gan-fast 12
 train_and_measure vae-large 8
 train_and_measure vae-fast 4
 train_and_measure gan-paper 15
+train_and_measure vae-conditional 6
+train_and_measure gan-conditional 10
 python scripts/weights_readme.py

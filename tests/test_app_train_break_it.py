@@ -46,7 +46,7 @@ def test_a_vae_breakage_switches_the_model_and_changing_the_model_clears_it():
     app = open_train()
     app.selectbox(key="train_broken").set_value("VAE: beta = 20").run()
     assert app.radio(key="train_model").value == "vae"
-    assert app.number_input(key="train_beta").value == pytest.approx(20.0)
+    assert app.slider(key="train_beta").value == pytest.approx(20.0)  # beta is a slider (tests/test_beta_vae.py)
     app.radio(key="train_model").set_value("gan").run()
     assert app.selectbox(key="train_broken").value != "VAE: beta = 20"
     assert not any("Watch for" in item.value for item in app.info)

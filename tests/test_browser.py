@@ -29,7 +29,8 @@ pytestmark = pytest.mark.browser
 
 # Page name -> URL path. Home is the default page, which Streamlit serves at "/" whatever its
 # url_path ("/home" answers "Page not found" and then runs the main page).
-PAGES = {"home": "", "train": "train", "compare": "compare", "latent": "latent", "runs": "runs"}
+PAGES = {"home": "", "train": "train", "compare": "compare", "latent": "latent", "conditional": "conditional",
+         "digit": "digit", "augment": "augment", "runs": "runs"}
 PAGE_LOAD_TIMEOUT_MS = 60_000
 TRAINING_TIMEOUT_MS = 120_000
 SETTLE_S = 0.7

@@ -44,9 +44,10 @@ def one_step(model, digits) -> dict:
 
 
 def test_registry_lists_the_documented_variants():
-    assert set(VARIANTS) == {"gan-fast", "gan-paper", "vae-fast", "vae-large"}
+    # Later variants (conditional, WGAN-GP) have their own test files; the original four stay first.
+    assert {"gan-fast", "gan-paper", "vae-fast", "vae-large", "gan-conditional", "vae-conditional"} <= set(VARIANTS)
     assert FAMILIES == ("gan", "vae")
-    assert presets_for("gan") == ("fast", "paper") and presets_for("vae") == ("fast", "large")
+    assert presets_for("gan")[:2] == ("fast", "paper") and presets_for("vae")[:2] == ("fast", "large")
     assert get_variant("vae", "fast").model_config["latent_dim"] == 2
     assert get_variant("vae", "large").model_config["latent_dim"] == 16
     with pytest.raises(ValueError, match="preset"):
@@ -143,7 +144,7 @@ def test_get_config_rebuilds_an_identical_architecture(models, name):
     config = model.get_config()
     preset = VARIANTS[name].model_config
     assert {key: config[key] for key in preset} == preset  # constructor args and config keys agree
-    rebuilt = build_model(model.family, config)
+    rebuilt = build_model(model.family, config, type(model).__name__)
     assert type(rebuilt) is type(model)
     assert rebuilt.get_config() == config
     assert rebuilt.parameter_counts() == model.parameter_counts()

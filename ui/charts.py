@@ -11,6 +11,7 @@ import base64
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from aigc_core.diagnosis import is_critic_history
 from aigc_core.images import make_grid, png_bytes
 from ui.share import figure_scale
 
@@ -23,6 +24,8 @@ COLOURS = {
     "loss": "#0072B2",
     "reconstruction_loss": "#009E73",
     "kl_loss": "#E69F00",
+    "wasserstein": "#009E73",
+    "gradient_penalty": "#D55E00",
     "fid": "#CC79A7",
     "inception_score": "#56B4E9",
 }
@@ -34,6 +37,8 @@ LABELS = {
     "loss": "total loss",
     "reconstruction_loss": "reconstruction",
     "kl_loss": "KL divergence",
+    "wasserstein": "Wasserstein estimate E[D(x)] − E[D(G(z))]",
+    "gradient_penalty": "gradient penalty",
     "fid": "FID (lower is better)",
     "inception_score": "Inception Score (higher is better)",
 }
@@ -42,17 +47,21 @@ GRID_COLOUR = "rgba(128, 128, 128, 0.3)"
 FONT_SIZE = 18
 # The VAE's total is reconstruction plus a small KL term: dashed, so the two stay distinguishable.
 DASHED = {"loss"}
+# A WGAN-GP's D is a critic: its loss is a score difference plus the penalty, not a cross-entropy.
+CRITIC_LABELS = {**LABELS, "d_loss": "critic loss"}
+# Bars of collapsed latent dimensions are grey: the eye should find the ones the model ignores.
+KL_COLOUR, COLLAPSED_COLOUR = "#0072B2", "#999999"
 
 
-def _trace(rows: list[dict], name: str) -> go.Scatter:
+def _trace(rows: list[dict], name: str, labels: dict = LABELS) -> go.Scatter:
     points = [(row["step"], row[name]) for row in rows if "step" in row and row.get(name) is not None]
     return go.Scatter(
         x=[step for step, _ in points],
         y=[value for _, value in points],
-        name=LABELS.get(name, name),
+        name=labels.get(name, name),
         mode="lines",
         line={"color": COLOURS.get(name), "width": 3, "dash": "dash" if name in DASHED else "solid"},
-        hovertemplate="step %{x}<br>%{y:.4f}<extra>" + LABELS.get(name, name) + "</extra>",
+        hovertemplate="step %{x}<br>%{y:.4f}<extra>" + labels.get(name, name) + "</extra>",
     )
 
 
@@ -72,13 +81,27 @@ def loss_figure(rows: list[dict], family: str, title: str | None = None) -> go.F
     Args:
         rows: metric rows as `Run.metrics()` returns them (each has `step` and the losses).
         family: "gan" (losses on top, D's mean output on real and fake images below, as
-            probabilities) or "vae" (total, reconstruction and KL losses on one axis).
+            probabilities; for a WGAN-GP the critic's Wasserstein estimate and its gradient
+            penalty instead, which are scores, not probabilities) or "vae" (total,
+            reconstruction and KL losses on one axis).
         title: optional heading drawn above the figure.
 
     Raises:
         ValueError: for a family other than "gan" or "vae".
     """
-    if family == "gan":
+    if family == "gan" and is_critic_history(rows):
+        figure = make_subplots(
+            rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.09, row_heights=[0.4, 0.33, 0.27],
+            subplot_titles=("losses", "Wasserstein estimate (falls as the samples get closer to real digits)",
+                            "gradient penalty (0: the critic's gradient norm is exactly 1)"),
+        )
+        for name in ("d_loss", "g_loss"):
+            figure.add_trace(_trace(rows, name, CRITIC_LABELS), row=1, col=1)
+        figure.add_trace(_trace(rows, "wasserstein", CRITIC_LABELS), row=2, col=1)
+        figure.add_trace(_trace(rows, "gradient_penalty", CRITIC_LABELS), row=3, col=1)
+        figure.update_xaxes(title_text="step", row=3, col=1)
+        height = 680
+    elif family == "gan":
         figure = make_subplots(
             rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12, row_heights=[0.55, 0.45],
             subplot_titles=("losses", "discriminator output (probability of 'real')"),
@@ -174,3 +197,39 @@ def png_data_uri(png: bytes) -> str:
     them (the image then fails with a 404); an inline image cannot go missing.
     """
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def kl_figure(kl_values, step: int | None = None, title: str | None = None) -> go.Figure:
+    """The KL term per latent dimension as bars: posterior collapse made visible.
+
+    A dimension whose bar is near 0 (grey, below `COLLAPSED_DIMENSION_NATS`) has a posterior
+    equal to the prior for every image: the decoder ignores it. Raising beta pushes bars down.
+
+    Args:
+        kl_values: nats per latent dimension (as `VAE.kl_per_dimension_on` returns them).
+        step: the training step they were measured at, named in the axis title.
+        title: optional heading drawn above the figure.
+    """
+    from aigc_core.models.vae import COLLAPSED_DIMENSION_NATS
+
+    values = [float(value) for value in kl_values]
+    figure = go.Figure(go.Bar(
+        x=[f"z{index + 1}" for index in range(len(values))],
+        y=values,
+        marker={"color": [COLLAPSED_COLOUR if value < COLLAPSED_DIMENSION_NATS else KL_COLOUR for value in values]},
+        hovertemplate="%{x}: %{y:.3f} nats<extra></extra>",
+        name="KL per dimension",
+    ))
+    figure.add_hline(y=COLLAPSED_DIMENSION_NATS, line={"dash": "dot", "color": "gray", "width": 1})
+    figure.update_xaxes(title_text="latent dimension" + (f" (step {step:,})" if step is not None else ""))
+    figure.update_yaxes(title_text="KL (nats)", rangemode="tozero")
+    figure.update_layout(
+        title={"text": title} if title else None,
+        height=int(300 * figure_scale()),
+        font={"size": FONT_SIZE},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        margin={"l": 10, "r": 10, "t": 50 if title else 20, "b": 10},
+        showlegend=False,
+    )
+    return _style_text_and_axes(figure)

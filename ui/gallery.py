@@ -17,7 +17,7 @@ from aigc_core.diagnosis import diagnose
 from aigc_core.runs import Run, RunStore, read_json
 from aigc_core.sources import Source
 from ui.cache import load_model, model_sources
-from ui.charts import FONT_SIZE, GRID_COLOUR, image_grid_png, loss_figure
+from ui.charts import FONT_SIZE, GRID_COLOUR, image_grid_png, kl_figure, loss_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards
 from ui.share import figure_scale
 
@@ -224,7 +224,9 @@ def load_test_digits(indices: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _reconstructions(key: str, version: float, indices: tuple[int, ...]) -> np.ndarray:
-    return load_model(key).reconstruct(load_test_digits(indices)[0])
+    model, (images, labels) = load_model(key), load_test_digits(indices)
+    # A conditional VAE encodes and decodes each digit with its own label.
+    return model.reconstruct(images, labels) if model.num_classes else model.reconstruct(images)
 
 
 def reconstructions(key: str, indices: tuple[int, ...]) -> np.ndarray:
@@ -439,6 +441,32 @@ def render_reconstructions(key: str, indices_text: str) -> None:
              caption="originals: digits " + " ".join(str(label) for label in labels))
     st.image(image_grid_png(rebuilt, columns=len(indices), scale=4), width="stretch", output_format="PNG",
              caption="reconstructions: each image encoded to its posterior mean, then decoded")
+
+
+@st.cache_data(max_entries=16, show_spinner="Measuring the KL of each latent dimension…")
+def _kl_per_dimension(key: str, version: float) -> np.ndarray:
+    from aigc_core.training import kl_test_images
+
+    return load_model(key).kl_per_dimension_on(kl_test_images())
+
+
+def render_kl_bars(key: str, model) -> None:
+    """A VAE's KL term per latent dimension on a fixed test batch: collapsed dimensions show as grey bars."""
+    from aigc_core.data import DatasetError
+    from aigc_core.training import KL_IMAGES
+
+    if not hasattr(model, "kl_per_dimension_on"):
+        return
+    st.subheader("KL per latent dimension")
+    try:
+        values = _kl_per_dimension(key, source_version(key))
+    except DatasetError as error:
+        st.error(f"Could not load the MNIST test set: {one_line(error)}")
+        return
+    st.plotly_chart(kl_figure(values), key="latent_kl")
+    st.caption(f"KL(q(z|x) ‖ N(0, I)) of each dimension, averaged over the first {KL_IMAGES} test digits "
+               f"(total {float(values.sum()):.2f} nats). A grey bar near 0 is a collapsed dimension: the encoder "
+               "gives it the same value for every digit, so it carries nothing; a larger β pushes more bars there.")
 
 
 def render_interpolation(key: str, seed_a: int, seed_b: int, method: str) -> None:

@@ -7,28 +7,35 @@ and `TrainingConfig`; this module only maps widget keys to those names.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import fields
+from pathlib import Path
 
 import streamlit as st
 
-from aigc_core.config import MAX_MINUTES, OVERRIDE_RULES, TrainingConfig, validate
+from aigc_core.config import MAX_MINUTES, OVERRIDE_RULES, TrainingConfig, constructor_parameters, override_rules, validate
 from aigc_core.diagnosis import BROKEN_PRESETS, diagnose
 from aigc_core.limits import MAX_SEED
 from aigc_core.quality import scoring_unavailable_reason
 from aigc_core.registry import FAMILIES, get_variant, presets_for
 from aigc_core.runs import ACTIVE_STATES, Run, RunStore
+from aigc_core.training import KL_FILENAME, kl_history
 from aigc_core.worker import queue_position
-from ui.charts import image_grid_png, loss_figure, png_data_uri, quality_figure
+from ui.charts import image_grid_png, kl_figure, loss_figure, png_data_uri, quality_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards
+from ui.share import figure_scale
 
-# Widget key -> model hyperparameter (an `overrides` name), per family, in display order.
+# Widget key -> model hyperparameter (an `overrides` name), per family, in display order. A
+# variant shows those its model class takes (`config.override_rules`): no gp_weight for a DCGAN.
 HYPERPARAMETER_KEYS = {
     "gan": {
         "train_latent_dim": "latent_dim",
         "train_g_lr": "g_learning_rate",
         "train_d_lr": "d_learning_rate",
         "train_d_steps": "d_steps_per_g_step",
+        "train_gp_weight": "gp_weight",
+        "train_real_label": "real_label",
+        "train_instance_noise": "instance_noise",
+        "train_instance_noise_steps": "instance_noise_steps",
     },
     "vae": {
         "train_latent_dim": "latent_dim",
@@ -40,12 +47,42 @@ LABELS = {
     "latent_dim": "Latent size (dimensions of z)",
     "g_learning_rate": "Generator learning rate",
     "d_learning_rate": "Discriminator learning rate",
-    "d_steps_per_g_step": "Discriminator steps per generator step",
+    "d_steps_per_g_step": "Discriminator (critic) steps per generator step",
+    "gp_weight": "Gradient penalty weight λ",
+    "real_label": "Real-image label (one-sided label smoothing)",
+    "instance_noise": "Instance noise (standard deviation)",
+    "instance_noise_steps": "Instance noise fades out over (steps)",
     "learning_rate": "Learning rate",
     "beta": "β (weight of the KL term)",
 }
+# One sentence per control: what it does and why one would change it (shown as the widget's help).
+HELP = {
+    "latent_dim": "Length of the random vector every image starts from: more dimensions can hold more "
+                  "variety, and take longer to organise.",
+    "g_learning_rate": "Step size of the generator's Adam optimizer: smaller is slower but steadier.",
+    "d_learning_rate": "Step size of the discriminator's (critic's) optimizer: the seed's tip is to keep the "
+                       "generator's rate at or below it, so that D stays a useful teacher.",
+    "d_steps_per_g_step": "Discriminator updates before each generator update: 1 for a DCGAN (more lets D "
+                          "overpower G), 5 for WGAN-GP, whose critic must be near its optimum for its score "
+                          "difference to estimate a distance.",
+    "gp_weight": "Weight of the penalty that pushes the critic's gradient norm towards 1 between real and fake "
+                 "images, which keeps the critic smooth and its Wasserstein estimate meaningful (10 in the paper; "
+                 "0 removes the constraint and the critic runs away).",
+    "real_label": "The target D learns for real images: 0.9 instead of 1 (one-sided label smoothing) keeps D "
+                  "from becoming over-confident, which would leave the generator no gradient; 1 is off.",
+    "instance_noise": "Gaussian noise of this standard deviation is added to every image D sees, real and fake, "
+                      "so that the two overlap and D cannot separate them perfectly early on; 0 is off.",
+    "instance_noise_steps": "The noise shrinks linearly to 0 over this many generator steps, so it helps early "
+                            "and no longer blurs D's view at the end; 0 keeps it constant.",
+    "learning_rate": "Step size of the Adam optimizer: smaller is slower but steadier.",
+    "beta": "Weight of the KL term: low β gives sharper reconstructions, high β a smoother, more regular latent "
+            "space, and too high a β collapses it (watch the per-dimension KL bars under the chart).",
+}
 FORMATS = {"float_open": "%.5f", "float": "%.2f"}
-STEP_SIZES = {"g_learning_rate": 1e-4, "d_learning_rate": 1e-4, "learning_rate": 1e-4, "beta": 0.1}
+STEP_SIZES = {"g_learning_rate": 1e-4, "d_learning_rate": 1e-4, "learning_rate": 1e-4, "beta": 0.1,
+              "gp_weight": 1.0, "real_label": 0.05, "instance_noise": 0.05, "instance_noise_steps": 100}
+# The β slider spans the beta-VAE range people try; a "break it" preset beyond it stretches it.
+BETA_SLIDER_MAX = 10.0
 # A time budget is the UI's own choice: TrainingConfig has no default minutes.
 DEFAULT_MINUTES = 2.0
 STATE_COLOURS = {"queued": "gray", "running": "blue", "finished": "green", "stopped": "orange", "interrupted": "violet",
@@ -59,13 +96,18 @@ def _config_default(name: str):
 def model_defaults(family: str, preset: str) -> dict:
     """The model constructor's defaults updated by the variant's config: what training would use."""
     variant = get_variant(family, preset)
-    signature = inspect.signature(variant.model_class.__init__)
     defaults = {
         name: parameter.default
-        for name, parameter in signature.parameters.items()
-        if parameter.default is not inspect.Parameter.empty
+        for name, parameter in constructor_parameters(variant.model_class).items()
+        if parameter.default is not parameter.empty
     }
     return {**defaults, **variant.model_config}
+
+
+def shown_hyperparameters(family: str, preset: str) -> dict[str, str]:
+    """Widget key -> hyperparameter name for the controls this variant gets, in display order."""
+    rules = override_rules(family, preset)
+    return {key: name for key, name in HYPERPARAMETER_KEYS[family].items() if name in rules}
 
 
 def default_steps() -> int:
@@ -77,7 +119,7 @@ def widget_defaults(family: str, preset: str) -> dict:
     """Widget key -> default value for the hyperparameters of this variant."""
     variant = get_variant(family, preset)
     defaults = model_defaults(family, preset)
-    values = {key: defaults[name] for key, name in HYPERPARAMETER_KEYS[family].items()}
+    values = {key: defaults[name] for key, name in shown_hyperparameters(family, preset).items()}
     values["train_batch_size"] = variant.batch_size
     return values
 
@@ -102,7 +144,7 @@ def _apply_broken_preset() -> None:
     state = st.session_state
     state.train_model, state.train_preset = broken.family, broken.preset
     state.update(widget_defaults(broken.family, broken.preset))
-    keys_by_name = {name: key for key, name in HYPERPARAMETER_KEYS[broken.family].items()}
+    keys_by_name = {name: key for key, name in shown_hyperparameters(broken.family, broken.preset).items()}
     state.update({keys_by_name[name]: value for name, value in broken.overrides.items() if name in keys_by_name})
 
 
@@ -129,11 +171,27 @@ def _ensure_defaults() -> None:
 
 def _hyperparameter_input(key: str, name: str, family: str):
     kind, low, high = OVERRIDE_RULES[family][name]
+    if name == "beta":
+        # A slider makes the beta-VAE sweep one gesture; a wider value (a "break it" preset) widens it.
+        high = max(BETA_SLIDER_MAX, float(st.session_state.get(key, low)))
+        return st.slider(LABELS[name], min_value=float(low), max_value=high, step=STEP_SIZES[name], key=key,
+                         help=HELP[name])
     if kind == "int":
-        return st.number_input(LABELS[name], min_value=low, max_value=high, step=1, key=key)
+        return st.number_input(LABELS[name], min_value=low, max_value=high, step=STEP_SIZES.get(name, 1), key=key,
+                               help=HELP[name])
     # A learning rate of exactly 0 is allowed here so that the validator can explain why it is refused.
     return st.number_input(LABELS[name], min_value=float(low), max_value=float(high), step=STEP_SIZES[name],
-                           format=FORMATS[kind], key=key)
+                           format=FORMATS[kind], key=key, help=HELP[name])
+
+
+def learning_rate_ratio_caption(overrides: dict) -> str | None:
+    """The D/G learning-rate ratio in words, for a GAN whose two rates are both set (else None)."""
+    g_rate, d_rate = overrides.get("g_learning_rate"), overrides.get("d_learning_rate")
+    if not g_rate or not d_rate:
+        return None
+    return (f"D/G learning-rate ratio: **{d_rate / g_rate:.3g}**. Above 1 the discriminator learns faster "
+            "(the seed's tip, so that it stays a useful teacher); far above, it wins and the generator's "
+            "gradient vanishes.")
 
 
 def settings_form() -> TrainingConfig:
@@ -152,7 +210,10 @@ def settings_form() -> TrainingConfig:
             st.info(f"**Watch for:** {BROKEN_PRESETS[broken].watch_for}", icon=":material/visibility:")
     with hyperparameter_column:
         overrides = {name: _hyperparameter_input(key, name, family)
-                     for key, name in HYPERPARAMETER_KEYS[family].items()}
+                     for key, name in shown_hyperparameters(family, preset).items()}
+        ratio = learning_rate_ratio_caption(overrides)
+        if ratio:
+            st.caption(ratio)
     with budget_column:
         batch_size = st.number_input("Batch size", min_value=1, step=1, key="train_batch_size")
         budget_kind = st.radio("Budget", ("steps", "minutes"), key="train_budget_kind", horizontal=True)
@@ -235,37 +296,92 @@ def _render_state(run: Run, store: RunStore, status: dict, config: dict) -> None
         st.page_link("pages/runs.py", label="All runs: timeline, downloads, delete", icon=":material/folder_open:")
 
 
+def _file_signature(path) -> tuple | None:
+    """(modification time, size) of a file or folder, None when it does not exist."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
+
+
+def run_signature(run: Run) -> tuple:
+    """What the live view is drawn from: it changes exactly when the view would change."""
+    return (
+        _file_signature(run.metrics_path), _file_signature(run.quality_path),
+        _file_signature(run.path / KL_FILENAME), _file_signature(run.samples_dir),
+        run.raw_status().get("error"),
+    )
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _run_view(run_path: str, family: str, signature: tuple, scale: float) -> dict:
+    """Figures, findings and the sample grid of one run, built once per change of its files.
+
+    The live fragment reruns every second in every open tab; building plotly figures costs
+    ~0.5 s of server CPU each time, so ten visitors watching would saturate a 2-core server.
+    Keyed by the files' signature (and the presentation scale), a figure is rebuilt only when
+    the run wrote something new, and tabs showing the same run share it. Cached objects are
+    only read (serialized by st.plotly_chart), never changed.
+    """
+    run = Run(Path(run_path))
+    rows, latest = run.metrics(), run.latest_snapshot()
+    error = signature[-1]
+    findings = diagnose(family, rows, latest[1] if latest else None, snapshot_step=latest[0] if latest else None,
+                        error=error)
+    quality_rows = run.quality()
+    kl_rows = [row for row in kl_history(run) if isinstance(row.get("kl"), list) and row["kl"]]
+    return {
+        "findings": findings,
+        "loss_figure": annotate_figure(loss_figure(rows, family), findings) if rows else None,
+        "quality_rows": quality_rows,
+        "quality_figure": quality_figure(quality_rows) if quality_rows else None,
+        "kl_row": kl_rows[-1] if kl_rows else None,
+        "kl_figure": kl_figure(kl_rows[-1]["kl"], step=kl_rows[-1].get("step"), title="KL per latent dimension")
+        if kl_rows else None,
+        "latest_step": latest[0] if latest else None,
+        "grid_uri": png_data_uri(image_grid_png(latest[1], scale=2)) if latest else None,
+    }
+
+
 def render_curves_and_samples(run: Run, family: str, config: dict) -> None:
     """The loss curves (with diagnosis markers) and the quality curve (FID, IS of each scored
-    snapshot) beside the latest snapshot grid of the fixed latent batch.
-
-    The diagnosis is numpy over a few hundred rows and one snapshot: cheap enough every second.
-    """
-    rows, latest = run.metrics(), run.latest_snapshot()
-    findings = diagnose(family, rows, latest[1] if latest else None, snapshot_step=latest[0] if latest else None,
-                        error=run.status().get("error"))
+    snapshot) beside the latest snapshot grid of the fixed latent batch."""
+    view = _run_view(str(run.path), family, run_signature(run), figure_scale())
     curves_column, samples_column = st.columns([4, 3], gap="medium")
     with curves_column:
-        if rows:
-            st.plotly_chart(annotate_figure(loss_figure(rows, family), findings), config={"displayModeBar": False})
+        if view["loss_figure"] is not None:
+            st.plotly_chart(view["loss_figure"], config={"displayModeBar": False})
         else:
             st.caption(f"Loss curves appear after the first {config.get('log_every', '')} steps.")
-        render_quality_curve(run)
+        render_quality_curve(view)
+        if family == "vae":
+            render_kl_bars(view)
     with samples_column:
-        if latest is None:
+        if view["grid_uri"] is None:
             st.caption("Samples appear once the model is built.")
         else:
-            step, images = latest
-            st.image(png_data_uri(image_grid_png(images, scale=2)), width="stretch",
-                     caption=f"Samples from one fixed noise batch at step {step}")
-    render_finding_cards(findings)
+            st.image(view["grid_uri"], width="stretch",
+                     caption=f"Samples from one fixed noise batch at step {view['latest_step']}")
+    render_finding_cards(view["findings"])
 
 
-def render_quality_curve(run: Run) -> None:
+def render_kl_bars(view: dict) -> None:
+    """The KL term per latent dimension at the latest snapshot, from kl.jsonl: collapse made visible."""
+    if view["kl_figure"] is None:
+        st.caption("The KL per latent dimension appears with the first snapshot.")
+        return
+    st.plotly_chart(view["kl_figure"], config={"displayModeBar": False})
+    st.caption("Averaged over a fixed batch of test images at each snapshot. A grey bar near 0 is a collapsed "
+               "dimension: its code is the same for every image, so the decoder ignores it. Raising β pushes "
+               "the bars down.")
+
+
+def render_quality_curve(view: dict) -> None:
     """FID and Inception Score against the step, from quality.jsonl: what the losses cannot say."""
-    rows = run.quality()
+    rows = view["quality_rows"]
     if rows:
-        st.plotly_chart(quality_figure(rows), config={"displayModeBar": False})
+        st.plotly_chart(view["quality_figure"], config={"displayModeBar": False})
         st.caption(f"Each point scores {rows[-1].get('num_samples', '')} samples of one fixed noise batch "
                    "with the project's MNIST classifier; compare points of this curve with each other, not "
                    "with the 10,000-sample numbers of `python -m aigc_core evaluate`.")

@@ -87,9 +87,15 @@ def build_discriminator(architecture: str) -> keras.Sequential:
     raise ValueError(f"Expected architecture to be one of {ARCHITECTURES}. Received: architecture={architecture!r}")
 
 
-def discriminator_loss(real_logits, fake_logits):
-    """Binary cross-entropy: real images labelled 1, generated ones 0 (from logits)."""
-    real_loss = ops.mean(ops.binary_crossentropy(ops.ones_like(real_logits), real_logits, from_logits=True))
+def discriminator_loss(real_logits, fake_logits, real_label: float = 1.0):
+    """Binary cross-entropy: real images labelled `real_label`, generated ones 0 (from logits).
+
+    A `real_label` below 1 is one-sided label smoothing: D is never asked to be certain an
+    image is real, so it cannot saturate and keeps giving G a gradient. Fakes stay at 0;
+    smoothing them too would reward D for calling a fake partly real.
+    """
+    real_targets = ops.ones_like(real_logits) if real_label == 1.0 else ops.full_like(real_logits, real_label)
+    real_loss = ops.mean(ops.binary_crossentropy(real_targets, real_logits, from_logits=True))
     fake_loss = ops.mean(ops.binary_crossentropy(ops.zeros_like(fake_logits), fake_logits, from_logits=True))
     return real_loss + fake_loss
 
@@ -110,6 +116,12 @@ class DCGAN(GenerativeModel):
             discriminator that learns much faster than its generator starves it of gradient.
         g_beta_1, d_beta_1, beta_2: Adam betas; 0.5 for beta_1 is the DCGAN paper's choice.
         d_steps_per_g_step: discriminator updates per generator update.
+        real_label: D's target for real images; 1 is the plain loss, 0.9 one-sided label
+            smoothing (a D that is never asked for certainty cannot saturate).
+        instance_noise: standard deviation of Gaussian noise added to every image D sees,
+            real and fake, so their distributions overlap and D's verdict stays smooth; 0 is off.
+        instance_noise_steps: generator steps over which that noise falls linearly to 0
+            (early help, no blur at the end); 0 keeps it constant.
     """
 
     family = "gan"
@@ -126,6 +138,9 @@ class DCGAN(GenerativeModel):
         d_beta_1: float = 0.9,
         beta_2: float = 0.999,
         d_steps_per_g_step: int = 1,
+        real_label: float = 1.0,
+        instance_noise: float = 0.0,
+        instance_noise_steps: int = 0,
         **kwargs,
     ):
         super().__init__(latent_dim=latent_dim, architecture=architecture, **kwargs)
@@ -135,6 +150,9 @@ class DCGAN(GenerativeModel):
         self.d_beta_1 = float(d_beta_1)
         self.beta_2 = float(beta_2)
         self.d_steps_per_g_step = int(d_steps_per_g_step)
+        self.real_label = float(real_label)
+        self.instance_noise = float(instance_noise)
+        self.instance_noise_steps = int(instance_noise_steps)
         self.generator = build_generator(self.latent_dim, architecture)
         self.discriminator = build_discriminator(architecture)
         self.seed_generator = keras.random.SeedGenerator(0)
@@ -165,6 +183,25 @@ class DCGAN(GenerativeModel):
     def named_optimizers(self):
         return {"g_optimizer": self.g_optimizer, "d_optimizer": self.d_optimizer}
 
+    def instance_noise_std(self):
+        """The noise level at the current generator step: linear decay to 0, or constant."""
+        if self.instance_noise_steps <= 0:
+            return ops.convert_to_tensor(self.instance_noise, dtype="float32")
+        progress = ops.cast(self.g_optimizer.iterations, "float32") / float(self.instance_noise_steps)
+        return self.instance_noise * ops.maximum(0.0, 1.0 - progress)
+
+    def discriminator_inputs(self, real_images, fake_images):
+        """Real and fake images in one batch for D, with instance noise when it is on.
+
+        Without noise no random number is drawn, so runs with the option off repeat the
+        exact random sequence (and results) of runs made before the option existed.
+        """
+        images = ops.concatenate([real_images, fake_images], axis=0)
+        if self.instance_noise <= 0.0:
+            return images
+        noise = keras.random.normal(ops.shape(images), seed=self.seed_generator)
+        return images + self.instance_noise_std() * noise
+
     def train_step(self, real_images):
         """Extra discriminator-only steps, then one fused step that updates both networks.
 
@@ -182,17 +219,17 @@ class DCGAN(GenerativeModel):
             latent = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
             with tf.GradientTape() as tape:
                 fake_images = self.generator(latent, training=True)
-                logits = self.discriminator(ops.concatenate([real_images, fake_images], axis=0), training=True)
-                d_loss = discriminator_loss(logits[:batch_size], logits[batch_size:])
+                logits = self.discriminator(self.discriminator_inputs(real_images, fake_images), training=True)
+                d_loss = discriminator_loss(logits[:batch_size], logits[batch_size:], self.real_label)
             gradients = tape.gradient(d_loss, self.discriminator.trainable_variables)
             self.d_optimizer.apply(gradients, self.discriminator.trainable_variables)
 
         latent = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake_images = self.generator(latent, training=True)
-            logits = self.discriminator(ops.concatenate([real_images, fake_images], axis=0), training=True)
+            logits = self.discriminator(self.discriminator_inputs(real_images, fake_images), training=True)
             real_logits, fake_logits = logits[:batch_size], logits[batch_size:]
-            d_loss = discriminator_loss(real_logits, fake_logits)
+            d_loss = discriminator_loss(real_logits, fake_logits, self.real_label)
             g_loss = generator_loss(fake_logits)
         g_gradients = g_tape.gradient(g_loss, self.generator.trainable_variables)
         d_gradients = d_tape.gradient(d_loss, self.discriminator.trainable_variables)
@@ -214,4 +251,7 @@ class DCGAN(GenerativeModel):
             "d_beta_1": self.d_beta_1,
             "beta_2": self.beta_2,
             "d_steps_per_g_step": self.d_steps_per_g_step,
+            "real_label": self.real_label,
+            "instance_noise": self.instance_noise,
+            "instance_noise_steps": self.instance_noise_steps,
         }

@@ -1,0 +1,234 @@
+"""Shareable links and presentation mode in a real browser.
+
+A link copied from the address bar, opened in a fresh browser context (no cookies, a new
+Streamlit session: what a colleague gets), must show the same view: the same models, seed and
+method, and the very same sample pixels. Presentation mode must hide the settings panels and
+draw text and figures larger, whether switched on in the sidebar or by `?present=1` in a link.
+The shipped weights are the models (no training here). Screenshots go to test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from browser_support import ARTIFACTS_DIR, CHROMIUM_PATH, SCREENSHOTS_DIR, VIEWPORT, StreamlitServer, launch_chromium
+from test_browser import assert_no_exception, choose_radio, keyed, open_page, screenshot, set_number, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+TIMEOUT_MS = 120_000
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not CHROMIUM_PATH.exists():
+        pytest.skip(f"{CHROMIUM_PATH} not found: install Debian's chromium to run the browser tests")
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
+    app = StreamlitServer(tmp_path_factory.mktemp("share-runs"), log_path=ARTIFACTS_DIR / "streamlit-share.log")
+    app.start()
+    try:
+        app.wait_until_healthy()
+        yield app
+    finally:
+        app.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        try:
+            warm_up = chromium.new_page(viewport=VIEWPORT)
+            open_page(warm_up, server, "")  # the server's first run goes through app.py
+            warm_up.close()
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def new_visitor(browser):
+    """Pages in fresh browser contexts: each one a new visitor with a new Streamlit session."""
+    contexts = []
+
+    def open_context():
+        context = browser.new_context(viewport=VIEWPORT)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        page = context.new_page()
+        page.browser_errors = []
+        page.on("pageerror", lambda error: page.browser_errors.append(str(error)))
+        return page
+
+    yield open_context
+    for context in contexts:
+        context.close()
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def choose_option(page, key: str, label: str) -> None:
+    """Pick `label` in the keyed selectbox (a combobox in Streamlit 1.67), then wait for the rerun."""
+    page.locator(f"{keyed(key)} [role='combobox']").click()
+    page.get_by_role("option", name=label, exact=True).click(timeout=15_000)
+    wait_for_app(page, TIMEOUT_MS)
+    assert selectbox_text(page, key) == label, f"{key} shows {selectbox_text(page, key)!r}, expected {label!r}"
+
+
+def query(page) -> dict[str, str]:
+    return {name: values[-1] for name, values in parse_qs(urlparse(page.url).query).items()}
+
+
+def images_with_caption(page, text: str):
+    return page.locator("[data-testid='stImage']").filter(
+        has=page.locator("[data-testid='stImageCaption']", has_text=text))
+
+
+def pixels(page, server, figure) -> np.ndarray:
+    """The pixels of the `<img>` inside an image element, as the browser fetched them."""
+    source = figure.locator("img").get_attribute("src")
+    if source.startswith("data:"):
+        import base64
+
+        data = base64.b64decode(source.split(",", 1)[1])
+    else:
+        data = page.request.get(source if source.startswith("http") else f"{server.url}{source}").body()
+    return np.asarray(Image.open(io.BytesIO(data)).convert("L"))
+
+
+def selectbox_text(page, key: str) -> str:
+    """What a keyed selectbox shows: the value of its combobox input."""
+    return page.locator(f"{keyed(key)} [role='combobox']").input_value()
+
+
+# -- shareable links ------------------------------------------------------------------------------
+def test_compare_link_reopens_the_same_models_seed_and_samples(new_visitor, server):
+    page = new_visitor()
+    open_page(page, server, "compare")
+    choose_option(page, "compare_left", "GAN · shipped: gan-fast")
+    choose_option(page, "compare_right", "VAE · shipped: vae-large")
+    set_number(page, "compare_seed", 7)
+    images_with_caption(page, "samples, seed 7").nth(1).wait_for(timeout=TIMEOUT_MS)
+    link = page.url
+    assert query(page) == {**query(page), "left": "weights:gan-fast", "right": "weights:vae-large", "seed": "7"}, link
+    originals = [pixels(page, server, images_with_caption(page, "samples, seed 7").nth(index)) for index in (0, 1)]
+
+    colleague = new_visitor()
+    colleague.goto(link, wait_until="domcontentloaded")
+    wait_for_app(colleague, TIMEOUT_MS)
+    assert_no_exception(colleague, link)
+    assert "gan-fast" in selectbox_text(colleague, "compare_left")
+    assert "vae-large" in selectbox_text(colleague, "compare_right")
+    assert colleague.locator(f"{keyed('compare_seed')} input").input_value() == "7"
+    grids = images_with_caption(colleague, "samples, seed 7")
+    grids.nth(1).wait_for(timeout=TIMEOUT_MS)
+    for index, original in enumerate(originals):
+        np.testing.assert_array_equal(pixels(colleague, server, grids.nth(index)), original,
+                                      err_msg=f"sample grid {index} differs when the link is reopened")
+    screenshot(colleague, "share_compare_reopened")
+
+
+def test_latent_link_keeps_the_model_seeds_and_method(new_visitor, server):
+    page = new_visitor()
+    open_page(page, server, "latent")
+    choose_option(page, "latent_source", "GAN · shipped: gan-fast")
+    set_number(page, "latent_seed_a", 3)
+    set_number(page, "latent_seed_b", 11)
+    choose_radio(page, "latent_method", "linear")
+    caption = "linear interpolation from seed 3 to seed 11"
+    images_with_caption(page, caption).first.wait_for(timeout=TIMEOUT_MS)
+    link = page.url
+
+    colleague = new_visitor()
+    colleague.goto(link, wait_until="domcontentloaded")
+    wait_for_app(colleague, TIMEOUT_MS)
+    assert "gan-fast" in selectbox_text(colleague, "latent_source")
+    assert colleague.locator(f"{keyed('latent_seed_a')} input").input_value() == "3"
+    assert colleague.locator(f"{keyed('latent_seed_b')} input").input_value() == "11"
+    assert colleague.locator(f"{keyed('latent_method')} input[type='radio']:checked").count() == 1
+    assert images_with_caption(colleague, caption).count() == 1, f"{link} did not reopen the linear path"
+    assert_no_exception(colleague, link)
+
+
+def test_digit_link_keeps_the_chosen_models(new_visitor, server):
+    page = new_visitor()
+    open_page(page, server, "digit")
+    choose_option(page, "digit_gan", "GAN · shipped: gan-paper")
+    choose_option(page, "digit_vae", "VAE · shipped: vae-large")
+    link = page.url
+    assert query(page).get("gan") == "weights:gan-paper" and query(page).get("vae") == "weights:vae-large", link
+
+    colleague = new_visitor()
+    colleague.goto(link, wait_until="domcontentloaded")
+    wait_for_app(colleague, TIMEOUT_MS)
+    assert "gan-paper" in selectbox_text(colleague, "digit_gan")
+    assert "vae-large" in selectbox_text(colleague, "digit_vae")
+
+
+def test_a_link_with_unknown_values_falls_back_quietly(new_visitor, server):
+    page = new_visitor()
+    open_page(page, server, "compare?left=run:..%2F..%2Fetc&right=weights:nope&seed=-5")
+    assert_no_exception(page, "/compare with a bad link")
+    assert page.locator("[data-testid='stAlert']").count() == 0, page.locator("[data-testid='stAlert']").all_inner_texts()
+    assert page.locator(f"{keyed('compare_seed')} input").input_value() == "0"
+    images_with_caption(page, "samples, seed 0").nth(1).wait_for(timeout=TIMEOUT_MS)
+
+
+# -- presentation mode ----------------------------------------------------------------------------
+def chart_height(page, key: str) -> float:
+    chart = page.locator(f"{keyed(key)} [data-testid='stPlotlyChart'], {keyed(key)}[data-testid='stPlotlyChart']")
+    chart.first.locator(".main-svg").first.wait_for(timeout=TIMEOUT_MS)
+    time.sleep(0.5)
+    return chart.first.bounding_box()["height"]
+
+
+def title_size(page) -> float:
+    return page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('[data-testid=\"stMain\"] h1')).fontSize)")
+
+
+def test_presentation_toggle_hides_settings_and_enlarges_text(new_visitor, server):
+    page = new_visitor()
+    open_page(page, server, "train")
+    settings = page.locator("[data-testid='stMain'] [data-testid='stExpander']")
+    assert settings.first.is_visible(), "the Train page shows no settings panel to hide"
+    normal_title = title_size(page)
+
+    page.locator(f"{keyed('presentation_mode')} label").click()
+    wait_for_app(page, TIMEOUT_MS)
+    assert query(page).get("present") == "1", page.url
+    assert settings.count() >= 1 and not settings.first.is_visible(), "settings still shown in presentation mode"
+    assert title_size(page) > 1.1 * normal_title, (title_size(page), normal_title)
+    assert page.locator("[data-testid='stSidebar']").is_visible(), "the sidebar (and its toggle) must stay"
+    screenshot(page, "presentation_train")
+
+    page.locator(f"{keyed('presentation_mode')} label").click()
+    wait_for_app(page, TIMEOUT_MS)
+    assert "present" not in query(page) and settings.first.is_visible()
+
+
+def test_presentation_link_enlarges_figures(new_visitor, server):
+    normal = new_visitor()
+    open_page(normal, server, "compare?left=weights:gan-fast&right=weights:vae-fast&seed=0")
+    normal_height = chart_height(normal, "compare_loss_left")
+
+    presenting = new_visitor()
+    open_page(presenting, server, "compare?left=weights:gan-fast&right=weights:vae-fast&seed=0&present=1")
+    assert presenting.locator(f"{keyed('presentation_mode')} input").is_checked()
+    presented_height = chart_height(presenting, "compare_loss_left")
+    assert presented_height > 1.2 * normal_height, (presented_height, normal_height)
+    assert_no_exception(presenting, "/compare?present=1")
+    screenshot(presenting, "presentation_compare")
+
+    digit = new_visitor()
+    open_page(digit, server, "digit?present=1")
+    models = digit.locator("[data-testid='stMain'] [data-testid='stExpander']")
+    assert models.count() >= 1 and not models.first.is_visible(), "the digit page's model choice is not hidden"
+    assert digit.locator(f"{keyed('digit_canvas')} canvas").is_visible(), "presentation mode hid the canvas"

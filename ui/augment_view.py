@@ -1,0 +1,183 @@
+"""What the Augment page shows: the experiment's settings, a Run button with progress, the result.
+
+The experiment runs in the server's own process (a few thousand classifier steps, a minute or
+two), so its size is capped by `PAGE_MAX_TOTAL_STEPS` through `validate_settings`; longer
+settings belong to `python -m aigc_core augment`. Models come from `ui.cache.load_model` and
+are only sampled. The last result is kept in Session State with the settings that made it.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from aigc_core.augment import (
+    ARM_FAMILIES, GENERATED_RANGE, SEEDS_RANGE, TRAIN_STEPS_RANGE, AugmentSettings, ExperimentResult,
+    conditional_sources, load_generator_arm, missing_model_note, run_experiment, validate_settings,
+)
+from aigc_core.runs import RunStore
+from ui.cache import load_model, weights_directory
+from ui.charts import GRID_COLOUR
+from ui.gallery import one_line, projector_fonts
+from ui.share import figure_scale
+
+# About twice the default settings' 7,200 steps: a few minutes at most in the server process.
+PAGE_MAX_TOTAL_STEPS = 15_000
+SIZE_OPTIONS = (5, 10, 20, 50, 100, 200, 500)
+TEST_LIMIT_OPTIONS = (1000, 2000, 5000, 10_000)
+NO_SOURCE = ""
+RESULT_KEY = "augment_result"
+# Okabe-Ito colours, as the other charts: one per arm, in the order arms are added.
+ARM_COLOURS = {"real": "#999999", "more_real": "#009E73", "gan": "#0072B2", "vae": "#E69F00"}
+
+
+def _default(key: str, value) -> None:
+    """Widgets keep their value in Session State only (no `value=`), so tests and links can set it."""
+    if key not in st.session_state:
+        st.session_state[key] = value
+
+
+def source_choice(family: str) -> str:
+    """A select box of the conditional sources of one family; NO_SOURCE when there are none or none is chosen."""
+    sources = conditional_sources(family, RunStore(), weights_directory())
+    by_key = {source.key: source.label for source in sources}
+    options = [*by_key, NO_SOURCE]
+    if st.session_state.get(f"augment_{family}") not in options:
+        st.session_state[f"augment_{family}"] = options[0]
+    choice = st.selectbox(ARM_FAMILIES[family], options, key=f"augment_{family}",
+                          format_func=lambda key: by_key.get(key, "none (skip this arm)"))
+    if not sources:
+        st.caption(missing_model_note(family))
+    return choice
+
+
+def settings_form() -> tuple[AugmentSettings, dict[str, str]]:
+    """The keyed widgets; returns the settings (not yet validated) and {family: source key or NO_SOURCE}."""
+    defaults = AugmentSettings()
+    _default("augment_per_class", list(defaults.per_class))
+    _default("augment_generated", defaults.generated_per_class)
+    _default("augment_seeds", defaults.seeds)
+    _default("augment_test_limit", defaults.test_limit)
+    _default("augment_train_steps", defaults.train_steps)
+    _default("augment_more_real", defaults.more_real)
+    left, right = st.columns(2)
+    with left:
+        per_class = st.multiselect("Real examples per digit (one row each)", SIZE_OPTIONS, key="augment_per_class")
+        generated = st.number_input("Generated examples added per digit (K)", *GENERATED_RANGE, step=10,
+                                    key="augment_generated")
+        seeds = st.number_input("Seeds (each picks other real examples)", *SEEDS_RANGE, step=1, key="augment_seeds")
+        more_real = st.checkbox("Reference arm: K more *real* examples per digit", key="augment_more_real",
+                                help="What the generated images are up against: the gain real data would bring.")
+    with right:
+        choices = {family: source_choice(family) for family in ARM_FAMILIES}
+        test_limit = st.selectbox("Test images", TEST_LIMIT_OPTIONS, key="augment_test_limit",
+                                  format_func=lambda count: f"first {count:,} of the MNIST test split")
+        train_steps = st.number_input("Classifier training steps (the same for every arm)", *TRAIN_STEPS_RANGE,
+                                      step=50, key="augment_train_steps")
+    settings = AugmentSettings(per_class=tuple(per_class), generated_per_class=generated, seeds=seeds,
+                               test_limit=test_limit, train_steps=train_steps, more_real=more_real)
+    return settings, choices
+
+
+def check(settings: AugmentSettings, choices: dict[str, str]) -> str | None:
+    """The one-line reason these settings cannot run on this page, or None."""
+    try:
+        validate_settings(settings, sum(1 for key in choices.values() if key), PAGE_MAX_TOTAL_STEPS)
+    except ValueError as error:
+        return f"{one_line(error)} (longer settings: `python -m aigc_core augment`)"
+    return None
+
+
+def run_with_progress(settings: AugmentSettings, choices: dict[str, str]) -> ExperimentResult:
+    """Load the chosen models, run the experiment under a progress bar, and return its result.
+
+    Raises:
+        ValueError: a model that cannot be loaded or is not conditional, or refused settings.
+    """
+    arms, notes = [], []
+    for family, key in choices.items():
+        if key:
+            arms.append(load_generator_arm(family, key, RunStore(), weights_directory(), model=load_model(key)))
+        elif conditional_sources(family, RunStore(), weights_directory()):
+            notes.append(f"The {ARM_FAMILIES[family]} arm was switched off.")
+        else:
+            notes.append(missing_model_note(family))
+    bar = st.progress(0.0, text="Loading MNIST…")
+
+    def progress(done: int, total: int, message: str) -> None:
+        bar.progress(done / total if total else 1.0, text=f"{done}/{total} classifier trainings · {message}")
+
+    result = run_experiment(settings, arms, progress=progress, max_total_steps=PAGE_MAX_TOTAL_STEPS, notes=notes)
+    bar.empty()
+    return result
+
+
+def result_rows(result: ExperimentResult) -> list[dict]:
+    """One table row per size and arm, accuracies in percent, with the paired difference to real-only."""
+    comparisons = {(item.per_class, item.arm): item for item in result.comparisons()}
+    rows = []
+    for row in result.rows:
+        comparison = comparisons.get((row.per_class, row.arm))
+        rows.append({
+            "real per digit": row.per_class,
+            "arm": row.label,
+            "training images": row.train_size,
+            "mean accuracy (%)": round(100 * row.mean, 2),
+            "std": round(100 * row.std, 2),
+            "min": round(100 * row.minimum, 2),
+            "max": round(100 * row.maximum, 2),
+            # Text, so the baseline's own row reads "baseline" rather than a missing number.
+            "vs real only (points)": f"{comparison.mean_points:+.2f}" if comparison else "baseline",
+            "verdict": comparison.outcome if comparison else "",
+        })
+    return rows
+
+
+def accuracy_figure(result: ExperimentResult) -> go.Figure:
+    """Grouped bars, one group per size: mean test accuracy, whiskers from the worst to the best seed."""
+    figure = go.Figure()
+    sizes = [str(size) for size in result.settings.per_class]
+    arms = list(dict.fromkeys(row.arm for row in result.rows))
+    for arm in arms:
+        rows = [row for row in result.rows if row.arm == arm]
+        means = [100 * row.mean for row in rows]
+        figure.add_trace(go.Bar(
+            x=[str(row.per_class) for row in rows], y=means, name=rows[0].label,
+            marker_color=ARM_COLOURS.get(arm),
+            error_y={"type": "data", "symmetric": False,
+                     "array": [100 * row.maximum - mean for row, mean in zip(rows, means)],
+                     "arrayminus": [mean - 100 * row.minimum for row, mean in zip(rows, means)]},
+            hovertemplate="%{y:.1f}%<extra>" + rows[0].label + "</extra>",
+        ))
+    figure.update_layout(
+        barmode="group", height=int(420 * figure_scale()), paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)", margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "y": -0.25},
+        # Categories, not numbers: 10, 50 and 100 are evenly spaced groups. Bars start at 0 so
+        # that their heights compare honestly; the table has the exact differences.
+        xaxis={"title": "real examples per digit", "type": "category", "categoryorder": "array",
+               "categoryarray": sizes},
+        yaxis={"title": "test accuracy (%)", "range": [0, 100]},
+    )
+    figure.update_xaxes(gridcolor=GRID_COLOUR)
+    figure.update_yaxes(gridcolor=GRID_COLOUR)
+    return projector_fonts(figure)
+
+
+def render_result(result: ExperimentResult) -> None:
+    settings = result.settings
+    st.subheader("Verdict")
+    for line in result.verdict():
+        st.markdown(f"- {line}")
+    for note in result.notes:
+        st.info(note)
+    st.plotly_chart(accuracy_figure(result), key="augment_chart")
+    st.caption(f"Bars: mean test accuracy on {result.test_set} over {settings.seeds} seed(s); whiskers: the worst "
+               f"and the best seed. Every arm of a seed trains {settings.train_steps} steps of {settings.batch_size} "
+               f"images from the same initial weights on the same real examples, plus "
+               f"{settings.generated_per_class} added images per digit. \"helped\" / \"hurt\" means a paired "
+               "t-test over the seeds finds the difference at 95%.")
+    rows = result_rows(result)
+    st.dataframe(rows, hide_index=True, key="augment_table", height=35 * (len(rows) + 1) + 3)
+    st.caption(f"Ran {sum(len(row.accuracies) for row in result.rows)} classifier trainings in "
+               f"{result.elapsed_s:.1f} s ({result.cpu_s:.1f} s of CPU time).")
