@@ -13,4 +13,5 @@ train_and_measure vae-fast 4
 train_and_measure gan-paper 15
 train_and_measure vae-conditional 6
 train_and_measure gan-conditional 10
+train_and_measure gan-wgan-gp 10
 python scripts/weights_readme.py

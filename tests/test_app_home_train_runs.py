@@ -211,7 +211,17 @@ def test_train_stop_ends_a_longer_run(runs_dir):
     assert run.stop_requested() or run.status().get("state") == "stopped"
     poll(app, lambda app: any("Stopped at step" in text for text in texts(app.warning)), 60, "the run to stop")
     assert run.status()["state"] == "stopped" and "train_stop" not in widget_keys(app)
-    assert run.status()["step"] < 100_000
+    stopped_at = run.status()["step"]
+    assert stopped_at < 100_000 and run.checkpoint()["step"] == stopped_at
+
+    app.button(key="train_resume").click().run()  # continues towards the original 100,000 steps
+    assert not app.exception
+    poll(app, lambda app: run.status().get("state") == "running" and run.status().get("step", 0) > stopped_at,
+         90, "the resumed run to train past its checkpoint")
+    steps = [row["step"] for row in run.metrics()]
+    assert steps == sorted(set(steps)), "a resumed run repeats no logged step"
+    app.button(key="train_stop").click().run()
+    poll(app, lambda app: run.status().get("state") == "stopped", 60, "the resumed run to stop")
 
 
 def test_runs_refuses_to_delete_an_active_run(runs_dir):

@@ -15,15 +15,8 @@ import time
 
 import pytest
 
-from browser_support import (
-    ARTIFACTS_DIR,
-    CHROMIUM_PATH,
-    SCREENSHOTS_DIR,
-    VIEWPORT,
-    StreamlitServer,
-    keep_run_records,
-    launch_chromium,
-)
+from browser_support import (ARTIFACTS_DIR, VIEWPORT, assert_no_exception, choose_radio, chromium_browser, keyed,
+    new_context, new_tab, open_page, screenshot, serve_app, set_number, wait_for_app)
 
 pytestmark = pytest.mark.browser
 
@@ -31,9 +24,7 @@ pytestmark = pytest.mark.browser
 # url_path ("/home" answers "Page not found" and then runs the main page).
 PAGES = {"home": "", "train": "train", "compare": "compare", "latent": "latent", "conditional": "conditional",
          "digit": "digit", "augment": "augment", "runs": "runs"}
-PAGE_LOAD_TIMEOUT_MS = 60_000
 TRAINING_TIMEOUT_MS = 120_000
-SETTLE_S = 0.7
 SHORT_RUN_STEPS = 60
 LONG_RUN_STEPS = 5000
 RUN_ID_PATTERN = re.compile(r"[?&]run=([^&#]+)")
@@ -43,38 +34,19 @@ RUN_ID_PATTERN = re.compile(r"[?&]run=([^&#]+)")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not CHROMIUM_PATH.exists():
-        pytest.skip(f"{CHROMIUM_PATH} not found: install Debian's chromium (CI does) to run the browser test")
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
-    runs_dir = tmp_path_factory.mktemp("browser-runs").resolve()
-    app = StreamlitServer(runs_dir, log_path=ARTIFACTS_DIR / "streamlit-server.log").start()
-    try:
-        app.wait_until_healthy()
-        yield app
-    finally:
-        late = app.stop()
-        keep_run_records(runs_dir, ARTIFACTS_DIR / "runs")
-        if late:
-            print(f"\nkilled {len(late)} worker(s) that did not stop on request: {late}")
+    yield from serve_app(tmp_path_factory.mktemp("browser-runs"), "streamlit-server.log",
+                         records_dir=ARTIFACTS_DIR / "runs")
 
 
 @pytest.fixture(scope="module")
 def browser(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium_browser() as chromium:
+        yield chromium
 
 
 @pytest.fixture(scope="module")
 def context(browser):
-    context = browser.new_context(viewport=VIEWPORT)
-    context.set_default_timeout(PAGE_LOAD_TIMEOUT_MS)
+    context = new_context(browser)
     yield context
     context.close()
 
@@ -108,9 +80,7 @@ def first_visit(server, context) -> dict:
 
 @pytest.fixture(scope="module")
 def tab(context, first_visit):
-    page = context.new_page()
-    page.browser_errors = []
-    page.on("pageerror", lambda error: page.browser_errors.append(str(error)))
+    page = new_tab(context)
     yield page
     page.close()
 
@@ -123,25 +93,6 @@ def trained_runs():
 
 # --- helpers -----------------------------------------------------------------------------------
 
-def wait_for_app(page, timeout_ms: int = PAGE_LOAD_TIMEOUT_MS) -> None:
-    """Wait until the app is connected and its script has finished running, then let it settle.
-
-    A page with a live fragment reruns every second, so "not running" is checked twice around
-    a short pause rather than waited on forever.
-    """
-    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=timeout_ms)
-    for _ in range(2):
-        page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout_ms)
-        time.sleep(SETTLE_S)
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout_ms)
-
-
-def open_page(page, server, path: str) -> None:
-    page.goto(f"{server.url}/{path}", wait_until="domcontentloaded")
-    page.wait_for_selector("[data-testid='stApp']", timeout=PAGE_LOAD_TIMEOUT_MS)
-    wait_for_app(page)
-
-
 def assert_router_ran(page, where: str) -> None:
     """The page was drawn through `app.py`: titled navigation and the shared sidebar are there.
 
@@ -152,52 +103,6 @@ def assert_router_ran(page, where: str) -> None:
     links = [text.strip() for text in sidebar.locator("[data-testid='stSidebarNavLink']").all_inner_texts()]
     assert "Latent space" in " ".join(links) and "app" not in links, f"{where}: sidebar navigation is {links}"
     assert "Device:" in sidebar.inner_text(), f"{where}: the shared sidebar (app.py) was not drawn"
-
-
-def assert_no_exception(page, where: str) -> None:
-    """No uncaught exception box, no traceback text and no "Page not found" dialog."""
-    dialogs = page.locator("[data-testid='stDialog']")
-    assert "Page not found" not in " ".join(dialogs.all_inner_texts()), f"{where}: Streamlit says 'Page not found'"
-    exceptions = page.locator("[data-testid='stException']")
-    assert exceptions.count() == 0, f"{where}: exception shown in the browser: {exceptions.first.inner_text()[:500]}"
-    text = page.locator("[data-testid='stMain']").inner_text()
-    assert "Traceback (most recent call last)" not in text, f"{where}: a traceback is shown"
-
-
-def screenshot(page, name: str) -> None:
-    """A full-length screenshot: Streamlit scrolls inside its own container, not the document,
-    so the viewport is stretched to the content's height for the shot, then restored."""
-    height = page.evaluate(
-        """() => Math.max(...['[data-testid="stMain"]', '[data-testid="stAppViewContainer"]',
-                              '[data-testid="stMainBlockContainer"]']
-                  .map(selector => document.querySelector(selector))
-                  .filter(Boolean).map(element => element.scrollHeight), document.body.scrollHeight)"""
-    )
-    page.set_viewport_size({"width": VIEWPORT["width"], "height": min(max(VIEWPORT["height"], int(height) + 40), 8000)})
-    time.sleep(0.5)
-    try:
-        page.screenshot(path=str(SCREENSHOTS_DIR / f"{name}.png"), full_page=True)
-    finally:
-        page.set_viewport_size(VIEWPORT)
-
-
-def keyed(key: str) -> str:
-    """The CSS selector of a keyed widget's container."""
-    return f".st-key-{key}"
-
-
-def set_number(page, key: str, value) -> None:
-    """Type into a number input and commit it (Enter), then wait for the rerun."""
-    field = page.locator(f"{keyed(key)} input")
-    field.fill(str(value))
-    field.press("Enter")
-    wait_for_app(page)
-    assert field.input_value() == str(value), f"{key} shows {field.input_value()!r}, expected {value!r}"
-
-
-def choose_radio(page, key: str, label: str) -> None:
-    page.locator(keyed(key)).get_by_text(label, exact=True).click()
-    wait_for_app(page)
 
 
 def start_training(page, steps: int) -> str:

@@ -19,7 +19,8 @@ from aigc_core.quality import scoring_unavailable_reason
 from aigc_core.registry import FAMILIES, get_variant, presets_for
 from aigc_core.runs import ACTIVE_STATES, Run, RunStore
 from aigc_core.training import KL_FILENAME, kl_history
-from aigc_core.worker import queue_position
+from aigc_core.housekeeping import check_session_queue, describe_os_error
+from aigc_core.worker import queue_position, resume
 from ui.charts import image_grid_png, kl_figure, loss_figure, png_data_uri, quality_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards
 from ui.share import figure_scale
@@ -271,6 +272,28 @@ def _queue_message(run: Run, store: RunStore) -> str:
     return f"Waiting for a free training slot: {training} training now, {ahead} queued ahead of this run."
 
 
+RESUMABLE_STATES = ("stopped", "interrupted", "failed")
+
+
+def _render_resume(run: Run, status: dict) -> None:
+    """A run that ended early continues from its last checkpoint up to its original budget."""
+    checkpoint = run.checkpoint() if run.weights_path.exists() else None
+    if status.get("state") not in RESUMABLE_STATES or not checkpoint:
+        return
+    if st.button(f"Resume from step {checkpoint.get('step', 0)}", key="train_resume", icon=":material/play_arrow:"):
+        session_runs = st.session_state.setdefault("train_session_runs", [])
+        try:
+            session_runs[:] = check_session_queue(session_runs, RunStore(run.path.parent))
+            resume(run)
+        except ValueError as error:
+            st.error(f"Could not resume: {error}")
+        except OSError as error:
+            st.error(f"Could not resume: {describe_os_error(error)}")
+        else:
+            session_runs.append(run.run_id)
+            st.rerun()
+
+
 def _render_state(run: Run, store: RunStore, status: dict, config: dict) -> None:
     state = status.get("state", "unknown")
     st.badge(state, color=STATE_COLOURS.get(state, "gray"))
@@ -282,7 +305,7 @@ def _render_state(run: Run, store: RunStore, status: dict, config: dict) -> None
     elif state == "stopped":
         st.warning(f"Stopped at step {status.get('step', 0)}; its last checkpoint is kept.")
     elif state == "interrupted":
-        st.warning(f"Interrupted: {status.get('error') or 'the worker was asked to end'}. Resume it on the Runs page.")
+        st.warning(f"Interrupted: {status.get('error') or 'the worker was asked to end'}. Resume continues from its checkpoint.")
     elif state == "finished":
         st.success(f"Finished {status.get('step', 0)} steps in {format_duration(status.get('elapsed_s'))}.")
     if state in ACTIVE_STATES:
@@ -292,6 +315,7 @@ def _render_state(run: Run, store: RunStore, status: dict, config: dict) -> None
             run.request_stop()
             st.caption("Stop requested: the run checkpoints and ends after the current step.")
     else:
+        _render_resume(run, status)
         st.page_link("pages/compare.py", label="Compare this model with the shipped ones", icon=":material/compare:")
         st.page_link("pages/runs.py", label="All runs: timeline, downloads, delete", icon=":material/folder_open:")
 
