@@ -540,18 +540,22 @@ def is_conditional_class(model_class_name: str | None) -> bool:
     return bool(getattr(model_class, "num_classes", None))
 
 
-def conditional_sources(family: str, store=None, weights_dir: Path | None = None) -> list:
-    """Shipped weights and runs with a checkpoint of a conditional model of `family` (shipped first)."""
+def is_conditional_source(source) -> bool:
+    """Whether a model source's saved config names a class that draws a chosen digit."""
     from aigc_core.runs import read_json
+
+    description = read_json(source.config_path)
+    return isinstance(description, dict) and is_conditional_class(description.get("model_class"))
+
+
+def conditional_sources(family: str, store=None, weights_dir: Path | None = None) -> list:
+    """Shipped weights and runs with a checkpoint of a conditional model of `family` (shipped first,
+    then runs, newest first); the one list the CLI, the Augment page and the Conditional page use."""
     from aigc_core.sources import list_sources
     from aigc_core.weights import WEIGHTS_DIR
 
-    found = []
-    for source in list_sources(store, weights_dir or WEIGHTS_DIR):
-        description = read_json(source.config_path) or {}
-        if source.family == family and is_conditional_class(description.get("model_class")):
-            found.append(source)
-    return found
+    return [source for source in list_sources(store, weights_dir or WEIGHTS_DIR)
+            if source.family == family and is_conditional_source(source)]
 
 
 def load_generator_arm(family: str, key: str, store=None, weights_dir: Path | None = None,

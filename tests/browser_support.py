@@ -1,6 +1,7 @@
-"""Helpers for the real-browser test: a Streamlit server on a free port, its cleanup, Chromium.
+"""Helpers for the real-browser tests: a Streamlit server on a free port, its cleanup, Chromium,
+and the page steps every browser test file uses (open a page, wait for the app, pick a widget).
 
-Kept apart from the test so that the flows read as user steps. Nothing here imports Streamlit
+Kept apart from the tests so that the flows read as user steps. Nothing here imports Streamlit
 or TensorFlow: the server runs in its own process, exactly as `streamlit run` would run it.
 """
 
@@ -15,7 +16,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:  # `aigc_core` is needed to stop runs the way the app does
@@ -27,6 +31,8 @@ CHROMIUM_PATH = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic"]
 VIEWPORT = {"width": 1400, "height": 1000}
 HEALTH_TIMEOUT_S = 60.0
+PAGE_LOAD_TIMEOUT_MS = 60_000
+SETTLE_S = 0.7
 
 
 def free_port() -> int:
@@ -194,3 +200,133 @@ def kill_workers(runs_dir: Path, grace_s: float = 15.0) -> list[int]:
 def launch_chromium(playwright):
     """Debian's Chromium through Playwright (Playwright's own browser download is not installed)."""
     return playwright.chromium.launch(executable_path=str(CHROMIUM_PATH), args=CHROMIUM_ARGS)
+
+
+# --- fixtures' building blocks: each test file serves the app once, in its own runs folder ------
+
+def serve_app(runs_dir: Path, log_name: str, records_dir: Path | None = None):
+    """A module fixture's body (`yield from serve_app(...)`): a healthy app server, stopped afterwards.
+
+    Skips the module where Chromium or Playwright is missing. After the module, the runs are
+    stopped, then the server and any worker left; `records_dir` keeps the runs' small text files.
+    """
+    if not CHROMIUM_PATH.exists():
+        pytest.skip(f"{CHROMIUM_PATH} not found: install Debian's chromium (CI does) to run the browser tests")
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
+    runs_dir = Path(runs_dir).resolve()
+    app = StreamlitServer(runs_dir, log_path=ARTIFACTS_DIR / log_name).start()
+    try:
+        app.wait_until_healthy()
+        yield app
+    finally:
+        late = app.stop()
+        if records_dir is not None:
+            keep_run_records(runs_dir, records_dir)
+        if late:
+            print(f"\nkilled {len(late)} worker(s) that did not stop on request: {late}")
+
+
+@contextmanager
+def chromium_browser():
+    """Headless Chromium through Playwright, closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def new_context(browser, timeout_ms: int = PAGE_LOAD_TIMEOUT_MS):
+    """A fresh browser context (no cookies: a new visitor) with the test viewport and waits of `timeout_ms`."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(timeout_ms)
+    return context
+
+
+def new_tab(context):
+    """A page that collects the JavaScript errors it meets in `page.browser_errors`."""
+    page = context.new_page()
+    page.browser_errors = []
+    page.on("pageerror", lambda error: page.browser_errors.append(str(error)))
+    return page
+
+
+# --- page steps --------------------------------------------------------------------------------
+
+def wait_for_app(page, timeout_ms: int = PAGE_LOAD_TIMEOUT_MS) -> None:
+    """Wait until the app is connected and its script has finished running, then let it settle.
+
+    A page with a live fragment reruns every second, so "not running" is checked twice around
+    a short pause rather than waited on forever.
+    """
+    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=timeout_ms)
+    for _ in range(2):
+        page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout_ms)
+        time.sleep(SETTLE_S)
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout_ms)
+
+
+def open_page(page, server, path: str) -> None:
+    page.goto(f"{server.url}/{path}", wait_until="domcontentloaded")
+    page.wait_for_selector("[data-testid='stApp']", timeout=PAGE_LOAD_TIMEOUT_MS)
+    wait_for_app(page)
+
+
+def assert_no_exception(page, where: str) -> None:
+    """No uncaught exception box, no traceback text and no "Page not found" dialog."""
+    dialogs = page.locator("[data-testid='stDialog']")
+    assert "Page not found" not in " ".join(dialogs.all_inner_texts()), f"{where}: Streamlit says 'Page not found'"
+    exceptions = page.locator("[data-testid='stException']")
+    assert exceptions.count() == 0, f"{where}: exception shown in the browser: {exceptions.first.inner_text()[:500]}"
+    text = page.locator("[data-testid='stMain']").inner_text()
+    assert "Traceback (most recent call last)" not in text, f"{where}: a traceback is shown"
+
+
+def screenshot(page, name: str) -> None:
+    """A full-length screenshot: Streamlit scrolls inside its own container, not the document,
+    so the viewport is stretched to the content's height for the shot, then restored."""
+    height = page.evaluate(
+        """() => Math.max(...['[data-testid="stMain"]', '[data-testid="stAppViewContainer"]',
+                              '[data-testid="stMainBlockContainer"]']
+                  .map(selector => document.querySelector(selector))
+                  .filter(Boolean).map(element => element.scrollHeight), document.body.scrollHeight)"""
+    )
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": min(max(VIEWPORT["height"], int(height) + 40), 8000)})
+    time.sleep(0.5)
+    try:
+        page.screenshot(path=str(SCREENSHOTS_DIR / f"{name}.png"), full_page=True)
+    finally:
+        page.set_viewport_size(VIEWPORT)
+
+
+def keyed(key: str) -> str:
+    """The CSS selector of a keyed widget's container."""
+    return f".st-key-{key}"
+
+
+def set_number(page, key: str, value) -> None:
+    """Type into a number input and commit it (Enter), then wait for the rerun."""
+    field = page.locator(f"{keyed(key)} input")
+    field.fill(str(value))
+    field.press("Enter")
+    wait_for_app(page)
+    assert field.input_value() == str(value), f"{key} shows {field.input_value()!r}, expected {value!r}"
+
+
+def choose_radio(page, key: str, label: str) -> None:
+    page.locator(keyed(key)).get_by_text(label, exact=True).click()
+    wait_for_app(page)
+
+
+def image_bytes(page, server, image) -> bytes:
+    """The file behind an `<img>` locator, as the browser got it (a media URL or a data URI)."""
+    source = image.get_attribute("src")
+    if source.startswith("data:"):
+        import base64
+
+        return base64.b64decode(source.split(",", 1)[1])
+    return page.request.get(source if source.startswith("http") else f"{server.url}{source}").body()

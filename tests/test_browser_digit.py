@@ -1,7 +1,7 @@
 """Your own digit in a real browser: draw with the mouse, see the models answer, upload a bad file.
 
-A `streamlit run app.py` server and headless Chromium, as in tests/test_browser.py (whose helpers
-this reuses). The page uses the shipped vae-fast and gan-fast weights, named in the URL so that
+A `streamlit run app.py` server and headless Chromium, as in tests/test_browser.py (with the
+helpers of tests/browser_support.py). The page uses the shipped vae-fast and gan-fast weights, named in the URL so that
 other shipped weights cannot change what is tested. Screenshots go to test-artifacts/screenshots/.
 """
 
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from browser_support import ARTIFACTS_DIR, CHROMIUM_PATH, SCREENSHOTS_DIR, VIEWPORT, StreamlitServer, launch_chromium
-from test_browser import assert_no_exception, choose_radio, keyed, open_page, screenshot, wait_for_app
+from browser_support import (assert_no_exception, choose_radio, chromium_browser, image_bytes, keyed, new_context,
+    new_tab, open_page, screenshot, serve_app, wait_for_app)
 
 pytestmark = pytest.mark.browser
 
@@ -25,35 +25,15 @@ MODEL_TIMEOUT_MS = 120_000
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not CHROMIUM_PATH.exists():
-        pytest.skip(f"{CHROMIUM_PATH} not found: install Debian's chromium to run the browser tests")
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
-    app = StreamlitServer(tmp_path_factory.mktemp("digit-runs"), log_path=ARTIFACTS_DIR / "streamlit-digit.log")
-    app.start()
-    try:
-        app.wait_until_healthy()
-        yield app
-    finally:
-        app.stop()
+    yield from serve_app(tmp_path_factory.mktemp("digit-runs"), "streamlit-digit.log")
 
 
 @pytest.fixture(scope="module")
 def tab(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        context = browser.new_context(viewport=VIEWPORT)
-        context.set_default_timeout(MODEL_TIMEOUT_MS)
-        page = context.new_page()
-        page.browser_errors = []
-        page.on("pageerror", lambda error: page.browser_errors.append(str(error)))
+    with chromium_browser() as browser:
+        page = new_tab(new_context(browser, MODEL_TIMEOUT_MS))
         open_page(page, server, "")  # the server's first run goes through app.py (see test_browser.first_visit)
-        try:
-            yield page
-        finally:
-            browser.close()
+        yield page
 
 
 def draw(page, strokes: list[list[tuple[float, float]]]) -> None:
@@ -83,14 +63,8 @@ def image_with_caption(page, prefix: str):
 
 
 def fetched_pixels(page, server, image) -> np.ndarray:
-    """The pixels of an `<img>` as the browser got them (a media URL or a data URI)."""
-    source = image.get_attribute("src")
-    if source.startswith("data:"):
-        import base64
-
-        data = base64.b64decode(source.split(",", 1)[1])
-    else:
-        data = page.request.get(source if source.startswith("http") else f"{server.url}{source}").body()
+    """The pixels of an `<img>` as the browser got them, grey in [0, 1]."""
+    data = image_bytes(page, server, image)
     return np.asarray(Image.open(io.BytesIO(data)).convert("L"), dtype=np.float32) / 255.0
 
 

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from browser_support import ARTIFACTS_DIR, CHROMIUM_PATH, SCREENSHOTS_DIR, VIEWPORT, StreamlitServer, launch_chromium
-from test_browser import assert_no_exception, choose_radio, keyed, open_page, screenshot, set_number, wait_for_app
+from browser_support import (VIEWPORT, assert_no_exception, choose_radio, chromium_browser, image_bytes, keyed,
+    new_context, new_tab, open_page, screenshot, serve_app, set_number, wait_for_app)
 
 pytestmark = pytest.mark.browser
 
@@ -27,32 +27,16 @@ TIMEOUT_MS = 120_000
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not CHROMIUM_PATH.exists():
-        pytest.skip(f"{CHROMIUM_PATH} not found: install Debian's chromium to run the browser tests")
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
-    app = StreamlitServer(tmp_path_factory.mktemp("share-runs"), log_path=ARTIFACTS_DIR / "streamlit-share.log")
-    app.start()
-    try:
-        app.wait_until_healthy()
-        yield app
-    finally:
-        app.stop()
+    yield from serve_app(tmp_path_factory.mktemp("share-runs"), "streamlit-share.log")
 
 
 @pytest.fixture(scope="module")
 def browser(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        try:
-            warm_up = chromium.new_page(viewport=VIEWPORT)
-            open_page(warm_up, server, "")  # the server's first run goes through app.py
-            warm_up.close()
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium_browser() as chromium:
+        warm_up = chromium.new_page(viewport=VIEWPORT)
+        open_page(warm_up, server, "")  # the server's first run goes through app.py
+        warm_up.close()
+        yield chromium
 
 
 @pytest.fixture
@@ -61,13 +45,8 @@ def new_visitor(browser):
     contexts = []
 
     def open_context():
-        context = browser.new_context(viewport=VIEWPORT)
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        page = context.new_page()
-        page.browser_errors = []
-        page.on("pageerror", lambda error: page.browser_errors.append(str(error)))
-        return page
+        contexts.append(new_context(browser, TIMEOUT_MS))
+        return new_tab(contexts[-1])
 
     yield open_context
     for context in contexts:
@@ -94,13 +73,7 @@ def images_with_caption(page, text: str):
 
 def pixels(page, server, figure) -> np.ndarray:
     """The pixels of the `<img>` inside an image element, as the browser fetched them."""
-    source = figure.locator("img").get_attribute("src")
-    if source.startswith("data:"):
-        import base64
-
-        data = base64.b64decode(source.split(",", 1)[1])
-    else:
-        data = page.request.get(source if source.startswith("http") else f"{server.url}{source}").body()
+    data = image_bytes(page, server, figure.locator("img"))
     return np.asarray(Image.open(io.BytesIO(data)).convert("L"))
 
 

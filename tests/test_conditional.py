@@ -159,10 +159,10 @@ def test_a_briefly_trained_cvae_draws_the_digit_it_is_asked_for():
 
 
 def test_a_briefly_trained_cgan_draws_the_digit_it_is_asked_for():
-    """200 GAN steps on 4,096 digits: the projection D and the auxiliary classifier teach G the label early.
+    """200 GAN steps on 4,096 digits (~20 s): the projection D and the auxiliary classifier teach G the label early.
 
-    With the old design (label planes stacked on D's input, no classifier) 3 CPU minutes
-    gave 56% agreement; this design passes 80% in a fraction of that.
+    With label planes stacked on D's input and no classifier, 3 CPU minutes gave 56%
+    agreement; here 200 steps give 80% and 70% (seeds 0 and 1), and the shipped weights 99%.
     """
     import keras
 
@@ -171,9 +171,10 @@ def test_a_briefly_trained_cgan_draws_the_digit_it_is_asked_for():
     data = load_images("mnist", "train", limit=4096)
     dataset = make_training_dataset(scale_pixels(data.images, "tanh"), 64, seed=0, labels=data.labels)
     history = model.fit(dataset, epochs=1, steps_per_epoch=200, verbose=0).history
-    assert history["class_loss"][-1] < 1.0, history  # D's classifier reads G's fakes as the digits asked for
+    # D's classifier reads G's fakes as the digits asked for (0.83 and 0.76; ~2.4, chance, without the term)
+    assert history["class_loss"][-1] < 1.2, history
     result = conditional_agreement(model, samples_per_digit=20, seed=0)
-    assert result["mean_digit_agreement"] > 0.6, result  # chance is 0.1
+    assert result["mean_digit_agreement"] > 0.5, result  # chance is 0.1
 
 
 # -- round trips -------------------------------------------------------------------------------

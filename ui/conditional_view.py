@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from aigc_core import augment
 from aigc_core.evaluation import DEFAULT_SAMPLES_PER_DIGIT, conditional_agreement
-from aigc_core.registry import MODEL_CLASSES
-from aigc_core.runs import read_json
+from aigc_core.runs import RunStore
 from aigc_core.sources import Source
-from ui.cache import load_model, model_sources
+from ui.cache import load_model, weights_directory
 from ui.charts import image_grid_png
 from ui.gallery import FAMILY_NAMES, one_line, source_label, source_version
 
@@ -23,16 +23,9 @@ MAX_PER_DIGIT = 16
 NUM_DIGITS = 10
 
 
-def is_conditional(source: Source) -> bool:
-    """Whether a source's saved config names a model class that takes labels."""
-    description = read_json(source.config_path)
-    model_class = MODEL_CLASSES.get(description.get("model_class")) if isinstance(description, dict) else None
-    return bool(getattr(model_class, "num_classes", 0))
-
-
 def conditional_sources(family: str) -> list[Source]:
-    """The conditional sources of one family (shipped weights first, then runs, newest first)."""
-    return [source for source in model_sources() if source.family == family and is_conditional(source)]
+    """The conditional sources of one family in the app's runs and weights folders (shipped weights first)."""
+    return augment.conditional_sources(family, RunStore(), weights_directory())
 
 
 def digit_labels(per_digit: int) -> np.ndarray:

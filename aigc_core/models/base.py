@@ -119,6 +119,31 @@ class GenerativeModel(keras.Model):
         return self.generate(latent, labels)
 
     # -- bookkeeping ----------------------------------------------------------------------
+    def finish_building(self) -> None:
+        """Make the training seed generator and one `Mean` tracker per metric name; mark the model built.
+
+        The last step of a subclass's `__init__`, after its networks. Neither holds weights that
+        a `.weights.h5` file records, but the seed generator's state is what makes a seeded run
+        repeat its random draws.
+        """
+        self.seed_generator = keras.random.SeedGenerator(0)
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
+        self.built = True
+
+    @property
+    def metrics(self):
+        """The trackers, listed so that `fit()` resets them at each epoch."""
+        return list(self.trackers.values())
+
+    def update_trackers(self, values: dict) -> dict:
+        """Add one step's values (metric name -> scalar) to their trackers; `train_step`'s result.
+
+        Returns every tracker's running mean, in `metric_names` order, under stable keys.
+        """
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
     def parameter_counts(self) -> dict[str, int]:
         """Trainable parameter count per sub-network, for the Compare page."""
         return {name: int(network.count_params()) for name, network in self.networks().items()}
@@ -132,6 +157,90 @@ class GenerativeModel(keras.Model):
 
     def get_config(self) -> dict:
         return {"latent_dim": self.latent_dim, "architecture": self.architecture}
+
+
+class AdversarialModel(GenerativeModel):
+    """A generator played against a discriminator or critic, each with its own Adam optimizer.
+
+    What DCGAN, WGAN-GP and the conditional GAN share: the two players' Adam settings, the
+    optimizer pair made in `compile`, and the names their networks and optimizers go by.
+    Subclasses build `self.generator` and the network named by `adversary_name` in `__init__`,
+    then call `finish_building()`.
+
+    Those attribute names (`generator`, `discriminator` or `critic`, `g_optimizer`,
+    `d_optimizer`) are the paths of their variables in a `.weights.h5` file: renaming one
+    orphans every saved file of the class.
+
+    Args:
+        g_learning_rate, d_learning_rate: Adam step sizes, separate because a
+            discriminator that learns much faster than its generator starves it of gradient.
+        g_beta_1, d_beta_1, beta_2: Adam betas.
+        d_steps_per_g_step: discriminator (critic) updates per generator update.
+    """
+
+    adversary_name = "discriminator"
+
+    def __init__(
+        self,
+        latent_dim: int,
+        architecture: str,
+        g_learning_rate: float,
+        d_learning_rate: float,
+        g_beta_1: float,
+        d_beta_1: float,
+        beta_2: float,
+        d_steps_per_g_step: int,
+        **kwargs,
+    ):
+        super().__init__(latent_dim=latent_dim, architecture=architecture, **kwargs)
+        self.g_learning_rate = float(g_learning_rate)
+        self.d_learning_rate = float(d_learning_rate)
+        self.g_beta_1 = float(g_beta_1)
+        self.d_beta_1 = float(d_beta_1)
+        self.beta_2 = float(beta_2)
+        self.d_steps_per_g_step = int(d_steps_per_g_step)
+
+    def adversary(self) -> keras.Model:
+        """The network the generator plays against (`self.discriminator` or `self.critic`)."""
+        return getattr(self, self.adversary_name)
+
+    def compile(self, **kwargs):
+        """Create both Adam optimizers from the config; no loss argument is needed."""
+        super().compile(**kwargs)
+        self.g_optimizer = keras.optimizers.Adam(self.g_learning_rate, beta_1=self.g_beta_1, beta_2=self.beta_2)
+        self.d_optimizer = keras.optimizers.Adam(self.d_learning_rate, beta_1=self.d_beta_1, beta_2=self.beta_2)
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self.d_optimizer.build(self.adversary().trainable_variables)
+
+    def call(self, latent, training=False):
+        return self.generator(latent, training=training)
+
+    def decode_latent(self, latent):
+        return self.generator(latent, training=False)
+
+    def networks(self):
+        return {"generator": self.generator, self.adversary_name: self.adversary()}
+
+    def named_optimizers(self):
+        return {"g_optimizer": self.g_optimizer, "d_optimizer": self.d_optimizer}
+
+    def apply_both_gradients(self, g_tape, g_loss, d_tape, d_loss) -> None:
+        """One update of both players, each from its own tape over the same forward pass."""
+        g_gradients = g_tape.gradient(g_loss, self.generator.trainable_variables)
+        d_gradients = d_tape.gradient(d_loss, self.adversary().trainable_variables)
+        self.g_optimizer.apply(g_gradients, self.generator.trainable_variables)
+        self.d_optimizer.apply(d_gradients, self.adversary().trainable_variables)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "g_learning_rate": self.g_learning_rate,
+            "d_learning_rate": self.d_learning_rate,
+            "g_beta_1": self.g_beta_1,
+            "d_beta_1": self.d_beta_1,
+            "beta_2": self.beta_2,
+            "d_steps_per_g_step": self.d_steps_per_g_step,
+        }
 
 
 def _shown(labels) -> str:

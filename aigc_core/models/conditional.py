@@ -18,9 +18,9 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from aigc_core.models.base import GenerativeModel
+from aigc_core.models.base import AdversarialModel
 from aigc_core.models.dcgan import discriminator_loss, generator_loss
-from aigc_core.models.vae import RECONSTRUCTION_LOSSES, kl_per_dimension, reconstruction_loss
+from aigc_core.models.vae import VariationalModel
 
 ARCHITECTURES = ("fast",)
 NUM_CLASSES = 10
@@ -106,7 +106,7 @@ def classification_loss(label_codes, class_logits):
 
 
 @keras.saving.register_keras_serializable(package="aigc_core")
-class ConditionalDCGAN(GenerativeModel):
+class ConditionalDCGAN(AdversarialModel):
     """A DCGAN whose generator and discriminator both read the digit label (projection D + AC-GAN).
 
     Args:
@@ -141,31 +141,15 @@ class ConditionalDCGAN(GenerativeModel):
         **kwargs,
     ):
         _check_architecture(architecture)
-        super().__init__(latent_dim=latent_dim, architecture=architecture, **kwargs)
-        self.g_learning_rate = float(g_learning_rate)
-        self.d_learning_rate = float(d_learning_rate)
-        self.g_beta_1 = float(g_beta_1)
-        self.d_beta_1 = float(d_beta_1)
-        self.beta_2 = float(beta_2)
-        self.d_steps_per_g_step = int(d_steps_per_g_step)
+        super().__init__(
+            latent_dim=latent_dim, architecture=architecture, g_learning_rate=g_learning_rate,
+            d_learning_rate=d_learning_rate, g_beta_1=g_beta_1, d_beta_1=d_beta_1, beta_2=beta_2,
+            d_steps_per_g_step=d_steps_per_g_step, **kwargs,
+        )
         self.class_loss_weight = float(class_loss_weight)
         self.generator = build_conditional_generator(self.latent_dim, self.num_classes)
         self.discriminator = build_conditional_discriminator(self.num_classes)
-        self.seed_generator = keras.random.SeedGenerator(0)
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
-        self.built = True
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    def compile(self, **kwargs):
-        """Create both Adam optimizers from the config; no loss argument is needed."""
-        super().compile(**kwargs)
-        self.g_optimizer = keras.optimizers.Adam(self.g_learning_rate, beta_1=self.g_beta_1, beta_2=self.beta_2)
-        self.d_optimizer = keras.optimizers.Adam(self.d_learning_rate, beta_1=self.d_beta_1, beta_2=self.beta_2)
-        self.g_optimizer.build(self.generator.trainable_variables)
-        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.finish_building()
 
     def call(self, inputs, training=False):
         latent, labels = inputs
@@ -175,12 +159,6 @@ class ConditionalDCGAN(GenerativeModel):
         if labels is None:
             labels = self.default_labels(len(latent))
         return self.generator([ops.convert_to_tensor(latent), one_hot(labels, self.num_classes)], training=False)
-
-    def networks(self):
-        return {"generator": self.generator, "discriminator": self.discriminator}
-
-    def named_optimizers(self):
-        return {"g_optimizer": self.g_optimizer, "d_optimizer": self.d_optimizer}
 
     def _discriminate(self, real_images, fake_images, label_codes):
         """(adversarial, class) logits of real then fake images, in one pass; fakes are judged against the labels they were asked for."""
@@ -234,28 +212,15 @@ class ConditionalDCGAN(GenerativeModel):
             losses = self._step_losses(real_images, label_codes, batch_size)
             d_total = losses["d_loss"] + weight * losses["real_class_loss"]
             g_total = losses["g_loss"] + weight * losses["class_loss"]
-        g_gradients = g_tape.gradient(g_total, self.generator.trainable_variables)
-        d_gradients = d_tape.gradient(d_total, self.discriminator.trainable_variables)
-        self.g_optimizer.apply(g_gradients, self.generator.trainable_variables)
-        self.d_optimizer.apply(d_gradients, self.discriminator.trainable_variables)
-
-        for name in ("d_loss", "g_loss", "class_loss"):
-            self.trackers[name].update_state(losses[name])
-        self.trackers["d_real"].update_state(ops.mean(ops.sigmoid(losses["real_logits"])))
-        self.trackers["d_fake"].update_state(ops.mean(ops.sigmoid(losses["fake_logits"])))
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        self.apply_both_gradients(g_tape, g_total, d_tape, d_total)
+        return self.update_trackers({
+            **{name: losses[name] for name in ("d_loss", "g_loss", "class_loss")},
+            "d_real": ops.mean(ops.sigmoid(losses["real_logits"])),
+            "d_fake": ops.mean(ops.sigmoid(losses["fake_logits"])),
+        })
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "g_learning_rate": self.g_learning_rate,
-            "d_learning_rate": self.d_learning_rate,
-            "g_beta_1": self.g_beta_1,
-            "d_beta_1": self.d_beta_1,
-            "beta_2": self.beta_2,
-            "d_steps_per_g_step": self.d_steps_per_g_step,
-            "class_loss_weight": self.class_loss_weight,
-        }
+        return {**super().get_config(), "class_loss_weight": self.class_loss_weight}
 
 
 # -- conditional VAE ----------------------------------------------------------------------------
@@ -293,7 +258,7 @@ def build_conditional_decoder(latent_dim: int, num_classes: int = NUM_CLASSES) -
 
 
 @keras.saving.register_keras_serializable(package="aigc_core")
-class ConditionalVAE(GenerativeModel):
+class ConditionalVAE(VariationalModel):
     """A VAE whose encoder and decoder both read the digit label (a CVAE): the ELBO of p(x | y).
 
     Args:
@@ -304,43 +269,13 @@ class ConditionalVAE(GenerativeModel):
         learning_rate: Adam step size.
     """
 
-    family = "vae"
-    pixel_range = "sigmoid"
-    metric_names = ("loss", "reconstruction_loss", "kl_loss")
     num_classes = NUM_CLASSES
 
-    def __init__(
-        self,
-        latent_dim: int = 2,
-        architecture: str = "fast",
-        beta: float = 1.0,
-        reconstruction: str = "bernoulli",
-        learning_rate: float = 1e-3,
-        **kwargs,
-    ):
-        _check_architecture(architecture)
-        super().__init__(latent_dim=latent_dim, architecture=architecture, **kwargs)
-        if reconstruction not in RECONSTRUCTION_LOSSES:
-            raise ValueError(
-                f"Expected reconstruction to be one of {RECONSTRUCTION_LOSSES}. Received: reconstruction={reconstruction!r}"
-            )
-        self.beta = float(beta)
-        self.reconstruction = reconstruction
-        self.learning_rate = float(learning_rate)
-        self.encoder = build_conditional_encoder(self.latent_dim, self.num_classes)
-        self.decoder = build_conditional_decoder(self.latent_dim, self.num_classes)
-        self.seed_generator = keras.random.SeedGenerator(0)
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
-        self.built = True
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    def compile(self, **kwargs):
-        """Create the Adam optimizer from the config."""
-        super().compile(optimizer=keras.optimizers.Adam(self.learning_rate), **kwargs)
-        self.optimizer.build(self.trainable_variables)
+    # The constructor and its defaults are the VAE's (`VariationalModel.__init__`).
+    def build_networks(self):
+        _check_architecture(self.architecture)
+        return (build_conditional_encoder(self.latent_dim, self.num_classes),
+                build_conditional_decoder(self.latent_dim, self.num_classes))
 
     def call(self, inputs, training=False):
         images, labels = inputs
@@ -353,12 +288,6 @@ class ConditionalVAE(GenerativeModel):
             labels = self.default_labels(len(latent))
         return ops.sigmoid(self.decoder([ops.convert_to_tensor(latent), one_hot(labels, self.num_classes)], training=False))
 
-    def networks(self):
-        return {"encoder": self.encoder, "decoder": self.decoder}
-
-    def named_optimizers(self):
-        return {"optimizer": self.optimizer}
-
     def losses_for(self, images, training: bool, labels=None):
         """All loss terms for a labelled batch (negative ELBO of p(x | y)); shared by training and evaluation.
 
@@ -369,12 +298,8 @@ class ConditionalVAE(GenerativeModel):
             raise ValueError("A conditional VAE scores an image given its label. Received: labels=None")
         images, codes = ops.convert_to_tensor(images), one_hot(labels, self.num_classes)  # a functional call wants all tensors
         mean, log_variance = self.encoder([images, codes], training=training)
-        noise = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
-        latent = mean + ops.exp(0.5 * log_variance) * noise  # reparameterization: gradients reach mean and variance
-        logits = self.decoder([latent, codes], training=training)
-        reconstruction = reconstruction_loss(images, logits, self.reconstruction)
-        kl = ops.sum(kl_per_dimension(mean, log_variance))
-        return reconstruction, kl, reconstruction + self.beta * kl
+        logits = self.decoder([self.reparameterize(mean, log_variance), codes], training=training)
+        return self.negative_elbo(images, logits, mean, log_variance)
 
     def train_step(self, data):
         import tensorflow as tf
@@ -384,9 +309,7 @@ class ConditionalVAE(GenerativeModel):
             reconstruction, kl, loss = self.losses_for(images, training=True, labels=labels)
         gradients = tape.gradient(loss, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
-        for name, value in (("loss", loss), ("reconstruction_loss", reconstruction), ("kl_loss", kl)):
-            self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        return self.update_trackers({"loss": loss, "reconstruction_loss": reconstruction, "kl_loss": kl})
 
     def encode(self, images, labels=None):
         """Posterior mean and log-variance (NumPy) of images (N, 28, 28) in [0, 1] given their labels.
@@ -408,11 +331,3 @@ class ConditionalVAE(GenerativeModel):
         """Decode the posterior mean of each image with its own label: (N, 28, 28) in [0, 1]."""
         mean, _ = self.encode(images, labels)
         return self.generate(mean, labels)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "beta": self.beta,
-            "reconstruction": self.reconstruction,
-            "learning_rate": self.learning_rate,
-        }

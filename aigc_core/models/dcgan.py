@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from aigc_core.models.base import GenerativeModel
+from aigc_core.models.base import AdversarialModel
 
 ARCHITECTURES = ("paper", "fast")
 
@@ -106,15 +106,14 @@ def generator_loss(fake_logits):
 
 
 @keras.saving.register_keras_serializable(package="aigc_core")
-class DCGAN(GenerativeModel):
+class DCGAN(AdversarialModel):
     """A deep convolutional GAN whose whole algorithm is `train_step`; `fit()` is the loop.
 
     Args:
         latent_dim: size of the noise vector z.
         architecture: "paper" (the seed network) or "fast" (a small one for CPUs).
-        g_learning_rate, d_learning_rate: Adam step sizes, separate because a
-            discriminator that learns much faster than its generator starves it of gradient.
-        g_beta_1, d_beta_1, beta_2: Adam betas; 0.5 for beta_1 is the DCGAN paper's choice.
+        g_learning_rate, d_learning_rate, g_beta_1, d_beta_1, beta_2: Adam settings of generator and
+            discriminator (see `AdversarialModel`); 0.5 for beta_1 is the DCGAN paper's choice.
         d_steps_per_g_step: discriminator updates per generator update.
         real_label: D's target for real images; 1 is the plain loss, 0.9 one-sided label
             smoothing (a D that is never asked for certainty cannot saturate).
@@ -143,45 +142,17 @@ class DCGAN(GenerativeModel):
         instance_noise_steps: int = 0,
         **kwargs,
     ):
-        super().__init__(latent_dim=latent_dim, architecture=architecture, **kwargs)
-        self.g_learning_rate = float(g_learning_rate)
-        self.d_learning_rate = float(d_learning_rate)
-        self.g_beta_1 = float(g_beta_1)
-        self.d_beta_1 = float(d_beta_1)
-        self.beta_2 = float(beta_2)
-        self.d_steps_per_g_step = int(d_steps_per_g_step)
+        super().__init__(
+            latent_dim=latent_dim, architecture=architecture, g_learning_rate=g_learning_rate,
+            d_learning_rate=d_learning_rate, g_beta_1=g_beta_1, d_beta_1=d_beta_1, beta_2=beta_2,
+            d_steps_per_g_step=d_steps_per_g_step, **kwargs,
+        )
         self.real_label = float(real_label)
         self.instance_noise = float(instance_noise)
         self.instance_noise_steps = int(instance_noise_steps)
         self.generator = build_generator(self.latent_dim, architecture)
         self.discriminator = build_discriminator(architecture)
-        self.seed_generator = keras.random.SeedGenerator(0)
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
-        self.built = True
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    def compile(self, **kwargs):
-        """Create both Adam optimizers from the config; no loss argument is needed."""
-        super().compile(**kwargs)
-        self.g_optimizer = keras.optimizers.Adam(self.g_learning_rate, beta_1=self.g_beta_1, beta_2=self.beta_2)
-        self.d_optimizer = keras.optimizers.Adam(self.d_learning_rate, beta_1=self.d_beta_1, beta_2=self.beta_2)
-        self.g_optimizer.build(self.generator.trainable_variables)
-        self.d_optimizer.build(self.discriminator.trainable_variables)
-
-    def call(self, latent, training=False):
-        return self.generator(latent, training=training)
-
-    def decode_latent(self, latent):
-        return self.generator(latent, training=False)
-
-    def networks(self):
-        return {"generator": self.generator, "discriminator": self.discriminator}
-
-    def named_optimizers(self):
-        return {"g_optimizer": self.g_optimizer, "d_optimizer": self.d_optimizer}
+        self.finish_building()
 
     def instance_noise_std(self):
         """The noise level at the current generator step: linear decay to 0, or constant."""
@@ -231,26 +202,17 @@ class DCGAN(GenerativeModel):
             real_logits, fake_logits = logits[:batch_size], logits[batch_size:]
             d_loss = discriminator_loss(real_logits, fake_logits, self.real_label)
             g_loss = generator_loss(fake_logits)
-        g_gradients = g_tape.gradient(g_loss, self.generator.trainable_variables)
-        d_gradients = d_tape.gradient(d_loss, self.discriminator.trainable_variables)
-        self.g_optimizer.apply(g_gradients, self.generator.trainable_variables)
-        self.d_optimizer.apply(d_gradients, self.discriminator.trainable_variables)
-
-        self.trackers["d_loss"].update_state(d_loss)
-        self.trackers["g_loss"].update_state(g_loss)
-        self.trackers["d_real"].update_state(ops.mean(ops.sigmoid(real_logits)))
-        self.trackers["d_fake"].update_state(ops.mean(ops.sigmoid(fake_logits)))
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        self.apply_both_gradients(g_tape, g_loss, d_tape, d_loss)
+        return self.update_trackers({
+            "d_loss": d_loss,
+            "g_loss": g_loss,
+            "d_real": ops.mean(ops.sigmoid(real_logits)),
+            "d_fake": ops.mean(ops.sigmoid(fake_logits)),
+        })
 
     def get_config(self):
         return {
             **super().get_config(),
-            "g_learning_rate": self.g_learning_rate,
-            "d_learning_rate": self.d_learning_rate,
-            "g_beta_1": self.g_beta_1,
-            "d_beta_1": self.d_beta_1,
-            "beta_2": self.beta_2,
-            "d_steps_per_g_step": self.d_steps_per_g_step,
             "real_label": self.real_label,
             "instance_noise": self.instance_noise,
             "instance_noise_steps": self.instance_noise_steps,

@@ -78,16 +78,15 @@ def reconstruction_loss(images, logits, kind: str):
     return ops.mean(ops.sum(ops.reshape(per_pixel, (ops.shape(per_pixel)[0], -1)), axis=1))
 
 
-@keras.saving.register_keras_serializable(package="aigc_core")
-class VAE(GenerativeModel):
-    """Encoder, decoder and the ELBO in `train_step`.
+class VariationalModel(GenerativeModel):
+    """An encoder and a decoder trained on the ELBO with one Adam optimizer: what VAE and CVAE share.
 
-    Args:
-        latent_dim: size of z; 2 gives a latent space that can be plotted, 16 sharper samples.
-        architecture: "fast" or "large" (wider layers).
-        beta: weight of the KL term (1 is the plain VAE; > 1 is a beta-VAE).
-        reconstruction: "bernoulli" (cross-entropy) or "gaussian" (squared error).
-        learning_rate: Adam step size.
+    Subclasses implement `build_networks`, and a `losses_for` that feeds the encoder's
+    posterior through `reparameterize` and the decoder's logits into `negative_elbo`. The
+    attribute names `encoder`, `decoder` and `optimizer` are the paths of their variables in a
+    `.weights.h5` file: renaming one orphans every saved file of the class.
+
+    Args: see `VAE`; the defaults here are both classes'.
     """
 
     family = "vae"
@@ -111,20 +110,58 @@ class VAE(GenerativeModel):
         self.beta = float(beta)
         self.reconstruction = reconstruction
         self.learning_rate = float(learning_rate)
-        self.encoder = build_encoder(self.latent_dim, architecture)
-        self.decoder = build_decoder(self.latent_dim, architecture)
-        self.seed_generator = keras.random.SeedGenerator(0)
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
-        self.built = True
+        self.encoder, self.decoder = self.build_networks()
+        self.finish_building()
 
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
+    def build_networks(self) -> tuple[keras.Model, keras.Model]:
+        """(encoder, decoder) for `self.latent_dim` and `self.architecture`, the encoder built first."""
+        raise NotImplementedError
 
     def compile(self, **kwargs):
         """Create the Adam optimizer from the config."""
         super().compile(optimizer=keras.optimizers.Adam(self.learning_rate), **kwargs)
         self.optimizer.build(self.trainable_variables)
+
+    def networks(self):
+        return {"encoder": self.encoder, "decoder": self.decoder}
+
+    def named_optimizers(self):
+        return {"optimizer": self.optimizer}
+
+    def reparameterize(self, mean, log_variance):
+        """A sample of the posterior, mean + sigma * noise: gradients reach mean and variance through it."""
+        noise = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
+        return mean + ops.exp(0.5 * log_variance) * noise
+
+    def negative_elbo(self, images, logits, mean, log_variance):
+        """(reconstruction, kl, reconstruction + beta * kl) for a batch: the loss and its two terms."""
+        reconstruction = reconstruction_loss(images, logits, self.reconstruction)
+        kl = ops.sum(kl_per_dimension(mean, log_variance))
+        return reconstruction, kl, reconstruction + self.beta * kl
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "beta": self.beta,
+            "reconstruction": self.reconstruction,
+            "learning_rate": self.learning_rate,
+        }
+
+
+@keras.saving.register_keras_serializable(package="aigc_core")
+class VAE(VariationalModel):
+    """Encoder, decoder and the ELBO in `train_step`.
+
+    Args:
+        latent_dim: size of z; 2 gives a latent space that can be plotted, 16 sharper samples.
+        architecture: "fast" or "large" (wider layers).
+        beta: weight of the KL term (1 is the plain VAE; > 1 is a beta-VAE).
+        reconstruction: "bernoulli" (cross-entropy) or "gaussian" (squared error).
+        learning_rate: Adam step size.
+    """
+
+    def build_networks(self):
+        return build_encoder(self.latent_dim, self.architecture), build_decoder(self.latent_dim, self.architecture)
 
     def call(self, images, training=False):
         mean, _ = self.encoder(images, training=training)
@@ -133,21 +170,11 @@ class VAE(GenerativeModel):
     def decode_latent(self, latent):
         return ops.sigmoid(self.decoder(latent, training=False))
 
-    def networks(self):
-        return {"encoder": self.encoder, "decoder": self.decoder}
-
-    def named_optimizers(self):
-        return {"optimizer": self.optimizer}
-
     def losses_for(self, images, training: bool):
         """All loss terms for a batch; shared by training and evaluation (negative ELBO)."""
         mean, log_variance = self.encoder(images, training=training)
-        noise = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
-        latent = mean + ops.exp(0.5 * log_variance) * noise  # reparameterization: gradients reach mean and variance
-        logits = self.decoder(latent, training=training)
-        reconstruction = reconstruction_loss(images, logits, self.reconstruction)
-        kl = ops.sum(kl_per_dimension(mean, log_variance))
-        return reconstruction, kl, reconstruction + self.beta * kl
+        logits = self.decoder(self.reparameterize(mean, log_variance), training=training)
+        return self.negative_elbo(images, logits, mean, log_variance)
 
     def train_step(self, images):
         import tensorflow as tf
@@ -158,9 +185,7 @@ class VAE(GenerativeModel):
             reconstruction, kl, loss = self.losses_for(images, training=True)
         gradients = tape.gradient(loss, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
-        for name, value in (("loss", loss), ("reconstruction_loss", reconstruction), ("kl_loss", kl)):
-            self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        return self.update_trackers({"loss": loss, "reconstruction_loss": reconstruction, "kl_loss": kl})
 
     def encode(self, images):
         """Posterior mean and log-variance (NumPy) for images (N, 28, 28) in [0, 1]."""
@@ -182,11 +207,3 @@ class VAE(GenerativeModel):
         """Decode the posterior mean of each image: (N, 28, 28) in [0, 1]."""
         mean, _ = self.encode(images)
         return self.generate(mean)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "beta": self.beta,
-            "reconstruction": self.reconstruction,
-            "learning_rate": self.learning_rate,
-        }

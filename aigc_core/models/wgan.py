@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from aigc_core.models.base import GenerativeModel
+from aigc_core.models.base import AdversarialModel
 from aigc_core.models.dcgan import ARCHITECTURES, build_generator
 
 # (first conv width, second conv width, kernel): the DCGAN discriminators' own, so the two compare fairly.
@@ -83,7 +83,7 @@ def gradient_penalty(critic, real_images, fake_images, mixing):
 
 
 @keras.saving.register_keras_serializable(package="aigc_core")
-class WGANGP(GenerativeModel):
+class WGANGP(AdversarialModel):
     """Wasserstein GAN with gradient penalty; `train_step` holds the whole algorithm.
 
     Args:
@@ -101,6 +101,7 @@ class WGANGP(GenerativeModel):
     family = "gan"
     pixel_range = "tanh"
     metric_names = ("d_loss", "g_loss", "wasserstein", "gradient_penalty")
+    adversary_name = "critic"
 
     def __init__(
         self,
@@ -117,43 +118,15 @@ class WGANGP(GenerativeModel):
     ):
         if int(d_steps_per_g_step) < 1:
             raise ValueError(f"Expected d_steps_per_g_step to be at least 1. Received: d_steps_per_g_step={d_steps_per_g_step!r}")
-        super().__init__(latent_dim=latent_dim, architecture=architecture, **kwargs)
-        self.g_learning_rate = float(g_learning_rate)
-        self.d_learning_rate = float(d_learning_rate)
-        self.g_beta_1 = float(g_beta_1)
-        self.d_beta_1 = float(d_beta_1)
-        self.beta_2 = float(beta_2)
-        self.d_steps_per_g_step = int(d_steps_per_g_step)
+        super().__init__(
+            latent_dim=latent_dim, architecture=architecture, g_learning_rate=g_learning_rate,
+            d_learning_rate=d_learning_rate, g_beta_1=g_beta_1, d_beta_1=d_beta_1, beta_2=beta_2,
+            d_steps_per_g_step=d_steps_per_g_step, **kwargs,
+        )
         self.gp_weight = float(gp_weight)
         self.generator = build_generator(self.latent_dim, architecture)
         self.critic = build_critic(architecture)
-        self.seed_generator = keras.random.SeedGenerator(0)
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
-        self.built = True
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    def compile(self, **kwargs):
-        """Create both Adam optimizers from the config; no loss argument is needed."""
-        super().compile(**kwargs)
-        self.g_optimizer = keras.optimizers.Adam(self.g_learning_rate, beta_1=self.g_beta_1, beta_2=self.beta_2)
-        self.d_optimizer = keras.optimizers.Adam(self.d_learning_rate, beta_1=self.d_beta_1, beta_2=self.beta_2)
-        self.g_optimizer.build(self.generator.trainable_variables)
-        self.d_optimizer.build(self.critic.trainable_variables)
-
-    def call(self, latent, training=False):
-        return self.generator(latent, training=training)
-
-    def decode_latent(self, latent):
-        return self.generator(latent, training=False)
-
-    def networks(self):
-        return {"generator": self.generator, "critic": self.critic}
-
-    def named_optimizers(self):
-        return {"g_optimizer": self.g_optimizer, "d_optimizer": self.d_optimizer}
+        self.finish_building()
 
     def critic_step(self, real_images):
         """One critic update on fresh noise; returns (loss, Wasserstein estimate, penalty)."""
@@ -191,19 +164,9 @@ class WGANGP(GenerativeModel):
         gradients = tape.gradient(g_loss, self.generator.trainable_variables)
         self.g_optimizer.apply(gradients, self.generator.trainable_variables)
 
-        for name, value in (("d_loss", d_loss), ("g_loss", g_loss), ("wasserstein", wasserstein),
-                            ("gradient_penalty", penalty)):
-            self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        return self.update_trackers(
+            {"d_loss": d_loss, "g_loss": g_loss, "wasserstein": wasserstein, "gradient_penalty": penalty}
+        )
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "g_learning_rate": self.g_learning_rate,
-            "d_learning_rate": self.d_learning_rate,
-            "g_beta_1": self.g_beta_1,
-            "d_beta_1": self.d_beta_1,
-            "beta_2": self.beta_2,
-            "d_steps_per_g_step": self.d_steps_per_g_step,
-            "gp_weight": self.gp_weight,
-        }
+        return {**super().get_config(), "gp_weight": self.gp_weight}
