@@ -8,9 +8,11 @@ import streamlit as st
 
 from aigc_core.runs import RunStore, default_runs_root
 from ui.router import routed
+from ui.runtime_fixes import keep_keras_state_between_reruns
 from ui.sidebar import render_sidebar
 
 st.set_page_config(page_title="AIGC Studio", page_icon="🎨", layout="wide")
+keep_keras_state_between_reruns()
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True, url_path="home"),

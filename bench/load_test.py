@@ -44,7 +44,7 @@ async def wait_rendered(page) -> None:
 
 async def timed_load(page, url: str, render_times: list[float]) -> None:
     started = time.monotonic()
-    await page.goto(url, wait_until="domcontentloaded")
+    await page.goto(url, wait_until="domcontentloaded", timeout=LOAD_TIMEOUT_MS)
     await wait_rendered(page)
     render_times.append(time.monotonic() - started)
 
