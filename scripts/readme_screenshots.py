@@ -9,7 +9,8 @@ each and one "break it on purpose" run), starts a real `streamlit run`, and save
     quality_diagnosis.png Train: losses with diagnosis markers, quality curve, finding card
     compare.png          Compare: two models side by side with metrics
     presentation.png     the same Compare view in presentation mode (?present=1)
-    own_digit.png        Your digit page (when that page exists)
+
+own_digit.png (a drawn digit with both models' answers) comes from tests/test_browser_digit.py.
 
 Takes a few minutes on a 2-core CPU; not part of the test suite.
 """
@@ -28,7 +29,7 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 from browser_support import StreamlitServer, launch_chromium  # noqa: E402
 
-VIEWPORT = {"width": 1400, "height": 900}
+VIEWPORT = {"width": 1400, "height": 1150}
 LOAD_TIMEOUT_MS = 180_000
 
 
@@ -43,7 +44,7 @@ def shoot(page, url: str, path: Path, scroll_to: str | None = None) -> None:
     page.goto(url, wait_until="domcontentloaded")
     wait_settled(page)
     if scroll_to:
-        page.get_by_text(scroll_to, exact=False).first.scroll_into_view_if_needed()
+        page.get_by_text(scroll_to, exact=False).first.evaluate("element => element.scrollIntoView({block: 'start'})")
         time.sleep(1.0)
     page.screenshot(path=str(path))
     print(f"wrote {path}", flush=True)
@@ -91,13 +92,11 @@ def main(argv=None) -> int:
                 page = browser.new_page(viewport=VIEWPORT)
                 base = server.url
                 compare = f"{base}/compare?left=run:{runs['gan']}&right=run:{runs['vae']}&seed=3"
-                shoot(page, f"{base}/train?run={runs['broken']}", out / "quality_diagnosis.png", scroll_to="Samples from one fixed")
+                shoot(page, f"{base}/train?run={runs['broken']}", out / "quality_diagnosis.png", scroll_to="Run ")
                 shoot(page, compare, out / "compare.png")
                 shoot(page, f"{compare}&present=1", out / "presentation.png")
                 shoot(page, f"{base}/compare?left=run:{runs['gan']}&right=run:{runs['vae']}", out / "twin_race.png",
                       scroll_to="Twin race")
-                if (PROJECT_ROOT / "pages" / "digit.py").exists():
-                    shoot(page, f"{base}/digit", out / "own_digit.png")
                 browser.close()
         finally:
             server.stop()

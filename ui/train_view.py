@@ -434,8 +434,8 @@ def render_run(run_id: str) -> None:
         if active and status.get("state") not in ACTIVE_STATES:
             st.rerun()  # a full rerun redraws this view without polling and refreshes the sidebar
         st.subheader(f"Run {run.run_id}")
-        st.caption(f"{family.upper()} · preset {config.get('preset')} · batch {config.get('batch_size')} · "
-                   f"seed {config.get('seed')}")
+        batch_size = config.get("batch_size") or get_variant(family, config.get("preset")).batch_size
+        st.caption(f"{family.upper()} · preset {config.get('preset')} · batch {batch_size} · seed {config.get('seed')}")
         _render_state(run, store, status, config)
         render_curves_and_samples(run, family, config)
 
