@@ -272,6 +272,14 @@ def _queue_message(run: Run, store: RunStore) -> str:
     return f"Waiting for a free training slot: {training} training now, {ahead} queued ahead of this run."
 
 
+def _preset_batch_size(family: str, preset) -> int | str:
+    """The batch size a run without its own used: its preset's ("?" for a preset this version lacks)."""
+    try:
+        return get_variant(family, preset).batch_size
+    except ValueError:
+        return "?"
+
+
 RESUMABLE_STATES = ("stopped", "interrupted", "failed")
 
 
@@ -434,7 +442,7 @@ def render_run(run_id: str) -> None:
         if active and status.get("state") not in ACTIVE_STATES:
             st.rerun()  # a full rerun redraws this view without polling and refreshes the sidebar
         st.subheader(f"Run {run.run_id}")
-        batch_size = config.get("batch_size") or get_variant(family, config.get("preset")).batch_size
+        batch_size = config.get("batch_size") or _preset_batch_size(family, config.get("preset"))
         st.caption(f"{family.upper()} · preset {config.get('preset')} · batch {batch_size} · seed {config.get('seed')}")
         _render_state(run, store, status, config)
         render_curves_and_samples(run, family, config)
