@@ -36,13 +36,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model in this process, with a progress bar")
     train.add_argument("--model", default="gan", help="gan or vae")
-    train.add_argument("--preset", default="fast", help="gan: fast, paper, conditional; vae: fast, large, conditional")
+    train.add_argument("--preset", default="fast",
+                       help="gan: fast, paper, wgan-gp, conditional; vae: fast, large, conditional")
     _add_budget(train)
     train.add_argument("--batch-size", type=int)
     train.add_argument("--lr", type=float, help="learning rate (GAN: both networks)")
     train.add_argument("--g-lr", type=float, help="GAN generator learning rate")
     train.add_argument("--d-lr", type=float, help="GAN discriminator learning rate")
     train.add_argument("--d-steps", type=int, help="GAN discriminator steps per generator step")
+    train.add_argument("--real-label", type=float,
+                       help="GAN one-sided label smoothing: D's target for real images (1 = off, 0.9 usual)")
+    train.add_argument("--instance-noise", type=float,
+                       help="GAN: std of the noise added to D's inputs (0 = off)")
+    train.add_argument("--instance-noise-steps", type=int,
+                       help="GAN: steps over which the instance noise fades to 0 (0 = constant)")
+    train.add_argument("--gp-weight", type=float, help="WGAN-GP gradient penalty weight (default 10)")
     train.add_argument("--latent-dim", type=int)
     train.add_argument("--beta", type=float, help="VAE weight of the KL term")
     train.add_argument("--reconstruction", help="VAE reconstruction loss: bernoulli or gaussian")
@@ -97,6 +105,10 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
+# Flags named exactly like the GAN hyperparameter they set.
+GAN_OPTION_FLAGS = ("real_label", "instance_noise", "instance_noise_steps", "gp_weight")
+
+
 def _overrides(arguments) -> dict:
     overrides = {}
     if arguments.model == "gan":
@@ -108,6 +120,9 @@ def _overrides(arguments) -> dict:
             overrides["d_learning_rate"] = arguments.d_lr
         if arguments.d_steps is not None:
             overrides["d_steps_per_g_step"] = arguments.d_steps
+        for flag in GAN_OPTION_FLAGS:  # validate() refuses one the preset's model does not take
+            if getattr(arguments, flag) is not None:
+                overrides[flag] = getattr(arguments, flag)
         for flag in ("beta", "reconstruction"):
             if getattr(arguments, flag) is not None:
                 raise ValueError(f"--{flag} applies to the VAE only; received it with --model gan")
@@ -118,7 +133,7 @@ def _overrides(arguments) -> dict:
             overrides["beta"] = arguments.beta
         if arguments.reconstruction is not None:
             overrides["reconstruction"] = arguments.reconstruction
-        for flag in ("g_lr", "d_lr", "d_steps"):
+        for flag in ("g_lr", "d_lr", "d_steps", *GAN_OPTION_FLAGS):
             if getattr(arguments, flag) is not None:
                 raise ValueError(f"--{flag.replace('_', '-')} applies to the GAN only; received it with --model vae")
     if arguments.latent_dim is not None:

@@ -139,6 +139,10 @@ def run_main(arguments, capsys) -> tuple[int, str]:
         (["train", "--model", "vae", "--lr", "nan"], ["learning_rate", "nan"]),
         (["train", "--model", "gan", "--beta", 2.0], ["--beta", "VAE"]),
         (["train", "--model", "vae", "--d-steps", 2], ["--d-steps", "GAN"]),
+        (["train", "--model", "vae", "--gp-weight", 5], ["--gp-weight", "GAN"]),
+        (["train", "--model", "gan", "--preset", "fast", "--gp-weight", 5], ["gp_weight", "gan-fast"]),
+        (["train", "--model", "gan", "--preset", "wgan-gp", "--real-label", 0.9], ["real_label", "gan-wgan-gp"]),
+        (["train", "--model", "gan", "--real-label", 0.2], ["real_label", "0.2"]),
         (["train", "--latent-dim", 0], ["latent_dim", "0"]),
         (["train", "--steps", 5, "--minutes", 1], ["--minutes", "--steps"]),
         (["train", "--steps", "five"], ["--steps", "'five'"]),
@@ -169,3 +173,17 @@ def test_resume_refuses_a_zero_budget_and_a_running_run(trained_run, capsys):
         assert code == 2 and "still running" in stderr
     finally:
         trained_run.update_status(state="finished", pid=None)
+
+
+def test_gan_option_flags_become_the_overrides_of_a_valid_config():
+    from aigc_core.cli import _overrides, build_parser
+    from aigc_core.config import TrainingConfig, validate
+
+    arguments = build_parser().parse_args(
+        ["train", "--model", "gan", "--preset", "fast", "--real-label", "0.9", "--instance-noise", "0.1",
+         "--instance-noise-steps", "500"])
+    overrides = _overrides(arguments)
+    assert overrides == {"real_label": 0.9, "instance_noise": 0.1, "instance_noise_steps": 500}
+    assert validate(TrainingConfig(model="gan", preset="fast", overrides=overrides)).overrides == overrides
+    wgan = _overrides(build_parser().parse_args(["train", "--model", "gan", "--preset", "wgan-gp", "--gp-weight", "5"]))
+    assert validate(TrainingConfig(model="gan", preset="wgan-gp", overrides=wgan)).overrides == {"gp_weight": 5.0}
