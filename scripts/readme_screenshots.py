@@ -40,7 +40,8 @@ def wait_settled(page) -> None:
         time.sleep(1.0)
 
 
-def shoot(page, url: str, path: Path, scroll_to: str | None = None) -> None:
+def shoot(page, url: str, path: Path, scroll_to: str | None = None, height: int = VIEWPORT["height"]) -> None:
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
     page.goto(url, wait_until="domcontentloaded")
     wait_settled(page)
     if scroll_to:
@@ -92,7 +93,8 @@ def main(argv=None) -> int:
                 page = browser.new_page(viewport=VIEWPORT)
                 base = server.url
                 compare = f"{base}/compare?left=run:{runs['gan']}&right=run:{runs['vae']}&seed=3"
-                shoot(page, f"{base}/train?run={runs['broken']}", out / "quality_diagnosis.png", scroll_to="Run ")
+                shoot(page, f"{base}/train?run={runs['broken']}", out / "quality_diagnosis.png",
+                      scroll_to="Run ", height=2000)  # losses, quality curve and the diagnosis card
                 shoot(page, compare, out / "compare.png")
                 shoot(page, f"{compare}&present=1", out / "presentation.png")
                 shoot(page, f"{base}/compare?left=run:{runs['gan']}&right=run:{runs['vae']}", out / "twin_race.png",

@@ -118,7 +118,7 @@ def test_resume_drops_quality_rows_past_the_checkpoint(store, tiny_classifier_pa
     assert_valid_rows(run.quality(), [0, 5, 10, 15, 20])  # one row per step: none repeated, none stale
 
 
-@pytest.mark.parametrize("text, expected", [("", 500), ("0", 0), ("300", 300), ("1", 500), ("many", 500)])
+@pytest.mark.parametrize("text, expected", [("", 1000), ("0", 0), ("300", 300), ("1", 1000), ("many", 1000)])
 def test_the_sample_count_comes_from_the_environment(monkeypatch, text, expected):
     monkeypatch.setenv(QUALITY_SAMPLES_VARIABLE, text)
     logged = []
