@@ -16,7 +16,6 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from aigc_core.cli import main
 from aigc_core.config import TrainingConfig
 from aigc_core.data import load_images, make_training_dataset, scale_pixels
 from aigc_core.evaluation import conditional_agreement, evaluate_model, label_agreement
@@ -25,6 +24,7 @@ from aigc_core.registry import VARIANTS, build_model, get_variant
 from aigc_core.runs import RunStore, read_json
 from aigc_core.training import load_run_model, start_run, train_run
 from conftest import TINY_TRAINING
+from test_cli import run_main
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 CONDITIONAL = {"gan-conditional": ConditionalDCGAN, "vae-conditional": ConditionalVAE}
@@ -208,14 +208,6 @@ def test_round_trip_through_a_run(trained_runs, name):
 
 
 # -- command line ------------------------------------------------------------------------------
-def run_main(arguments, capsys) -> tuple[int, str]:
-    try:
-        code = main([str(argument) for argument in arguments])
-    except SystemExit as exit_:  # argparse's own errors
-        code = exit_.code
-    return code, capsys.readouterr().err
-
-
 def test_cli_sample_label_writes_that_digit(trained_runs, tmp_path, capsys):
     _, runs = trained_runs
     run = runs["vae-conditional"]

@@ -22,6 +22,7 @@ from aigc_core.models.dcgan import discriminator_loss
 from aigc_core.models.wgan import build_critic, critic_loss, gradient_penalty, penalty_from_gradients
 from aigc_core.registry import MODEL_CLASSES, VARIANTS, build_model, get_variant, presets_for
 from conftest import TINY_TRAINING, end_workers
+from test_app_home_train_runs import widget_keys
 
 WGAN_METRICS = {"d_loss", "g_loss", "wasserstein", "gradient_penalty"}
 
@@ -352,26 +353,13 @@ def open_train(run_id: str | None = None):
     return app
 
 
-def keys_of(app) -> set[str]:
-    keys = set()
-
-    def visit(node):
-        if getattr(node, "key", None):
-            keys.add(node.key)
-        for child in getattr(node, "children", {}).values():
-            visit(child)
-
-    visit(app._tree)
-    return keys
-
-
 TIP_KEYS = {"train_real_label", "train_instance_noise", "train_instance_noise_steps"}
 
 
 def test_train_page_shows_each_variants_own_controls_with_explanations(monkeypatch, tmp_path):
     monkeypatch.setenv("AIGC_WEIGHTS_DIR", str(tmp_path))
     app = open_train()
-    assert TIP_KEYS <= keys_of(app) and "train_gp_weight" not in keys_of(app)
+    assert TIP_KEYS <= widget_keys(app) and "train_gp_weight" not in widget_keys(app)
     assert app.number_input(key="train_real_label").value == 1.0  # off by default
     for key in TIP_KEYS | {"train_d_lr"}:
         assert app.number_input(key=key).help, key  # a sentence next to every control
@@ -381,7 +369,7 @@ def test_train_page_shows_each_variants_own_controls_with_explanations(monkeypat
 
     app.selectbox(key="train_preset").set_value("wgan-gp").run()
     assert not app.exception and not app.error, [item.value for item in app.error]
-    assert "train_gp_weight" in keys_of(app) and not TIP_KEYS & keys_of(app)
+    assert "train_gp_weight" in widget_keys(app) and not TIP_KEYS & widget_keys(app)
     assert app.number_input(key="train_gp_weight").value == 10.0
     assert app.number_input(key="train_d_steps").value == 5
     assert "penalty" in app.number_input(key="train_gp_weight").help

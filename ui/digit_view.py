@@ -15,6 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from aigc_core.augment import is_conditional_source
 from aigc_core import own_digit
 from aigc_core.own_digit import Inversion, PreparedDigit
 from aigc_core.images import png_bytes
@@ -177,19 +178,9 @@ def render_slot_buttons(prepared: PreparedDigit | None) -> None:
 
 
 # -- model choice -----------------------------------------------------------------------------
-def is_conditional(source) -> bool:
-    """Whether a source's model needs a digit label (its recorded class has `num_classes`): such a
-    model cannot encode or reproduce a digit whose label nobody gave, so this page leaves it out."""
-    from aigc_core.registry import MODEL_CLASSES
-    from aigc_core.runs import read_json
-
-    class_name = (read_json(source.config_path) or {}).get("model_class")
-    return bool(getattr(MODEL_CLASSES.get(class_name), "num_classes", 0))
-
-
 def choose_source(family: str, widget_key: str, url_param: str):
     """A selectbox over the unconditional sources of one family (shipped weights first); the chosen key or None."""
-    sources = [source for source in model_sources() if source.family == family and not is_conditional(source)]
+    sources = [source for source in model_sources() if source.family == family and not is_conditional_source(source)]
     if not sources:
         return None
     by_key = {source.key: source for source in sources}
