@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--dataset", default="mnist", help="mnist or fashion_mnist")
     train.add_argument("--train-limit", type=int, help="use only the first N training images")
+    train.add_argument("--devices", type=int, default=1,
+                       help="data-parallel replicas: split each batch over the first N GPUs (or CPUs); "
+                            "$AIGC_LOGICAL_CPUS=N splits one CPU into N")
     train.add_argument("--log-every", type=int, default=10, help="steps between metrics lines")
     train.add_argument("--sample-every", type=int, default=100, help="steps between snapshot grids")
     train.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
@@ -191,6 +194,7 @@ def command_train(arguments) -> int:
         batch_size=arguments.batch_size, seed=arguments.seed, steps=arguments.steps, epochs=arguments.epochs,
         minutes=arguments.minutes, log_every=arguments.log_every, sample_every=arguments.sample_every,
         checkpoint_every=arguments.checkpoint_every, dataset=arguments.dataset, train_limit=arguments.train_limit,
+        devices=arguments.devices,
     )
     validate(config)
     if arguments.run_dir:
@@ -279,6 +283,7 @@ def command_list(arguments) -> int:
 
 
 def command_resume(arguments) -> int:
+    from aigc_core.config import TrainingConfig, validate
     from aigc_core.limits import validate_extra_budget
     from aigc_core.runs import RunStore
     from aigc_core.training import quiet_tensorflow, train_run
@@ -296,6 +301,9 @@ def command_resume(arguments) -> int:
             return _fail(f"--{name} must be positive; received {value}")
     arguments.steps, arguments.minutes = validate_extra_budget(arguments.steps, arguments.minutes,
                                                                names=("--steps", "--minutes"))
+    # The run's recorded config must still fit this machine (e.g. its `devices`): refused here, the
+    # run keeps its state instead of being marked failed by a training that cannot start.
+    validate(TrainingConfig.from_dict(run.config()))
     print(f"resuming {run.path} from step {(run.checkpoint() or {}).get('step', 0)}")
     status = train_run(run, extra_steps=arguments.steps, extra_minutes=arguments.minutes,
                        progress=_progress_printer())
@@ -381,6 +389,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports TensorFlow
     arguments = build_parser().parse_args(argv)
     try:
+        from aigc_core.devices import configure_logical_cpus
+
+        configure_logical_cpus()  # $AIGC_LOGICAL_CPUS, before any command starts TensorFlow's runtime
         return COMMANDS[arguments.command](arguments)
     except ValueError as error:  # includes DatasetError-free validation and WeightsError
         return _fail(str(error))

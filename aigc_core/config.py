@@ -22,6 +22,7 @@ MAX_MINUTES = float(os.environ.get("AIGC_MAX_MINUTES", "60"))
 MAX_STEPS = 1_000_000
 MAX_EPOCHS = 1_000
 MAX_BATCH_SIZE = 4096
+MAX_DEVICES = 64
 
 # Allowed ranges for the model hyperparameters a user may override: name -> (kind, low, high).
 # Bounds are inclusive; "float_open" excludes the low bound (a learning rate of 0 learns nothing).
@@ -73,6 +74,8 @@ class TrainingConfig:
     num_snapshot_samples: int = 64
     dataset: str = "mnist"
     train_limit: int | None = None
+    # Data parallelism: the global batch is split over this many devices (see aigc_core.devices).
+    devices: int = 1
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -151,6 +154,35 @@ def _check_number(name: str, value, kind: str, low, high):
     return int(value) if kind == "int" else value
 
 
+def _check_devices(devices, batch_size: int) -> int:
+    """`devices` as an int that this machine can train on, and that splits `batch_size` evenly.
+
+    Only a count above 1 asks TensorFlow how many devices it sees (its runtime then starts),
+    so validating an ordinary config stays free of TensorFlow.
+    """
+    devices = _check_number("devices", devices, "int", 1, MAX_DEVICES)
+    if devices == 1:
+        return devices
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(f"devices above 1 need the TensorFlow backend (tf.distribute); received {devices} "
+                         f"with the {keras.backend.backend()} backend")
+    from aigc_core.devices import LOGICAL_CPUS_VARIABLE, training_devices
+
+    visible = training_devices()
+    if devices > len(visible):
+        kind = "GPU" if "GPU" in visible[0].upper() else "CPU"
+        hint = f" (${LOGICAL_CPUS_VARIABLE}=N splits one CPU into N)" if kind == "CPU" else ""
+        raise ValueError(f"devices must be at most the {len(visible)} {kind} device(s) TensorFlow sees{hint}; "
+                         f"received {devices}")
+    # Each replica averages its own share; equal shares make the mean of those means the batch's mean.
+    if batch_size % devices:
+        raise ValueError(f"batch_size must be a multiple of devices ({devices}) so each gets an equal share; "
+                         f"received {batch_size}")
+    return devices
+
+
 def validate(config: TrainingConfig, train_size: int | None = None) -> TrainingConfig:
     """Check types, ranges and combinations; return the config or raise a one-line ValueError.
 
@@ -192,6 +224,7 @@ def validate(config: TrainingConfig, train_size: int | None = None) -> TrainingC
     available = train_size if train_size is not None else config.train_limit
     if available is not None and batch_size > available:
         raise ValueError(f"batch_size must be at most the number of training images ({available}); received {batch_size}")
+    config.devices = _check_devices(config.devices, batch_size)
     if config.steps is None and config.epochs is None and config.minutes is None:
         config.steps = 500
     return config

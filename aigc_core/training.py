@@ -259,6 +259,23 @@ def _install_signal_handlers(recorder):
     return restore
 
 
+def build_model(config: TrainingConfig, strategy=None):
+    """The run's fresh, compiled model; with a `tf.distribute` strategy, built and compiled in its scope.
+
+    Built in the scope, every weight, optimizer slot and tracker is a mirrored variable with
+    one copy per replica, and `fit()` runs `train_step` on every replica with its share of
+    each batch; the optimizers then average the replicas' gradients, as one device would.
+    """
+    from aigc_core.devices import strategy_scope
+    from aigc_core.registry import get_variant
+
+    with strategy_scope(strategy):
+        model = get_variant(config.model, config.preset).build(**config.overrides)
+        if strategy is not None:
+            model.average_gradients_across_replicas(strategy.num_replicas_in_sync)
+    return model
+
+
 def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float | None = None, progress=None) -> dict:
     """Train (or resume) the run in this process until its budget ends; return the final status.
 
@@ -274,7 +291,7 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
     import keras
 
     from aigc_core.data import load_images, make_training_dataset, scale_pixels
-    from aigc_core.registry import get_variant
+    from aigc_core.devices import make_strategy, strategy_scope
 
     recorder = None
     try:
@@ -290,9 +307,11 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
         start_step = checkpoint["step"] if checkpoint else 0
         previous_elapsed = checkpoint["elapsed_s"] if checkpoint else 0.0
         keras.utils.set_random_seed(config.seed + start_step)
-        model = get_variant(config.model, config.preset).build(**config.overrides)
+        strategy = make_strategy(config.devices)
+        model = build_model(config, strategy)
         if checkpoint:
-            load_checkpoint(model, run)
+            with strategy_scope(strategy):
+                load_checkpoint(model, run)
         # Forget what an earlier attempt logged after the checkpoint (all of it when it died
         # before its first checkpoint), so a resumed run repeats no step.
         if run.metrics_path.exists():
@@ -329,8 +348,9 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
             if scorer is not None:
                 scorer.score(model, 0, 0.0)  # and the quality curve from the untrained model
         labels = training_set.labels if model.num_classes else None  # only conditional models read labels
-        dataset = make_training_dataset(scale_pixels(images, model.pixel_range), batch_size, config.seed + start_step,
-                                        labels=labels)
+        with strategy_scope(strategy):  # fit() splits each global batch over the replicas
+            dataset = make_training_dataset(scale_pixels(images, model.pixel_range), batch_size,
+                                            config.seed + start_step, labels=labels)
         recorder = make_recorder(model, run, config, start_step=start_step, target_step=target_step,
                                  deadline_s=deadline, previous_elapsed_s=previous_elapsed,
                                  train_size=len(images), latent=latent, progress=progress, scorer=scorer)

@@ -46,7 +46,7 @@ TRAIN_FLAGS = {
     "--beta": numberish, "--reconstruction": st.one_of(st.sampled_from(["bernoulli", "gaussian"]), hostile_text),
     "--seed": numberish, "--dataset": st.one_of(st.sampled_from(["mnist", "fashion_mnist"]), hostile_text),
     "--train-limit": numberish, "--log-every": numberish, "--sample-every": numberish,
-    "--checkpoint-every": numberish,
+    "--checkpoint-every": numberish, "--devices": numberish,
 }
 FUZZ_SETTINGS = settings(max_examples=60, deadline=None, database=None,
                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

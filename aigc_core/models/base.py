@@ -8,6 +8,34 @@ import keras
 from aigc_core.data import to_unit_range
 
 
+# Added to the seed's key for replica r: far apart, so no two replicas' streams overlap.
+REPLICA_SEED_STRIDE = 1_000_003
+
+
+class ReplicaSeedGenerator(keras.random.SeedGenerator):
+    """A `SeedGenerator` whose draws differ between data-parallel replicas and are unchanged on one device.
+
+    Under `tf.distribute` every replica holds a mirrored copy of the generator's state, so with
+    a plain `SeedGenerator` all replicas would draw the same latent vectors and noise: with two
+    replicas a GAN's global batch would hold each fake image twice. Replica r adds
+    `r * REPLICA_SEED_STRIDE` to the key of its seed (the state itself, and so its sequence,
+    stay shared), so replica 0, like a single device or any other backend, draws exactly what
+    a plain `SeedGenerator` draws.
+    """
+
+    def next(self, ordered=True):
+        seed = super().next(ordered=ordered)
+        if keras.backend.backend() != "tensorflow":
+            return seed
+        import tensorflow as tf
+
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return seed
+        replica = tf.cast(context.replica_id_in_sync_group, seed.dtype)
+        return seed + tf.stack([replica * REPLICA_SEED_STRIDE, tf.zeros_like(replica)])
+
+
 class GenerativeModel(keras.Model):
     """A `keras.Model` that can be trained with `fit()` and sampled with a seed.
 
@@ -126,7 +154,7 @@ class GenerativeModel(keras.Model):
         a `.weights.h5` file records, but the seed generator's state is what makes a seeded run
         repeat its random draws.
         """
-        self.seed_generator = keras.random.SeedGenerator(0)
+        self.seed_generator = ReplicaSeedGenerator(0)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
         self.built = True
 
@@ -143,6 +171,29 @@ class GenerativeModel(keras.Model):
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def average_gradients_across_replicas(self, num_replicas: int) -> None:
+        """Make every optimizer of this model average, not sum, the gradients of `num_replicas` replicas.
+
+        Call it once, after `compile()`, inside the `tf.distribute` strategy's scope. Each
+        replica's `train_step` takes the mean loss over its share of the global batch, and under
+        `tf.distribute` a Keras optimizer's `apply` all-reduces the replicas' gradients with a
+        SUM (keras/src/backend/tensorflow/optimizer.py, `_all_reduce_sum_gradients`): the update
+        would follow `num_replicas` times the global batch's mean gradient. Keras's built-in
+        `train_step` compensates by scaling its compiled loss by 1/num_replicas
+        (`scale_loss_for_distribution`); a custom one has to do it itself.
+
+        `apply` divides the gradients by the optimizer's `loss_scale_factor` before that
+        all-reduce, and our `train_step`s never call `optimizer.scale_loss` (which would multiply
+        the loss by it), so setting it to `num_replicas` gives every optimizer call, in every
+        model family and every extra discriminator or critic step, the global batch's mean
+        gradient, as on one device. Adam's weight updates would hide a wrong scale (they are
+        nearly g / sqrt(g^2)); its moments would not, nor would any other optimizer.
+        """
+        if num_replicas < 1:
+            raise ValueError(f"Expected num_replicas to be a positive integer. Received: num_replicas={num_replicas!r}")
+        for optimizer in self.named_optimizers().values():
+            optimizer.loss_scale_factor = float(num_replicas) if num_replicas > 1 else None
 
     def parameter_counts(self) -> dict[str, int]:
         """Trainable parameter count per sub-network, for the Compare page."""
