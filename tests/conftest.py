@@ -29,6 +29,8 @@ def runs_dir(tmp_path_factory, monkeypatch) -> Path:
     monkeypatch.setenv("AIGC_RUNS_DIR", str(root))
     # Snapshot scoring costs ~0.3 s per tiny run; tests/test_quality.py switches it back on.
     monkeypatch.setenv("AIGC_QUALITY_SAMPLES", "0")
+    # A developer's exported logical-CPU split would make every in-process CLI call refuse to start.
+    monkeypatch.delenv("AIGC_LOGICAL_CPUS", raising=False)
     return root
 
 
@@ -88,3 +90,24 @@ def end_workers(store, timeout_s: float = 60.0) -> None:
             time.sleep(0.5)
         if pid and process_alive(pid, start_time):
             os.kill(pid, signal.SIGTERM)
+
+
+@pytest.fixture(scope="session")
+def shipped_weights_server(tmp_path_factory):
+    """One app server over the shipped weights and an empty runs folder, for every browser file
+    that only reads (digit, share): each server start costs ~20 s of TensorFlow import and warm-up."""
+    from browser_support import serve_app
+
+    yield from serve_app(tmp_path_factory.mktemp("shipped-app-runs"), "streamlit-shipped.log")
+
+
+@pytest.fixture(scope="session")
+def shared_chromium(shipped_weights_server):
+    """One headless Chromium for the files that use `shipped_weights_server`, warmed up on it once."""
+    from browser_support import VIEWPORT, chromium_browser, open_page
+
+    with chromium_browser() as chromium:
+        warm_up = chromium.new_page(viewport=VIEWPORT)
+        open_page(warm_up, shipped_weights_server, "")  # the server's first run goes through app.py
+        warm_up.close()
+        yield chromium

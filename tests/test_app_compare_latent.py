@@ -57,7 +57,7 @@ def runs(runs_dir, monkeypatch):
 
 def open_page(name: str, **widgets) -> AppTest:
     """Run the app on one page, with keyed widgets set before the first run."""
-    app = AppTest.from_file(APP, default_timeout=60)
+    app = AppTest.from_file(APP, default_timeout=120)
     for key, value in widgets.items():
         app.session_state[key] = value
     app.switch_page(f"pages/{name}.py").run()

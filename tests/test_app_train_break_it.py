@@ -21,7 +21,7 @@ def fresh_caches():
 
 
 def open_train() -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=60)
+    app = AppTest.from_file(APP, default_timeout=120)
     app.run()
     app.switch_page("pages/train.py")
     app.run()

@@ -90,7 +90,7 @@ def open_app(page: str, **query):
 
     st.cache_resource.clear()
     st.cache_data.clear()
-    app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=90)
+    app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120)
     for name, value in query.items():
         app.query_params[name] = value
     app.run()

@@ -24,16 +24,15 @@ MODEL_TIMEOUT_MS = 120_000
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    yield from serve_app(tmp_path_factory.mktemp("digit-runs"), "streamlit-digit.log")
+def server(shipped_weights_server):
+    return shipped_weights_server
 
 
 @pytest.fixture(scope="module")
-def tab(server):
-    with chromium_browser() as browser:
-        page = new_tab(new_context(browser, MODEL_TIMEOUT_MS))
-        open_page(page, server, "")  # the server's first run goes through app.py (see test_browser.first_visit)
-        yield page
+def tab(shared_chromium):
+    context = new_context(shared_chromium, MODEL_TIMEOUT_MS)
+    yield new_tab(context)
+    context.close()
 
 
 def draw(page, strokes: list[list[tuple[float, float]]]) -> None:

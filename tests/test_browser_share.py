@@ -26,17 +26,13 @@ TIMEOUT_MS = 120_000
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    yield from serve_app(tmp_path_factory.mktemp("share-runs"), "streamlit-share.log")
+def server(shipped_weights_server):
+    return shipped_weights_server
 
 
 @pytest.fixture(scope="module")
-def browser(server):
-    with chromium_browser() as chromium:
-        warm_up = chromium.new_page(viewport=VIEWPORT)
-        open_page(warm_up, server, "")  # the server's first run goes through app.py
-        warm_up.close()
-        yield chromium
+def browser(shared_chromium):
+    return shared_chromium
 
 
 @pytest.fixture

@@ -316,7 +316,7 @@ def test_conditional_page_shows_a_10_by_n_grid_per_model_with_agreement(page_run
         return original(images, columns=columns, scale=scale)
 
     monkeypatch.setattr(view, "image_grid_png", recording_grid)
-    app = AppTest.from_file(APP, default_timeout=60)
+    app = AppTest.from_file(APP, default_timeout=120)
     app.session_state["conditional_per_digit"] = 3
     app.switch_page("pages/conditional.py").run()
     assert not app.exception, app.exception
@@ -332,7 +332,7 @@ def test_conditional_page_without_conditional_models_says_how_to_train_one(monke
     monkeypatch.setattr("aigc_core.sources.shipped_weights", lambda directory=None: [])
     st.cache_resource.clear()
     st.cache_data.clear()
-    app = AppTest.from_file(APP, default_timeout=60)
+    app = AppTest.from_file(APP, default_timeout=120)
     app.switch_page("pages/conditional.py").run()
     assert not app.exception, app.exception
     assert len(app.info) == 2 and all("conditional" in info.value for info in app.info)
@@ -341,7 +341,7 @@ def test_conditional_page_without_conditional_models_says_how_to_train_one(monke
 
 @pytest.mark.parametrize("family", ["gan", "vae"])
 def test_train_page_offers_the_conditional_preset(family, runs_dir):
-    app = AppTest.from_file(APP, default_timeout=60)
+    app = AppTest.from_file(APP, default_timeout=120)
     app.session_state["train_model"] = family
     app.session_state["train_preset"] = "conditional"
     app.switch_page("pages/train.py").run()

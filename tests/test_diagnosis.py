@@ -204,7 +204,7 @@ def test_runs_page_shows_cards_markers_and_the_timeline_gif(store, tmp_path, mon
     for step in (0, 50, 100):
         np.save(run.samples_dir / f"step_{step:07d}.npy", np.full((16, 28, 28), step / 100, dtype=np.float32))
 
-    app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
+    app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120)
     app.run()
     app.switch_page("pages/runs.py").run()
     assert not app.exception, [item.value for item in app.exception]

@@ -225,7 +225,7 @@ def clean_caches():
 
 
 def open_digit_page(query: dict | None = None) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=90)
+    app = AppTest.from_file(APP, default_timeout=120)
     for name, value in (query or {}).items():
         app.query_params[name] = value
     app.switch_page("pages/digit.py").run()

@@ -171,7 +171,7 @@ def test_train_page_shows_the_quality_curve_once_a_snapshot_is_scored(store, tin
     run.update_status(state="finished", step=0, pid=None)
 
     def open_train_page():
-        app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
+        app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120)
         app.query_params["run"] = run.run_id
         app.run()
         app.switch_page("pages/train.py").run()

@@ -231,7 +231,7 @@ def test_train_page_refuses_a_third_run_for_one_session(store, monkeypatch):
     monkeypatch.setenv("AIGC_WEIGHTS_DIR", str(store.root.parent / "no-weights"))
     streamlit.cache_resource.clear()
     mine = [make_run(store, "queued", time.time(), **own_process_identity()).run_id for _ in range(2)]
-    app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
+    app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120)
     app.session_state["train_session_runs"] = list(mine)
     app.run()
     app.switch_page("pages/train.py")
@@ -413,12 +413,12 @@ def test_app_reconciles_once_per_server_process(store, monkeypatch):
     orphan = make_run(store, "queued", time.time() - 100, pid=dead_pid(), pid_start_time="1")
     streamlit.cache_resource.clear()
     try:
-        app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
+        app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120)
         app.run()
         assert not app.exception
         orphan.update_status(pid=dead_pid(), pid_start_time="1")  # would be requeued again if reconcile reran
         app.run()
-        AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60).run()  # a second visitor, same server process
+        AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120).run()  # a second visitor, same server process
     finally:
         streamlit.cache_resource.clear()
     assert spawned == [orphan.run_id]

@@ -14,7 +14,7 @@ def test_reruns_of_the_app_leave_the_keras_session_alone(monkeypatch, tmp_path):
     monkeypatch.setattr(keras.backend, "clear_session", lambda *args, **kwargs: calls.append(args))
     monkeypatch.setenv("AIGC_WEIGHTS_DIR", str(tmp_path / "no-weights"))
     streamlit.cache_resource.clear()
-    app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
+    app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120)
     app.run()
     app.run()
     assert not app.exception

@@ -344,7 +344,7 @@ def open_train(run_id: str | None = None):
 
     st.cache_resource.clear()
     st.cache_data.clear()
-    app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
+    app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120)
     if run_id:
         app.query_params["run"] = run_id
     app.run()
