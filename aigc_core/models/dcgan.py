@@ -6,6 +6,7 @@ import keras
 from keras import layers, ops
 
 from aigc_core.models.base import AdversarialModel
+from aigc_core.models.jax_steps import CarriesAllOptimizers, is_jax_backend, losses_and_gradients, stateless_step
 
 ARCHITECTURES = ("paper", "fast")
 
@@ -106,7 +107,7 @@ def generator_loss(fake_logits):
 
 
 @keras.saving.register_keras_serializable(package="aigc_core")
-class DCGAN(AdversarialModel):
+class DCGAN(CarriesAllOptimizers, AdversarialModel):
     """A deep convolutional GAN whose whole algorithm is `train_step`; `fit()` is the loop.
 
     Args:
@@ -173,13 +174,32 @@ class DCGAN(AdversarialModel):
         noise = keras.random.normal(ops.shape(images), seed=self.seed_generator)
         return images + self.instance_noise_std() * noise
 
-    def train_step(self, real_images):
+    def adversarial_logits(self, real_images, latent):
+        """D's logits for a real batch and for G's images of `latent`: the forward pass of every step.
+
+        The generator runs once and the discriminator once, on real and fake images
+        concatenated (one larger convolution instead of two). Shared by the TensorFlow and
+        JAX steps, so only the way gradients are taken differs between backends.
+        """
+        batch_size = ops.shape(real_images)[0]
+        fake_images = self.generator(latent, training=True)
+        logits = self.discriminator(self.discriminator_inputs(real_images, fake_images), training=True)
+        return logits[:batch_size], logits[batch_size:]
+
+    def train_step(self, *args):
         """Extra discriminator-only steps, then one fused step that updates both networks.
 
-        The fused step runs the generator once and the discriminator once on real and fake
-        images concatenated (one larger convolution instead of two), and takes both
-        gradients from that single forward pass, as the TensorFlow DCGAN tutorial does.
+        The fused step takes both gradients from a single forward pass, as the TensorFlow
+        DCGAN tutorial does. Keras passes `(data)` under TensorFlow and `(state, data)` under
+        JAX, whose trainer wants a pure function (see `jax_steps`).
         """
+        if is_jax_backend():
+            state, data = args
+            return stateless_step(self, state, data, self.jax_train_step)
+        return self.tensorflow_train_step(*args)
+
+    def tensorflow_train_step(self, real_images):
+        """`train_step` under TensorFlow: gradients from `tf.GradientTape`s."""
         # The gradient step is the one TensorFlow-specific place; the losses are keras.ops.
         import tensorflow as tf
 
@@ -189,20 +209,53 @@ class DCGAN(AdversarialModel):
         for _ in range(self.d_steps_per_g_step - 1):
             latent = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
             with tf.GradientTape() as tape:
-                fake_images = self.generator(latent, training=True)
-                logits = self.discriminator(self.discriminator_inputs(real_images, fake_images), training=True)
-                d_loss = discriminator_loss(logits[:batch_size], logits[batch_size:], self.real_label)
+                real_logits, fake_logits = self.adversarial_logits(real_images, latent)
+                d_loss = discriminator_loss(real_logits, fake_logits, self.real_label)
             gradients = tape.gradient(d_loss, self.discriminator.trainable_variables)
             self.d_optimizer.apply(gradients, self.discriminator.trainable_variables)
 
         latent = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            fake_images = self.generator(latent, training=True)
-            logits = self.discriminator(self.discriminator_inputs(real_images, fake_images), training=True)
-            real_logits, fake_logits = logits[:batch_size], logits[batch_size:]
+            real_logits, fake_logits = self.adversarial_logits(real_images, latent)
             d_loss = discriminator_loss(real_logits, fake_logits, self.real_label)
             g_loss = generator_loss(fake_logits)
         self.apply_both_gradients(g_tape, g_loss, d_tape, d_loss)
+        return self.update_trackers({
+            "d_loss": d_loss,
+            "g_loss": g_loss,
+            "d_real": ops.mean(ops.sigmoid(real_logits)),
+            "d_fake": ops.mean(ops.sigmoid(fake_logits)),
+        })
+
+    def jax_train_step(self, data):
+        """`train_step` under JAX, run inside `stateless_step`: the same updates, gradients from `jax.vjp`."""
+        real_images = keras.utils.unpack_x_y_sample_weight(data)[0]
+        batch_size = ops.shape(real_images)[0]
+        generator_variables = self.generator.trainable_variables
+        discriminator_variables = self.discriminator.trainable_variables
+        for _ in range(self.d_steps_per_g_step - 1):
+            latent = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+
+            def discriminator_only(latent=latent):
+                real_logits, fake_logits = self.adversarial_logits(real_images, latent)
+                return (discriminator_loss(real_logits, fake_logits, self.real_label),), None
+
+            _, _, (gradients,) = losses_and_gradients(self, discriminator_only, [discriminator_variables])
+            self.d_optimizer.apply(gradients, discriminator_variables)
+
+        latent = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+
+        def both_players():
+            real_logits, fake_logits = self.adversarial_logits(real_images, latent)
+            losses = (discriminator_loss(real_logits, fake_logits, self.real_label), generator_loss(fake_logits))
+            return losses, (real_logits, fake_logits)
+
+        (d_loss, g_loss), (real_logits, fake_logits), (d_gradients, g_gradients) = losses_and_gradients(
+            self, both_players, [discriminator_variables, generator_variables]
+        )
+        # Both gradients come from the weights before this step, as in the TensorFlow step.
+        self.g_optimizer.apply(g_gradients, generator_variables)
+        self.d_optimizer.apply(d_gradients, discriminator_variables)
         return self.update_trackers({
             "d_loss": d_loss,
             "g_loss": g_loss,

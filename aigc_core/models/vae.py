@@ -6,6 +6,7 @@ import keras
 from keras import layers, ops
 
 from aigc_core.models.base import GenerativeModel
+from aigc_core.models.jax_steps import is_jax_backend, losses_and_gradients, stateless_step
 
 ARCHITECTURES = ("fast", "large")
 RECONSTRUCTION_LOSSES = ("bernoulli", "gaussian")
@@ -176,7 +177,15 @@ class VAE(VariationalModel):
         logits = self.decoder(self.reparameterize(mean, log_variance), training=training)
         return self.negative_elbo(images, logits, mean, log_variance)
 
-    def train_step(self, images):
+    def train_step(self, *args):
+        """One Adam step on the negative ELBO: `(data)` under TensorFlow, `(state, data)` under JAX (see `jax_steps`)."""
+        if is_jax_backend():
+            state, data = args
+            return stateless_step(self, state, data, self.jax_train_step)
+        return self.tensorflow_train_step(*args)
+
+    def tensorflow_train_step(self, images):
+        """`train_step` under TensorFlow: the gradient from a `tf.GradientTape`."""
         import tensorflow as tf
 
         if isinstance(images, tuple):  # train_on_batch and fit(x, y) pass (x, y, sample_weight)
@@ -184,6 +193,18 @@ class VAE(VariationalModel):
         with tf.GradientTape() as tape:
             reconstruction, kl, loss = self.losses_for(images, training=True)
         gradients = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply(gradients, self.trainable_variables)
+        return self.update_trackers({"loss": loss, "reconstruction_loss": reconstruction, "kl_loss": kl})
+
+    def jax_train_step(self, data):
+        """`train_step` under JAX, run inside `stateless_step`: the same update, the gradient from `jax.vjp`."""
+        images = keras.utils.unpack_x_y_sample_weight(data)[0]
+
+        def forward():
+            reconstruction, kl, loss = self.losses_for(images, training=True)
+            return (loss,), (reconstruction, kl)
+
+        (loss,), (reconstruction, kl), (gradients,) = losses_and_gradients(self, forward, [self.trainable_variables])
         self.optimizer.apply(gradients, self.trainable_variables)
         return self.update_trackers({"loss": loss, "reconstruction_loss": reconstruction, "kl_loss": kl})
 
