@@ -17,6 +17,12 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports TensorFlow
+# The suite runs in two pytest processes (pytest-xdist, see pyproject.toml) on a 2-core machine, and
+# the app servers and workers the tests start run beside them: one compute thread each keeps them
+# from oversubscribing the cores, where spin-waiting thread pools once stalled a 5-second test for 90 s.
+# The tiny models of the tests gain nothing from a second thread.
+for variable in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS", "AIGC_WORKER_THREADS"):
+    os.environ.setdefault(variable, "1")
 
 # The smallest settings that still train through the real data pipeline.
 TINY_TRAINING = {"train_limit": 256, "batch_size": 32, "num_snapshot_samples": 16}
