@@ -1,14 +1,17 @@
-"""The MNIST classifier behind the metrics: its network, its training and its loading.
+"""The classifiers behind the metrics, one per dataset: their network, training and loading.
 
 FID and the Inception Score are only as meaningful as the network that looks at the
 samples, and only comparable under the same one. Generic Inception-v3 features see
-28x28 digits as blurry ImageNet photos, so this project ships its own small digit
-classifier (>= 99% test accuracy) and measures everything through it.
+28x28 digits as blurry ImageNet photos, so this project ships its own small classifier
+per dataset and measures everything through it: a digit classifier for MNIST (>= 99%
+test accuracy) and a clothing classifier for Fashion-MNIST (about 92%; the classes
+shirt, T-shirt and pullover are hard even for people). A model is always measured
+through the classifier of the dataset it was trained on.
 
-The weights live in `weights/classifier/` (not `weights/` itself, where every
-`*.weights.h5` is a generative model) beside a JSON file holding the architecture and
-the provenance. Like the generative models, only weights are loaded, into a network
-built here.
+The MNIST weights live in `weights/classifier/`, the Fashion-MNIST ones in
+`weights/classifier-fashion_mnist/` (not `weights/` itself, where every `*.weights.h5`
+is a generative model), each beside a JSON file holding the architecture and the
+provenance. Like the generative models, only weights are loaded, into a network built here.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
+from aigc_core.data import DATASET_NAMES, DATASET_TITLES
 from aigc_core.runs import PROJECT_ROOT, read_json, write_json_atomic
 
 CLASSIFIER_DIR = PROJECT_ROOT / "weights" / "classifier"
 CLASSIFIER_WEIGHTS_PATH = CLASSIFIER_DIR / "mnist.weights.h5"
 CLASSIFIER_CONFIG_PATH = CLASSIFIER_DIR / "mnist.json"
+FASHION_MNIST_CLASSIFIER_WEIGHTS_PATH = PROJECT_ROOT / "weights" / "classifier-fashion_mnist" / "fashion_mnist.weights.h5"
 FEATURES_LAYER = "features"
 TRAIN_COMMAND = "python scripts/train_classifier.py"
 
@@ -32,6 +37,36 @@ DEFAULT_ARCHITECTURE = {"conv_filters": [32, 64], "feature_units": 128, "dropout
 
 class ClassifierError(ValueError):
     """The classifier is missing, or its files do not fit the network built here."""
+
+
+def _check_dataset(dataset: str) -> str:
+    if dataset not in DATASET_NAMES:
+        raise ValueError(f"Expected dataset to be one of {DATASET_NAMES}. Received: dataset={dataset!r}")
+    return dataset
+
+
+def classifier_weights_path(dataset: str = "mnist") -> Path:
+    """The weights file of a dataset's classifier (the module globals, read at call time so tests can move them)."""
+    paths = {"mnist": CLASSIFIER_WEIGHTS_PATH, "fashion_mnist": FASHION_MNIST_CLASSIFIER_WEIGHTS_PATH}
+    return Path(paths[_check_dataset(dataset)])
+
+
+def classifier_config_path(weights_path: Path) -> Path:
+    """The JSON beside a classifier's weights: `<name>.json` for `<name>.weights.h5`."""
+    weights_path = Path(weights_path)
+    return weights_path.with_name(weights_path.name.removesuffix(".weights.h5") + ".json")
+
+
+def train_command(dataset: str = "mnist") -> str:
+    """The command that trains (and writes) a dataset's classifier."""
+    return TRAIN_COMMAND if _check_dataset(dataset) == "mnist" else f"{TRAIN_COMMAND} --dataset {dataset}"
+
+
+def missing_classifier_message(dataset: str = "mnist", weights_path: Path | None = None) -> str:
+    """One line for a dataset without a classifier file: its samples are not evaluated, and how to fix that."""
+    weights_path = weights_path if weights_path is not None else classifier_weights_path(dataset)
+    return (f"no {DATASET_TITLES[_check_dataset(dataset)]} classifier at {weights_path}, so {dataset} samples are "
+            f"not evaluated; train it with `{train_command(dataset)}` (minutes on a CPU)")
 
 
 def check_architecture(architecture: dict) -> dict:
@@ -109,6 +144,7 @@ def shift_augment(images: np.ndarray, max_shift: int, rng: np.random.Generator) 
 
 def train_classifier(
     architecture: dict | None = None,
+    dataset: str = "mnist",
     epochs: int = 6,
     batch_size: int = 128,
     learning_rate: float = 2e-3,
@@ -117,10 +153,13 @@ def train_classifier(
     train_limit: int | None = None,
     log=print,
 ):
-    """Train the classifier on the MNIST training split and measure it on the test split.
+    """Train a classifier on a dataset's training split and measure it on its test split.
 
     Adam with a cosine-decayed step size; each epoch sees freshly shifted copies of the
     training images.
+
+    Args:
+        dataset: one of `aigc_core.data.DATASET_NAMES`; the same network serves every dataset.
 
     Returns:
         (classifier, info) where info holds test_accuracy, epochs, training_seconds and the
@@ -132,8 +171,8 @@ def train_classifier(
 
     keras.utils.set_random_seed(seed)
     architecture = check_architecture(architecture or {})
-    train = load_images("mnist", "train", limit=train_limit)
-    test = load_images("mnist", "test")
+    train = load_images(_check_dataset(dataset), "train", limit=train_limit)
+    test = load_images(dataset, "test")
     train_images = train.images.astype(np.float32)[..., None] / 255.0
     test_images = test.images.astype(np.float32)[..., None] / 255.0
 
@@ -158,6 +197,7 @@ def train_classifier(
     training_seconds = time.monotonic() - started
     info = {
         "architecture": architecture,
+        "dataset": dataset,
         "test_accuracy": float(accuracy),
         "epochs": epochs,
         "batch_size": batch_size,
@@ -189,29 +229,32 @@ def save_classifier(classifier, info: dict, weights_path: Path = CLASSIFIER_WEIG
     return weights_path
 
 
-def load_classifier(weights_path: Path = CLASSIFIER_WEIGHTS_PATH, config_path: Path | None = None):
+def load_classifier(weights_path: Path | None = None, config_path: Path | None = None, dataset: str = "mnist"):
     """Build the network described by the JSON beside the weights and load the weights into it.
 
     Args:
-        weights_path: a `*.weights.h5` written by `save_classifier`.
+        weights_path: a `*.weights.h5` written by `save_classifier`; by default the dataset's.
         config_path: its JSON; by default `<name>.json` beside the weights.
+        dataset: whose classifier this is, for the default path and the messages.
 
     Raises:
         ClassifierError: when a file is missing (the message says how to train one) or
             the weights do not fit the architecture.
     """
-    weights_path = Path(weights_path)
-    if config_path is None:
-        config_path = weights_path.with_name(weights_path.name.removesuffix(".weights.h5") + ".json")
-    config_path = Path(config_path)
+    weights_path = Path(weights_path) if weights_path is not None else classifier_weights_path(dataset)
+    config_path = Path(config_path) if config_path is not None else classifier_config_path(weights_path)
     if not weights_path.is_file():
-        raise ClassifierError(
-            f"no MNIST classifier at {weights_path}; train it with `{TRAIN_COMMAND}` (a few minutes on a CPU)"
-        )
+        raise ClassifierError(missing_classifier_message(dataset, weights_path))
     description = read_json(config_path)
     if not isinstance(description, dict) or "architecture" not in description:
         raise ClassifierError(
-            f"{config_path} is missing or has no 'architecture'; retrain with `{TRAIN_COMMAND}`"
+            f"{config_path} is missing or has no 'architecture'; retrain with `{train_command(dataset)}`"
+        )
+    trained_on = description.get("dataset")
+    if trained_on in DATASET_NAMES and trained_on != dataset:  # older files hold a free-text description here
+        raise ClassifierError(
+            f"Expected a classifier trained on {dataset}. Received: {config_path.name} says it was trained on "
+            f"{trained_on}"
         )
     classifier = build_classifier(description["architecture"])
     try:

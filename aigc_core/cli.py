@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     stop = commands.add_parser("stop", help="ask a running run to stop after its current step")
     stop.add_argument("--run", required=True)
 
-    evaluate = commands.add_parser("evaluate", help="FID, Inception Score and class coverage through the MNIST classifier")
+    evaluate = commands.add_parser("evaluate", help="FID, Inception Score and class coverage through the dataset's classifier")
     evaluated = evaluate.add_mutually_exclusive_group(required=True)
     evaluated.add_argument("--run", help="run directory")
     evaluated.add_argument("--weights", help="a .weights.h5 file, or the name of shipped weights")
@@ -322,8 +322,8 @@ def command_stop(arguments) -> int:
 def command_evaluate(arguments) -> int:
     """Measure a run or shipped weights; print them beside the reference rows; write metrics JSON."""
     from aigc_core.evaluation import (
-        MAX_NUM_SAMPLES, REAL_FLOOR, UNTRAINED_CEILING, default_classifier, evaluate_model, format_table,
-        reference_rows,
+        MAX_NUM_SAMPLES, REAL_FLOOR, UNTRAINED_CEILING, dataset_of_weights, default_classifier, evaluate_model,
+        format_table, reference_rows,
     )
     from aigc_core.limits import validate_sampling
     from aigc_core.runs import RunStore, write_json_atomic
@@ -344,14 +344,16 @@ def command_evaluate(arguments) -> int:
         else:
             name, out = arguments.weights, WEIGHTS_DIR / f"{arguments.weights}.metrics.json"
             weights = WEIGHTS_DIR / f"{arguments.weights}.weights.h5"
-    default_classifier()  # a missing classifier is reported before any model is loaded
+    dataset = dataset_of_weights(weights)  # a run's config.json, or "dataset" in shipped <name>.json; else mnist
+    default_classifier(dataset=dataset)  # a missing classifier is reported before any model is loaded
     model = _load_source(arguments)
     from aigc_core.data import sha256_of
 
     weights_sha256 = sha256_of(weights)  # names the weights measured; loading has checked the file exists
-    print(f"evaluating {name} on {arguments.num} samples (seed {arguments.seed}) ...", file=sys.stderr, flush=True)
-    metrics = evaluate_model(model, num_samples=arguments.num, seed=arguments.seed)
-    reference = reference_rows(arguments.num)
+    print(f"evaluating {name} ({dataset}) on {arguments.num} samples (seed {arguments.seed}) ...", file=sys.stderr,
+          flush=True)
+    metrics = evaluate_model(model, num_samples=arguments.num, seed=arguments.seed, dataset=dataset)
+    reference = reference_rows(arguments.num, dataset=dataset)
     print(format_table({name: metrics, REAL_FLOOR: reference[REAL_FLOOR], UNTRAINED_CEILING: reference[UNTRAINED_CEILING]}))
     if metrics.get("digit_agreement"):  # a conditional model: does the label pick the digit?
         shares = "  ".join(f"{digit}: {share:.0%}" for digit, share in enumerate(metrics["digit_agreement"])

@@ -1,14 +1,17 @@
-"""Metrics shared by the CLI and the UI: FID-MNIST, the classifier Inception Score, class coverage.
+"""Metrics shared by the CLI and the UI: FID, the classifier Inception Score, class coverage.
 
-Every number is measured through the project's own MNIST classifier
-(`aigc_core.classifier`), so numbers are comparable with each other and with the two
-reference rows computed the same way, never with FIDs published for Inception-v3:
+Every number is measured through the project's own classifier of the model's dataset
+(`aigc_core.classifier`: one for MNIST, one for Fashion-MNIST), so numbers are comparable
+with each other and with the two reference rows computed the same way on that dataset,
+never with FIDs published for Inception-v3, nor across datasets:
 
     real data floor               10,000 real TRAINING images against the TEST set
     untrained generator ceiling   a freshly initialised gan-fast generator
 
 A model is honest about its quality when its row sits between those two. Samples are
 always compared with the test split; nothing is measured on the data it is compared with.
+Every function takes `dataset` ("mnist" by default); `dataset_of_weights` reads it from the
+files of a run or of shipped weights.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from aigc_core import classifier as classifier_module
+from aigc_core.data import DATASET_NAMES, DATASET_TITLES
 from aigc_core.runs import PROJECT_ROOT, read_json, write_json_atomic
 
-REFERENCE_PATH = PROJECT_ROOT / "weights" / "reference_metrics.json"
+REFERENCE_PATH = PROJECT_ROOT / "weights" / "reference_metrics.json"  # MNIST's; other datasets' sit beside their classifier
+REFERENCE_FILENAME = "reference_metrics.json"
 REFERENCE_SEED = 0
 DEFAULT_NUM_SAMPLES = 10_000
 MAX_NUM_SAMPLES = 100_000
@@ -31,24 +36,49 @@ UNTRAINED_CEILING = "untrained generator ceiling"
 # Bump when the way a reference row is computed changes, so cached rows are recomputed.
 REFERENCE_FORMAT = 1
 
-_loaded_classifiers: dict[tuple[str, int], object] = {}
-_test_statistics: dict[tuple[int, int | None], tuple] = {}
+_loaded_classifiers: dict[tuple[str, int, str], object] = {}
+_test_statistics: dict[tuple[int, int | None, str, str], tuple] = {}
+_test_digests: dict[tuple[str, int | None, str], tuple[int, str]] = {}
 
 
-# -- the classifier -----------------------------------------------------------------------
-def default_classifier(weights_path: Path | None = None):
-    """The shipped classifier, loaded once per process (reloaded if the file changes).
+# -- which dataset, which classifier ------------------------------------------------------
+def dataset_of_weights(weights_path: Path) -> str:
+    """The dataset a model was trained on, from the files beside its weights.
+
+    A run's `model.weights.h5` sits beside the run's config.json (its TrainingConfig); shipped
+    `<name>.weights.h5` beside `<name>.json`, whose optional "dataset" key says it. Files
+    written before Fashion-MNIST existed say nothing: they are MNIST models.
 
     Raises:
-        ClassifierError: when it is missing; the message says how to train it.
+        ValueError: when the files name a dataset this version does not know.
     """
-    weights_path = Path(weights_path or classifier_module.CLASSIFIER_WEIGHTS_PATH)
+    weights_path = Path(weights_path)
+    if weights_path.name == "model.weights.h5":
+        description = read_json(weights_path.with_name("config.json"))
+    else:
+        description = read_json(weights_path.with_name(weights_path.name.removesuffix(".weights.h5") + ".json"))
+    dataset = (description or {}).get("dataset", "mnist") if isinstance(description, dict) else "mnist"
+    if dataset not in DATASET_NAMES:
+        raise ValueError(f"Expected the dataset beside {weights_path.name} to be one of {DATASET_NAMES}. "
+                         f"Received: dataset={dataset!r}")
+    return dataset
+
+
+def default_classifier(weights_path: Path | None = None, dataset: str = "mnist"):
+    """The shipped classifier of a dataset, loaded once per process (reloaded if the file changes).
+
+    Raises:
+        ClassifierError: when it is missing; the one-line message says the dataset's samples
+            are not evaluated and how to train its classifier.
+    """
+    weights_path = Path(weights_path or classifier_module.classifier_weights_path(dataset))
     if not weights_path.is_file():
-        return classifier_module.load_classifier(weights_path)  # raises the one-line "how to train" error
-    key = (str(weights_path.resolve()), weights_path.stat().st_mtime_ns)
+        return classifier_module.load_classifier(weights_path, dataset=dataset)  # raises the "how to train" error
+    key = (str(weights_path.resolve()), weights_path.stat().st_mtime_ns, dataset)
     if key not in _loaded_classifiers:
-        _loaded_classifiers.clear()
-        _loaded_classifiers[key] = classifier_module.load_classifier(weights_path)
+        if len(_loaded_classifiers) >= 2:  # one per dataset is the common case; never let it grow
+            _loaded_classifiers.clear()
+        _loaded_classifiers[key] = classifier_module.load_classifier(weights_path, dataset=dataset)
     return _loaded_classifiers[key]
 
 
@@ -174,15 +204,39 @@ def class_coverage(probabilities: np.ndarray, confidence: float = CONFIDENCE_THR
 
 
 # -- against the test set -----------------------------------------------------------------
-def mnist_test_statistics(classifier=None, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and covariance of the classifier's features on the MNIST TEST split (cached per classifier)."""
+def digest_of_test_split(dataset: str = "mnist", limit: int | None = None) -> str:
+    """sha256 of a dataset's test images and labels, to tie cached statistics to the data they came from.
+
+    Fashion-MNIST may come from the fetched file (its own split) or from keras.datasets (the
+    official one): the same classifier gives different reference numbers on each.
+    """
+    import hashlib
+
+    from aigc_core.data import data_file_path, load_images
+
+    source = data_file_path(dataset)
+    key = (dataset, limit, str(source))
+    stamp = source.stat().st_mtime_ns if source.is_file() else 0
+    cached = _test_digests.get(key)
+    if cached is None or cached[0] != stamp:
+        test = load_images(dataset, "test", limit=limit)
+        digest = hashlib.sha256(np.ascontiguousarray(test.images).tobytes())
+        digest.update(np.ascontiguousarray(test.labels).tobytes())
+        if len(_test_digests) >= 8:
+            _test_digests.clear()
+        cached = _test_digests[key] = (stamp, digest.hexdigest())
+    return cached[1]
+
+
+def statistics_of_test_split(classifier=None, limit: int | None = None, dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of the classifier's features on a dataset's TEST split (cached per classifier)."""
     from aigc_core.data import load_images
 
-    classifier = classifier if classifier is not None else default_classifier()
-    key = (id(classifier), limit)
+    classifier = classifier if classifier is not None else default_classifier(dataset=dataset)
+    key = (id(classifier), limit, dataset, digest_of_test_split(dataset, limit))
     cached = _test_statistics.get(key)
     if cached is None or cached[0] is not classifier:
-        test = load_images("mnist", "test", limit=limit)
+        test = load_images(dataset, "test", limit=limit)
         features, _ = classifier_features_and_probabilities(test.images.astype(np.float32) / 255.0, classifier)
         if len(_test_statistics) >= 4:
             _test_statistics.clear()
@@ -191,21 +245,21 @@ def mnist_test_statistics(classifier=None, limit: int | None = None) -> tuple[np
     return cached[1], cached[2]
 
 
-def metrics_for_images(images, classifier=None, reference_limit: int | None = None) -> dict:
-    """FID against the test set, Inception Score and class coverage of images in [0, 1]."""
-    classifier = classifier if classifier is not None else default_classifier()
+def metrics_for_images(images, classifier=None, reference_limit: int | None = None, dataset: str = "mnist") -> dict:
+    """FID against the dataset's test set, Inception Score and class coverage of images in [0, 1]."""
+    classifier = classifier if classifier is not None else default_classifier(dataset=dataset)
     features, probabilities = classifier_features_and_probabilities(images, classifier)
     mean, covariance = gaussian_statistics(features)
     return {
-        "fid": frechet_distance(mean, covariance, *mnist_test_statistics(classifier, reference_limit)),
+        "fid": frechet_distance(mean, covariance, *statistics_of_test_split(classifier, reference_limit, dataset)),
         "inception_score": inception_score(probabilities),
         **class_coverage(probabilities),
         "num_samples": int(len(features)),
     }
 
 
-def vae_test_losses(model, limit: int | None = None, batch_size: int = 500) -> dict:
-    """Mean reconstruction and KL per MNIST TEST image; their sum is the negative ELBO in nats
+def vae_test_losses(model, limit: int | None = None, batch_size: int = 500, dataset: str = "mnist") -> dict:
+    """Mean reconstruction and KL per TEST image of the dataset; their sum is the negative ELBO in nats
     for the Bernoulli reconstruction (for the Gaussian one it is a squared error, not nats).
 
     The encoder's sampling noise is random, so the value moves in its last decimals.
@@ -214,7 +268,7 @@ def vae_test_losses(model, limit: int | None = None, batch_size: int = 500) -> d
 
     from aigc_core.data import load_images
 
-    test = load_images("mnist", "test", limit=limit)
+    test = load_images(dataset, "test", limit=limit)
     images = test.images.astype(np.float32)[..., None] / 255.0
     conditional = bool(getattr(model, "num_classes", 0))  # a CVAE scores each image given its label
     reconstruction_total = kl_total = 0.0
@@ -249,6 +303,7 @@ def evaluate_model(
     classifier=None,
     reference_limit: int | None = None,
     elbo_limit: int | None = None,
+    dataset: str = "mnist",
 ) -> dict:
     """Sample a generative model and measure it; a VAE also gets its negative ELBO on the test set.
 
@@ -256,24 +311,32 @@ def evaluate_model(
         model: a `GenerativeModel` (anything with `family` and `sample(num_samples, seed)`).
         num_samples: samples drawn; FID is biased upwards for small N, so compare rows with equal N.
         seed: sampling seed (same seed, same samples).
-        classifier: the network measuring the samples; the shipped classifier by default.
+        classifier: the network measuring the samples; the dataset's shipped classifier by default.
         reference_limit, elbo_limit: use only the first N test images (tests keep them small).
+        dataset: the data the model was trained on (see `dataset_of_weights`): its classifier
+            measures the samples and its test split is what they are compared with.
 
     Returns:
         fid, inception_score, coverage (10 fractions), min_class_share, max_class_share,
         confident_share, num_samples, seconds, and for a VAE test_reconstruction, test_kl_nats and
         (Bernoulli reconstruction) negative_elbo_nats; for a conditional model (whose samples cycle
-        through the labels 0-9) digit_agreement, min_digit_agreement and mean_digit_agreement.
+        through the labels 0-9) digit_agreement, min_digit_agreement and mean_digit_agreement;
+        and dataset.
+
+    Raises:
+        ClassifierError: when the dataset has no classifier (the one-line message says the
+            samples are not evaluated and how to train one).
     """
     num_samples = check_num_samples(num_samples)
     started = time.monotonic()
-    classifier = classifier if classifier is not None else default_classifier()
+    classifier = classifier if classifier is not None else default_classifier(dataset=dataset)
     images = model.sample(num_samples, seed=seed)
-    metrics = metrics_for_images(images, classifier, reference_limit)
+    metrics = metrics_for_images(images, classifier, reference_limit, dataset)
     if getattr(model, "num_classes", 0):  # the labels a conditional model drew without being asked
         metrics.update(label_agreement(images, model.default_labels(num_samples), classifier, model.num_classes))
     if model.family == "vae":
-        metrics.update(vae_test_losses(model, limit=elbo_limit))
+        metrics.update(vae_test_losses(model, limit=elbo_limit, dataset=dataset))
+    metrics["dataset"] = dataset
     metrics["seed"] = int(seed)
     metrics["seconds"] = round(time.monotonic() - started, 1)
     return metrics
@@ -283,13 +346,13 @@ def evaluate_model(
 DEFAULT_SAMPLES_PER_DIGIT = 100
 
 
-def label_agreement(images, labels, classifier=None, num_classes: int = 10) -> dict:
+def label_agreement(images, labels, classifier=None, num_classes: int = 10, dataset: str = "mnist") -> dict:
     """How often the classifier agrees with the label each image was asked to show.
 
     Args:
         images: (N, 28, 28) in [0, 1], the i-th drawn for `labels[i]`.
         labels: N ints in [0, num_classes).
-        classifier: the shipped classifier by default.
+        classifier: the dataset's shipped classifier by default.
 
     Returns:
         digit_agreement (a share per class, None for a class with no image), min_digit_agreement
@@ -301,6 +364,7 @@ def label_agreement(images, labels, classifier=None, num_classes: int = 10) -> d
     if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"Expected one int label per image, shape ({len(images)},). Received: labels of shape "
                          f"{labels.shape} and dtype {labels.dtype}")
+    classifier = classifier if classifier is not None else default_classifier(dataset=dataset)
     _, probabilities = classifier_features_and_probabilities(images, classifier)
     agrees = probabilities.argmax(axis=1) == labels
     per_digit = [float(agrees[labels == digit].mean()) if np.any(labels == digit) else None
@@ -313,7 +377,7 @@ def label_agreement(images, labels, classifier=None, num_classes: int = 10) -> d
 
 
 def conditional_agreement(model, samples_per_digit: int = DEFAULT_SAMPLES_PER_DIGIT, seed: int = 0,
-                          classifier=None) -> dict:
+                          classifier=None, dataset: str = "mnist") -> dict:
     """Ask a conditional model for `samples_per_digit` images of each digit and measure `label_agreement`.
 
     One seeded call draws all of them (labels 0...0, 1...1, ...), so the same seed gives the
@@ -333,14 +397,14 @@ def conditional_agreement(model, samples_per_digit: int = DEFAULT_SAMPLES_PER_DI
                          f"Received: samples_per_digit={samples_per_digit!r}")
     labels = np.repeat(np.arange(num_classes), int(samples_per_digit))
     images = model.sample(len(labels), seed=seed, labels=labels)
-    return {**label_agreement(images, labels, classifier, num_classes),
+    return {**label_agreement(images, labels, classifier, num_classes, dataset),
             "samples_per_digit": int(samples_per_digit), "seed": int(seed)}
 
 
 # -- the reference rows -------------------------------------------------------------------
 def compute_reference_rows(num_samples: int = DEFAULT_NUM_SAMPLES, seed: int = REFERENCE_SEED,
-                           classifier=None, reference_limit: int | None = None) -> dict:
-    """The two rows every model is read against, measured exactly like a model.
+                           classifier=None, reference_limit: int | None = None, dataset: str = "mnist") -> dict:
+    """The two rows every model of a dataset is read against, measured exactly like a model.
 
     real data floor: `num_samples` TRAINING images drawn without replacement (with, beyond
     60,000), which no model can beat by more than noise. untrained generator ceiling: a
@@ -352,35 +416,52 @@ def compute_reference_rows(num_samples: int = DEFAULT_NUM_SAMPLES, seed: int = R
     from aigc_core.registry import VARIANTS, build_model
 
     num_samples = check_num_samples(num_samples)
-    classifier = classifier if classifier is not None else default_classifier()
-    train = load_images("mnist", "train").images
+    classifier = classifier if classifier is not None else default_classifier(dataset=dataset)
+    train = load_images(dataset, "train").images
     rng = np.random.default_rng(seed)
     chosen = rng.choice(len(train), size=num_samples, replace=num_samples > len(train))
-    rows = {REAL_FLOOR: metrics_for_images(train[chosen].astype(np.float32) / 255.0, classifier, reference_limit)}
+    rows = {REAL_FLOOR: metrics_for_images(train[chosen].astype(np.float32) / 255.0, classifier, reference_limit,
+                                           dataset)}
 
     keras.utils.set_random_seed(seed)  # the initial weights come from Keras's global seed
     variant = VARIANTS["gan-fast"]
     untrained = build_model(variant.family, dict(variant.model_config))
-    rows[UNTRAINED_CEILING] = metrics_for_images(untrained.sample(num_samples, seed=seed), classifier, reference_limit)
+    rows[UNTRAINED_CEILING] = metrics_for_images(untrained.sample(num_samples, seed=seed), classifier, reference_limit,
+                                                 dataset)
     return rows
 
 
-def reference_rows(num_samples: int = DEFAULT_NUM_SAMPLES, classifier_path: Path | None = None,
-                   cache_path: Path | None = None, reference_limit: int | None = None) -> dict:
-    """The reference rows for `num_samples`, from the cache file when it was made by this classifier.
+def reference_path(dataset: str = "mnist") -> Path:
+    """Where a dataset's reference rows are cached: `weights/reference_metrics.json` for MNIST,
+    beside its classifier for the others (so each dataset's numbers travel with their classifier)."""
+    if dataset == "mnist":
+        return Path(REFERENCE_PATH)  # the module global, read at call time so tests can move it
+    return classifier_module.classifier_weights_path(dataset).with_name(REFERENCE_FILENAME)
 
-    The cache (`weights/reference_metrics.json`) is recomputed when missing, when the
-    classifier's sha256 differs, or when its format changed. Only the default sample count
-    is written to it; other counts are computed in memory, so a quick `--num 500` does not
-    replace the shipped numbers.
+
+def reference_rows(num_samples: int = DEFAULT_NUM_SAMPLES, classifier_path: Path | None = None,
+                   cache_path: Path | None = None, reference_limit: int | None = None,
+                   dataset: str = "mnist") -> dict:
+    """A dataset's reference rows for `num_samples`, from its cache file when that was made by this
+    classifier on these test images.
+
+    The cache (`reference_path(dataset)`) is recomputed when missing, when the classifier's
+    sha256 or the test images' digest differs, or when its format changed. MNIST's cache,
+    written before the digest was recorded, is trusted without it: the bundled file is
+    checksummed. Only the default sample count is written to it; other counts are computed
+    in memory, so a quick `--num 500` does not replace the shipped numbers.
+
+    Raises:
+        ClassifierError: when the dataset has no classifier (one line: not evaluated, how to train one).
     """
-    from aigc_core.data import sha256_of
+    from aigc_core.data import load_images, sha256_of
 
     num_samples = check_num_samples(num_samples)
-    classifier_path = Path(classifier_path or classifier_module.CLASSIFIER_WEIGHTS_PATH)
-    cache_path = Path(cache_path or REFERENCE_PATH)
-    classifier = default_classifier(classifier_path)
+    classifier_path = Path(classifier_path or classifier_module.classifier_weights_path(dataset))
+    cache_path = Path(cache_path or reference_path(dataset))
+    classifier = default_classifier(classifier_path, dataset=dataset)
     checksum = sha256_of(classifier_path)
+    digest = digest_of_test_split(dataset, reference_limit)
     cached = read_json(cache_path)
     if (
         isinstance(cached, dict)
@@ -388,24 +469,30 @@ def reference_rows(num_samples: int = DEFAULT_NUM_SAMPLES, classifier_path: Path
         and cached.get("format") == REFERENCE_FORMAT
         and cached.get("num_samples") == num_samples
         and cached.get("reference_limit") == reference_limit
+        and cached.get("dataset", "mnist") == dataset
+        and cached.get("test_images_sha256", digest if dataset == "mnist" else None) == digest
         and isinstance(cached.get("rows"), dict)
     ):
         return cached["rows"]
     started = time.monotonic()
-    rows = compute_reference_rows(num_samples, REFERENCE_SEED, classifier, reference_limit)
+    rows = compute_reference_rows(num_samples, REFERENCE_SEED, classifier, reference_limit, dataset)
     if num_samples == DEFAULT_NUM_SAMPLES:
-        description = read_json(classifier_path.with_name(classifier_path.name.removesuffix(".weights.h5") + ".json"))
+        description = read_json(classifier_module.classifier_config_path(classifier_path))
+        test_size = len(load_images(dataset, "test", limit=reference_limit).labels)
+        title = DATASET_TITLES[dataset]
         write_json_atomic(
             cache_path,
             {
                 "format": REFERENCE_FORMAT,
+                "dataset": dataset,
                 "classifier_sha256": checksum,
                 "classifier_test_accuracy": (description or {}).get("test_accuracy"),
+                "test_images_sha256": digest,
                 "num_samples": num_samples,
                 "seed": REFERENCE_SEED,
                 "reference_limit": reference_limit,
-                "compared_with": "MNIST test split (10,000 images)" if reference_limit is None
-                else f"first {reference_limit} MNIST test images",
+                "compared_with": f"{title} test split ({test_size:,} images)" if reference_limit is None
+                else f"first {test_size} {title} test images",
                 "seconds": round(time.monotonic() - started, 1),
                 "rows": rows,
             },

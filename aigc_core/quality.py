@@ -1,4 +1,4 @@
-"""Quality over time: every training snapshot scored with the project's MNIST classifier.
+"""Quality over time: every training snapshot scored with the classifier of the run's dataset.
 
 A GAN's losses say little about how good its images are; FID and the Inception Score of
 its samples do. While a run trains, each snapshot step draws one fixed latent batch
@@ -17,7 +17,9 @@ points of one curve, not a curve with that table. Scoring time is not counted as
 time (see `training.make_recorder`).
 
 `$AIGC_QUALITY_SAMPLES` (read when a run starts) sets the sample count; 0 switches scoring
-off. Without the classifier file nothing is scored and the worker log says so once.
+off. A run on Fashion-MNIST is scored by the Fashion-MNIST classifier against that test set
+(`aigc_core.classifier.classifier_weights_path`). Without the classifier file of the run's
+dataset nothing is scored and the worker log says so once.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import numpy as np
 
 from aigc_core import classifier as classifier_module
 from aigc_core import evaluation
+from aigc_core.data import DatasetError
 from aigc_core.runs import Run, write_bytes_atomic
 
 QUALITY_SAMPLES_VARIABLE = "AIGC_QUALITY_SAMPLES"
@@ -42,7 +45,7 @@ QUALITY_KEYS = ("step", "elapsed_s", "fid", "inception_score", "min_class_share"
 # Bump when the way the cached test-set statistics are computed changes.
 STATISTICS_FORMAT = 1
 
-_reference_statistics: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
+_reference_statistics: dict[tuple[str, int, str, str], tuple[np.ndarray, np.ndarray]] = {}
 
 
 def log_line(message: str) -> None:
@@ -68,16 +71,16 @@ def quality_samples_from_environment(log=log_line) -> int:
         return DEFAULT_QUALITY_SAMPLES
 
 
-def scoring_unavailable_reason() -> str | None:
-    """Why this machine's runs get no quality curve, or None when they do (for the UI)."""
+def scoring_unavailable_reason(dataset: str = "mnist") -> str | None:
+    """Why this machine's runs on `dataset` get no quality curve, or None when they do (for the UI)."""
     if os.environ.get(QUALITY_SAMPLES_VARIABLE, "").strip() == "0":
         return f"quality scoring is switched off ({QUALITY_SAMPLES_VARIABLE}=0)"
-    if not Path(classifier_module.CLASSIFIER_WEIGHTS_PATH).is_file():
-        return f"no MNIST classifier to score samples with; train it with `{classifier_module.TRAIN_COMMAND}`"
+    if not classifier_module.classifier_weights_path(dataset).is_file():
+        return classifier_module.missing_classifier_message(dataset)
     return None
 
 
-# -- the MNIST test set, seen by the classifier ---------------------------------------------
+# -- the test set, seen by the classifier ---------------------------------------------------
 def statistics_path(classifier_path: Path) -> Path:
     return Path(classifier_path).with_name(
         Path(classifier_path).name.removesuffix(".weights.h5") + ".test_statistics.npz")
@@ -87,15 +90,19 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def reference_statistics(classifier, classifier_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and covariance of the classifier's features on the 10,000 MNIST test images.
+def reference_statistics(classifier, classifier_path: Path, dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of the classifier's features on the dataset's 10,000 test images.
 
     Computing them costs seconds (every test image through the classifier), so they are
-    kept per process and in a small file beside the classifier, tied to its sha256: a new
-    worker reads them in milliseconds. A folder that cannot be written only loses the file.
+    kept per process and in a small file beside the classifier, tied to its sha256 and to
+    the test images' digest (Fashion-MNIST's may come from two sources with different
+    splits): a new worker reads them in milliseconds. A folder that cannot be written only
+    loses the file. MNIST's file, written before the digest was recorded, is trusted
+    without it: the bundled data is checksummed.
     """
     classifier_path = Path(classifier_path)
-    key = (str(classifier_path.resolve()), classifier_path.stat().st_mtime_ns)
+    digest = evaluation.digest_of_test_split(dataset)
+    key = (str(classifier_path.resolve()), classifier_path.stat().st_mtime_ns, dataset, digest)
     if key in _reference_statistics:
         return _reference_statistics[key]
     checksum = _sha256(classifier_path)
@@ -103,15 +110,17 @@ def reference_statistics(classifier, classifier_path: Path) -> tuple[np.ndarray,
     statistics = None
     try:
         with np.load(cache_path, allow_pickle=False) as cached:
-            if str(cached["classifier_sha256"]) == checksum and int(cached["format"]) == STATISTICS_FORMAT:
+            cached_digest = str(cached["test_images_sha256"]) if "test_images_sha256" in cached.files else None
+            if (str(cached["classifier_sha256"]) == checksum and int(cached["format"]) == STATISTICS_FORMAT
+                    and (cached_digest == digest or (cached_digest is None and dataset == "mnist"))):
                 statistics = (cached["mean"], cached["covariance"])
     except (OSError, KeyError, ValueError):
         pass  # missing or unreadable: compute it
     if statistics is None:
-        statistics = evaluation.mnist_test_statistics(classifier)
+        statistics = evaluation.statistics_of_test_split(classifier, dataset=dataset)
         buffer = io.BytesIO()
         np.savez(buffer, mean=statistics[0], covariance=statistics[1], classifier_sha256=checksum,
-                 format=STATISTICS_FORMAT)
+                 test_images_sha256=digest, format=STATISTICS_FORMAT)
         try:
             write_bytes_atomic(cache_path, buffer.getvalue())
         except OSError:
@@ -178,15 +187,19 @@ class SnapshotScorer:
 
 
 def make_snapshot_scorer(model, run: Run, seed: int, log=log_line) -> SnapshotScorer | None:
-    """The scorer for a run starting now, or None when scoring is off or impossible (logged once)."""
+    """The scorer for a run starting now, or None when scoring is off or impossible (logged once).
+
+    The run's config.json names its dataset; that dataset's classifier and test set score it.
+    """
     num_samples = quality_samples_from_environment(log)
     if num_samples == 0:
         return None
-    classifier_path = Path(classifier_module.CLASSIFIER_WEIGHTS_PATH)
+    dataset = run.config().get("dataset", "mnist")
     try:
-        classifier = evaluation.default_classifier(classifier_path)
-        reference = reference_statistics(classifier, classifier_path)
-    except (classifier_module.ClassifierError, OSError) as error:
+        classifier_path = classifier_module.classifier_weights_path(dataset)
+        classifier = evaluation.default_classifier(classifier_path, dataset=dataset)
+        reference = reference_statistics(classifier, classifier_path, dataset)
+    except (ValueError, OSError, DatasetError) as error:  # ClassifierError is a ValueError
         log(f"snapshots are not scored: {str(error).splitlines()[0]}")
         return None
     return SnapshotScorer(run, classifier, reference, model.latent_batch(num_samples, seed), log)

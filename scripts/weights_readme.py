@@ -3,7 +3,9 @@
     python scripts/weights_readme.py
 
 Every number in the generated table comes from a `<name>.metrics.json` written by
-`python -m aigc_core evaluate --weights <name>`; nothing is typed in by hand.
+`python -m aigc_core evaluate --weights <name>`, or from a classifier's JSON and reference
+cache; nothing is typed in by hand. Numbers are only comparable within one dataset, so
+models trained on another dataset than MNIST get their own table.
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ import sys
 from pathlib import Path
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+# Classifiers other than MNIST's: (dataset, title, folder under weights/).
+OTHER_CLASSIFIERS = (("fashion_mnist", "Fashion-MNIST", "classifier-fashion_mnist"),)
+METRICS_HEADER = ["| model | FID | IS | min class | max class | p>=0.9 | -ELBO | min digit | mean digit |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
 
 
 def _row(name: str, metrics: dict) -> str:
@@ -50,6 +56,7 @@ def main() -> int:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     metrics_rows, agreement_rows, reference = [], [], None
+    other_rows: dict[str, list[str]] = {}
     for config_path in sorted(WEIGHTS_DIR.glob("*.json")):
         if config_path.name.endswith(".metrics.json") or config_path.name == "reference_metrics.json":
             continue
@@ -60,15 +67,24 @@ def main() -> int:
         metrics_path = WEIGHTS_DIR / f"{name}.metrics.json"
         if metrics_path.exists():
             metrics = json.loads(metrics_path.read_text())
+            if metrics.get("dataset", "mnist") != "mnist":  # measured by another classifier: not comparable
+                other_rows.setdefault(metrics["dataset"], []).append(_row(name, metrics))
+                continue
             metrics_rows.append(_row(name, metrics))
             agreement_rows += _agreement_rows(name, metrics)
             reference = metrics.get("reference", reference)
     classifier = json.loads((WEIGHTS_DIR / "classifier" / "mnist.json").read_text())
+    others = [(dataset, title, folder, json.loads((WEIGHTS_DIR / folder / f"{dataset}.json").read_text()))
+              for dataset, title, folder in OTHER_CLASSIFIERS if (WEIGHTS_DIR / folder / f"{dataset}.json").exists()]
     lines += [
         f"| classifier/mnist | `{classifier['command']}` | {classifier['seed']} | {classifier['epochs']} epochs | "
         f"{classifier['training_seconds']:.0f} s | {classifier['hardware']} |",
+        *[f"| {folder}/{dataset} | `{info['command']}` | {info['seed']} | {info['epochs']} epochs | "
+          f"{info['training_seconds']:.0f} s | {info['hardware']} |" for dataset, _, folder, info in others],
         "",
         f"The classifier's accuracy on the MNIST test split: {100 * classifier['test_accuracy']:.2f}%.",
+        *[f"The {title} classifier's accuracy on its test split: {100 * info['test_accuracy']:.2f}% "
+          f"(`{folder}/`, the same network; data: {info.get('data', dataset)})." for dataset, title, folder, info in others],
         "",
         "## Metrics",
         "",
@@ -78,14 +94,26 @@ def main() -> int:
         "min/mean digit: conditional models only, the share of samples asked for a digit that the classifier",
         "reads as that digit (1,000 per digit), for the worst digit and averaged over the ten.",
         "",
-        "| model | FID | IS | min class | max class | p>=0.9 | -ELBO | min digit | mean digit |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        *METRICS_HEADER,
         *metrics_rows,
     ]
     if reference:
         lines += [_row(f"*{name}*", row) for name, row in reference.items()]
     lines += ["", "Reference rows in italics: real training images (the floor a perfect model approaches) and an",
               "untrained generator (the ceiling), scored the same way.", ""]
+    for dataset, title, folder, _ in others:
+        cache_path = WEIGHTS_DIR / folder / "reference_metrics.json"
+        cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+        rows = other_rows.get(dataset, [])
+        if not rows and not cache.get("rows"):
+            continue
+        lines += [f"## Metrics on {title}", "",
+                  f"Measured through the {title} classifier in `{folder}/` against the "
+                  f"{cache.get('compared_with', 'test split')}:",
+                  "not comparable with the MNIST table." + ("" if rows else f" No shipped model is trained on {title} yet;"
+                                                             " these are the reference rows its models are read against."),
+                  "", *METRICS_HEADER, *rows,
+                  *[_row(f"*{name}*", row) for name, row in (cache.get("rows") or {}).items()], ""]
     if agreement_rows:
         lines += ["## Per-digit agreement of the conditional models", "",
                   "Share of the samples asked for each digit that the classifier reads as that digit.",
