@@ -35,6 +35,9 @@ else:
                                        format_func=lambda key: gallery.source_label(by_key[key]))
     seed = int(seed_column.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="compare_seed"))
     share.publish_all({"left": left_key, "right": right_key, "seed": seed})
+    mismatch = gallery.dataset_mismatch(by_key[left_key], by_key[right_key])
+    if mismatch:
+        st.warning(mismatch, icon=":material/warning:")
     for column, key, side in zip(st.columns(2, gap="large"), (left_key, right_key), ("left", "right")):
         with column:
             gallery.render_model_card(by_key[key], seed, side)

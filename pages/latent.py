@@ -33,7 +33,7 @@ if model is not None and model.family == "vae":
     st.subheader("Where the encoder puts the test digits")
     gallery.render_latent_map(key, model)
     st.subheader("Reconstructions")
-    text = st.text_input("Test-set indices (up to 20)", value=", ".join(map(str, gallery.default_digit_indices())),
+    text = st.text_input("Test-set indices (up to 20)", value=", ".join(map(str, gallery.default_digit_indices(key))),
                          key="latent_digits", help="Whole numbers between 0 and 9999, separated by commas or spaces.")
     gallery.render_reconstructions(key, text)
     gallery.render_kl_bars(key, model)

@@ -6,11 +6,10 @@ run (a GAN and a VAE on one budget) lives there as `?twin=<twin id>`.
 
 import streamlit as st
 
-from aigc_core.config import validate
 from aigc_core.housekeeping import check_session_queue, describe_os_error
 from aigc_core.runs import RunStore
 from aigc_core.worker import launch
-from ui.train_view import render_run, settings_form
+from ui.train_view import render_run, settings_form, start_problem
 from ui.twin_view import render_twin_button, render_twin_progress
 from ui.router import ensure_router
 
@@ -23,11 +22,8 @@ twin_value = st.query_params.get("twin")
 # Folded away while a run is shown, so its curves and samples fit on a projector screen.
 with st.expander("Settings for a new run", expanded=not (run_id or twin_value), icon=":material/tune:"):
     config = settings_form()
-    try:
-        validate(config)
-        problem = None
-    except ValueError as error:
-        problem = str(error)
+    problem = start_problem(config)  # a bad setting, or a dataset this server does not have
+    if problem:
         st.error(problem)
     start_column, twin_column = st.columns(2)
     if start_column.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:",

@@ -13,7 +13,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from aigc_core import latent
+from aigc_core.data import CLASS_NAMES, DATASET_TITLES
 from aigc_core.diagnosis import diagnose
+from aigc_core.evaluation import dataset_of_weights
 from aigc_core.runs import Run, RunStore, read_json
 from aigc_core.sources import Source
 from ui.cache import load_model, model_sources
@@ -64,6 +66,36 @@ def default_index(sources: list[Source], family: str, exclude: int | None = None
 
 def find_source(key: str) -> Source | None:
     return next((source for source in model_sources() if source.key == key), None)
+
+
+def source_dataset(key: str) -> str:
+    """The dataset the model behind a key was trained on (its run's config.json or its weights' JSON).
+
+    Raises:
+        ValueError: when those files name a dataset this version does not know.
+    """
+    source = find_source(key)
+    return dataset_of_weights(source.weights_path) if source else "mnist"
+
+
+def dataset_title(dataset: str) -> str:
+    return DATASET_TITLES.get(dataset, str(dataset))
+
+
+def dataset_mismatch(left: Source, right: Source) -> str | None:
+    """One line when two models were trained on different datasets, else None.
+
+    Each dataset is scored by its own classifier against its own test images, so FIDs of a
+    digit model and a clothes model measure different things and cannot be ranked.
+    """
+    try:
+        datasets = dataset_of_weights(left.weights_path), dataset_of_weights(right.weights_path)
+    except ValueError:
+        return None  # an unknown dataset: the card's own loading reports what is wrong
+    if datasets[0] == datasets[1]:
+        return None
+    return (f"These models were trained on different datasets ({dataset_title(datasets[0])} on the left, "
+            f"{dataset_title(datasets[1])} on the right): their FIDs and Inception Scores are not comparable.")
 
 
 def source_version(key: str) -> float:
@@ -140,7 +172,8 @@ def render_evaluation(source: Source) -> None:
         return
     st.table(table)
     if isinstance(metrics.get("num_samples"), int):
-        st.caption(f"Measured on {metrics['num_samples']:,} samples with the project's MNIST classifier: "
+        dataset = dataset_title(metrics.get("dataset", "mnist"))
+        st.caption(f"Measured on {metrics['num_samples']:,} samples with the project's {dataset} classifier: "
                    "comparable with these columns, not with published FIDs.")
 
 
@@ -199,46 +232,60 @@ def manifold(key: str, num_per_side: int = MANIFOLD_SIDE) -> np.ndarray:
 
 
 @st.cache_data(max_entries=16, show_spinner="Encoding the test set…")
-def _encoded_test_set(key: str, version: float, limit: int):
-    return latent.encode_test_set(load_model(key), limit=limit)
+def _encoded_test_set(key: str, version: float, limit: int, dataset: str):
+    return latent.encode_test_set(load_model(key), limit=limit, dataset=dataset)
 
 
 def encoded_test_set(key: str, limit: int = SCATTER_LIMIT):
-    """(points (N, 2), labels (N,), axes description) of the first `limit` test digits.
+    """(points (N, 2), labels (N,), axes description) of the first `limit` test images of the
+    dataset the model was trained on.
 
     Raises:
-        DatasetError: when MNIST cannot be loaded.
+        DatasetError: when that dataset cannot be loaded.
+        ValueError: when the model's files name an unknown dataset.
     """
-    return _encoded_test_set(key, source_version(key), limit)
+    return _encoded_test_set(key, source_version(key), limit, source_dataset(key))
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def load_test_digits(indices: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """MNIST test images (as [0, 1] floats) and labels at `indices`."""
+def load_test_digits(indices: tuple[int, ...], dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray]:
+    """A dataset's test images (as [0, 1] floats) and labels at `indices`."""
     from aigc_core.data import load_images
 
-    test = load_images("mnist", "test")
+    test = load_images(dataset, "test")
     chosen = np.asarray(indices, dtype=np.int64)
+    if chosen.size and chosen.max() >= len(test.images):  # a fetched data file may hold fewer than 10,000
+        raise ValueError(f"Expected test-set indices below {len(test.images)}. Received: {int(chosen.max())}")
     return test.images[chosen].astype(np.float32) / 255.0, test.labels[chosen]
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _reconstructions(key: str, version: float, indices: tuple[int, ...]) -> np.ndarray:
-    model, (images, labels) = load_model(key), load_test_digits(indices)
+def _reconstructions(key: str, version: float, indices: tuple[int, ...], dataset: str) -> np.ndarray:
+    model, (images, labels) = load_model(key), load_test_digits(indices, dataset)
     # A conditional VAE encodes and decodes each digit with its own label.
     return model.reconstruct(images, labels) if model.num_classes else model.reconstruct(images)
 
 
 def reconstructions(key: str, indices: tuple[int, ...]) -> np.ndarray:
-    return _reconstructions(key, source_version(key), tuple(indices))
+    return _reconstructions(key, source_version(key), tuple(indices), source_dataset(key))
 
 
 @st.cache_data(show_spinner=False)
-def default_digit_indices() -> tuple[int, ...]:
-    """The first test image of each digit 0-9: a reconstruction row that shows every class."""
+def _first_index_of_each_class(dataset: str) -> tuple[int, ...]:
     from aigc_core.data import load_images
 
-    return tuple(latent.first_index_of_each_label(load_images("mnist", "test", limit=500).labels))
+    return tuple(latent.first_index_of_each_label(load_images(dataset, "test", limit=500).labels))
+
+
+def default_digit_indices(key: str | None = None) -> tuple[int, ...]:
+    """The first test image of each class 0-9 in the dataset of the model behind `key` (MNIST
+    without one): a reconstruction row that shows every class.
+
+    Raises:
+        DatasetError: when that dataset cannot be loaded.
+        ValueError: when the model's files name an unknown dataset.
+    """
+    return _first_index_of_each_class(source_dataset(key) if key else "mnist")
 
 
 def latent_paths(key: str, seed_a: int, seed_b: int, num_frames: int = NUM_FRAMES) -> dict[str, np.ndarray]:
@@ -298,12 +345,14 @@ def projector_fonts(figure: go.Figure) -> go.Figure:
 
 
 def latent_scatter_figure(points: np.ndarray, labels: np.ndarray, axes: str,
-                          manifold_extent: float | None = None) -> go.Figure:
-    """Encoded test digits as points, one colour (and one legend entry) per digit.
+                          manifold_extent: float | None = None, dataset: str = "mnist") -> go.Figure:
+    """Encoded test images as points, one colour (and one legend entry) per class of `dataset`.
 
     `manifold_extent` draws the square the manifold picture decodes, so the two can be read
-    together: a digit's colour region here is where that digit appears in the picture.
+    together: a class's colour region here is where that class appears in the picture.
     """
+    names = CLASS_NAMES.get(dataset, CLASS_NAMES["mnist"])
+    kind = "digit" if dataset == "mnist" else "class"
     figure = go.Figure()
     if manifold_extent:
         figure.add_shape(type="rect", x0=-manifold_extent, x1=manifold_extent, y0=-manifold_extent,
@@ -311,14 +360,14 @@ def latent_scatter_figure(points: np.ndarray, labels: np.ndarray, axes: str,
     for digit in range(10):
         chosen = labels == digit
         figure.add_trace(go.Scatter(
-            x=points[chosen, 0], y=points[chosen, 1], mode="markers", name=str(digit),
+            x=points[chosen, 0], y=points[chosen, 1], mode="markers", name=names[digit],
             marker={"size": 7, "color": DIGIT_COLOURS[digit], "opacity": 0.8},
-            hovertemplate=f"digit {digit}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
+            hovertemplate=f"{kind} {names[digit]}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
         ))
     two_d = axes == "z1, z2"
     figure.update_xaxes(title_text="z1" if two_d else "component 1")
     figure.update_yaxes(title_text="z2" if two_d else "component 2", scaleanchor="x", scaleratio=1)
-    figure.update_layout(legend={"title": {"text": "digit"}, "itemsizing": "constant"})
+    figure.update_layout(legend={"title": {"text": kind}, "itemsizing": "constant"})
     return _style(figure, 600)
 
 
@@ -366,7 +415,12 @@ def render_model_card(source: Source, seed: int, side: str) -> None:
     """One side of the Compare page: samples, an interpolation, size, cost, quality, losses."""
     name = source.key.split(":", 1)[1]
     kind = "run" if source.key.startswith("run:") else "shipped"
-    st.markdown(f"#### {FAMILY_NAMES.get(source.family, source.family)} · {kind} `{name}`")
+    try:
+        dataset = dataset_of_weights(source.weights_path)
+    except ValueError:
+        dataset = "?"
+    on_dataset = "" if dataset == "mnist" else f" · {dataset_title(dataset)}"
+    st.markdown(f"#### {FAMILY_NAMES.get(source.family, source.family)} · {kind} `{name}`{on_dataset}")
     try:
         model = load_model(source.key)
         images = sample_images(source.key, seed)
@@ -415,12 +469,13 @@ def render_latent_map(key: str, model) -> None:
                 "directions along which the codes vary most.")
         scatter_column, extent = st.container(), None
     try:
+        dataset = source_dataset(key)
         points, labels, axes = encoded_test_set(key)
-    except DatasetError as error:
-        scatter_column.error(f"Could not load the MNIST test set: {one_line(error)}")
+    except (ValueError, DatasetError) as error:
+        scatter_column.error(f"Could not load the test set: {one_line(error)}")
         return
-    scatter_column.plotly_chart(latent_scatter_figure(points, labels, axes, extent), key="latent_scatter")
-    caption = f"{len(points):,} test digits at their posterior means; axes: {axes}."
+    scatter_column.plotly_chart(latent_scatter_figure(points, labels, axes, extent, dataset), key="latent_scatter")
+    caption = f"{len(points):,} {dataset_title(dataset)} test images at their posterior means; axes: {axes}."
     if extent:
         caption += " The dashed square is the area the manifold picture decodes."
     scatter_column.caption(caption)
@@ -432,22 +487,25 @@ def render_reconstructions(key: str, indices_text: str) -> None:
 
     try:
         indices = parse_indices(indices_text, TEST_SET_SIZE)
-        originals, labels = load_test_digits(indices)
+        dataset = source_dataset(key)
+        originals, labels = load_test_digits(indices, dataset)
         rebuilt = reconstructions(key, indices)
     except (ValueError, DatasetError) as error:
         st.error(one_line(error))
         return
+    names = CLASS_NAMES.get(dataset, CLASS_NAMES["mnist"])
     st.image(image_grid_png(originals, columns=len(indices), scale=4), width="stretch", output_format="PNG",
-             caption="originals: digits " + " ".join(str(label) for label in labels))
+             caption=("originals: digits " if dataset == "mnist" else "originals: ")
+             + (" " if dataset == "mnist" else ", ").join(names[label] for label in labels))
     st.image(image_grid_png(rebuilt, columns=len(indices), scale=4), width="stretch", output_format="PNG",
              caption="reconstructions: each image encoded to its posterior mean, then decoded")
 
 
 @st.cache_data(max_entries=16, show_spinner="Measuring the KL of each latent dimension…")
-def _kl_per_dimension(key: str, version: float) -> np.ndarray:
+def _kl_per_dimension(key: str, version: float, dataset: str) -> np.ndarray:
     from aigc_core.training import kl_test_images
 
-    return load_model(key).kl_per_dimension_on(kl_test_images())
+    return load_model(key).kl_per_dimension_on(kl_test_images(dataset))
 
 
 def render_kl_bars(key: str, model) -> None:
@@ -459,14 +517,16 @@ def render_kl_bars(key: str, model) -> None:
         return
     st.subheader("KL per latent dimension")
     try:
-        values = _kl_per_dimension(key, source_version(key))
-    except DatasetError as error:
-        st.error(f"Could not load the MNIST test set: {one_line(error)}")
+        dataset = source_dataset(key)
+        values = _kl_per_dimension(key, source_version(key), dataset)
+    except (ValueError, DatasetError) as error:
+        st.error(f"Could not load the test set: {one_line(error)}")
         return
     st.plotly_chart(kl_figure(values), key="latent_kl")
-    st.caption(f"KL(q(z|x) ‖ N(0, I)) of each dimension, averaged over the first {KL_IMAGES} test digits "
+    st.caption(f"KL(q(z|x) ‖ N(0, I)) of each dimension, averaged over the first {KL_IMAGES} "
+               f"{dataset_title(dataset)} test images "
                f"(total {float(values.sum()):.2f} nats). A grey bar near 0 is a collapsed dimension: the encoder "
-               "gives it the same value for every digit, so it carries nothing; a larger β pushes more bars there.")
+               "gives it the same value for every image, so it carries nothing; a larger β pushes more bars there.")
 
 
 def render_interpolation(key: str, seed_a: int, seed_b: int, method: str) -> None:

@@ -13,7 +13,7 @@ from aigc_core.sources import Source
 from ui.charts import COLOURS, image_grid_png, loss_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards, run_findings
 from ui.gallery import render_evaluation
-from ui.train_view import format_duration
+from ui.train_view import dataset_note, format_duration
 
 LOSS_ORDER = tuple(COLOURS)
 MESSAGE_KEY = "runs_message"  # survives the rerun after a delete, so its outcome stays on screen
@@ -133,7 +133,7 @@ def render_run_details(run: Run) -> None:
     status, config = run.status(), run.config()
     family = config.get("model", "gan")
     st.subheader(f"{run.run_id}")
-    st.caption(f"{family.upper()} · preset {config.get('preset')} · {status.get('state')} · "
+    st.caption(f"{family.upper()} · preset {config.get('preset')}{dataset_note(config)} · {status.get('state')} · "
                f"step {status.get('step', 0)} · {format_duration(status.get('elapsed_s'))}")
     if status.get("error"):
         st.error(status["error"])

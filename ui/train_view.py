@@ -13,6 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from aigc_core.config import MAX_MINUTES, OVERRIDE_RULES, TrainingConfig, constructor_parameters, override_rules, validate
+from aigc_core.data import DATASET_NAMES, DATASET_TITLES, FETCH_COMMANDS, dataset_source
 from aigc_core.diagnosis import BROKEN_PRESETS, diagnose
 from aigc_core.limits import MAX_SEED
 from aigc_core.quality import scoring_unavailable_reason
@@ -86,6 +87,10 @@ STEP_SIZES = {"g_learning_rate": 1e-4, "d_learning_rate": 1e-4, "learning_rate":
 BETA_SLIDER_MAX = 10.0
 # A time budget is the UI's own choice: TrainingConfig has no default minutes.
 DEFAULT_MINUTES = 2.0
+# How the Dataset picker names each dataset: what its images show, not only its name.
+DATASET_CHOICES = {"mnist": "MNIST digits", "fashion_mnist": "Fashion-MNIST clothes"}
+# `dataset_source` says this when only a keras.datasets download could provide the data.
+NEEDS_DOWNLOAD = "needs the internet"
 STATE_COLOURS = {"queued": "gray", "running": "blue", "finished": "green", "stopped": "orange", "interrupted": "violet",
                  "failed": "red"}
 
@@ -157,6 +162,7 @@ def _ensure_defaults() -> None:
     """
     state = st.session_state
     state.setdefault("train_model", _config_default("model"))
+    state.setdefault("train_dataset", _config_default("dataset"))
     state.setdefault("train_broken", NO_BREAKAGE)
     if state.get("train_preset") not in presets_for(state.train_model):
         state.train_preset = presets_for(state.train_model)[0]
@@ -195,6 +201,29 @@ def learning_rate_ratio_caption(overrides: dict) -> str | None:
             "gradient vanishes.")
 
 
+def dataset_problem(dataset: str) -> str | None:
+    """Why a run on `dataset` cannot start on this server, in one line, or None when its data is here.
+
+    Only a keras.datasets download could provide the data then; offline the worker would fail
+    after loading TensorFlow, so the page refuses Start and names the fetch script instead.
+    """
+    if NEEDS_DOWNLOAD not in dataset_source(dataset):
+        return None
+    fix = (f"run `{FETCH_COMMANDS[dataset]}` on the server first" if dataset in FETCH_COMMANDS
+           else "restore the bundled data file on the server")
+    return (f"{DATASET_TITLES[dataset]} is not on this server, and a run would have to download it (which fails "
+            f"offline): {fix}.")
+
+
+def start_problem(config: TrainingConfig) -> str | None:
+    """The one line that keeps Start disabled: what `validate` refuses, else missing data; None when a run can start."""
+    try:
+        validate(config)
+    except ValueError as error:
+        return str(error)
+    return dataset_problem(config.dataset)
+
+
 def settings_form() -> TrainingConfig:
     """Draw the settings widgets in four columns and return the config they describe (not yet validated)."""
     _ensure_defaults()
@@ -204,6 +233,12 @@ def settings_form() -> TrainingConfig:
                           on_change=_reset_hyperparameters)
         preset = st.selectbox("Preset", presets_for(family), key="train_preset", on_change=_reset_hyperparameters)
         st.caption(get_variant(family, preset).description)
+        dataset = st.selectbox("Dataset", DATASET_NAMES, key="train_dataset", format_func=DATASET_CHOICES.get,
+                               help="What the model learns to draw: handwritten digits (shipped with the app) or "
+                                    "ten kinds of clothing (fetched once with a script). Same 28x28 grayscale shape, "
+                                    "so every model trains on either.")
+        if NEEDS_DOWNLOAD in (source := dataset_source(dataset)):
+            st.caption(f"{DATASET_TITLES[dataset]} is not on this server: training would need {source}.")
         broken = st.selectbox("Break it on purpose", [NO_BREAKAGE, *BROKEN_PRESETS], key="train_broken",
                               on_change=_apply_broken_preset,
                               help="Known ways to make training fail; the diagnosis under the chart should spot them.")
@@ -227,8 +262,14 @@ def settings_form() -> TrainingConfig:
                                                 format="%.1f", key="train_minutes")
     with seed_column:
         seed = st.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key="train_seed")
-    return TrainingConfig(model=family, preset=preset, overrides=overrides, batch_size=int(batch_size),
-                          seed=int(seed), **budget)
+    return TrainingConfig(model=family, preset=preset, dataset=dataset, overrides=overrides,
+                          batch_size=int(batch_size), seed=int(seed), **budget)
+
+
+def dataset_note(config: dict) -> str:
+    """A run caption's " · on Fashion-MNIST" for a run not trained on MNIST; "" for MNIST, the default."""
+    dataset = config.get("dataset", "mnist")
+    return "" if dataset == "mnist" else f" · on {DATASET_TITLES.get(dataset, dataset)}"
 
 
 def format_duration(seconds: float | None) -> str:
@@ -386,7 +427,7 @@ def render_curves_and_samples(run: Run, family: str, config: dict) -> None:
             st.plotly_chart(view["loss_figure"], config={"displayModeBar": False})
         else:
             st.caption(f"Loss curves appear after the first {config.get('log_every', '')} steps.")
-        render_quality_curve(view)
+        render_quality_curve(view, config.get("dataset", "mnist"))
         if family == "vae":
             render_kl_bars(view)
     with samples_column:
@@ -409,16 +450,19 @@ def render_kl_bars(view: dict) -> None:
                "the bars down.")
 
 
-def render_quality_curve(view: dict) -> None:
-    """FID and Inception Score against the step, from quality.jsonl: what the losses cannot say."""
+def render_quality_curve(view: dict, dataset: str = "mnist") -> None:
+    """FID and Inception Score against the step, from quality.jsonl: what the losses cannot say.
+
+    Each dataset has its own classifier, so the caption names the one that scored this run.
+    """
     rows = view["quality_rows"]
     if rows:
         st.plotly_chart(view["quality_figure"], config={"displayModeBar": False})
         st.caption(f"Each point scores {rows[-1].get('num_samples', '')} samples of one fixed noise batch "
-                   "with the project's MNIST classifier; compare points of this curve with each other, not "
-                   "with the 10,000-sample numbers of `python -m aigc_core evaluate`.")
+                   f"with the project's {DATASET_TITLES.get(dataset, dataset)} classifier; compare points of this "
+                   "curve with each other, not with the 10,000-sample numbers of `python -m aigc_core evaluate`.")
     else:
-        reason = scoring_unavailable_reason()
+        reason = scoring_unavailable_reason(dataset)
         st.caption(f"No quality curve: {reason}." if reason
                    else "Quality (FID, Inception Score) appears after the first snapshot is scored.")
 
@@ -443,7 +487,8 @@ def render_run(run_id: str) -> None:
             st.rerun()  # a full rerun redraws this view without polling and refreshes the sidebar
         st.subheader(f"Run {run.run_id}")
         batch_size = config.get("batch_size") or _preset_batch_size(family, config.get("preset"))
-        st.caption(f"{family.upper()} · preset {config.get('preset')} · batch {batch_size} · seed {config.get('seed')}")
+        st.caption(f"{family.upper()} · preset {config.get('preset')}{dataset_note(config)} · batch {batch_size} · "
+                   f"seed {config.get('seed')}")
         _render_state(run, store, status, config)
         render_curves_and_samples(run, family, config)
 
