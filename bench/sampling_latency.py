@@ -44,8 +44,14 @@ def main() -> int:
         model = load_model_from_files(entry["config_path"], entry["weights_path"])
         latent = model.latent_batch(64, seed=0)
         decoder = model.generator if model.family == "gan" else model.decoder
+        if model.num_classes:  # a conditional decoder takes [latent, one-hot label]
+            import numpy as np
+
+            inputs = [latent, np.eye(model.num_classes, dtype=np.float32)[model.default_labels(len(latent))]]
+        else:
+            inputs = latent
         ours = median_ms(lambda: model.sample(64, seed=0), arguments.calls)
-        keras_predict = median_ms(lambda: decoder.predict(latent, verbose=0), arguments.calls)
+        keras_predict = median_ms(lambda: decoder.predict(inputs, verbose=0), arguments.calls)
         rows.append((entry["name"], ours, keras_predict))
     print(f"{'model':<12}{'sample(64) ms':>15}{'keras predict ms':>18}{'ratio':>8}")
     for name, ours, keras_predict in rows:
