@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--devices", type=int, default=1,
                        help="data-parallel replicas: split each batch over the first N GPUs (or CPUs); "
                             "$AIGC_LOGICAL_CPUS=N splits one CPU into N")
+    train.add_argument("--precision", default="float32",
+                       help="float32, or mixed_bfloat16 (bfloat16 compute, float32 weights: GPUs and AMX CPUs)")
     train.add_argument("--log-every", type=int, default=10, help="steps between metrics lines")
     train.add_argument("--sample-every", type=int, default=100, help="steps between snapshot grids")
     train.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
@@ -194,7 +196,7 @@ def command_train(arguments) -> int:
         batch_size=arguments.batch_size, seed=arguments.seed, steps=arguments.steps, epochs=arguments.epochs,
         minutes=arguments.minutes, log_every=arguments.log_every, sample_every=arguments.sample_every,
         checkpoint_every=arguments.checkpoint_every, dataset=arguments.dataset, train_limit=arguments.train_limit,
-        devices=arguments.devices,
+        devices=arguments.devices, precision=arguments.precision,
     )
     validate(config)
     if arguments.run_dir:
@@ -391,9 +393,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports TensorFlow
     arguments = build_parser().parse_args(argv)
     try:
-        from aigc_core.devices import configure_logical_cpus
+        from aigc_core.devices import configure_logical_cpus, enable_gpu_memory_growth
 
         configure_logical_cpus()  # $AIGC_LOGICAL_CPUS, before any command starts TensorFlow's runtime
+        enable_gpu_memory_growth()
         return COMMANDS[arguments.command](arguments)
     except ValueError as error:  # includes DatasetError-free validation and WeightsError
         return _fail(str(error))

@@ -76,6 +76,9 @@ class TrainingConfig:
     train_limit: int | None = None
     # Data parallelism: the global batch is split over this many devices (see aigc_core.devices).
     devices: int = 1
+    # "mixed_bfloat16" computes in bfloat16 with float32 weights (GPUs, and CPUs with AMX or
+    # AVX512-BF16); see aigc_core.devices.PRECISIONS.
+    precision: str = "float32"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -225,6 +228,10 @@ def validate(config: TrainingConfig, train_size: int | None = None) -> TrainingC
     if available is not None and batch_size > available:
         raise ValueError(f"batch_size must be at most the number of training images ({available}); received {batch_size}")
     config.devices = _check_devices(config.devices, batch_size)
+    from aigc_core.devices import PRECISIONS
+
+    if not isinstance(config.precision, str) or config.precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {list(PRECISIONS)}; received {config.precision!r}")
     if config.steps is None and config.epochs is None and config.minutes is None:
         config.steps = 500
     return config

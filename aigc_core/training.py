@@ -266,10 +266,10 @@ def build_model(config: TrainingConfig, strategy=None):
     one copy per replica, and `fit()` runs `train_step` on every replica with its share of
     each batch; the optimizers then average the replicas' gradients, as one device would.
     """
-    from aigc_core.devices import strategy_scope
+    from aigc_core.devices import dtype_policy, strategy_scope
     from aigc_core.registry import get_variant
 
-    with strategy_scope(strategy):
+    with strategy_scope(strategy), dtype_policy(config.precision):
         model = get_variant(config.model, config.preset).build(**config.overrides)
         if strategy is not None:
             model.average_gradients_across_replicas(strategy.num_replicas_in_sync)

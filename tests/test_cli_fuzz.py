@@ -47,6 +47,7 @@ TRAIN_FLAGS = {
     "--seed": numberish, "--dataset": st.one_of(st.sampled_from(["mnist", "fashion_mnist"]), hostile_text),
     "--train-limit": numberish, "--log-every": numberish, "--sample-every": numberish,
     "--checkpoint-every": numberish, "--devices": numberish,
+    "--precision": st.one_of(st.sampled_from(["float32", "mixed_bfloat16"]), hostile_text),
 }
 FUZZ_SETTINGS = settings(max_examples=60, deadline=None, database=None,
                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

@@ -35,9 +35,15 @@ def shipped_models() -> list[dict]:
 
 @st.cache_resource(show_spinner=False)
 def device_description() -> str:
-    """"CPU" or the GPU's name; asked once per server (importing TensorFlow takes seconds)."""
+    """"CPU" or the GPU's name; asked once per server (importing TensorFlow takes seconds).
+
+    Also switches GPU memory growth on: the sidebar asks this before any page loads a model.
+    """
     import tensorflow as tf
 
+    from aigc_core.devices import enable_gpu_memory_growth
+
+    enable_gpu_memory_growth()
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus:
         return "CPU"

@@ -130,7 +130,7 @@ class GenerativeModel(keras.Model):
                 images = self.decode_latent(latent[start : start + batch_size])
             else:
                 images = self.decode_latent(latent[start : start + batch_size], labels[start : start + batch_size])
-            chunks.append(keras.ops.convert_to_numpy(images))
+            chunks.append(keras.ops.convert_to_numpy(keras.ops.cast(images, "float32")))  # bfloat16 under mixed precision
         images = np.concatenate(chunks, axis=0)[..., 0]
         return to_unit_range(images, self.pixel_range)
 

@@ -102,6 +102,7 @@ def build_conditional_discriminator(num_classes: int = NUM_CLASSES) -> keras.Mod
 
 def classification_loss(label_codes, class_logits):
     """Mean cross-entropy of class logits against one-hot labels: the AC-GAN term."""
+    class_logits = ops.cast(class_logits, "float32")  # bfloat16 under mixed precision
     return ops.mean(ops.categorical_crossentropy(label_codes, class_logits, from_logits=True))
 
 

@@ -95,6 +95,7 @@ def discriminator_loss(real_logits, fake_logits, real_label: float = 1.0):
     image is real, so it cannot saturate and keeps giving G a gradient. Fakes stay at 0;
     smoothing them too would reward D for calling a fake partly real.
     """
+    real_logits, fake_logits = ops.cast(real_logits, "float32"), ops.cast(fake_logits, "float32")  # bfloat16 under mixed precision
     real_targets = ops.ones_like(real_logits) if real_label == 1.0 else ops.full_like(real_logits, real_label)
     real_loss = ops.mean(ops.binary_crossentropy(real_targets, real_logits, from_logits=True))
     fake_loss = ops.mean(ops.binary_crossentropy(ops.zeros_like(fake_logits), fake_logits, from_logits=True))
@@ -103,6 +104,7 @@ def discriminator_loss(real_logits, fake_logits, real_label: float = 1.0):
 
 def generator_loss(fake_logits):
     """Non-saturating loss -log D(G(z)): strong gradients even when D wins early."""
+    fake_logits = ops.cast(fake_logits, "float32")
     return ops.mean(ops.binary_crossentropy(ops.ones_like(fake_logits), fake_logits, from_logits=True))
 
 

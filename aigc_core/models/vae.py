@@ -131,11 +131,14 @@ class VariationalModel(GenerativeModel):
 
     def reparameterize(self, mean, log_variance):
         """A sample of the posterior, mean + sigma * noise: gradients reach mean and variance through it."""
-        noise = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
+        noise = keras.random.normal(ops.shape(mean), dtype=mean.dtype, seed=self.seed_generator)  # bfloat16 under mixed precision
         return mean + ops.exp(0.5 * log_variance) * noise
 
     def negative_elbo(self, images, logits, mean, log_variance):
         """(reconstruction, kl, reconstruction + beta * kl) for a batch: the loss and its two terms."""
+        # Under mixed precision the networks compute in bfloat16; the ELBO's sums need float32.
+        logits, mean, log_variance = (ops.cast(tensor, "float32") for tensor in (logits, mean, log_variance))
+        images = ops.cast(images, "float32")
         reconstruction = reconstruction_loss(images, logits, self.reconstruction)
         kl = ops.sum(kl_per_dimension(mean, log_variance))
         return reconstruction, kl, reconstruction + self.beta * kl

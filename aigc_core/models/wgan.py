@@ -46,12 +46,12 @@ def build_critic(architecture: str) -> keras.Sequential:
 
 def critic_loss(real_scores, fake_scores):
     """The critic maximizes E[D(real)] - E[D(fake)], so it minimizes the negative."""
-    return ops.mean(fake_scores) - ops.mean(real_scores)
+    return ops.mean(ops.cast(fake_scores, "float32")) - ops.mean(ops.cast(real_scores, "float32"))
 
 
 def generator_loss(fake_scores):
     """The generator raises the critic's score of its images."""
-    return -ops.mean(fake_scores)
+    return -ops.mean(ops.cast(fake_scores, "float32"))
 
 
 def penalty_from_gradients(gradients):
