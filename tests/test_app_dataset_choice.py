@@ -14,15 +14,13 @@ import json
 import numpy as np
 import pytest
 import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from aigc_core import data
-from aigc_core.runs import PROJECT_ROOT, RunStore
+from aigc_core.runs import RunStore
 from aigc_core.training import start_run
 from conftest import end_workers, tiny_config
+from test_twin_and_share import open_page
 
-APP = str(PROJECT_ROOT / "app.py")
-TIMEOUT_S = 120  # a busy CI machine once took over 60 s for a first Compare render
 NOT_HERE = "is not on this server"
 
 
@@ -54,15 +52,6 @@ def fashion_file():
              y_train=rng.integers(0, 10, 64).astype(np.uint8),
              x_test=rng.integers(0, 256, (40, 28, 28), dtype=np.uint8), y_test=np.arange(40, dtype=np.uint8) % 10)
     return path
-
-
-def open_page(page: str, **state) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
-    for key, value in state.items():
-        app.session_state[key] = value
-    app.switch_page(page).run()
-    assert not app.exception, [item.value for item in app.exception]
-    return app
 
 
 def texts(elements) -> list[str]:
