@@ -13,13 +13,12 @@ import json
 
 import numpy as np
 import pytest
-import streamlit as st
 
 from aigc_core import data
 from aigc_core.runs import RunStore
 from aigc_core.training import start_run
-from conftest import end_workers, tiny_config
-from test_twin_and_share import open_page
+from conftest import tiny_config
+from test_twin_and_share import isolate_app, open_page
 
 NOT_HERE = "is not on this server"
 
@@ -27,19 +26,9 @@ NOT_HERE = "is not on this server"
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch, runs_dir):
     """Empty weights, data and keras folders, fresh caches, workers recorded instead of started."""
-    weights_dir = tmp_path / "weights"
-    weights_dir.mkdir()
-    monkeypatch.setenv("AIGC_WEIGHTS_DIR", str(weights_dir))
     monkeypatch.setenv(data.DATA_DIR_VARIABLE, str(tmp_path / "datasets"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    spawned = []
-    monkeypatch.setattr("aigc_core.worker.spawn_worker", lambda run, *args: spawned.append(run.run_id))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield {"weights": weights_dir, "spawned": spawned}
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    end_workers(RunStore(runs_dir), 30.0)
+    yield from isolate_app(tmp_path, monkeypatch, runs_dir)
 
 
 @pytest.fixture

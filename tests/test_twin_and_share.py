@@ -29,9 +29,9 @@ def _end_workers(store: RunStore, timeout_s: float = 30.0) -> None:
     end_workers(store, timeout_s)
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch, runs_dir):
-    """An empty weights folder, fresh caches, workers recorded instead of started."""
+def isolate_app(tmp_path, monkeypatch, runs_dir):
+    """An autouse fixture's body (`yield from`): an empty weights folder, fresh caches, workers
+    recorded instead of started; yields {"weights": folder, "spawned": run ids}."""
     weights_dir = tmp_path / "weights"
     weights_dir.mkdir()
     monkeypatch.setenv("AIGC_WEIGHTS_DIR", str(weights_dir))
@@ -43,6 +43,11 @@ def isolated(tmp_path, monkeypatch, runs_dir):
     st.cache_resource.clear()
     st.cache_data.clear()
     _end_workers(RunStore(runs_dir))
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch, runs_dir):
+    yield from isolate_app(tmp_path, monkeypatch, runs_dir)
 
 
 def add_fake_timeline(run, steps_and_seconds, value: float) -> None:
