@@ -53,13 +53,15 @@ VARIANTS: dict[str, Variant] = {
             model_config={
                 "architecture": "paper",
                 "latent_dim": 100,
-                "g_learning_rate": 1e-4,
-                "d_learning_rate": 1e-4,
-                "g_beta_1": 0.9,
-                "d_beta_1": 0.9,
+                # The DCGAN paper's Adam (Radford et al. 2015), not the tutorial's 1e-4 and 0.9:
+                # on the same network and batch it learns faster per step.
+                "g_learning_rate": 2e-4,
+                "d_learning_rate": 2e-4,
+                "g_beta_1": 0.5,
+                "d_beta_1": 0.5,
             },
             batch_size=256,
-            description="The seed article's DCGAN (2.3 M parameters), as in the TensorFlow tutorial; wants a GPU.",
+            description="The seed article's DCGAN (2.3 M parameters, the TensorFlow tutorial's network) with the DCGAN paper's Adam settings; wants a GPU.",
         ),
         Variant(
             name="gan-wgan-gp",

@@ -33,28 +33,51 @@ class Source:
 def list_sources(store: RunStore | None = None, weights_dir: Path = WEIGHTS_DIR) -> list[Source]:
     """Shipped weights first, then every run that has a checkpoint (newest first)."""
     store = store or RunStore()
-    sources = [
-        Source(f"weights:{entry['name']}", f"shipped: {entry['name']}", entry["family"],
-               entry["config_path"], entry["weights_path"])
-        for entry in shipped_weights(weights_dir)
-    ]
+    sources = [_shipped_source(entry) for entry in shipped_weights(weights_dir)]
     for run in store.list():
-        if run.weights_path.exists() and run.model_config_path.exists():
-            family = (read_json(run.model_config_path) or {}).get("family", "?")
-            state = run.status().get("state", "?")
-            sources.append(Source(f"run:{run.run_id}", f"run {run.run_id} ({state})", family,
-                                  run.model_config_path, run.weights_path))
+        source = _run_source(run)
+        if source is not None:
+            sources.append(source)
     return sources
 
 
+def _shipped_source(entry: dict) -> Source:
+    return Source(f"weights:{entry['name']}", f"shipped: {entry['name']}", entry["family"],
+                  entry["config_path"], entry["weights_path"])
+
+
+def _run_source(run) -> Source | None:
+    """A run's checkpoint as a source, or None while it has none."""
+    if not (run.weights_path.exists() and run.model_config_path.exists()):
+        return None
+    family = (read_json(run.model_config_path) or {}).get("family", "?")
+    state = run.status().get("state", "?")
+    return Source(f"run:{run.run_id}", f"run {run.run_id} ({state})", family, run.model_config_path, run.weights_path)
+
+
 def resolve_source(key: str, store: RunStore | None = None, weights_dir: Path = WEIGHTS_DIR) -> Source:
-    """The source for a key; ValueError for an unknown or malformed key."""
+    """The source for a key; ValueError for an unknown or malformed key.
+
+    Looks up that one run or weights file instead of listing every source: pages resolve
+    their models on every rerun, and the run store grows all day on a shared server. The
+    run id is validated by `RunStore.get` and the weights name must be one `shipped_weights`
+    lists, so no key reaches a path outside those two folders.
+    """
     if not isinstance(key, str) or ":" not in key:
         raise ValueError(f"source must look like 'weights:NAME' or 'run:ID'; received {str(key)[:80]!r}")
-    for source in list_sources(store, weights_dir):
-        if source.key == key:
-            return source
-    raise ValueError(f"no model source {key!r}: it has no weights (yet), or was deleted")
+    kind, name = key.split(":", 1)
+    source = None
+    if kind == "weights":
+        entry = next((entry for entry in shipped_weights(weights_dir) if entry["name"] == name), None)
+        source = _shipped_source(entry) if entry else None
+    elif kind == "run":
+        try:
+            source = _run_source((store or RunStore()).get(name))
+        except ValueError:
+            source = None
+    if source is None:
+        raise ValueError(f"no model source {key!r}: it has no weights (yet), or was deleted")
+    return source
 
 
 def load_source(key: str, store: RunStore | None = None, weights_dir: Path = WEIGHTS_DIR):

@@ -1,6 +1,7 @@
 """Time to quality: FID-MNIST and Inception Score after 30, 60, 120 and 300 s of training.
 
     python bench/time_to_quality.py [--budgets 30,60,120,300] [--models reference,gan-fast,vae-fast]
+    (any registry variant, the conditional ones included, and `reference`)
                                     [--num 10000] [--out bench/results/time_to_quality]
 
 Every model trains in this one process, one after the other, on the same machine: the
@@ -36,7 +37,7 @@ SEED = 0
 class ProjectTrainer:
     """A registry variant trained with `fit()` in segments that end on a wall-clock budget."""
 
-    def __init__(self, name: str, images):
+    def __init__(self, name: str, training_set):
         import keras
 
         from aigc_core.data import make_training_dataset, scale_pixels
@@ -45,7 +46,10 @@ class ProjectTrainer:
         keras.utils.set_random_seed(SEED)
         variant = VARIANTS[name]
         self.model = variant.build()
-        self.dataset = make_training_dataset(scale_pixels(images, self.model.pixel_range), variant.batch_size, seed=SEED)
+        # Conditional models train on (image, label) batches, as `training.train_run` feeds them.
+        labels = training_set.labels if self.model.num_classes else None
+        self.dataset = make_training_dataset(scale_pixels(training_set.images, self.model.pixel_range),
+                                             variant.batch_size, seed=SEED, labels=labels)
         self.trained_s = 0.0
 
     def train_until(self, budget_s: float) -> None:
@@ -152,12 +156,12 @@ def main(argv=None) -> int:
     from aigc_core.data import load_images
     from aigc_core.evaluation import default_classifier
 
-    images = load_images("mnist", "train").images
+    training_set = load_images("mnist", "train")
     classifier = default_classifier()
     rows = []
     print(f"{'model':12} {'seconds':>8} {'FID':>9} {'IS':>6}", flush=True)
     for name in models:
-        trainer = ReferenceTrainer(images) if name == "reference" else ProjectTrainer(name, images)
+        trainer = ReferenceTrainer(training_set.images) if name == "reference" else ProjectTrainer(name, training_set)
         for budget in budgets:
             trainer.train_until(budget)
             row = {"model": name, "budget_s": budget, "seconds": round(trainer.trained_s, 1),

@@ -56,11 +56,14 @@ def _equal_time_section(models: list[tuple]) -> list[str]:
              "The reference loop (`bench/reference_dcgan.py`) trained on the same 2-core machine for the budget",
              "nearest each model's training time, scored by the same evaluator; reproduce with",
              "`python bench/time_to_quality.py --models reference --budgets 240,360,480,600,720,900 "
-             "--out bench/results/reference_long`. Caveat: the models were trained in earlier sessions on",
-             "the project's 2-core machine of the day (an AMD EPYC), the reference on 2026-11-29's (an Intel",
-             "Xeon; `bench/throughput.py` timed this loop at 386 img/s there and 369 img/s here), so equal seconds are equal",
-             "only roughly. gan-paper, the same network as the reference, loses: its preset needs a longer",
-             "run (issue 4).", "",
+             "--out bench/results/reference_long`. Caveat: the reference ran on 2026-11-29's 2-core machine (an",
+             "Intel Xeon), as did the training of gan-paper and gan-conditional; the other models were trained on",
+             "2026-11-28's 2-core machine (an AMD EPYC; `bench/throughput.py` timed the reference",
+             "loop at 386 img/s there and 369 img/s on the Xeon), so for them equal seconds are equal only roughly.",
+             "gan-paper is the reference's network and batch; it wins through the DCGAN paper's Adam settings",
+             "(learning rate 2e-4, beta_1 0.5, instead of the tutorial's 1e-4 and 0.9), not through speed: it made",
+             "1224 steps in its 900 s (snapshots and their scoring included), the reference about 1300. With the",
+             "tutorial's settings it lost (FID 184.3, 706 steps on the AMD machine).", "",
              "| model | its training s | its FID | reference at s | reference FID | reference IS | lower FID |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for name, seconds, fid, _ in models:

@@ -10,7 +10,7 @@ import streamlit as st
 
 import aigc_core.weights
 from aigc_core.runs import RunStore
-from aigc_core.sources import list_sources, load_source
+from aigc_core.sources import list_sources, load_source, resolve_source
 from aigc_core.weights import shipped_weights
 
 
@@ -62,7 +62,5 @@ def load_model(key: str):
     Raises:
         ValueError: for an unknown key or weights that do not fit their config.
     """
-    for source in model_sources():
-        if source.key == key:
-            return _load_model(key, source.version(), str(weights_directory()))
-    raise ValueError(f"no model source {key!r}")
+    source = resolve_source(key, RunStore(), weights_directory())
+    return _load_model(key, source.version(), str(weights_directory()))

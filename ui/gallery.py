@@ -17,8 +17,8 @@ from aigc_core.data import CLASS_NAMES, DATASET_TITLES
 from aigc_core.diagnosis import diagnose
 from aigc_core.evaluation import dataset_of_weights
 from aigc_core.runs import Run, RunStore, read_json
-from aigc_core.sources import Source
-from ui.cache import load_model, model_sources
+from aigc_core.sources import Source, resolve_source
+from ui.cache import load_model, weights_directory
 from ui.charts import FONT_SIZE, GRID_COLOUR, image_grid_png, kl_figure, loss_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards
 from ui.share import figure_scale
@@ -65,7 +65,11 @@ def default_index(sources: list[Source], family: str, exclude: int | None = None
 
 
 def find_source(key: str) -> Source | None:
-    return next((source for source in model_sources() if source.key == key), None)
+    """The source behind a key, or None for an unknown one (looked up alone, not by listing all)."""
+    try:
+        return resolve_source(key, RunStore(), weights_directory())
+    except ValueError:
+        return None
 
 
 def source_dataset(key: str) -> str:

@@ -467,6 +467,12 @@ def render_quality_curve(view: dict, dataset: str = "mnist") -> None:
                    else "Quality (FID, Inception Score) appears after the first snapshot is scored.")
 
 
+# How often an open tab redraws a run. A running run changes every second; a queued one only
+# when a slot frees. On a shared server most watched runs wait in the queue, and every poll is
+# a fragment run on the server (bench/load_test.py has four of five queued at the start).
+POLL_INTERVALS = {"running": "1s", "queued": "4s"}
+
+
 def render_run(run_id: str) -> None:
     """The live view of a run named in the URL; one error line for a bad or unknown id."""
     store = RunStore()
@@ -477,14 +483,15 @@ def render_run(run_id: str) -> None:
         return
     config = run.config()
     family = config.get("model", "gan")
-    active = run.status().get("state") in ACTIVE_STATES
+    state = run.status().get("state")
+    interval = POLL_INTERVALS.get(state)
 
-    # Polls once a second while the run is active; a finished run is drawn once and left alone.
-    @st.fragment(run_every="1s" if active else None)
+    # Polls while the run is active; a finished run is drawn once and left alone.
+    @st.fragment(run_every=interval)
     def live_view():
         status = run.status()
-        if active and status.get("state") not in ACTIVE_STATES:
-            st.rerun()  # a full rerun redraws this view without polling and refreshes the sidebar
+        if interval and status.get("state") != state:
+            st.rerun()  # started or ended: a full rerun sets the new pace and refreshes the sidebar
         st.subheader(f"Run {run.run_id}")
         batch_size = config.get("batch_size") or _preset_batch_size(family, config.get("preset"))
         st.caption(f"{family.upper()} · preset {config.get('preset')}{dataset_note(config)} · batch {batch_size} · "
