@@ -81,6 +81,18 @@ def test_fashion_with_its_data_file_starts_a_fashion_run(isolated, fashion_file)
     assert any("on Fashion-MNIST" in text for text in texts(app.caption))  # the live view's caption
 
 
+def test_a_twin_run_trains_both_models_on_the_chosen_dataset(isolated, fashion_file):
+    app = open_page("pages/train.py")
+    app.selectbox(key="train_dataset").set_value("fashion_mnist").run()
+    app.number_input(key="train_steps").set_value(5)
+    app.button(key="train_twin").click().run()
+    assert not app.exception and not app.error, texts(app.error)
+
+    runs = [RunStore().get(run_id) for run_id in isolated["spawned"]]
+    assert sorted(run.config()["model"] for run in runs) == ["gan", "vae"]
+    assert [run.config()["dataset"] for run in runs] == ["fashion_mnist", "fashion_mnist"]
+
+
 def test_without_the_data_file_start_is_refused_in_one_line(isolated):
     app = open_page("pages/train.py", train_dataset="fashion_mnist")
     errors = texts(app.error)

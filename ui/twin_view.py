@@ -33,7 +33,7 @@ def render_twin_button(config: TrainingConfig, disabled: bool) -> str | None:
     """The "Twin run" button: a GAN and a VAE on the form's seed and budget. Returns the twin id
     it launched (also put in the URL), or None."""
     if not st.button("Twin run: GAN vs VAE", key="train_twin", icon=":material/compare_arrows:", disabled=disabled,
-                     help="Trains gan-fast and vae-fast with this seed and budget, on the same batches "
+                     help="Trains gan-fast and vae-fast with this seed, budget and dataset, on the same batches "
                           "(one after the other on a CPU); Compare then races them on one clock."):
         return None
     kind = "steps" if config.steps is not None else "minutes"
@@ -42,7 +42,7 @@ def render_twin_button(config: TrainingConfig, disabled: bool) -> str | None:
     try:
         store = RunStore()
         session_runs[:] = check_session_queue(session_runs, store)
-        gan_run, vae_run = launch_twin(config.seed, kind, value, store)
+        gan_run, vae_run = launch_twin(config.seed, kind, value, store, dataset=config.dataset)
     except ValueError as error:
         st.error(f"Could not start the twin: {error}")
         return None
