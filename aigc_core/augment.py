@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from aigc_core.limits import MAX_SEED
-from aigc_core.limits import _whole_number  # the project's one wording of "a whole number between"
+from aigc_core.limits import whole_number
 
 NUM_CLASSES = 10
 IMAGE_SHAPE = (28, 28)
@@ -203,17 +203,17 @@ def validate_settings(settings: AugmentSettings, num_generator_arms: int = 0,
         sizes = (sizes,)
     if not isinstance(sizes, (tuple, list)) or not 1 <= len(sizes) <= MAX_SIZES:
         raise ValueError(f"per_class must list 1 to {MAX_SIZES} sizes; received {sizes!r}")
-    sizes = tuple(sorted(_whole_number("per_class", size, *PER_CLASS_RANGE) for size in sizes))
+    sizes = tuple(sorted(whole_number("per_class", size, *PER_CLASS_RANGE) for size in sizes))
     if len(set(sizes)) != len(sizes):
         raise ValueError(f"per_class sizes must differ from each other; received {list(settings.per_class)}")
     normalized = AugmentSettings(
         per_class=sizes,
-        generated_per_class=_whole_number("generated_per_class", settings.generated_per_class, *GENERATED_RANGE),
-        seeds=_whole_number("seeds", settings.seeds, *SEEDS_RANGE),
-        seed=_whole_number("seed", settings.seed, 0, MAX_SEED - SEEDS_RANGE[1]),
-        test_limit=_whole_number("test_limit", settings.test_limit, *TEST_LIMIT_RANGE),
-        train_steps=_whole_number("train_steps", settings.train_steps, *TRAIN_STEPS_RANGE),
-        batch_size=_whole_number("batch_size", settings.batch_size, *BATCH_SIZE_RANGE),
+        generated_per_class=whole_number("generated_per_class", settings.generated_per_class, *GENERATED_RANGE),
+        seeds=whole_number("seeds", settings.seeds, *SEEDS_RANGE),
+        seed=whole_number("seed", settings.seed, 0, MAX_SEED - SEEDS_RANGE[1]),
+        test_limit=whole_number("test_limit", settings.test_limit, *TEST_LIMIT_RANGE),
+        train_steps=whole_number("train_steps", settings.train_steps, *TRAIN_STEPS_RANGE),
+        batch_size=whole_number("batch_size", settings.batch_size, *BATCH_SIZE_RANGE),
         more_real=bool(settings.more_real),
     )
     trainings = count_trainings(normalized, num_generator_arms)

@@ -21,8 +21,12 @@ SAMPLE_SUFFIXES = (".npy", ".png")
 NUM_DIGIT_CLASSES = 10
 
 
-def _whole_number(name: str, value, low: int, high: int) -> int:
-    """`value` as an int in [low, high], or a one-line ValueError naming `name`."""
+def whole_number(name: str, value, low: int, high: int) -> int:
+    """`value` as an int in [low, high], or a one-line ValueError naming `name`.
+
+    The project's one wording of "a whole number between": validation, augment and the
+    own-digit search all refuse with it. Floats like 3.0 (number widgets) become ints.
+    """
     allowed = f"a whole number between {low} and {high}"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):  # NumPy integers from widgets count
         raise ValueError(f"{name} must be {allowed}; received {value!r}")
@@ -50,8 +54,8 @@ def validate_sampling(num_samples, seed, *, min_samples: int = 1, max_samples: i
     Raises:
         ValueError: one line naming the field, the value received and what is allowed.
     """
-    return (_whole_number(names[0], num_samples, min_samples, max_samples),
-            _whole_number(names[1], seed, 0, MAX_SEED))
+    return (whole_number(names[0], num_samples, min_samples, max_samples),
+            whole_number(names[1], seed, 0, MAX_SEED))
 
 
 def validate_label(label, num_classes: int = NUM_DIGIT_CLASSES, name: str = "label") -> int:
@@ -60,7 +64,7 @@ def validate_label(label, num_classes: int = NUM_DIGIT_CLASSES, name: str = "lab
     Raises:
         ValueError: one line naming the field, the value received and what is allowed.
     """
-    return _whole_number(name, label, 0, num_classes - 1)
+    return whole_number(name, label, 0, num_classes - 1)
 
 
 def labels_for(model_num_classes: int, num_samples: int, label=None, name: str = "label"):
@@ -94,7 +98,7 @@ def validate_extra_budget(extra_steps=None, extra_minutes=None, names: tuple[str
     if extra_steps is not None and extra_minutes is not None:
         raise ValueError(f"give {names[0]} or {names[1]}, not both")
     if extra_steps is not None:
-        extra_steps = _whole_number(names[0], extra_steps, 1, MAX_STEPS)
+        extra_steps = whole_number(names[0], extra_steps, 1, MAX_STEPS)
     if extra_minutes is not None:
         allowed = f"a number greater than 0 and at most {MAX_MINUTES:g}"
         if isinstance(extra_minutes, bool) or not isinstance(extra_minutes, numbers.Real):

@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from aigc_core import latent as latent_paths
+from aigc_core.limits import whole_number
 
 IMAGE_SIDE = 28
 # MNIST's digits were scaled to fit a 20x20 box and then centred by their centre of mass in 28x28;
@@ -279,12 +280,6 @@ class Inversion:
     steps: int
 
 
-def _whole_number(name: str, value, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= int(value) <= high:
-        raise ValueError(f"{name} must be a whole number between {low} and {high}; received {value!r}")
-    return int(value)
-
-
 def _number_in_range(name: str, value, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)) \
             or not 0.0 <= float(value) <= high:
@@ -325,9 +320,9 @@ def invert_generator(
     from keras import ops
 
     _require_family(model, "gan", "inversion")
-    steps = _whole_number("steps", steps, 1, MAX_INVERSION_STEPS)
-    restarts = _whole_number("restarts", restarts, 1, MAX_RESTARTS)
-    seed = _whole_number("seed", seed, 0, 2**31 - 1)
+    steps = whole_number("steps", steps, 1, MAX_INVERSION_STEPS)
+    restarts = whole_number("restarts", restarts, 1, MAX_RESTARTS)
+    seed = whole_number("seed", seed, 0, 2**31 - 1)
     learning_rate = _number_in_range("learning_rate", learning_rate, 10.0)
     prior_weight = _number_in_range("prior_weight", prior_weight, 10.0)
     target = ops.convert_to_tensor(_digit_batch(image)[..., None])

@@ -117,6 +117,20 @@ def worker_gone(status: dict) -> bool:
     return time.time() - status.get("created_at", time.time()) > STARTUP_GRACE_S
 
 
+def append_json_lines(path: Path, rows: list[dict]) -> None:
+    """Append rows as JSON lines in one write, synced: a reader skips at most a partial last line.
+
+    Every `.jsonl` file of a run grows this way (metrics, quality, the VAE's KL history).
+    """
+    if not rows:
+        return
+    text = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
+    with open(path, "a") as stream:
+        stream.write(text)
+        stream.flush()
+        os.fsync(stream.fileno())
+
+
 class Run:
     """One run directory. Cheap to construct; every accessor reads the files afresh."""
 
@@ -188,21 +202,11 @@ class Run:
     # -- metrics --------------------------------------------------------------------------
     def append_metrics(self, rows: list[dict]) -> None:
         """Append whole lines in one write; a reader skips a trailing partial line."""
-        self._append_rows(self.metrics_path, rows)
+        append_json_lines(self.metrics_path, rows)
 
     def append_quality(self, rows: list[dict]) -> None:
         """Append scored-snapshot rows to quality.jsonl (see `aigc_core.quality`)."""
-        self._append_rows(self.quality_path, rows)
-
-    @staticmethod
-    def _append_rows(path: Path, rows: list[dict]) -> None:
-        if not rows:
-            return
-        text = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
-        with open(path, "a") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
+        append_json_lines(self.quality_path, rows)
 
     def metrics(self) -> list[dict]:
         return self.read_metrics_file(self.metrics_path)

@@ -22,7 +22,7 @@ import numpy as np
 from aigc_core.config import TrainingConfig, validate
 from aigc_core.images import make_grid, png_bytes
 from aigc_core.quality import make_snapshot_scorer
-from aigc_core.runs import Run, RunStore, own_process_identity, write_bytes_atomic, write_json_atomic
+from aigc_core.runs import Run, RunStore, append_json_lines, own_process_identity, write_bytes_atomic, write_json_atomic
 
 # A loss this large means the run has diverged; continuing only wastes the audience's time.
 EXPLODED_LOSS = 1e6
@@ -124,7 +124,7 @@ class KLRecorder:
     def score(self, model, step: int, elapsed_s: float) -> float:
         started = time.monotonic()
         kl = model.kl_per_dimension_on(self.images)
-        Run._append_rows(self.run.path / KL_FILENAME, [{"step": int(step), "kl": [round(float(value), 6) for value in kl]}])
+        append_json_lines(self.run.path / KL_FILENAME, [{"step": int(step), "kl": [round(float(value), 6) for value in kl]}])
         spent = time.monotonic() - started
         return spent + (self.scorer.score(model, step, elapsed_s) if self.scorer is not None else 0.0)
 
