@@ -276,7 +276,8 @@ def build_model(config: TrainingConfig, strategy=None):
     return model
 
 
-def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float | None = None, progress=None) -> dict:
+def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float | None = None, progress=None,
+              callbacks=()) -> dict:
     """Train (or resume) the run in this process until its budget ends; return the final status.
 
     Args:
@@ -284,6 +285,8 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
         extra_steps, extra_minutes: when resuming, a new budget counted from the checkpoint;
             without them a resumed run continues to its original budget.
         progress: optional `callable(step, total_steps, losses)` for a CLI progress bar.
+        callbacks: more Keras callbacks for `fit()`, after the run's own recorder (e.g.
+            `scripts/train_shipped.py`'s generator average).
 
     Errors inside training end the run as `failed` with a one-line reason; they are not re-raised.
     """
@@ -357,7 +360,7 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
         restore_signals = _install_signal_handlers(recorder)
         try:
             remaining = (target_step - start_step) if target_step is not None else 10**9
-            model.fit(dataset, epochs=1, steps_per_epoch=remaining, verbose=0, callbacks=[recorder])
+            model.fit(dataset, epochs=1, steps_per_epoch=remaining, verbose=0, callbacks=[recorder, *callbacks])
         finally:
             restore_signals()
         if recorder.outcome == "failed":

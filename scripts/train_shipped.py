@@ -33,19 +33,37 @@ def main() -> int:
     budget.add_argument("--steps", type=int)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", help="name in weights/ (default: the variant name)")
+    parser.add_argument("--average-generator", type=float, metavar="DECAY",
+                        help="GANs: export the moving average of the generator's weights with this "
+                             "per-step decay (e.g. 0.999; see aigc_core/averaging.py) instead of the last step's")
     arguments = parser.parse_args()
 
     variant = VARIANTS[arguments.variant]
+    callbacks = []
+    if arguments.average_generator is not None:
+        from aigc_core.averaging import make_generator_average
+
+        if variant.family != "gan":
+            parser.error(f"--average-generator averages a GAN's generator; {variant.name} is a {variant.family.upper()}")
+        try:
+            callbacks.append(make_generator_average(arguments.average_generator))
+        except ValueError as error:
+            parser.error(f"--average-generator: {error}")
     config = TrainingConfig(model=variant.family, preset=variant.preset, seed=arguments.seed,
                             minutes=arguments.minutes, steps=arguments.steps,
                             sample_every=500, checkpoint_every=1000, log_every=50)
     run = start_run(config, RunStore())
     print(f"training {variant.name} in {run.path}", flush=True)
-    status = train_run(run)
+    status = train_run(run, callbacks=callbacks)
     if status.get("state") != "finished":
         print(f"run ended {status.get('state')}: {status.get('error')}", file=sys.stderr)
         return 1
     model = load_run_model(run)
+    averaged = {}
+    if callbacks:
+        callbacks[0].apply_to(model)
+        averaged = {"generator_average": {"decay": arguments.average_generator, "updates": callbacks[0].updates,
+                                          "every_steps": callbacks[0].every}}
     import tensorflow as tf
 
     gpus = [device.name for device in tf.config.list_physical_devices("GPU")]
@@ -55,7 +73,7 @@ def main() -> int:
         command=" ".join(["python", "scripts/train_shipped.py", *sys.argv[1:]]),
         seed=arguments.seed, steps=status["step"], training_seconds=status["elapsed_s"],
         hardware=f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()})" + (f", GPU {gpus}" if gpus else ""),
-        source_run=run.run_id,
+        source_run=run.run_id, **averaged,
     )
     # The run store is not shipped; its loss history is, so Compare can draw the curves.
     write_bytes_atomic(path.with_name(f"{arguments.name or variant.name}.history.jsonl"), run.metrics_path.read_bytes())
