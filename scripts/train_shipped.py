@@ -76,7 +76,8 @@ def main() -> int:
         source_run=run.run_id, **averaged,
     )
     # The run store is not shipped; its loss history is, so Compare can draw the curves.
-    write_bytes_atomic(path.with_name(f"{arguments.name or variant.name}.history.jsonl"), run.metrics_path.read_bytes())
+    if run.metrics_path.exists():  # a run shorter than its log interval logged nothing
+        write_bytes_atomic(path.with_name(f"{arguments.name or variant.name}.history.jsonl"), run.metrics_path.read_bytes())
     print(f"exported {path} after {status['step']} steps, {status['elapsed_s']:.0f} s", flush=True)
     return 0
 
