@@ -66,6 +66,11 @@ def _equal_time_section(models: list[tuple]) -> list[str]:
              "tutorial's settings it lost (FID 184.3, 706 steps on the AMD machine).", "",
              "| model | its training s | its FID | reference at s | reference FID | reference IS | lower FID |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
+    longest = max(row["seconds"] for row in rows)
+    longer = [name for name, seconds, _, _ in models if seconds and seconds > longest + 30]
+    if longer:
+        lines[-2:-2] = [f"{', '.join(longer)} trained longer than the reference's longest budget ({longest:.0f} s): "
+                        "those rows compare with the reference at that budget, not at equal time.", ""]
     for name, seconds, fid, _ in models:
         if not seconds:
             continue
