@@ -4,11 +4,13 @@ Keras fixes its backend at import and this test process runs TensorFlow, so the 
 once in a child process (this file run as a script) in which TensorFlow cannot be imported,
 as on such a host, and which writes what it measured to JSON:
 a few `fit()` steps of a DCGAN (with extra discriminator steps, instance
-noise and label smoothing, so every branch of its JAX step runs) and of vae-fast on 256 images,
-and samples from shipped and JAX-trained weights. The tests here check those numbers, and load
-the JAX-trained weights under TensorFlow to compare samples across backends.
+noise and label smoothing, so every branch of its JAX step runs), of vae-fast, of both
+conditional variants (fed labels) and of WGAN-GP, on 256 images; samples from shipped and
+JAX-trained weights; and WGAN-GP's gradient penalty with its gradient w.r.t. the critic's
+weights on fixed inputs. The tests here check those numbers, and load the JAX-trained weights
+under TensorFlow to compare samples (and the penalty's second derivatives) across backends.
 
-The DCGAN is the fast architecture: XLA on a CPU compiles the paper generator's transposed
+The GANs are the fast architecture: XLA on a CPU compiles the paper generator's transposed
 convolutions for ~17 s, which `bench/gpu.sh` (paper DCGAN, JAX) pays instead of the suite.
 """
 
@@ -35,8 +37,16 @@ GAN_OVERRIDES = {
     "instance_noise_steps": 4,
     "real_label": 0.9,
 }
+# Two discriminator steps per generator step, so the conditional GAN's discriminator-only step
+# runs. WGAN-GP's critic loop runs even at one step per generator step, and each critic step,
+# a second derivative, is the costliest part of the child's compiling.
+CONDITIONAL_GAN_OVERRIDES = {"latent_dim": 8, "d_steps_per_g_step": 2}
+WGAN_OVERRIDES = {"latent_dim": 8, "d_steps_per_g_step": 1}
 EPOCHS, STEPS_PER_EPOCH = 2, 1
+STEPS = EPOCHS * STEPS_PER_EPOCH
 VAE_EPOCHS, VAE_STEPS_PER_EPOCH = 2, 2
+# Not the 0-9 cycle a conditional model draws without labels, so the labels given must be the ones used.
+SAMPLE_LABELS = [(3 * index) % 10 for index in range(16)]
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("jax") is None, reason="jax is not installed: pip install 'jax[cpu]'"
@@ -60,6 +70,62 @@ def _logs(history) -> dict:
     return {name: [float(value) for value in values] for name, values in history.history.items()}
 
 
+def _fit(model, fit_inputs, batch_size: int, epochs: int, steps_per_epoch: int) -> dict:
+    """`model.fit(*fit_inputs)` for a few steps; what it logged and which variables it left unchanged."""
+    before = _weight_fingerprints(model)
+    history = model.fit(*fit_inputs, batch_size=batch_size, epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=0)
+    after = _weight_fingerprints(model)
+    changed = {variable.path for variable, old, new in zip(model.variables, before, after) if old != new}
+    return {
+        "logs": _logs(history),
+        "iterations": {name: int(optimizer.iterations.numpy()) for name, optimizer in model.named_optimizers().items()},
+        "unchanged_trainable": [variable.path for variable in model.trainable_variables if variable.path not in changed],
+        "unchanged_moving_statistics": [
+            variable.path
+            for variable in model.non_trainable_variables
+            if "moving" in variable.path and variable.path not in changed
+        ],
+    }
+
+
+def penalty_inputs(images) -> dict:
+    """Fixed real, fake and mixing arrays for the gradient penalty: 8 real digits and uniform noise."""
+    from aigc_core.data import scale_pixels
+
+    rng = np.random.default_rng(0)
+    return {
+        "real": scale_pixels(images[:8], "tanh"),
+        "fake": rng.uniform(-1.0, 1.0, (8, 28, 28, 1)).astype(np.float32),
+        "mixing": rng.uniform(0.0, 1.0, (8, 1, 1, 1)).astype(np.float32),
+    }
+
+
+def jax_penalty_and_gradients(model, inputs) -> tuple[float, list[np.ndarray]]:
+    """WGAN-GP's penalty and its gradient w.r.t. the critic's weights, by the JAX step's own path.
+
+    `gradient_penalty` nests `jax.grad` (the input gradient) in `losses_and_gradients`'s
+    `jax.vjp` (the weight gradient), inside `stateless_step`, as in `WGANGP.jax_train_step`.
+    """
+    from aigc_core.models.jax_steps import losses_and_gradients, state_variables, stateless_step
+    from aigc_core.models.wgan import gradient_penalty
+
+    critic_variables = model.critic.trainable_variables
+
+    def step(_):
+        def forward():
+            return (gradient_penalty(model.critic, inputs["real"], inputs["fake"], inputs["mixing"]),), None
+
+        (penalty,), _, (gradients,) = losses_and_gradients(model, forward, [critic_variables])
+        return penalty, gradients
+
+    import jax
+
+    # Compiled, as the trainer compiles its step: op by op, the second derivative takes longer.
+    compiled = jax.jit(lambda state: stateless_step(model, state, None, step)[0])
+    penalty, gradients = compiled(tuple([variable.value for variable in variables] for variables in state_variables(model)))
+    return float(penalty), [np.asarray(gradient) for gradient in gradients]
+
+
 def run_child(out_dir: Path) -> None:
     """The JAX half: train, sample and save into `out_dir`, results in `out_dir/results.json`."""
     sys.meta_path.insert(0, HideTensorFlow())
@@ -69,40 +135,46 @@ def run_child(out_dir: Path) -> None:
     from aigc_core.registry import VARIANTS
 
     results = {"backend": keras.backend.backend()}
-    images = load_images("mnist", "train", limit=256).images
+    data = load_images("mnist", "train", limit=256)
+    images = data.images
 
     keras.utils.set_random_seed(0)
     gan = VARIANTS["gan-fast"].build(**GAN_OVERRIDES)
-    before = _weight_fingerprints(gan)
-    history = gan.fit(scale_pixels(images, "tanh"), batch_size=16, epochs=EPOCHS, steps_per_epoch=STEPS_PER_EPOCH, verbose=0)
-    after = _weight_fingerprints(gan)
-    changed = {variable.path for variable, old, new in zip(gan.variables, before, after) if old != new}
+    results["gan"] = _fit(gan, (scale_pixels(images, "tanh"),), 16, EPOCHS, STEPS_PER_EPOCH)
     samples = gan.sample(16, seed=3)
     np.save(out_dir / "gan_samples.npy", samples)
     gan.save_weights(out_dir / "gan.weights.h5")
-    results["gan"] = {
-        "logs": _logs(history),
-        "iterations": {name: int(optimizer.iterations.numpy()) for name, optimizer in gan.named_optimizers().items()},
-        "unchanged_trainable": [variable.path for variable in gan.trainable_variables if variable.path not in changed],
-        "unchanged_moving_statistics": [
-            variable.path for variable in gan.non_trainable_variables if "moving" in variable.path and variable.path not in changed
-        ],
-        "same_seed_same_samples": bool(np.array_equal(samples, gan.sample(16, seed=3))),
-    }
+    results["gan"]["same_seed_same_samples"] = bool(np.array_equal(samples, gan.sample(16, seed=3)))
 
     keras.utils.set_random_seed(0)
     vae = VARIANTS["vae-fast"].build()
-    before = _weight_fingerprints(vae)
-    history = vae.fit(scale_pixels(images, "sigmoid"), batch_size=32, epochs=VAE_EPOCHS, steps_per_epoch=VAE_STEPS_PER_EPOCH, verbose=0)
-    after = _weight_fingerprints(vae)
-    changed = {variable.path for variable, old, new in zip(vae.variables, before, after) if old != new}
+    results["vae"] = _fit(vae, (scale_pixels(images, "sigmoid"),), 32, VAE_EPOCHS, VAE_STEPS_PER_EPOCH)
     samples = vae.sample(16, seed=3)
-    results["vae"] = {
-        "logs": _logs(history),
-        "iterations": {name: int(optimizer.iterations.numpy()) for name, optimizer in vae.named_optimizers().items()},
-        "unchanged_trainable": [variable.path for variable in vae.trainable_variables if variable.path not in changed],
-        "sample_range": [float(samples.min()), float(samples.max())],
-    }
+    results["vae"]["sample_range"] = [float(samples.min()), float(samples.max())]
+
+    for name, overrides, batch_size in (
+        ("gan-conditional", CONDITIONAL_GAN_OVERRIDES, 16),
+        ("vae-conditional", {}, 32),
+    ):
+        keras.utils.set_random_seed(0)
+        model = VARIANTS[name].build(**overrides)
+        fit_inputs = (scale_pixels(images, model.pixel_range), data.labels)
+        results[name] = _fit(model, fit_inputs, batch_size, EPOCHS, STEPS_PER_EPOCH)
+        samples = model.sample(16, seed=3, labels=np.array(SAMPLE_LABELS))
+        results[name]["sample_range"] = [float(samples.min()), float(samples.max())]
+        np.save(out_dir / f"{name}_samples.npy", samples)
+        model.save_weights(out_dir / f"{name}.weights.h5")
+
+    keras.utils.set_random_seed(0)
+    wgan = VARIANTS["gan-wgan-gp"].build(**WGAN_OVERRIDES)
+    results["wgan"] = _fit(wgan, (scale_pixels(images, "tanh"),), 16, EPOCHS, STEPS_PER_EPOCH)
+    samples = wgan.sample(16, seed=3)
+    results["wgan"]["sample_range"] = [float(samples.min()), float(samples.max())]
+    results["wgan"]["critic_output_bias"] = wgan.critic.layers[-1].bias.path
+    wgan.save_weights(out_dir / "wgan.weights.h5")
+    penalty, gradients = jax_penalty_and_gradients(wgan, penalty_inputs(images))
+    results["wgan"]["penalty"] = penalty
+    np.savez(out_dir / "wgan_penalty_gradients.npz", *gradients)
 
     shipped = VARIANTS["gan-fast"].build()
     shipped.load_weights(PROJECT_ROOT / "weights" / "gan-fast.weights.h5")
@@ -154,6 +226,92 @@ def test_vae_trains_under_jax(jax_run):
     assert vae["unchanged_trainable"] == []
     low, high = vae["sample_range"]
     assert 0.0 <= low < high <= 1.0
+
+
+def _assert_trained(result: dict, metric_names, iterations: dict) -> None:
+    """Every metric finite and moving, each optimizer stepped `iterations[name]` times, samples in [0, 1]."""
+    for name in metric_names:
+        values = result["logs"][name]
+        assert len(values) == EPOCHS and all(math.isfinite(value) for value in values), (name, values)
+        assert values[0] != values[1], (name, values)
+    assert result["iterations"] == iterations
+    assert result["unchanged_moving_statistics"] == []
+    low, high = result["sample_range"]
+    assert 0.0 <= low < high <= 1.0
+
+
+def test_conditional_gan_trains_under_jax(jax_run):
+    from aigc_core.models import ConditionalDCGAN
+
+    result = jax_run[0]["gan-conditional"]
+    _assert_trained(result, ConditionalDCGAN.metric_names, {"g_optimizer": STEPS, "d_optimizer": 2 * STEPS})
+    assert result["unchanged_trainable"] == []
+
+
+def test_conditional_vae_trains_under_jax(jax_run):
+    from aigc_core.models import ConditionalVAE
+
+    result = jax_run[0]["vae-conditional"]
+    _assert_trained(result, ConditionalVAE.metric_names, {"optimizer": STEPS})
+    assert result["unchanged_trainable"] == []
+
+
+def test_wgan_gp_trains_under_jax(jax_run):
+    from aigc_core.models import WGANGP
+
+    result = jax_run[0]["wgan"]
+    _assert_trained(result, WGANGP.metric_names, {"g_optimizer": STEPS, "d_optimizer": STEPS})
+    # The critic's output bias cancels in E[D(real)] - E[D(fake)] and leaves its input gradient
+    # alone: its gradient is exactly 0, under TensorFlow too. Every other weight must move.
+    assert result["unchanged_trainable"] == [result["critic_output_bias"]]
+
+
+def test_wgan_gp_penalty_gradients_agree_across_backends(jax_run):
+    """The penalty's weight gradient is a second derivative: JAX's nested grad must match TensorFlow's nested tapes."""
+    import tensorflow as tf
+
+    from aigc_core.data import load_images
+    from aigc_core.models.wgan import gradient_penalty
+    from aigc_core.registry import VARIANTS
+
+    results, out_dir = jax_run
+    model = VARIANTS["gan-wgan-gp"].build(**WGAN_OVERRIDES)
+    model.load_weights(out_dir / "wgan.weights.h5")
+    inputs = penalty_inputs(load_images("mnist", "train", limit=256).images)
+    with tf.GradientTape() as tape:
+        penalty = gradient_penalty(model.critic, inputs["real"], inputs["fake"], inputs["mixing"])
+    gradients = tape.gradient(penalty, model.critic.trainable_variables)
+    assert math.isclose(float(penalty), results["wgan"]["penalty"], rel_tol=1e-4)
+    saved = np.load(out_dir / "wgan_penalty_gradients.npz")
+    jax_gradients = [saved[f"arr_{index}"] for index in range(len(saved.files))]
+    assert len(jax_gradients) == len(gradients)
+    for variable, expected, received in zip(model.critic.trainable_variables, gradients, jax_gradients):
+        # TensorFlow returns None for the output bias, which the penalty does not depend on.
+        expected = np.zeros(variable.shape, np.float32) if expected is None else np.asarray(expected)
+        scale = float(np.abs(expected).max())
+        np.testing.assert_allclose(received, expected, rtol=1e-3, atol=1e-3 * scale + 1e-8, err_msg=variable.path)
+    assert sum(float(np.abs(gradient).sum()) for gradient in jax_gradients) > 0.0
+
+
+@pytest.mark.parametrize(
+    "name, overrides, iterations",
+    [
+        ("gan-conditional", CONDITIONAL_GAN_OVERRIDES, {"g_optimizer": STEPS, "d_optimizer": 2 * STEPS}),
+        ("vae-conditional", {}, {"optimizer": STEPS}),
+    ],
+)
+def test_conditional_weights_trained_under_jax_give_the_same_samples_under_tensorflow(
+    jax_run, name, overrides, iterations
+):
+    from aigc_core.registry import VARIANTS
+
+    _, out_dir = jax_run
+    model = VARIANTS[name].build(**overrides)
+    model.load_weights(out_dir / f"{name}.weights.h5")
+    np.testing.assert_allclose(
+        np.load(out_dir / f"{name}_samples.npy"), model.sample(16, seed=3, labels=np.array(SAMPLE_LABELS)), atol=2e-4
+    )
+    assert {key: int(optimizer.iterations.numpy()) for key, optimizer in model.named_optimizers().items()} == iterations
 
 
 def test_weights_and_samples_agree_across_backends(jax_run):

@@ -10,13 +10,24 @@ import pytest
 from conftest import tiny_config
 
 
-@pytest.mark.parametrize("model", ["gan", "vae"])
-def test_a_mixed_bfloat16_run_trains_computes_in_bfloat16_and_saves_float32(store, model):
+@pytest.mark.parametrize(
+    "model, preset, overrides",
+    [
+        pytest.param("gan", "fast", {}, id="gan"),
+        pytest.param("vae", "fast", {}, id="vae"),
+        # The penalty mixes G's bfloat16 images with float32 real ones; two critic steps per
+        # generator step run its loop while compiling less than the preset's five.
+        pytest.param("gan", "wgan-gp", {"d_steps_per_g_step": 2}, id="gan-wgan-gp"),
+        pytest.param("gan", "conditional", {}, id="gan-conditional"),
+        pytest.param("vae", "conditional", {}, id="vae-conditional"),
+    ],
+)
+def test_a_mixed_bfloat16_run_trains_computes_in_bfloat16_and_saves_float32(store, model, preset, overrides):
     import keras
 
     from aigc_core.training import build_model, load_run_model, start_run, train_run
 
-    config = tiny_config(model=model, steps=4, log_every=2, precision="mixed_bfloat16")
+    config = tiny_config(model=model, preset=preset, overrides=overrides, steps=4, log_every=2, precision="mixed_bfloat16")
     built = build_model(config)
     networks = list(built.networks().values())
     assert all(layer.compute_dtype == "bfloat16" for network in networks for layer in network.layers

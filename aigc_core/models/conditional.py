@@ -20,6 +20,7 @@ from keras import layers, ops
 
 from aigc_core.models.base import AdversarialModel
 from aigc_core.models.dcgan import discriminator_loss, generator_loss
+from aigc_core.models.jax_steps import CarriesAllOptimizers, is_jax_backend, losses_and_gradients, stateless_step
 from aigc_core.models.vae import VariationalModel
 
 ARCHITECTURES = ("fast",)
@@ -107,7 +108,7 @@ def classification_loss(label_codes, class_logits):
 
 
 @keras.saving.register_keras_serializable(package="aigc_core")
-class ConditionalDCGAN(AdversarialModel):
+class ConditionalDCGAN(CarriesAllOptimizers, AdversarialModel):
     """A DCGAN whose generator and discriminator both read the digit label (projection D + AC-GAN).
 
     Args:
@@ -188,37 +189,79 @@ class ConditionalDCGAN(AdversarialModel):
             "fake_logits": fake_logits,
         }
 
-    def train_step(self, data):
+    def train_step(self, *args):
         """As `DCGAN.train_step`, with the batch's real labels given to G for its fakes and to D for both halves.
 
         Fakes take the real batch's labels, so each batch asks for the digits in the data's
         own proportions and D compares like with like. D minimises its adversarial loss plus
         the weighted class loss on real digits; G its adversarial loss plus the weighted class
-        loss on its fakes.
+        loss on its fakes. Keras passes `(data)` under TensorFlow and `(state, data)` under JAX
+        (see `jax_steps`).
         """
-        import tensorflow as tf
+        if is_jax_backend():
+            state, data = args
+            return stateless_step(self, state, data, self.jax_train_step)
+        return self.tensorflow_train_step(*args)
 
-        real_images, labels = unpack_images_and_labels(data)
-        label_codes = one_hot(labels, self.num_classes)
-        batch_size = ops.shape(real_images)[0]
+    def _players_totals(self, losses):
+        """(D's total, G's total): each player's adversarial loss plus its weighted class loss."""
         weight = self.class_loss_weight
-        for _ in range(self.d_steps_per_g_step - 1):
-            with tf.GradientTape() as tape:
-                losses = self._step_losses(real_images, label_codes, batch_size)
-                d_total = losses["d_loss"] + weight * losses["real_class_loss"]
-            gradients = tape.gradient(d_total, self.discriminator.trainable_variables)
-            self.d_optimizer.apply(gradients, self.discriminator.trainable_variables)
+        return losses["d_loss"] + weight * losses["real_class_loss"], losses["g_loss"] + weight * losses["class_loss"]
 
-        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            losses = self._step_losses(real_images, label_codes, batch_size)
-            d_total = losses["d_loss"] + weight * losses["real_class_loss"]
-            g_total = losses["g_loss"] + weight * losses["class_loss"]
-        self.apply_both_gradients(g_tape, g_total, d_tape, d_total)
+    def _step_logs(self, losses):
+        """The trackers' values for a step, from the fused step's losses."""
         return self.update_trackers({
             **{name: losses[name] for name in ("d_loss", "g_loss", "class_loss")},
             "d_real": ops.mean(ops.sigmoid(losses["real_logits"])),
             "d_fake": ops.mean(ops.sigmoid(losses["fake_logits"])),
         })
+
+    def tensorflow_train_step(self, data):
+        """`train_step` under TensorFlow: gradients from `tf.GradientTape`s."""
+        import tensorflow as tf
+
+        real_images, labels = unpack_images_and_labels(data)
+        label_codes = one_hot(labels, self.num_classes)
+        batch_size = ops.shape(real_images)[0]
+        for _ in range(self.d_steps_per_g_step - 1):
+            with tf.GradientTape() as tape:
+                d_total, _ = self._players_totals(self._step_losses(real_images, label_codes, batch_size))
+            gradients = tape.gradient(d_total, self.discriminator.trainable_variables)
+            self.d_optimizer.apply(gradients, self.discriminator.trainable_variables)
+
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            losses = self._step_losses(real_images, label_codes, batch_size)
+            d_total, g_total = self._players_totals(losses)
+        self.apply_both_gradients(g_tape, g_total, d_tape, d_total)
+        return self._step_logs(losses)
+
+    def jax_train_step(self, data):
+        """`train_step` under JAX, run inside `stateless_step`: the same updates, gradients from `jax.vjp`."""
+        real_images, labels = unpack_images_and_labels(data)
+        label_codes = one_hot(labels, self.num_classes)
+        batch_size = ops.shape(real_images)[0]
+        generator_variables = self.generator.trainable_variables
+        discriminator_variables = self.discriminator.trainable_variables
+
+        def discriminator_only():
+            d_total, _ = self._players_totals(self._step_losses(real_images, label_codes, batch_size))
+            return (d_total,), None
+
+        for _ in range(self.d_steps_per_g_step - 1):
+            _, _, (gradients,) = losses_and_gradients(self, discriminator_only, [discriminator_variables])
+            self.d_optimizer.apply(gradients, discriminator_variables)
+
+        def both_players():
+            losses = self._step_losses(real_images, label_codes, batch_size)
+            return self._players_totals(losses), losses
+
+        _, losses, (d_gradients, g_gradients) = losses_and_gradients(
+            self, both_players, [discriminator_variables, generator_variables]
+        )
+        # Both gradients come from the weights before this step, as in the TensorFlow step.
+        self.g_optimizer.apply(g_gradients, generator_variables)
+        self.d_optimizer.apply(d_gradients, discriminator_variables)
+        return self._step_logs(losses)
 
     def get_config(self):
         return {**super().get_config(), "class_loss_weight": self.class_loss_weight}
@@ -302,13 +345,36 @@ class ConditionalVAE(VariationalModel):
         logits = self.decoder([self.reparameterize(mean, log_variance), codes], training=training)
         return self.negative_elbo(images, logits, mean, log_variance)
 
-    def train_step(self, data):
+    def train_step(self, *args):
+        """One Adam step on the negative ELBO of labelled images.
+
+        Keras passes `(data)` under TensorFlow and `(state, data)` under JAX (see `jax_steps`).
+        """
+        if is_jax_backend():
+            state, data = args
+            return stateless_step(self, state, data, self.jax_train_step)
+        return self.tensorflow_train_step(*args)
+
+    def tensorflow_train_step(self, data):
+        """`train_step` under TensorFlow: the gradient from a `tf.GradientTape`."""
         import tensorflow as tf
 
         images, labels = unpack_images_and_labels(data)
         with tf.GradientTape() as tape:
             reconstruction, kl, loss = self.losses_for(images, training=True, labels=labels)
         gradients = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply(gradients, self.trainable_variables)
+        return self.update_trackers({"loss": loss, "reconstruction_loss": reconstruction, "kl_loss": kl})
+
+    def jax_train_step(self, data):
+        """`train_step` under JAX, run inside `stateless_step`: the same update, the gradient from `jax.vjp`."""
+        images, labels = unpack_images_and_labels(data)
+
+        def forward():
+            reconstruction, kl, loss = self.losses_for(images, training=True, labels=labels)
+            return (loss,), (reconstruction, kl)
+
+        (loss,), (reconstruction, kl), (gradients,) = losses_and_gradients(self, forward, [self.trainable_variables])
         self.optimizer.apply(gradients, self.trainable_variables)
         return self.update_trackers({"loss": loss, "reconstruction_loss": reconstruction, "kl_loss": kl})
 

@@ -7,8 +7,9 @@ calls (`network(x)`, `optimizer.apply`, `tracker.update_state`, `keras.random` w
 seed generator), the same calls their TensorFlow steps make. `stateless_step` runs such a step
 inside a `keras.StatelessScope` that maps each variable to its array and collects the new values
 ("open a StatelessScope and pretend everything is stateful", keras-team/keras#18881), and
-`losses_and_gradients` plays the part of `tf.GradientTape` with `jax.vjp`. Only this module
-imports JAX, and only when the step is traced.
+`losses_and_gradients` plays the part of `tf.GradientTape` with `jax.vjp` (and `input_gradients`
+that of a tape watching an input, for WGAN-GP's penalty). Only this module imports JAX, and only
+when the step is traced.
 
 A GAN has two optimizers, while the trainer carries only `model.optimizer`'s variables through
 its state; `CarriesAllOptimizers` widens that slot to every optimizer in `named_optimizers()`.
@@ -125,6 +126,20 @@ def losses_and_gradients(model, forward, variable_groups):
         (all_gradients,) = pullback(cotangent)
         gradients.append([all_gradients[position[id(variable)]] for variable in group])
     return losses, extras, gradients
+
+
+def input_gradients(function, inputs):
+    """The gradient of `ops.sum(function(inputs))` w.r.t. `inputs`: JAX's `tape.watch(inputs)`.
+
+    For a penalty on a network's input gradient (WGAN-GP's), called inside the `forward` of
+    `losses_and_gradients`: `function` reads the weights that call differentiates, so
+    `jax.grad` nests in its `jax.vjp` and the penalty's gradient w.r.t. those weights (a second
+    derivative) reaches the update. `function` must not update variables (no batch norm or
+    dropout in training mode): values made inside the inner trace cannot leave it.
+    """
+    import jax
+
+    return jax.grad(lambda points: keras.ops.sum(keras.ops.cast(function(points), "float32")))(inputs)
 
 
 class CarriesAllOptimizers:

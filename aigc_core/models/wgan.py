@@ -13,6 +13,13 @@ from keras import layers, ops
 
 from aigc_core.models.base import AdversarialModel
 from aigc_core.models.dcgan import ARCHITECTURES, build_generator
+from aigc_core.models.jax_steps import (
+    CarriesAllOptimizers,
+    input_gradients,
+    is_jax_backend,
+    losses_and_gradients,
+    stateless_step,
+)
 
 # (first conv width, second conv width, kernel): the DCGAN discriminators' own, so the two compare fairly.
 _CRITIC_WIDTHS = {"paper": (64, 128, 5), "fast": (32, 64, 4)}
@@ -67,15 +74,27 @@ def penalty_from_gradients(gradients):
 
 
 def interpolate(real_images, fake_images, mixing):
-    """Points on the straight lines between real and fake images, `mixing` (N, 1, 1, 1) in [0, 1]."""
+    """Points on the straight lines between real and fake images, `mixing` (N, 1, 1, 1) in [0, 1].
+
+    In float32: under mixed precision G's images are bfloat16 while the real ones are float32,
+    and TensorFlow does not promote one to the other.
+    """
+    real_images, fake_images = ops.cast(real_images, "float32"), ops.cast(fake_images, "float32")
     return real_images + mixing * (fake_images - real_images)
 
 
 def gradient_penalty(critic, real_images, fake_images, mixing):
-    """The penalty of `critic` on interpolates of real and fake images (TensorFlow gradient)."""
+    """The penalty of `critic` on interpolates of real and fake images.
+
+    The critic's gradient w.r.t. its input comes from a `tf.GradientTape` under TensorFlow and
+    from `jax.grad` under JAX; inside a training step either nests in the step's own
+    differentiation, which then reaches the critic's weights through the penalty.
+    """
+    points = ops.convert_to_tensor(interpolate(real_images, fake_images, mixing))
+    if is_jax_backend():
+        return penalty_from_gradients(input_gradients(lambda inputs: critic(inputs, training=True), points))
     import tensorflow as tf
 
-    points = ops.convert_to_tensor(interpolate(real_images, fake_images, mixing))
     with tf.GradientTape() as tape:
         tape.watch(points)
         scores = critic(points, training=True)
@@ -83,7 +102,7 @@ def gradient_penalty(critic, real_images, fake_images, mixing):
 
 
 @keras.saving.register_keras_serializable(package="aigc_core")
-class WGANGP(AdversarialModel):
+class WGANGP(CarriesAllOptimizers, AdversarialModel):
     """Wasserstein GAN with gradient penalty; `train_step` holds the whole algorithm.
 
     Args:
@@ -128,29 +147,50 @@ class WGANGP(AdversarialModel):
         self.critic = build_critic(architecture)
         self.finish_building()
 
-    def critic_step(self, real_images):
-        """One critic update on fresh noise; returns (loss, Wasserstein estimate, penalty)."""
-        import tensorflow as tf
-
-        batch_size = ops.shape(real_images)[0]
+    def critic_noise(self, batch_size):
+        """One critic update's randomness: latent vectors for G and the mixing weights of the penalty's interpolates."""
         latent = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
         mixing = keras.random.uniform((batch_size, 1, 1, 1), seed=self.seed_generator)
+        return latent, mixing
+
+    def critic_losses(self, real_images, latent, mixing):
+        """(loss, Wasserstein estimate, penalty) of the critic on a real batch and G's images of `latent`.
+
+        The forward pass of every critic update, shared by the TensorFlow and JAX steps, so only
+        the way gradients are taken differs between backends.
+        """
+        batch_size = ops.shape(real_images)[0]
+        fake_images = self.generator(latent, training=True)
+        scores = self.critic(ops.concatenate([real_images, fake_images], axis=0), training=True)
+        wasserstein = -critic_loss(scores[:batch_size], scores[batch_size:])
+        penalty = gradient_penalty(self.critic, real_images, fake_images, mixing)
+        return -wasserstein + self.gp_weight * penalty, wasserstein, penalty
+
+    def critic_step(self, real_images):
+        """One critic update on fresh noise under TensorFlow; returns (loss, Wasserstein estimate, penalty)."""
+        import tensorflow as tf
+
+        latent, mixing = self.critic_noise(ops.shape(real_images)[0])
         with tf.GradientTape() as tape:
-            fake_images = self.generator(latent, training=True)
-            scores = self.critic(ops.concatenate([real_images, fake_images], axis=0), training=True)
-            wasserstein = -critic_loss(scores[:batch_size], scores[batch_size:])
-            penalty = gradient_penalty(self.critic, real_images, fake_images, mixing)
-            loss = -wasserstein + self.gp_weight * penalty
+            loss, wasserstein, penalty = self.critic_losses(real_images, latent, mixing)
         gradients = tape.gradient(loss, self.critic.trainable_variables)
         self.d_optimizer.apply(gradients, self.critic.trainable_variables)
         return loss, wasserstein, penalty
 
-    def train_step(self, real_images):
+    def train_step(self, *args):
         """`d_steps_per_g_step` critic updates on one real batch, then one generator update.
 
         The logged critic numbers are those of the last critic update: the estimate of the
-        distance the generator is about to reduce.
+        distance the generator is about to reduce. Keras passes `(data)` under TensorFlow and
+        `(state, data)` under JAX (see `jax_steps`).
         """
+        if is_jax_backend():
+            state, data = args
+            return stateless_step(self, state, data, self.jax_train_step)
+        return self.tensorflow_train_step(*args)
+
+    def tensorflow_train_step(self, real_images):
+        """`train_step` under TensorFlow: gradients from `tf.GradientTape`s."""
         import tensorflow as tf
 
         if isinstance(real_images, tuple):  # train_on_batch and fit(x, y) pass (x, y, sample_weight)
@@ -164,6 +204,38 @@ class WGANGP(AdversarialModel):
         gradients = tape.gradient(g_loss, self.generator.trainable_variables)
         self.g_optimizer.apply(gradients, self.generator.trainable_variables)
 
+        return self.update_trackers(
+            {"d_loss": d_loss, "g_loss": g_loss, "wasserstein": wasserstein, "gradient_penalty": penalty}
+        )
+
+    def jax_train_step(self, data):
+        """`train_step` under JAX, run inside `stateless_step`: the same updates, gradients from `jax.vjp`.
+
+        The penalty's input gradient is a `jax.grad` nested in that `jax.vjp` (`input_gradients`).
+        """
+        real_images = keras.utils.unpack_x_y_sample_weight(data)[0]
+        batch_size = ops.shape(real_images)[0]
+        critic_variables = self.critic.trainable_variables
+        generator_variables = self.generator.trainable_variables
+        for _ in range(self.d_steps_per_g_step):
+            latent, mixing = self.critic_noise(batch_size)
+
+            def critic_only(latent=latent, mixing=mixing):
+                loss, wasserstein, penalty = self.critic_losses(real_images, latent, mixing)
+                return (loss,), (wasserstein, penalty)
+
+            (d_loss,), (wasserstein, penalty), (gradients,) = losses_and_gradients(
+                self, critic_only, [critic_variables]
+            )
+            self.d_optimizer.apply(gradients, critic_variables)
+
+        latent = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+
+        def generator_only():
+            return (generator_loss(self.critic(self.generator(latent, training=True), training=True)),), None
+
+        (g_loss,), _, (gradients,) = losses_and_gradients(self, generator_only, [generator_variables])
+        self.g_optimizer.apply(gradients, generator_variables)
         return self.update_trackers(
             {"d_loss": d_loss, "g_loss": g_loss, "wasserstein": wasserstein, "gradient_penalty": penalty}
         )
