@@ -1,5 +1,5 @@
 """AppTests of the dataset choice: the Train page's picker, a refused Start, and the dataset shown
-on Runs, Compare and Latent.
+on Runs, Compare and Latent; also the Train page's precision choice.
 
 Nothing downloads and nothing trains: `$AIGC_DATA_DIR` points at a small fake Fashion-MNIST file
 (or at an empty folder), `$KERAS_HOME` at an empty folder so a machine's keras.datasets cache
@@ -91,6 +91,20 @@ def test_a_twin_run_trains_both_models_on_the_chosen_dataset(isolated, fashion_f
     runs = [RunStore().get(run_id) for run_id in isolated["spawned"]]
     assert sorted(run.config()["model"] for run in runs) == ["gan", "vae"]
     assert [run.config()["dataset"] for run in runs] == ["fashion_mnist", "fashion_mnist"]
+
+
+def test_the_precision_choice_reaches_the_run_and_its_caption(isolated):
+    app = open_page("pages/train.py")
+    picker = app.selectbox(key="train_precision")
+    assert picker.value == "float32" and picker.options == ["float32", "mixed bfloat16"]
+    picker.set_value("mixed_bfloat16").run()
+    app.number_input(key="train_steps").set_value(5)
+    app.button(key="train_start").click().run()
+    assert not app.exception and not app.error, texts(app.error)
+
+    run = RunStore().get(isolated["spawned"][0])
+    assert run.config()["precision"] == "mixed_bfloat16"
+    assert any(" · mixed bfloat16 · batch" in text for text in texts(app.caption)), texts(app.caption)
 
 
 def test_without_the_data_file_start_is_refused_in_one_line(isolated):

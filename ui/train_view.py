@@ -14,6 +14,7 @@ import streamlit as st
 
 from aigc_core.config import MAX_MINUTES, OVERRIDE_RULES, TrainingConfig, constructor_parameters, override_rules, validate
 from aigc_core.data import DATASET_NAMES, DATASET_TITLES, FETCH_COMMANDS, dataset_source
+from aigc_core.devices import PRECISIONS
 from aigc_core.diagnosis import BROKEN_PRESETS, diagnose
 from aigc_core.limits import MAX_SEED
 from aigc_core.quality import scoring_unavailable_reason
@@ -89,6 +90,7 @@ BETA_SLIDER_MAX = 10.0
 DEFAULT_MINUTES = 2.0
 # How the Dataset picker names each dataset: what its images show, not only its name.
 DATASET_CHOICES = {"mnist": "MNIST digits", "fashion_mnist": "Fashion-MNIST clothes"}
+PRECISION_CHOICES = {"float32": "float32", "mixed_bfloat16": "mixed bfloat16"}
 # `dataset_source` says this when only a keras.datasets download could provide the data.
 NEEDS_DOWNLOAD = "needs the internet"
 STATE_COLOURS = {"queued": "gray", "running": "blue", "finished": "green", "stopped": "orange", "interrupted": "violet",
@@ -164,6 +166,7 @@ def _ensure_defaults() -> None:
     state.setdefault("train_model", _config_default("model"))
     state.setdefault("train_dataset", _config_default("dataset"))
     state.setdefault("train_broken", NO_BREAKAGE)
+    state.setdefault("train_precision", _config_default("precision"))
     if state.get("train_preset") not in presets_for(state.train_model):
         state.train_preset = presets_for(state.train_model)[0]
     for key, value in {
@@ -262,8 +265,18 @@ def settings_form() -> TrainingConfig:
                                                 format="%.1f", key="train_minutes")
     with seed_column:
         seed = st.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key="train_seed")
+        precision = st.selectbox(
+            "Precision", PRECISIONS, key="train_precision", format_func=PRECISION_CHOICES.get,
+            help="Mixed bfloat16 computes in 16 bits and keeps the weights in 32: faster on GPUs and on CPUs "
+                 "with AMX or AVX512-BF16 (1.25x measured on this project's Xeon), slower on other CPUs.")
     return TrainingConfig(model=family, preset=preset, dataset=dataset, overrides=overrides,
-                          batch_size=int(batch_size), seed=int(seed), **budget)
+                          batch_size=int(batch_size), seed=int(seed), precision=precision, **budget)
+
+
+def precision_note(config: dict) -> str:
+    """A run caption's " · mixed bfloat16" for a run not trained in float32, the default."""
+    precision = config.get("precision", "float32")
+    return "" if precision == "float32" else f" · {PRECISION_CHOICES.get(precision, precision)}"
 
 
 def dataset_note(config: dict) -> str:
@@ -494,7 +507,7 @@ def render_run(run_id: str) -> None:
             st.rerun()  # started or ended: a full rerun sets the new pace and refreshes the sidebar
         st.subheader(f"Run {run.run_id}")
         batch_size = config.get("batch_size") or _preset_batch_size(family, config.get("preset"))
-        st.caption(f"{family.upper()} · preset {config.get('preset')}{dataset_note(config)} · batch {batch_size} · "
+        st.caption(f"{family.upper()} · preset {config.get('preset')}{dataset_note(config)}{precision_note(config)} · batch {batch_size} · "
                    f"seed {config.get('seed')}")
         _render_state(run, store, status, config)
         render_curves_and_samples(run, family, config)
