@@ -11,8 +11,8 @@ run reloads its run's link (a full page load; the page must still name its own r
 others switch pages in the app (Train, Runs, Train, ... from the sidebar). Every render is
 timed: from the request to the page drawn and its script finished.
 
-The browsers share the machine with the server: on the 2-core CPU machine a full page load
-costs Chromium ~1.5 s of CPU and the server ~0.05 s (measured per process from /proc). So the
+The browsers share the machine with the server: on the 2-core CPU machine they used ~1.75 s
+of CPU per render (live updates included) against the server's 0.09 s (2026-11-29). So the
 table also prints where the CPU went (server, training worker, browsers) and the server's own
 CPU seconds per page it drew, the part a deployment controls.
 
