@@ -62,6 +62,16 @@ def query(page) -> dict[str, str]:
     return {name: values[-1] for name, values in parse_qs(urlparse(page.url).query).items()}
 
 
+def link_once_published(page, expected: dict[str, str]) -> str:
+    """The page's URL once it carries `expected`: the app publishes its query parameters while
+    the script runs, so the address bar can lag the widgets (on a busy machine, long enough for
+    a copied link to miss the last change)."""
+    page.wait_for_url(lambda url: expected.items() <= {name: values[-1] for name, values in
+                                                       parse_qs(urlparse(url).query).items()}.items(),
+                      timeout=TIMEOUT_MS)
+    return page.url
+
+
 def images_with_caption(page, text: str):
     return page.locator("[data-testid='stImage']").filter(
         has=page.locator("[data-testid='stImageCaption']", has_text=text))
@@ -86,7 +96,7 @@ def test_compare_link_reopens_the_same_models_seed_and_samples(new_visitor, serv
     choose_option(page, "compare_right", "VAE · shipped: vae-large")
     set_number(page, "compare_seed", 7)
     images_with_caption(page, "samples, seed 7").nth(1).wait_for(timeout=TIMEOUT_MS)
-    link = page.url
+    link = link_once_published(page, {"left": "weights:gan-fast", "right": "weights:vae-large", "seed": "7"})
     assert query(page) == {**query(page), "left": "weights:gan-fast", "right": "weights:vae-large", "seed": "7"}, link
     originals = [pixels(page, server, images_with_caption(page, "samples, seed 7").nth(index)) for index in (0, 1)]
 
@@ -114,7 +124,7 @@ def test_latent_link_keeps_the_model_seeds_and_method(new_visitor, server):
     choose_radio(page, "latent_method", "linear")
     caption = "linear interpolation from seed 3 to seed 11"
     images_with_caption(page, caption).first.wait_for(timeout=TIMEOUT_MS)
-    link = page.url
+    link = link_once_published(page, {"seed_a": "3", "seed_b": "11", "method": "linear"})
 
     colleague = new_visitor()
     colleague.goto(link, wait_until="domcontentloaded")
@@ -132,7 +142,7 @@ def test_digit_link_keeps_the_chosen_models(new_visitor, server):
     open_page(page, server, "digit")
     choose_option(page, "digit_gan", "GAN · shipped: gan-paper")
     choose_option(page, "digit_vae", "VAE · shipped: vae-large")
-    link = page.url
+    link = link_once_published(page, {"gan": "weights:gan-paper", "vae": "weights:vae-large"})
     assert query(page).get("gan") == "weights:gan-paper" and query(page).get("vae") == "weights:vae-large", link
 
     colleague = new_visitor()
