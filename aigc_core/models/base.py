@@ -6,6 +6,7 @@ import numpy as np
 import keras
 
 from aigc_core.data import to_unit_range
+from aigc_core.models.jax_steps import is_jax_backend, stateless_step
 
 
 # Added to the seed's key for replica r: far apart, so no two replicas' streams overlap.
@@ -52,6 +53,18 @@ class GenerativeModel(keras.Model):
     pixel_range: str = "tanh"
     metric_names: tuple[str, ...] = ()
     num_classes: int = 0
+
+    def train_step(self, *args):
+        """One training step on the backend Keras runs: `tensorflow_train_step(data)` or `jax_train_step(data)`.
+
+        Keras passes `(data)` under TensorFlow and `(state, data)` under JAX, whose trainer wants
+        a pure function: `jax_steps.stateless_step` wraps the JAX step into one. Each model
+        writes both steps with the same updates; only the way gradients are taken differs.
+        """
+        if is_jax_backend():
+            state, data = args
+            return stateless_step(self, state, data, self.jax_train_step)
+        return self.tensorflow_train_step(*args)
 
     def __init__(self, latent_dim: int, architecture: str, **kwargs):
         super().__init__(**kwargs)

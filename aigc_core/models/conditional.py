@@ -20,7 +20,7 @@ from keras import layers, ops
 
 from aigc_core.models.base import AdversarialModel
 from aigc_core.models.dcgan import discriminator_loss, generator_loss
-from aigc_core.models.jax_steps import CarriesAllOptimizers, is_jax_backend, losses_and_gradients, stateless_step
+from aigc_core.models.jax_steps import CarriesAllOptimizers, losses_and_gradients
 from aigc_core.models.vae import VariationalModel
 
 ARCHITECTURES = ("fast",)
@@ -189,20 +189,6 @@ class ConditionalDCGAN(CarriesAllOptimizers, AdversarialModel):
             "fake_logits": fake_logits,
         }
 
-    def train_step(self, *args):
-        """As `DCGAN.train_step`, with the batch's real labels given to G for its fakes and to D for both halves.
-
-        Fakes take the real batch's labels, so each batch asks for the digits in the data's
-        own proportions and D compares like with like. D minimises its adversarial loss plus
-        the weighted class loss on real digits; G its adversarial loss plus the weighted class
-        loss on its fakes. Keras passes `(data)` under TensorFlow and `(state, data)` under JAX
-        (see `jax_steps`).
-        """
-        if is_jax_backend():
-            state, data = args
-            return stateless_step(self, state, data, self.jax_train_step)
-        return self.tensorflow_train_step(*args)
-
     def _players_totals(self, losses):
         """(D's total, G's total): each player's adversarial loss plus its weighted class loss."""
         weight = self.class_loss_weight
@@ -217,7 +203,15 @@ class ConditionalDCGAN(CarriesAllOptimizers, AdversarialModel):
         })
 
     def tensorflow_train_step(self, data):
-        """`train_step` under TensorFlow: gradients from `tf.GradientTape`s."""
+        """As `DCGAN.tensorflow_train_step`, with the batch's real labels given to G for its fakes and to D for both halves.
+
+        Fakes take the real batch's labels, so each batch asks for the digits in the data's
+        own proportions and D compares like with like. D minimises its adversarial loss plus
+        the weighted class loss on real digits; G its adversarial loss plus the weighted class
+        loss on its fakes.
+
+        `train_step` under TensorFlow: gradients from `tf.GradientTape`s.
+        """
         import tensorflow as tf
 
         real_images, labels = unpack_images_and_labels(data)
@@ -345,18 +339,11 @@ class ConditionalVAE(VariationalModel):
         logits = self.decoder([self.reparameterize(mean, log_variance), codes], training=training)
         return self.negative_elbo(images, logits, mean, log_variance)
 
-    def train_step(self, *args):
+    def tensorflow_train_step(self, data):
         """One Adam step on the negative ELBO of labelled images.
 
-        Keras passes `(data)` under TensorFlow and `(state, data)` under JAX (see `jax_steps`).
+        `train_step` under TensorFlow: the gradient from a `tf.GradientTape`.
         """
-        if is_jax_backend():
-            state, data = args
-            return stateless_step(self, state, data, self.jax_train_step)
-        return self.tensorflow_train_step(*args)
-
-    def tensorflow_train_step(self, data):
-        """`train_step` under TensorFlow: the gradient from a `tf.GradientTape`."""
         import tensorflow as tf
 
         images, labels = unpack_images_and_labels(data)

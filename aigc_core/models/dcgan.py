@@ -6,7 +6,7 @@ import keras
 from keras import layers, ops
 
 from aigc_core.models.base import AdversarialModel
-from aigc_core.models.jax_steps import CarriesAllOptimizers, is_jax_backend, losses_and_gradients, stateless_step
+from aigc_core.models.jax_steps import CarriesAllOptimizers, losses_and_gradients
 
 ARCHITECTURES = ("paper", "fast")
 
@@ -188,20 +188,14 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
         logits = self.discriminator(self.discriminator_inputs(real_images, fake_images), training=True)
         return logits[:batch_size], logits[batch_size:]
 
-    def train_step(self, *args):
+    def tensorflow_train_step(self, real_images):
         """Extra discriminator-only steps, then one fused step that updates both networks.
 
         The fused step takes both gradients from a single forward pass, as the TensorFlow
-        DCGAN tutorial does. Keras passes `(data)` under TensorFlow and `(state, data)` under
-        JAX, whose trainer wants a pure function (see `jax_steps`).
-        """
-        if is_jax_backend():
-            state, data = args
-            return stateless_step(self, state, data, self.jax_train_step)
-        return self.tensorflow_train_step(*args)
+        DCGAN tutorial does.
 
-    def tensorflow_train_step(self, real_images):
-        """`train_step` under TensorFlow: gradients from `tf.GradientTape`s."""
+        `train_step` under TensorFlow: gradients from `tf.GradientTape`s.
+        """
         # The gradient step is the one TensorFlow-specific place; the losses are keras.ops.
         import tensorflow as tf
 

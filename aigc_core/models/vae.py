@@ -6,7 +6,7 @@ import keras
 from keras import layers, ops
 
 from aigc_core.models.base import GenerativeModel
-from aigc_core.models.jax_steps import is_jax_backend, losses_and_gradients, stateless_step
+from aigc_core.models.jax_steps import losses_and_gradients
 
 ARCHITECTURES = ("fast", "large")
 RECONSTRUCTION_LOSSES = ("bernoulli", "gaussian")
@@ -180,15 +180,11 @@ class VAE(VariationalModel):
         logits = self.decoder(self.reparameterize(mean, log_variance), training=training)
         return self.negative_elbo(images, logits, mean, log_variance)
 
-    def train_step(self, *args):
-        """One Adam step on the negative ELBO: `(data)` under TensorFlow, `(state, data)` under JAX (see `jax_steps`)."""
-        if is_jax_backend():
-            state, data = args
-            return stateless_step(self, state, data, self.jax_train_step)
-        return self.tensorflow_train_step(*args)
-
     def tensorflow_train_step(self, images):
-        """`train_step` under TensorFlow: the gradient from a `tf.GradientTape`."""
+        """One Adam step on the negative ELBO.
+
+        `train_step` under TensorFlow: the gradient from a `tf.GradientTape`.
+        """
         import tensorflow as tf
 
         if isinstance(images, tuple):  # train_on_batch and fit(x, y) pass (x, y, sample_weight)

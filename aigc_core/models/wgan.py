@@ -18,7 +18,6 @@ from aigc_core.models.jax_steps import (
     input_gradients,
     is_jax_backend,
     losses_and_gradients,
-    stateless_step,
 )
 
 # (first conv width, second conv width, kernel): the DCGAN discriminators' own, so the two compare fairly.
@@ -177,20 +176,14 @@ class WGANGP(CarriesAllOptimizers, AdversarialModel):
         self.d_optimizer.apply(gradients, self.critic.trainable_variables)
         return loss, wasserstein, penalty
 
-    def train_step(self, *args):
+    def tensorflow_train_step(self, real_images):
         """`d_steps_per_g_step` critic updates on one real batch, then one generator update.
 
         The logged critic numbers are those of the last critic update: the estimate of the
-        distance the generator is about to reduce. Keras passes `(data)` under TensorFlow and
-        `(state, data)` under JAX (see `jax_steps`).
-        """
-        if is_jax_backend():
-            state, data = args
-            return stateless_step(self, state, data, self.jax_train_step)
-        return self.tensorflow_train_step(*args)
+        distance the generator is about to reduce.
 
-    def tensorflow_train_step(self, real_images):
-        """`train_step` under TensorFlow: gradients from `tf.GradientTape`s."""
+        `train_step` under TensorFlow: gradients from `tf.GradientTape`s.
+        """
         import tensorflow as tf
 
         if isinstance(real_images, tuple):  # train_on_batch and fit(x, y) pass (x, y, sample_weight)
