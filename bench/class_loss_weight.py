@@ -7,44 +7,19 @@ classifier's cross-entropy enters both players' losses with `class_loss_weight`.
 the generator drew over-typical digits (its Inception Score above the real data's) and its FID
 stopped near 3.3 however long it trained. Each weight here trains the preset from the same seed
 for `--seconds` of training time, in this one process, one after the other, and is scored by the
-project's evaluator (as `bench/time_to_quality.py` does), so the weights are compared on one clock.
+project's evaluator, by `bench/time_to_quality.py`'s trainer, so the weights are compared on one clock.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(PROJECT_ROOT))
 
-SEED = 0
-
-
-def train_for(weight: float, seconds: float, training_set):
-    """The gan-conditional preset with this class-loss weight, trained for `seconds`."""
-    import keras
-
-    from aigc_core.data import make_training_dataset, scale_pixels
-    from aigc_core.registry import VARIANTS
-
-    keras.utils.set_random_seed(SEED)
-    variant = VARIANTS["gan-conditional"]
-    model = variant.build(class_loss_weight=weight)
-    dataset = make_training_dataset(scale_pixels(training_set.images, model.pixel_range), variant.batch_size,
-                                    seed=SEED, labels=training_set.labels)
-    started = time.perf_counter()
-
-    class Deadline(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            if time.perf_counter() - started >= seconds:
-                self.model.stop_training = True
-
-    model.fit(dataset, epochs=1, steps_per_epoch=10**9, verbose=0, callbacks=[Deadline()])
-    return model, time.perf_counter() - started
 
 
 def main(argv=None) -> int:
@@ -56,15 +31,17 @@ def main(argv=None) -> int:
 
     from aigc_core.data import load_images
     from aigc_core.evaluation import default_classifier
-    from time_to_quality import score
+    from time_to_quality import ProjectTrainer, score
 
     training_set = load_images("mnist", "train")
     classifier = default_classifier()
     print(f"{'class_loss_weight':>17} {'seconds':>8} {'FID':>7} {'IS':>6}", flush=True)
     results = []
     for weight in (float(value) for value in args.weights.split(",")):
-        model, seconds = train_for(weight, args.seconds, training_set)
-        row = score(model.sample(args.num, seed=SEED), classifier)
+        trainer = ProjectTrainer("gan-conditional", training_set, class_loss_weight=weight)
+        trainer.train_until(args.seconds)
+        seconds = trainer.trained_s
+        row = score(trainer.sample(args.num), classifier)
         results.append((row["fid"], weight))
         print(f"{weight:17g} {seconds:8.0f} {row['fid']:7.2f} {row['inception_score']:6.2f}", flush=True)
     best_fid, best_weight = min(results)

@@ -37,7 +37,8 @@ SEED = 0
 class ProjectTrainer:
     """A registry variant trained with `fit()` in segments that end on a wall-clock budget."""
 
-    def __init__(self, name: str, training_set):
+    def __init__(self, name: str, training_set, **overrides):
+        """`overrides` change the variant's model config (e.g. `class_loss_weight=0.3`)."""
         import keras
 
         from aigc_core.data import make_training_dataset, scale_pixels
@@ -45,7 +46,7 @@ class ProjectTrainer:
 
         keras.utils.set_random_seed(SEED)
         variant = VARIANTS[name]
-        self.model = variant.build()
+        self.model = variant.build(**overrides)
         # Conditional models train on (image, label) batches, as `training.train_run` feeds them.
         labels = training_set.labels if self.model.num_classes else None
         self.dataset = make_training_dataset(scale_pixels(training_set.images, self.model.pixel_range),
