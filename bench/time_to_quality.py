@@ -72,7 +72,11 @@ class ProjectTrainer:
         self.trained_s += time.perf_counter() - deadline.started
 
     def sample(self, num_samples: int):
-        return self.model.sample(num_samples, seed=SEED)
+        """Samples scored as `evaluate` scores them: a conditional model draws labels in the training frequencies."""
+        from aigc_core.evaluation import class_prior_labels
+
+        labels = class_prior_labels(num_samples, "mnist") if getattr(self.model, "num_classes", 0) else None
+        return self.model.sample(num_samples, seed=SEED, labels=labels)
 
 
 class ReferenceTrainer:

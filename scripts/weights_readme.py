@@ -14,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 REFERENCE_LONG_PATH = WEIGHTS_DIR.parent / "bench" / "results" / "reference_long.json"
 # Classifiers other than MNIST's: (dataset, title, folder under weights/).
@@ -81,6 +83,10 @@ def _equal_time_section(models: list[tuple]) -> list[str]:
 
 
 def main() -> int:
+    sys.path.insert(0, str(WEIGHTS_DIR.parent))
+    from aigc_core.evaluation import class_prior_labels
+
+    prior = [int(count) for count in np.bincount(class_prior_labels(10_000, "mnist"))]
     lines = [
         "# Shipped weights",
         "",
@@ -134,7 +140,10 @@ def main() -> int:
         "IS: classifier Inception Score (10 is the ceiling). Class shares: predicted digits (10% each is ideal).",
         "p>=0.9: share of samples the classifier is confident about. -ELBO: VAE test-set negative ELBO, nats/image.",
         "min/mean digit: conditional models only, the share of samples asked for a digit that the classifier",
-        "reads as that digit (1,000 per digit), for the worst digit and averaged over the ten.",
+        "reads as that digit, for the worst digit and averaged over the ten. A conditional model draws its",
+        f"10,000 labels in the training split's class frequencies ({prior[1]:,} ones, {prior[5]:,} fives: p(y), then an image",
+        "of y), as the test set it is compared with has them; drawing 1,000 of each digit would score a",
+        "class-balanced MNIST instead (`aigc_core.evaluation.class_prior_labels`).",
         "",
         *METRICS_HEADER,
         *metrics_rows,

@@ -17,6 +17,7 @@ from aigc_core.classifier import ClassifierError, build_classifier, load_classif
 from aigc_core.cli import main
 from aigc_core.evaluation import (
     class_coverage,
+    class_prior_labels,
     compute_reference_rows,
     evaluate_model,
     fid_from_features,
@@ -156,6 +157,33 @@ def test_evaluate_model_end_to_end_with_an_injected_classifier(tiny_classifier):
 
     with pytest.raises(ValueError, match="num_samples"):
         evaluate_model(tiny_model("gan"), num_samples=1, classifier=tiny_classifier)
+
+
+@pytest.mark.parametrize("num_samples", [2, 37, 10_000])
+def test_class_prior_labels_follow_the_training_frequencies(num_samples):
+    from aigc_core.data import load_images
+
+    training_labels = load_images("mnist", "train").labels
+    expected = np.bincount(training_labels, minlength=10) / len(training_labels) * num_samples
+    labels = class_prior_labels(num_samples)
+    counts = np.bincount(labels, minlength=10)
+    assert labels.dtype == np.int32 and len(labels) == num_samples
+    assert np.all(np.abs(counts - expected) < 1)  # rounded, each count off by less than one image
+    assert np.all(np.diff(labels) >= 0) and np.array_equal(class_prior_labels(num_samples), labels)
+    if num_samples == 10_000:  # MNIST is not balanced: more ones than fives
+        assert counts[1] > 1100 and counts[5] < 950
+
+
+def test_a_conditional_model_is_scored_on_labels_in_the_training_frequencies(tiny_classifier, monkeypatch):
+    from aigc_core.registry import build_model
+
+    model = build_model("gan", {"architecture": "fast", "latent_dim": 8}, "ConditionalDCGAN")
+    asked = []
+    original_sample = model.sample
+    monkeypatch.setattr(model, "sample", lambda n, seed=0, labels=None: asked.append(labels) or original_sample(n, seed, labels))
+    metrics = evaluate_model(model, num_samples=50, classifier=tiny_classifier, reference_limit=300)
+    assert len(asked) == 1 and np.array_equal(asked[0], class_prior_labels(50))
+    assert len(metrics["digit_agreement"]) == 10 and 0.0 <= metrics["mean_digit_agreement"] <= 1.0
 
 
 def test_reference_floor_uses_training_images_against_the_test_set(tiny_classifier, monkeypatch):

@@ -86,8 +86,9 @@ class GenerativeModel(keras.Model):
     def default_labels(self, num_samples: int) -> np.ndarray:
         """Labels 0, 1, ..., 9, 0, 1, ... : what a conditional model draws when none are asked for.
 
-        Cycling through the classes keeps a grid of 64 samples and an evaluation sample
-        evenly spread over the digits, so pages written for unconditional models still work.
+        Cycling through the classes keeps a grid of 64 samples evenly spread over the digits,
+        so pages written for unconditional models still work. Evaluation draws its own labels,
+        in the training frequencies (`aigc_core.evaluation.class_prior_labels`).
         """
         if not self.num_classes:
             raise ValueError(f"{type(self).__name__} is not conditional: it has no labels to draw")
