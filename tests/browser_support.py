@@ -49,7 +49,8 @@ class StreamlitServer:
     the server's process group: `stop()` finds them through the run directories instead.
     """
 
-    def __init__(self, runs_dir: Path, log_path: Path, extra_env: dict[str, str] | None = None):
+    def __init__(self, runs_dir: Path, log_path: Path, extra_env: dict[str, str] | None = None, script: str = "app.py"):
+        self.script = str(script)  # another Streamlit script (an absolute path) serves as a baseline in bench/
         self.runs_dir = Path(runs_dir)
         self.log_path = Path(log_path)
         self.port = free_port()
@@ -66,7 +67,7 @@ class StreamlitServer:
 
     def start(self) -> "StreamlitServer":
         command = [
-            sys.executable, "-m", "streamlit", "run", "app.py",
+            sys.executable, "-m", "streamlit", "run", self.script,
             "--server.headless", "true",
             "--server.port", str(self.port),
             "--server.address", "127.0.0.1",
