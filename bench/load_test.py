@@ -140,6 +140,7 @@ async def watch_script_runs(context, page, server_times: list[float]) -> None:
         except Exception:  # not a Streamlit message
             return
         if message.WhichOneof("type") == "rerun_script":
+            # A request that replaces one still pending (Streamlit stops that run) restarts the clock.
             requested[:] = [event["timestamp"]]
 
     def received(event) -> None:

@@ -72,6 +72,14 @@ def link_once_published(page, expected: dict[str, str]) -> str:
     return page.url
 
 
+def assert_input_shows(page, key: str, value: str) -> None:
+    """A keyed number input shows `value`, waiting while the page settles (a busy machine draws
+    the widgets of a first visit over several frames); a wrong value still fails after TIMEOUT_MS."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(f"{keyed(key)} input")).to_have_value(value, timeout=TIMEOUT_MS)
+
+
 def images_with_caption(page, text: str):
     return page.locator("[data-testid='stImage']").filter(
         has=page.locator("[data-testid='stImageCaption']", has_text=text))
@@ -106,7 +114,7 @@ def test_compare_link_reopens_the_same_models_seed_and_samples(new_visitor, serv
     assert_no_exception(colleague, link)
     assert "gan-fast" in selectbox_text(colleague, "compare_left")
     assert "vae-large" in selectbox_text(colleague, "compare_right")
-    assert colleague.locator(f"{keyed('compare_seed')} input").input_value() == "7"
+    assert_input_shows(colleague, "compare_seed", "7")
     grids = images_with_caption(colleague, "samples, seed 7")
     grids.nth(1).wait_for(timeout=TIMEOUT_MS)
     for index, original in enumerate(originals):
@@ -130,8 +138,8 @@ def test_latent_link_keeps_the_model_seeds_and_method(new_visitor, server):
     colleague.goto(link, wait_until="domcontentloaded")
     wait_for_app(colleague, TIMEOUT_MS)
     assert "gan-fast" in selectbox_text(colleague, "latent_source")
-    assert colleague.locator(f"{keyed('latent_seed_a')} input").input_value() == "3"
-    assert colleague.locator(f"{keyed('latent_seed_b')} input").input_value() == "11"
+    assert_input_shows(colleague, "latent_seed_a", "3")
+    assert_input_shows(colleague, "latent_seed_b", "11")
     assert colleague.locator(f"{keyed('latent_method')} input[type='radio']:checked").count() == 1
     assert images_with_caption(colleague, caption).count() == 1, f"{link} did not reopen the linear path"
     assert_no_exception(colleague, link)
