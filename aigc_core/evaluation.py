@@ -330,8 +330,7 @@ def evaluate_model(
     num_samples = check_num_samples(num_samples)
     started = time.monotonic()
     classifier = classifier if classifier is not None else default_classifier(dataset=dataset)
-    labels = class_prior_labels(num_samples, dataset) if getattr(model, "num_classes", 0) else None
-    images = model.sample(num_samples, seed=seed, labels=labels)
+    images, labels = sample_as_scored(model, num_samples, seed, dataset)
     metrics = metrics_for_images(images, classifier, reference_limit, dataset)
     if labels is not None:
         metrics.update(label_agreement(images, labels, classifier, model.num_classes))
@@ -373,6 +372,15 @@ def class_prior_labels(num_samples: int, dataset: str = "mnist") -> np.ndarray:
 
 
 DEFAULT_SAMPLES_PER_DIGIT = 100
+
+
+def sample_as_scored(model, num_samples: int, seed: int = 0, dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray | None]:
+    """The samples a model is scored on, and the labels a conditional model drew them for (None otherwise).
+
+    One place for the rule, so `evaluate` and the benches score the same distribution.
+    """
+    labels = class_prior_labels(num_samples, dataset) if getattr(model, "num_classes", 0) else None
+    return model.sample(num_samples, seed=seed, labels=labels), labels
 
 
 def label_agreement(images, labels, classifier=None, num_classes: int = 10, dataset: str = "mnist") -> dict:

@@ -7,7 +7,7 @@ images with every digit equally often differs from it in its class mix alone, wh
 the images. This prints four FIDs through the project's classifier: real training images drawn
 at random and drawn equally per digit, then the conditional model with labels drawn equally
 and with labels in the training split's frequencies (what `evaluate` does; see
-`aigc_core.evaluation.class_prior_labels`).
+`aigc_core.evaluation.sample_as_scored`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     import numpy as np
 
     from aigc_core.data import load_images
-    from aigc_core.evaluation import class_prior_labels, default_classifier, metrics_for_images
+    from aigc_core.evaluation import default_classifier, metrics_for_images, sample_as_scored
     from aigc_core.weights import config_path_for, load_model_from_files
 
     classifier = default_classifier()
@@ -47,7 +47,7 @@ def main(argv=None) -> int:
         "real training images drawn at random": images[rng.choice(len(images), args.num, replace=False)],
         f"real training images, {per_digit:,} of each digit": balanced,
         f"{weights_path.name}, {per_digit:,} of each digit": model.sample(args.num, seed=0, labels=np.repeat(np.arange(10), per_digit)),
-        f"{weights_path.name}, labels in the training frequencies": model.sample(args.num, seed=0, labels=class_prior_labels(args.num)),
+        f"{weights_path.name}, labels in the training frequencies": sample_as_scored(model, args.num, 0, "mnist")[0],
     }
     print(f"| {args.num:,} images | FID | IS |\n| --- | --- | --- |")
     for name, row_images in rows.items():

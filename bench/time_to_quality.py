@@ -73,10 +73,9 @@ class ProjectTrainer:
 
     def sample(self, num_samples: int):
         """Samples scored as `evaluate` scores them: a conditional model draws labels in the training frequencies."""
-        from aigc_core.evaluation import class_prior_labels
+        from aigc_core.evaluation import sample_as_scored
 
-        labels = class_prior_labels(num_samples, "mnist") if getattr(self.model, "num_classes", 0) else None
-        return self.model.sample(num_samples, seed=SEED, labels=labels)
+        return sample_as_scored(self.model, num_samples, SEED, "mnist")[0]
 
 
 class ReferenceTrainer:
