@@ -135,7 +135,9 @@ class SnapshotScorer:
     """Scores a model's samples from one fixed latent batch and appends the row to quality.jsonl."""
 
     def __init__(self, run: Run, classifier, reference: tuple[np.ndarray, np.ndarray], latent: np.ndarray,
-                 log=log_line):
+                 log=log_line, labels: np.ndarray | None = None):
+        """`labels`: a conditional model's label for each latent vector, fixed like the batch
+        (`make_snapshot_scorer` draws them as `evaluate` does); None for an unconditional model."""
         self.run = run
         self.classifier = classifier
         self.reference_mean, reference_covariance = reference
@@ -144,6 +146,7 @@ class SnapshotScorer:
         self.reference_root = evaluation.sqrtm_psd(reference_covariance)
         self.reference_trace = float(np.trace(reference_covariance))
         self.latent = latent
+        self.labels = labels
         self.log = log
 
     def fid(self, mean: np.ndarray, covariance: np.ndarray) -> float:
@@ -163,7 +166,7 @@ class SnapshotScorer:
         """
         started = time.monotonic()
         try:
-            images = model.generate(self.latent)
+            images = model.generate(self.latent, self.labels)
             features, probabilities = evaluation.classifier_features_and_probabilities(images, self.classifier)
             mean, covariance = evaluation.gaussian_statistics(features)
             coverage = evaluation.class_coverage(probabilities)
@@ -202,5 +205,6 @@ def make_snapshot_scorer(model, run: Run, seed: int, log=log_line) -> SnapshotSc
     except (ValueError, OSError, DatasetError) as error:  # ClassifierError is a ValueError
         log(f"snapshots are not scored: {str(error).splitlines()[0]}")
         return None
-    return SnapshotScorer(run, classifier, reference, model.latent_batch(num_samples, seed), log)
+    labels = evaluation.class_prior_labels(num_samples, dataset) if getattr(model, "num_classes", 0) else None
+    return SnapshotScorer(run, classifier, reference, model.latent_batch(num_samples, seed), log, labels)
 

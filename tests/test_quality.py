@@ -78,6 +78,20 @@ def test_a_vae_run_is_scored_too(store, tiny_classifier_path):
     assert_valid_rows(run.quality(), [0, 10])
 
 
+def test_a_conditional_run_is_scored_on_labels_drawn_as_evaluate_draws_them(store, tiny_classifier_path, monkeypatch):
+    from aigc_core.registry import build_model
+
+    model = build_model("gan", {"architecture": "fast", "latent_dim": 8}, "ConditionalDCGAN")
+    run = start_run(tiny_config(steps=10), store)
+    scorer = quality.make_snapshot_scorer(model, run, seed=0)
+    asked = []
+    original_generate = model.generate
+    monkeypatch.setattr(model, "generate", lambda latent, labels=None: asked.append(labels) or original_generate(latent, labels))
+    scorer.score(model, step=0, elapsed_s=0.0)
+    assert len(asked) == 1 and np.array_equal(asked[0], evaluation.class_prior_labels(SAMPLES))
+    assert [row["step"] for row in run.quality()] == [0]
+
+
 def test_zero_samples_switches_scoring_off_and_scoring_never_changes_training(store, tiny_classifier_path,
                                                                               monkeypatch):
     scored = start_run(tiny_config(steps=10, sample_every=10), store)
