@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from aigc_core.config import TrainingConfig, validate
+from aigc_core.eta import StepTimer
 from aigc_core.images import make_grid, png_bytes
 from aigc_core.quality import make_snapshot_scorer
+from aigc_core.run_control import RunControl, reset_control
 from aigc_core.runs import Run, RunStore, append_json_lines, own_process_identity, write_bytes_atomic, write_json_atomic
 
 # A loss this large means the run has diverged; continuing only wastes the audience's time.
@@ -165,20 +167,28 @@ def make_recorder(model, run: Run, config: TrainingConfig, *, start_step: int, t
             self.outcome = "finished"
             self.error = None
             self.signal_received = None
+            self.control = RunControl(run)
+            self.step_timer = StepTimer()
+            self.step_began = self.started
+            self.step_excluded = 0.0
 
         def elapsed(self) -> float:
             return previous_elapsed_s + time.monotonic() - self.started
+
+        def exclude(self, seconds: float) -> None:
+            """Seconds that are not training time (scoring, slow motion, a pause): the clock moves on by them."""
+            self.started += seconds
+            self.step_excluded += seconds
 
         def epoch(self) -> float:
             return round(self.step * batch_size / train_size, 4)
 
         def eta(self) -> float | None:
-            done = self.step - start_step
-            session = time.monotonic() - self.started
-            if target_step is not None and done > 0:
-                return session / done * (target_step - self.step)
+            """From measured step times (None while estimating), so a first compiled step does not count."""
+            if target_step is not None:
+                return self.step_timer.eta(remaining_steps=target_step - self.step)
             if deadline_s is not None:
-                return max(0.0, deadline_s - session)
+                return self.step_timer.eta(remaining_training_s=deadline_s - (time.monotonic() - self.started))
             return None
 
         def score_snapshot(self):
@@ -188,7 +198,7 @@ def make_recorder(model, run: Run, config: TrainingConfig, *, start_step: int, t
             ETA count training only, and a GAN and a VAE given the same minutes train as long.
             """
             if scorer is not None:
-                self.started += scorer.score(self.model, self.step, self.elapsed())
+                self.exclude(scorer.score(self.model, self.step, self.elapsed()))
 
         def write_status(self, force: bool = False, **fields):
             now = time.monotonic()
@@ -216,6 +226,8 @@ def make_recorder(model, run: Run, config: TrainingConfig, *, start_step: int, t
             if self.step % config.sample_every == 0:
                 save_snapshot(self.model, run, latent, self.step)
                 self.score_snapshot()
+            elif self.control.extra_snapshot_due(self.step):
+                save_snapshot(self.model, run, latent, self.step)  # slow motion: frames where the change is fastest
             if self.step % config.checkpoint_every == 0:
                 save_checkpoint(self.model, run, self.step, self.epoch(), self.elapsed())
             if progress is not None:
@@ -230,7 +242,29 @@ def make_recorder(model, run: Run, config: TrainingConfig, *, start_step: int, t
                 self.model.stop_training = True
             elif deadline_s is not None and time.monotonic() - self.started >= deadline_s:
                 self.model.stop_training = True
+            if not self.model.stop_training:
+                self.hold_between_steps()
             self.write_status()
+
+        def hold_between_steps(self):
+            """Slow motion and pause (control.json); their seconds count neither as training nor in the ETA."""
+            training_s = time.monotonic() - self.step_began - self.step_excluded
+            self.control.refresh(self.step)
+            paced = self.control.pace(training_s)
+            self.step_timer.record(training_s + paced, training_s)
+            self.exclude(paced)
+            if self.control.pause_wanted(self.step):
+                self.write_status(force=True, paused=True)
+                self.exclude(self.control.wait_while_paused(
+                    self.step, should_end=lambda: self.signal_received or run.stop_requested()))
+                if self.signal_received:
+                    self.outcome = "interrupted"
+                    self.model.stop_training = True
+                elif run.stop_requested():
+                    self.outcome = "stopped"
+                    self.model.stop_training = True
+                self.write_status(force=True, paused=False)
+            self.step_began, self.step_excluded = time.monotonic(), 0.0
 
     return _Recorder()
 
@@ -298,8 +332,9 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
 
     recorder = None
     try:
-        run.update_status(state="running", error=None, **own_process_identity())
+        run.update_status(state="running", error=None, paused=False, **own_process_identity())
         run.stop_path.unlink(missing_ok=True)
+        reset_control(run)
         config = TrainingConfig.from_dict(run.config())
         training_set = load_images(config.dataset, "train", config.train_limit)
         images = training_set.images

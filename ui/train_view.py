@@ -25,6 +25,7 @@ from aigc_core.housekeeping import check_session_queue, describe_os_error
 from aigc_core.worker import queue_position, resume
 from ui.charts import image_grid_png, kl_figure, loss_figure, png_data_uri, quality_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards
+from ui.run_control_view import is_paused, render_run_controls
 from ui.share import figure_scale
 
 # Widget key -> model hyperparameter (an `overrides` name), per family, in display order. A
@@ -313,8 +314,11 @@ def _progress_text(status: dict, config: dict) -> str:
     parts = [step, f"elapsed {format_duration(status.get('elapsed_s'))}"]
     if config.get("minutes") and not total:
         parts[-1] += f" of {format_duration(config['minutes'] * 60)}"
-    if status.get("state") in ACTIVE_STATES and status.get("eta_s") is not None:
-        parts.append(f"ETA {format_duration(status['eta_s'])}")
+    if is_paused(status):
+        parts.append("paused")
+    elif status.get("state") == "running" and (total or config.get("minutes")):
+        # The worker leaves eta_s empty until it has timed a few steps (aigc_core.eta).
+        parts.append("ETA estimating…" if status.get("eta_s") is None else f"ETA {format_duration(status['eta_s'])}")
     return "  ·  ".join(parts)
 
 
@@ -358,7 +362,10 @@ def _render_resume(run: Run, status: dict) -> None:
 
 def _render_state(run: Run, store: RunStore, status: dict, config: dict) -> None:
     state = status.get("state", "unknown")
-    st.badge(state, color=STATE_COLOURS.get(state, "gray"))
+    if is_paused(status):
+        st.badge("paused", color="orange")
+    else:
+        st.badge(state, color=STATE_COLOURS.get(state, "gray"))
     if state == "queued":
         st.info(_queue_message(run, store))
     st.progress(progress_fraction(status, config), text=_progress_text(status, config))
@@ -376,6 +383,8 @@ def _render_state(run: Run, store: RunStore, status: dict, config: dict) -> None
         elif st.button("Stop training", key="train_stop", icon=":material/stop_circle:"):
             run.request_stop()
             st.caption("Stop requested: the run checkpoints and ends after the current step.")
+        if state == "running" and not run.stop_requested():
+            render_run_controls(run, status)
     else:
         _render_resume(run, status)
         st.page_link("pages/compare.py", label="Compare this model with the shipped ones", icon=":material/compare:")
@@ -430,6 +439,18 @@ def _run_view(run_path: str, family: str, signature: tuple, scale: float) -> dic
     }
 
 
+def no_loss_curves_caption(status: dict, config: dict) -> str:
+    """What stands where the loss curves will be: a wait while training, what happened once it ended."""
+    log_every = config.get("log_every", "")
+    if status.get("state") in ACTIVE_STATES or not status:
+        return f"Loss curves appear after the first {log_every} steps."
+    state = status.get("state")
+    ended = {"failed": "failed (see why above)", "stopped": "was stopped",
+             "interrupted": "was interrupted"}.get(state, "ended")
+    return (f"No loss curves: the run {ended} at step {status.get('step', 0)}, before its first logged step "
+            f"(losses are logged every {log_every} steps).")
+
+
 def render_curves_and_samples(run: Run, family: str, config: dict) -> None:
     """The loss curves (with diagnosis markers) and the quality curve (FID, IS of each scored
     snapshot) beside the latest snapshot grid of the fixed latent batch."""
@@ -439,7 +460,7 @@ def render_curves_and_samples(run: Run, family: str, config: dict) -> None:
         if view["loss_figure"] is not None:
             st.plotly_chart(view["loss_figure"], config={"displayModeBar": False})
         else:
-            st.caption(f"Loss curves appear after the first {config.get('log_every', '')} steps.")
+            st.caption(no_loss_curves_caption(run.status(), config))
         render_quality_curve(view, config.get("dataset", "mnist"))
         if family == "vae":
             render_kl_bars(view)

@@ -1,0 +1,70 @@
+"""Pause, Step, Resume and the speed of a training run, on the Train page's live view.
+
+Each control writes the run's control.json (`aigc_core.run_control`) in its click callback, so
+the view drawn right after the click already shows the new request; what is shown comes from
+the run's files, so a reload or another tab shows the same paused run.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from aigc_core.run_control import (
+    DEFAULT_STEP_COUNT, MAX_STEP_COUNT, SPEED_TITLES, SPEEDS, read_control, request_pause, request_resume,
+    request_steps, set_speed,
+)
+from aigc_core.runs import Run
+
+
+def is_paused(status: dict) -> bool:
+    """The worker says it is holding between two steps (a running run only)."""
+    return status.get("state") == "running" and status.get("paused") is True
+
+
+def _step(run: Run) -> None:
+    request_steps(run, int(st.session_state.get("train_step_count", DEFAULT_STEP_COUNT)))
+
+
+def _speed(run: Run) -> None:
+    set_speed(run, st.session_state.train_speed)
+
+
+def control_message(status: dict, control: dict) -> str | None:
+    """One line on what the run is doing about a pause or a step request; None when it just trains."""
+    step = status.get("step", 0)
+    if is_paused(status) and control["mode"] != "run":
+        return (f"Paused at step {step}: the model waits in memory. **Resume** trains on; **Step** trains a few "
+                "steps and pauses again.")
+    if control["mode"] == "pause":
+        return "Pausing after the current step…"
+    if control["mode"] == "step" and control["steps"]:
+        return f"Training {control['steps']} steps, then pausing…"
+    return None
+
+
+def render_run_controls(run: Run, status: dict) -> None:
+    """The Pause or Resume button, Step with its step count, and the speed, for a running run."""
+    control = read_control(run)
+    message = control_message(status, control)
+    if message and is_paused(status):
+        st.info(message, icon=":material/pause_circle:")
+    elif message:
+        st.caption(message)
+    holding = control["mode"] != "run"
+    pause_column, count_column, step_column, speed_column = st.columns([2, 2, 2, 3], vertical_alignment="bottom")
+    if holding:
+        pause_column.button("Resume", key="train_continue", icon=":material/play_arrow:", on_click=request_resume,
+                            args=(run,), help="Train on to the end of the budget.")
+    else:
+        pause_column.button("Pause", key="train_pause", icon=":material/pause:", on_click=request_pause, args=(run,),
+                            help="Hold the run after the current step; the model stays in memory.")
+    count_column.number_input("Steps per click", min_value=1, max_value=MAX_STEP_COUNT, value=DEFAULT_STEP_COUNT,
+                              step=1, key="train_step_count")
+    step_column.button("Step", key="train_step", icon=":material/skip_next:", on_click=_step, args=(run,),
+                       help="Train exactly this many steps, then pause.")
+    # The widget mirrors the file, so a reload or another tab shows the run's own speed.
+    st.session_state.train_speed = control["speed"]
+    speed_column.selectbox("Speed", list(SPEEDS), key="train_speed", format_func=SPEED_TITLES.get,
+                           on_change=_speed, args=(run,),
+                           help="Slow motion paces the steps and saves a picture every few steps early on, "
+                                "where the change is fastest; time budgets count training time only.")
