@@ -10,6 +10,7 @@
         optimizer.npz        optimizer state, so that resume continues the same descent
         checkpoint.json      the step, epoch and elapsed time the checkpoint belongs to
         STOP                 present when a stop was requested
+        control.json         pause, step N, speed: read between steps (aigc_core.run_control)
 
 The UI only reads these files; it never reaches into a training process.
 """
