@@ -8,6 +8,7 @@ import streamlit as st
 
 from aigc_core.runs import RunStore, default_runs_root
 from ui.i18n import _, restore_language
+from ui.lesson_view import render_lesson_panel, restore_lesson
 from ui.router import routed
 from ui.runtime_fixes import keep_keras_state_between_reruns
 from ui.sidebar import render_sidebar
@@ -15,6 +16,7 @@ from ui.sidebar import render_sidebar
 st.set_page_config(page_title="AIGC Studio", page_icon="🎨", layout="wide")
 keep_keras_state_between_reruns()
 restore_language()  # page titles below are drawn in the session's language
+restore_lesson()
 
 PAGES = [
     st.Page("pages/home.py", title=_("Home"), icon=":material/home:", default=True, url_path="home"),
@@ -52,5 +54,6 @@ except OSError:
 
 page = st.navigation(PAGES)
 render_sidebar()
+render_lesson_panel()
 with routed():
     page.run()

@@ -6,6 +6,7 @@ from aigc_core.runs import RunStore
 from ui.cache import device_description
 from ui import share
 from ui.i18n import _, render_language_switch
+from ui.lesson_view import render_lesson_start
 
 
 def active_run_counts() -> tuple[int, int]:
@@ -17,6 +18,7 @@ def active_run_counts() -> tuple[int, int]:
 def render_sidebar() -> None:
     with st.sidebar:
         render_language_switch()
+        render_lesson_start()
         st.caption(_("Device: **{device}**").format(device=device_description()))
         running, queued = active_run_counts()
         if running or queued:
