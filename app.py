@@ -7,22 +7,26 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ chat
 import streamlit as st
 
 from aigc_core.runs import RunStore, default_runs_root
+from ui.i18n import _, restore_language
+from ui.lesson_view import render_lesson_panel, restore_lesson
 from ui.router import routed
 from ui.runtime_fixes import keep_keras_state_between_reruns
 from ui.sidebar import render_sidebar
 
 st.set_page_config(page_title="AIGC Studio", page_icon="🎨", layout="wide")
 keep_keras_state_between_reruns()
+restore_language()  # page titles below are drawn in the session's language
+restore_lesson()
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True, url_path="home"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
-    st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:", url_path="latent"),
-    st.Page("pages/conditional.py", title="Conditional", icon=":material/grid_on:", url_path="conditional"),
-    st.Page("pages/digit.py", title="Your own digit", icon=":material/draw:", url_path="digit"),
-    st.Page("pages/augment.py", title="Data augmentation", icon=":material/add_chart:", url_path="augment"),
-    st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:", url_path="runs"),
+    st.Page("pages/home.py", title=_("Home"), icon=":material/home:", default=True, url_path="home"),
+    st.Page("pages/train.py", title=_("Train"), icon=":material/model_training:", url_path="train"),
+    st.Page("pages/compare.py", title=_("Compare"), icon=":material/compare:", url_path="compare"),
+    st.Page("pages/latent.py", title=_("Latent space"), icon=":material/scatter_plot:", url_path="latent"),
+    st.Page("pages/conditional.py", title=_("Conditional"), icon=":material/grid_on:", url_path="conditional"),
+    st.Page("pages/digit.py", title=_("Your own digit"), icon=":material/draw:", url_path="digit"),
+    st.Page("pages/augment.py", title=_("Data augmentation"), icon=":material/add_chart:", url_path="augment"),
+    st.Page("pages/runs.py", title=_("Runs"), icon=":material/folder_open:", url_path="runs"),
 ]
 
 
@@ -50,5 +54,6 @@ except OSError:
 
 page = st.navigation(PAGES)
 render_sidebar()
+render_lesson_panel()
 with routed():
     page.run()

@@ -5,6 +5,8 @@ import streamlit as st
 from aigc_core.runs import RunStore
 from ui.cache import device_description
 from ui import share
+from ui.i18n import _, render_language_switch
+from ui.lesson_view import render_lesson_start
 
 
 def active_run_counts() -> tuple[int, int]:
@@ -15,15 +17,19 @@ def active_run_counts() -> tuple[int, int]:
 
 def render_sidebar() -> None:
     with st.sidebar:
-        st.caption(f"Device: **{device_description()}**")
+        render_language_switch()
+        render_lesson_start()
+        st.caption(_("Device: **{device}**").format(device=device_description()))
         running, queued = active_run_counts()
         if running or queued:
-            queued_text = f", {queued} queued" if queued else ""
-            st.caption(f"Training now: **{running} running**{queued_text}")
+            if queued:
+                st.caption(_("Training now: **{running} running**, {queued} queued").format(running=running, queued=queued))
+            else:
+                st.caption(_("Training now: **{running} running**").format(running=running))
         else:
-            st.caption("Training now: no active run")
+            st.caption(_("Training now: no active run"))
         share.restore_presentation()
-        st.toggle("Presentation mode", key=share.PRESENTATION_KEY,
-                  help="Hides the settings panels and enlarges text and figures for a projector; "
-                       "`?present=1` in a link opens it this way.")
+        st.toggle(_("Presentation mode"), key=share.PRESENTATION_KEY,
+                  help=_("Enlarges text and figures for a projector and hides the settings panels; "
+                         "a link with ?present=1 opens the app this way."))
     share.apply_presentation()

@@ -1,0 +1,132 @@
+"""The demo pack: a recorded run replays into an ordinary run directory, at a chosen speed.
+
+The recording here is made from a small hand-built run (no training): what matters is that
+the replay writes back exactly what was recorded, paced by the recorded times, and stops
+when asked. The shipped pack itself is checked at the end: small, loadable, and each
+"break it" recording shows the failure its preset promises.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from aigc_core import replay
+from aigc_core.runs import PROJECT_ROOT, RunStore
+from conftest import wait_for
+
+STEPS = (0, 10, 20, 30)
+
+
+def make_finished_run(store: RunStore, state: str = "finished", error: str | None = None):
+    run = store.create({"model": "gan", "preset": "fast", "steps": 30})
+    run.append_metrics([{"step": step, "elapsed_s": step / 10, "d_loss": 1.0 / (step + 1), "g_loss": 2.0,
+                         "d_real": 0.8, "d_fake": 0.2} for step in STEPS[1:]])
+    run.append_quality([{"step": 20, "elapsed_s": 2.0, "fid": 80.0, "inception_score": 3.0}])
+    rng = np.random.default_rng(0)
+    for step in STEPS:
+        np.save(run.samples_dir / f"step_{step:07d}.npy", rng.random((4, 28, 28), dtype=np.float32))
+    run.update_status(state=state, error=error, step=30, total_steps=30, elapsed_s=3.0)
+    return run
+
+
+class FakeClock:
+    """Time that passes only when slept: a replay of minutes runs in microseconds and is measured exactly."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+    def __call__(self):
+        return self.now
+
+
+def test_a_replay_writes_back_what_was_recorded_at_the_recorded_pace(store, tmp_path):
+    original = make_finished_run(store, state="failed", error="training diverged at step 30")
+    replay.record(original, "healthy", "A title", "A note", demo_dir=tmp_path)
+    recording = replay.load_recording("healthy", demo_dir=tmp_path)
+    target = store.create({**recording.config, "replay_of": "healthy"})
+    clock = FakeClock()
+    status = replay.replay_into(target, recording, speed=0.5, sleep=clock.sleep, clock=clock)
+
+    assert target.metrics() == original.metrics()
+    assert target.quality() == original.quality()
+    assert [step for step, _ in target.snapshots()] == list(STEPS)
+    for (_, copied), (_, source) in zip(target.snapshots(), original.snapshots()):
+        np.testing.assert_allclose(np.load(copied), np.load(source), atol=0.5 / 255 + 1e-6)
+    assert status["state"] == "failed" and "diverged" in status["error"]
+    assert clock.now == pytest.approx(3.0 / 0.5, abs=replay.POLL_S)  # 3 s recorded, half speed
+
+
+def test_a_stop_request_ends_a_replay_early(store, tmp_path):
+    replay.record(make_finished_run(store), "healthy", "t", "n", demo_dir=tmp_path)
+    recording = replay.load_recording("healthy", demo_dir=tmp_path)
+    target = store.create(recording.config)
+    clock = FakeClock()
+
+    def sleep_then_stop(seconds):
+        clock.sleep(seconds)
+        if clock.now > 1.5:
+            target.request_stop()
+
+    status = replay.replay_into(target, recording, speed=1.0, sleep=sleep_then_stop, clock=clock)
+    assert status["state"] == "stopped"
+    assert 0 < len(target.metrics()) < len(recording.metrics)
+
+
+def test_unknown_names_speeds_and_damaged_files_are_refused(store, tmp_path):
+    with pytest.raises(ValueError, match="demo recordings"):
+        replay.load_recording("../../etc/passwd", demo_dir=tmp_path)
+    replay.record(make_finished_run(store), "healthy", "t", "n", demo_dir=tmp_path)
+    with pytest.raises(ValueError, match="speed"):
+        replay.start_replay("healthy", speed=100.0, store=store, demo_dir=tmp_path)
+    (tmp_path / "healthy.json").write_text("{not json")
+    with pytest.raises(ValueError, match="damaged"):
+        replay.load_recording("healthy", demo_dir=tmp_path)
+
+
+def test_a_replay_process_runs_without_tensorflow_and_finishes(store, tmp_path):
+    replay.record(make_finished_run(store), "healthy", "t", "n", demo_dir=tmp_path)
+    run = replay.start_replay("healthy", speed=4.0, store=store, demo_dir=tmp_path)
+    assert run.raw_status()["replay"]["name"] == "healthy"
+    wait_for(lambda: run.raw_status().get("state") == "finished", 60,
+             message=lambda: (run.path / "worker.log").read_text())
+    assert len(run.metrics()) == len(STEPS) - 1
+    probe = subprocess.run([sys.executable, "-c", "import sys, aigc_core.replay; print('tensorflow' in sys.modules)"],
+                           cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    assert probe.stdout.strip() == "False"
+
+
+# -- the shipped pack ------------------------------------------------------------------------
+SHIPPED = replay.list_recordings()
+
+
+def test_the_shipped_pack_is_small_and_covers_the_lesson():
+    sizes = sum(path.stat().st_size for path in replay.DEMO_DIR.iterdir())
+    assert sizes < 6_000_000, f"the demo pack is {sizes / 1e6:.1f} MB"
+    families = {replay.load_recording(name).family for name in SHIPPED}
+    assert {"gan", "vae"} <= families
+    assert any(replay.load_recording(name).broken for name in SHIPPED), "no break-it recording"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_each_shipped_recording_shows_what_its_title_promises(name):
+    from aigc_core.diagnosis import BROKEN_PRESETS, diagnose
+
+    recording = replay.load_recording(name)
+    assert recording.metrics and len(recording.snapshot_steps) >= 5
+    broken = recording.broken
+    findings = diagnose(recording.family, recording.metrics, recording.snapshots[-1].astype(np.float32) / 255,
+                        error=recording.final_status.get("error"))
+    kinds = {finding.kind for finding in findings if finding.severity in ("error", "warning")}
+    if broken:
+        assert BROKEN_PRESETS[broken].expected_kind in kinds, (name, kinds)
+    else:
+        assert not kinds, f"the healthy recording {name} shows {kinds}"

@@ -1,0 +1,108 @@
+"""The app's two languages: English (the source text) and Simplified Chinese.
+
+Visible strings are written in English inside `_()` (or `N_()` where the text is defined
+before a language is known, e.g. a module-level table) and translated at render time from a
+gettext catalogue, `ui/locales/<lang>/LC_MESSAGES/messages.po`. The catalogue is read with
+Babel, the Python ecosystem's gettext toolkit, straight from the `.po` file, so there is no
+compiled `.mo` to go stale and no build step between editing a translation and seeing it.
+`scripts/update_translations.sh` extracts new strings with `pybabel extract`; a test fails when
+a marked string has no Chinese translation.
+
+The language is chosen, in this order: the session's own choice (the sidebar switch), the
+link's `?lang=zh|en`, the browser's language (`st.context.locale`), English.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import streamlit as st
+
+LANGUAGES = {"en": "English", "zh": "简体中文"}
+DEFAULT_LANGUAGE = "en"
+LANGUAGE_KEY = "language"
+LANGUAGE_PARAM = "lang"
+LOCALES_DIR = Path(__file__).resolve().parent / "locales"
+DOMAIN = "messages"
+
+
+@functools.cache
+def catalogue(language: str) -> dict[str, str]:
+    """msgid -> translation for one language (fuzzy and empty entries left out: they fall back to English).
+
+    Read once per server process; a missing catalogue means no translation, never an error.
+    """
+    from babel.messages.pofile import read_po
+
+    path = LOCALES_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if language == DEFAULT_LANGUAGE or not path.is_file():
+        return {}
+    with open(path, "rb") as stream:
+        messages = read_po(stream, locale=language)
+    return {message.id: message.string for message in messages
+            if message.id and isinstance(message.id, str) and message.string and not message.fuzzy}
+
+
+def _in_script_run() -> bool:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    return get_script_run_ctx() is not None
+
+
+def current_language() -> str:
+    """The session's language code ("en" outside a Streamlit script run, e.g. in the CLI)."""
+    if not _in_script_run():
+        return DEFAULT_LANGUAGE
+    language = st.session_state.get(LANGUAGE_KEY)
+    return language if language in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def _(message: str) -> str:
+    """`message` in the session's language (the English text when no translation exists)."""
+    language = current_language()
+    if language == DEFAULT_LANGUAGE:
+        return message
+    return catalogue(language).get(message, message)
+
+
+def N_(message: str) -> str:
+    """Mark a string for extraction without translating it yet (translate with `_()` when shown)."""
+    return message
+
+
+def browser_language() -> str | None:
+    """"zh" or "en" from the browser's `navigator.language`, or None when it is neither or unknown."""
+    try:
+        locale = st.context.locale
+    except Exception:  # older runtimes and AppTest may not carry a locale
+        return None
+    if not isinstance(locale, str):
+        return None
+    code = locale.split("-")[0].split("_")[0].lower()
+    return code if code in LANGUAGES else None
+
+
+def restore_language() -> None:
+    """Before anything is drawn: settle the session's language (switch, then link, then browser)."""
+    state = st.session_state
+    if state.get(LANGUAGE_KEY) in LANGUAGES:
+        return
+    linked = st.query_params.get(LANGUAGE_PARAM)
+    if isinstance(linked, str) and linked.lower() in LANGUAGES:
+        state[LANGUAGE_KEY] = linked.lower()
+        return
+    state[LANGUAGE_KEY] = browser_language() or DEFAULT_LANGUAGE
+
+
+def render_language_switch() -> None:
+    """The sidebar's language switch; the choice is kept in the link as `?lang=`.
+
+    Its label is in both languages so a visitor who cannot read the current one still finds it.
+    """
+    st.selectbox("Language / 语言", options=list(LANGUAGES), format_func=LANGUAGES.get, key=LANGUAGE_KEY)
+    language = current_language()
+    if language == DEFAULT_LANGUAGE and st.query_params.get(LANGUAGE_PARAM) is None:
+        return  # an English link stays short unless it said lang= itself
+    if st.query_params.get(LANGUAGE_PARAM) != language:
+        st.query_params[LANGUAGE_PARAM] = language
