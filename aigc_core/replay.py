@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from aigc_core.images import make_grid, png_bytes
+from aigc_core.run_control import RunControl
 from aigc_core.runs import PROJECT_ROOT, Run, RunStore, append_json_lines, own_process_identity, write_bytes_atomic
 
 DEMO_DIR = PROJECT_ROOT / "demo"
@@ -166,7 +167,13 @@ def replay_into(run: Run, recording: Recording, speed: float, sleep=time.sleep, 
     run.update_status(state="running", error=None, **own_process_identity())
     total_steps = recording.final_status.get("total_steps") or recording.config.get("steps")
     started, last_status, step = clock(), 0.0, 0
+    control = RunControl(run, sleep=sleep, clock=clock)  # Pause, Step and Resume work on a replay too
     for elapsed_s, event_step, kind, payload in _events(recording):
+        control.refresh(step)
+        if event_step > step and control.pause_wanted(step):
+            run.update_status(paused=True, step=step)
+            started += control.wait_while_paused(step, should_end=run.stop_requested)
+            run.update_status(paused=False)
         while True:
             if run.stop_requested():
                 run.stop_path.unlink(missing_ok=True)

@@ -81,6 +81,30 @@ def test_a_stop_request_ends_a_replay_early(store, tmp_path):
     assert 0 < len(target.metrics()) < len(recording.metrics)
 
 
+def test_pause_and_step_hold_a_replay_like_a_training_run(store, tmp_path):
+    from aigc_core.run_control import request_pause, request_resume, request_steps
+
+    replay.record(make_finished_run(store), "healthy", "t", "n", demo_dir=tmp_path)
+    recording = replay.load_recording("healthy", demo_dir=tmp_path)
+    target = store.create(recording.config)
+    request_pause(target)
+    clock, seen = FakeClock(), []
+
+    def sleep(seconds):
+        clock.sleep(seconds)
+        seen.append(len(target.metrics()))
+        if len(seen) == 50:
+            request_steps(target, 10)  # one Step of 10 while paused: exactly one more logged row
+        if len(seen) == 200:
+            request_resume(target)
+
+    status = replay.replay_into(target, recording, speed=1.0, sleep=sleep, clock=clock)
+    assert status["state"] == "finished"
+    assert seen[49] == 0 and target.raw_status()["paused"] is False  # held before its first row while paused
+    assert 1 in seen[:200] and 2 not in seen[:200]  # Step 10 let exactly the step-10 row through
+    assert len(target.metrics()) == len(recording.metrics)
+
+
 def test_unknown_names_speeds_and_damaged_files_are_refused(store, tmp_path):
     with pytest.raises(ValueError, match="demo recordings"):
         replay.load_recording("../../etc/passwd", demo_dir=tmp_path)
