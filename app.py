@@ -10,6 +10,7 @@ from aigc_core.runs import RunStore, default_runs_root
 from ui.router import routed
 from ui.runtime_fixes import keep_keras_state_between_reruns
 from ui.sidebar import render_sidebar
+from ui.visitor import accept_admin_token
 
 st.set_page_config(page_title="AIGC Studio", page_icon="🎨", layout="wide")
 keep_keras_state_between_reruns()
@@ -48,6 +49,7 @@ try:
 except OSError:
     pass  # a read-only runs folder: every reader still reports dead workers; Train says why it cannot start
 
+accept_admin_token()  # `?admin=<token>` on any page: operator rights for this session
 page = st.navigation(PAGES)
 render_sidebar()
 with routed():

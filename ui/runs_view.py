@@ -8,12 +8,14 @@ import pandas as pd
 import streamlit as st
 
 from aigc_core.animation import timeline_gif
+from aigc_core.ownership import delete_run
 from aigc_core.runs import Run, RunStore
 from aigc_core.sources import Source
 from ui.charts import COLOURS, image_grid_png, loss_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards, run_findings
 from ui.gallery import render_evaluation
 from ui.train_view import dataset_note, format_duration
+from ui.visitor import failure_text, may_control_run, not_owner_note, requester
 
 LOSS_ORDER = tuple(COLOURS)
 MESSAGE_KEY = "runs_message"  # survives the rerun after a delete, so its outcome stays on screen
@@ -54,9 +56,10 @@ def metrics_csv(run: Run) -> bytes:
 def _delete(run_id: str) -> None:
     """Button callback: runs before the script, so the selection and checkbox can still be reset."""
     try:
-        RunStore().delete(run_id)
-    except ValueError as error:
-        st.session_state[MESSAGE_KEY] = ("error", f"Not deleted: {error}")
+        store = RunStore()
+        delete_run(store, run_id, requester(store))  # refused for another browser's run
+    except (ValueError, OSError) as error:  # an active run, a read-only runs folder
+        st.session_state[MESSAGE_KEY] = ("error", f"Could not delete the run: {failure_text(error)}")
         return
     st.session_state[MESSAGE_KEY] = ("success", f"Deleted run {run_id}.")
     st.session_state.runs_confirm_delete = False
@@ -151,5 +154,8 @@ def render_run_details(run: Run) -> None:
     _render_sample_quality(run, family)
     _render_downloads(run)
     st.divider()
+    if not may_control_run(run):
+        not_owner_note("delete")
+        return
     confirm = st.checkbox("Yes, delete this run and its files", key="runs_confirm_delete")
     st.button("Delete run", key="runs_delete", icon=":material/delete:", disabled=not confirm, on_click=_delete, args=(run.run_id,))
