@@ -315,3 +315,27 @@ def test_without_a_cookie_a_session_is_its_own_visitor(store, browser):
     run_id = store.list()[0].run_id
     other = open_page("pages/train.py", {"run": run_id})
     assert "train_stop" not in widget_keys(other)
+
+
+def test_a_run_deleted_meanwhile_says_so_instead_of_offering_its_files(store, browser):
+    from ui import runs_view
+
+    alice = owner_of("alice", store)
+    older = owned_run(store, alice, "finished")
+    shown = owned_run(store, alice, "finished")
+    browser["name"] = "bob"
+    watcher = open_page("pages/runs.py", {"run": shown.run_id})
+    assert watcher.selectbox(key="runs_select").value == shown.run_id
+    download = runs_view._deferred(shown, lambda: b"the file")
+    assert download() == b"the file"
+
+    ownership.delete_run(store, shown.run_id, alice)  # the owner, in another tab
+    with pytest.raises(FileNotFoundError, match=f"run {shown.run_id} was deleted meanwhile"):
+        download()
+    watcher.run()
+    assert not watcher.exception
+    assert [item.value for item in watcher.error] == [
+        f"Run {shown.run_id} was deleted meanwhile: its files can no longer be downloaded."]
+    assert watcher.selectbox(key="runs_select").value == older.run_id
+    watcher.run()
+    assert not watcher.error  # said once
