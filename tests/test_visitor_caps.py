@@ -8,11 +8,9 @@ a run that no worker picks up stays queued for `STARTUP_GRACE_S`, longer than an
 
 from __future__ import annotations
 
-import binascii
 import errno
 import json
 import os
-import shutil
 from collections import namedtuple
 
 import pytest
