@@ -12,6 +12,7 @@ from ui.lesson_view import render_lesson_panel, restore_lesson
 from ui.router import routed
 from ui.runtime_fixes import keep_keras_state_between_reruns
 from ui.sidebar import render_sidebar
+from ui.visitor import accept_admin_token
 
 st.set_page_config(page_title="AIGC Studio", page_icon="🎨", layout="wide")
 keep_keras_state_between_reruns()
@@ -52,6 +53,7 @@ try:
 except OSError:
     pass  # a read-only runs folder: every reader still reports dead workers; Train says why it cannot start
 
+accept_admin_token()  # `?admin=<token>` on any page: operator rights for this session
 page = st.navigation(PAGES)
 render_sidebar()
 render_lesson_panel()

@@ -286,6 +286,7 @@ def command_list(arguments) -> int:
 
 def command_resume(arguments) -> int:
     from aigc_core.config import TrainingConfig, validate
+    from aigc_core.housekeeping import check_disk_space
     from aigc_core.limits import validate_extra_budget
     from aigc_core.runs import RunStore
     from aigc_core.training import quiet_tensorflow, train_run
@@ -306,6 +307,7 @@ def command_resume(arguments) -> int:
     # The run's recorded config must still fit this machine (e.g. its `devices`): refused here, the
     # run keeps its state instead of being marked failed by a training that cannot start.
     validate(TrainingConfig.from_dict(run.config()))
+    check_disk_space(run.path.parent)  # the same free-space rule as a new run (AIGC_MIN_FREE_MB)
     print(f"resuming {run.path} from step {(run.checkpoint() or {}).get('step', 0)}")
     status = train_run(run, extra_steps=arguments.steps, extra_minutes=arguments.minutes,
                        progress=_progress_printer())

@@ -5,7 +5,6 @@
   (shipped weights live in weights/ and are out of its reach).
 - `check_disk_space`: refuse a new run in one line when the disk is nearly full, rather
   than let it fail halfway through its first checkpoint.
-- `check_session_queue`: one browser session may hold only a few queued or running runs.
 - `reconcile`: after a server restart, record runs whose worker is gone as failed and hand
   back the queued ones so that the caller can start their workers again.
 """
@@ -17,8 +16,8 @@ import shutil
 import time
 from pathlib import Path
 
-from aigc_core.limits import keep_runs, max_queued_per_session, max_runs_mb, min_free_mb
-from aigc_core.runs import ACTIVE_STATES, FINAL_STATES, Run, RunStore, worker_gone
+from aigc_core.limits import keep_runs, max_runs_mb, min_free_mb
+from aigc_core.runs import FINAL_STATES, Run, RunStore, worker_gone
 
 MEGABYTE = 1024 * 1024
 
@@ -99,41 +98,6 @@ def prepare_new_run(store: RunStore) -> None:
     """Before a run is created: prune old runs, then check the disk (pruning may have freed it)."""
     prune_runs(store)
     check_disk_space(store.root)
-
-
-def active_session_runs(run_ids, store: RunStore | None = None) -> list[str]:
-    """The ids among `run_ids` that name a queued or running run; unknown or bad ids are dropped."""
-    store = store or RunStore()
-    active = []
-    for run_id in run_ids:
-        try:
-            run = store.get(run_id)
-        except ValueError:
-            continue
-        if run.status().get("state") in ACTIVE_STATES:
-            active.append(run_id)
-    return active
-
-
-def check_session_queue(run_ids, store: RunStore | None = None, limit: int | None = None) -> list[str]:
-    """Refuse another run when a session already has `limit` queued or running ones.
-
-    Args:
-        run_ids: the runs this browser session started (the page keeps them in its Session State).
-        limit: default `$AIGC_MAX_QUEUED_PER_SESSION`.
-
-    Returns:
-        The session's active run ids, for the caller to keep.
-
-    Raises:
-        ValueError: one line saying how many runs are active and what the cap is.
-    """
-    limit = max_queued_per_session() if limit is None else limit
-    active = active_session_runs(run_ids, store)
-    if len(active) >= limit:
-        raise ValueError(f"this session already has {len(active)} queued or running runs (at most {limit} "
-                         "at a time); wait for one to finish or stop it")
-    return active
 
 
 def reconcile(store: RunStore | None = None) -> list[Run]:

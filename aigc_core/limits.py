@@ -153,5 +153,21 @@ def min_free_mb() -> float:
 
 
 def max_queued_per_session() -> int:
-    """`$AIGC_MAX_QUEUED_PER_SESSION`: queued or running runs one browser session may have (default 2)."""
+    """`$AIGC_MAX_QUEUED_PER_SESSION`: queued or running runs one browser may have (default 2).
+
+    Counted per browser (its cookie), across reloads and tabs, from the runs' `owner` field.
+    """
     return max(1, int(env_number("AIGC_MAX_QUEUED_PER_SESSION", 2, minimum=1)))
+
+
+def max_concurrent_runs() -> int:
+    """`$AIGC_MAX_CONCURRENT` trainings at once (default 1: two runs on 2 cores both crawl)."""
+    try:
+        return max(1, int(os.environ.get("AIGC_MAX_CONCURRENT", "1")))
+    except ValueError:
+        return 1
+
+
+def max_queued() -> int:
+    """`$AIGC_MAX_QUEUED`: queued or running runs the whole server accepts from visitors (default 8)."""
+    return max(1, int(env_number("AIGC_MAX_QUEUED", 8, minimum=1)))

@@ -302,8 +302,8 @@ class RunStore:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         return f"{stamp}-{family}-{secrets.token_hex(3)}"
 
-    def create(self, config: dict, run_id: str | None = None) -> Run:
-        """Make the directory with config.json and a `queued` status."""
+    def create(self, config: dict, run_id: str | None = None, owner: str | None = None) -> Run:
+        """Make the directory with config.json and a `queued` status (with its `owner` hash, if any)."""
         run_id = validate_run_id(run_id or self.new_run_id(config.get("model", "run")))
         self.root.mkdir(parents=True, exist_ok=True)
         run = Run(self.root / run_id)
@@ -314,7 +314,8 @@ class RunStore:
             now = time.time()
             write_json_atomic(
                 run.path / "status.json",
-                {"state": "queued", "pid": None, "step": 0, "created_at": now, "updated_at": now},
+                {"state": "queued", "pid": None, "step": 0, "created_at": now, "updated_at": now,
+                 **({"owner": owner} if owner else {})},
             )
         except OSError as error:
             # A full disk or a read-only folder: leave no run without a status behind.
@@ -350,4 +351,8 @@ class RunStore:
         run = self.get(run_id)
         if run.status().get("state") in ACTIVE_STATES:
             raise ValueError(f"run {run_id} is still {run.status()['state']}; stop it before deleting")
-        shutil.rmtree(run.path)
+        # Renamed out of the listing first: a read-only folder refuses before a file is lost, and a
+        # failure halfway through leaves no half-deleted run on the Runs page.
+        doomed = run.path.with_name(f".deleting-{run_id}-{secrets.token_hex(3)}")
+        os.rename(run.path, doomed)
+        shutil.rmtree(doomed)

@@ -435,10 +435,10 @@ def failure_reason(error: Exception) -> str:
     return f"{type(error).__name__}: {message}"
 
 
-def start_run(config: TrainingConfig, store: RunStore | None = None) -> Run:
-    """Validate a config and create its run directory (state `queued`); does not train."""
+def start_run(config: TrainingConfig, store: RunStore | None = None, owner: str | None = None) -> Run:
+    """Validate a config and create its run directory (state `queued`, owned by `owner`); does not train."""
     validate(config)
-    return (store or RunStore()).create(config.to_dict())
+    return (store or RunStore()).create(config.to_dict(), owner=owner)
 
 
 def load_run_model(run: Run):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from aigc_core.animation import latest_at, snapshot_times
 from aigc_core.config import TrainingConfig, validate
+from aigc_core.ownership import OPERATOR, Requester, check_queue_caps
 from aigc_core.registry import get_variant
 from aigc_core.runs import Run, RunStore, read_json, validate_run_id, write_json_atomic
 
@@ -88,7 +89,7 @@ def twin_configs(seed: int, budget_kind: str, budget_value: float, batch_size: i
 
 
 def launch_twin(seed: int, budget_kind: str, budget_value: float, store: RunStore | None = None,
-                batch_size: int | None = None, **config_fields) -> tuple[Run, Run]:
+                batch_size: int | None = None, requester: Requester = OPERATOR, **config_fields) -> tuple[Run, Run]:
     """Queue a GAN and a VAE run on the same budget and record them as a twin; returns at once.
 
     The worker queue trains them one after the other (`$AIGC_MAX_CONCURRENT` = 1, the default
@@ -99,16 +100,18 @@ def launch_twin(seed: int, budget_kind: str, budget_value: float, store: RunStor
         (gan_run, vae_run), both queued, each with a `twin.json`.
 
     Raises:
-        ValueError: a config `validate()` refuses (nothing is launched then).
+        ValueError: a config `validate()` refuses, or the requester's caps leave no room for two
+            runs (nothing is launched then).
         OSError: the runs folder cannot be written; the GAN run is stopped if the VAE fails.
     """
     from aigc_core.worker import launch  # imports the training stack: only when launching
 
     store = store or RunStore()
     gan_config, vae_config = twin_configs(seed, budget_kind, budget_value, batch_size, **config_fields)
-    gan_run = launch(gan_config, store)
+    check_queue_caps(requester, store, needed=2)
+    gan_run = launch(gan_config, store, requester)
     try:
-        vae_run = launch(vae_config, store)
+        vae_run = launch(vae_config, store, requester)
     except BaseException:
         gan_run.request_stop()  # half a twin races nobody
         raise

@@ -17,20 +17,13 @@ import time
 from pathlib import Path
 
 from aigc_core.config import TrainingConfig, validate
-from aigc_core.housekeeping import prepare_new_run
-from aigc_core.limits import validate_extra_budget
+from aigc_core.housekeeping import check_disk_space, prepare_new_run
+from aigc_core.limits import max_concurrent_runs, validate_extra_budget
+from aigc_core.ownership import OPERATOR, Requester, admission, check_control
 from aigc_core.runs import PROJECT_ROOT, Run, RunStore, own_process_identity
 from aigc_core.training import start_run, train_run
 
 QUEUE_POLL_S = 0.5
-
-
-def max_concurrent_runs() -> int:
-    """`$AIGC_MAX_CONCURRENT` trainings at once (default 1: two runs on 2 cores both crawl)."""
-    try:
-        return max(1, int(os.environ.get("AIGC_MAX_CONCURRENT", "1")))
-    except ValueError:
-        return 1
 
 
 def queue_position(run: Run, store: RunStore) -> int:
@@ -69,28 +62,47 @@ def spawn_worker(run: Run, extra_steps: int | None = None, extra_minutes: float 
     return process
 
 
-def launch(config: TrainingConfig, store: RunStore | None = None) -> Run:
+def launch(config: TrainingConfig, store: RunStore | None = None, requester: Requester = OPERATOR) -> Run:
     """Validate, create the run directory (queued) and start its worker; returns immediately.
 
+    Args:
+        requester: who starts it; a visitor is held to the per-browser and server-wide caps and
+            becomes the run's owner. The default, the operator (the CLI), is never capped.
+
     Raises:
-        ValueError: a bad config, or too little disk space (after old runs are pruned).
+        ValueError: a bad config, a cap reached, or too little disk space (after old runs are pruned).
         OSError: the runs folder cannot be written; no half-made run is left behind.
     """
     store = store or RunStore()
     validate(config)
-    prepare_new_run(store)
-    run = start_run(config, store)
+    with admission(store, requester):
+        prepare_new_run(store)
+        run = start_run(config, store, owner=requester.owner)
     spawn_worker(run)
     return run
 
 
-def resume(run: Run, extra_steps: int | None = None, extra_minutes: float | None = None) -> Run:
-    """Queue a stopped, failed or interrupted run again; its worker continues from the checkpoint."""
+def resume(run: Run, extra_steps: int | None = None, extra_minutes: float | None = None,
+           requester: Requester = OPERATOR) -> Run:
+    """Queue a stopped, failed or interrupted run again; its worker continues from the checkpoint.
+
+    Held to what a new run is held to: its owner (or the operator) only, the caps, and
+    `$AIGC_MIN_FREE_MB` of free disk (old runs are not pruned: this one could be among them).
+
+    Raises:
+        NotOwner: another browser's run.
+        ValueError: a bad budget, an active run, a cap reached or too little disk space.
+        OSError: the status cannot be written (a read-only runs folder).
+    """
     extra_steps, extra_minutes = validate_extra_budget(extra_steps, extra_minutes)
+    check_control(run, requester, "resume")
     state = run.status().get("state")
     if state in ("queued", "running"):
         raise ValueError(f"run {run.run_id} is already {state}")
-    run.update_status(state="queued", pid=None, created_at=time.time(), error=None)
+    store = RunStore(run.path.parent)
+    with admission(store, requester):
+        check_disk_space(store.root)
+        run.update_status(state="queued", pid=None, created_at=time.time(), error=None)
     spawn_worker(run, extra_steps, extra_minutes)
     return run
 

@@ -3,15 +3,16 @@
 import streamlit as st
 
 from aigc_core.runs import RunStore
-from ui.runs_view import render_run_details, runs_table, show_message
+from ui.runs_view import render_run_details, report_deleted_selection, runs_table, show_message
 from ui.router import ensure_router
 from ui import share
 
 ensure_router()  # a deep link on a fresh server must still go through app.py
 
 st.title("Runs")
-show_message()
 runs = RunStore().list()
+report_deleted_selection({run.run_id for run in runs})
+show_message()
 if not runs:
     st.info("No runs yet: start one on the **Train** page.")
     st.stop()
@@ -19,7 +20,8 @@ if not runs:
 st.dataframe(runs_table(runs), hide_index=True)
 runs_by_id = {run.run_id: run for run in runs}
 share.restore_choice("runs_select", "run", list(runs_by_id), runs[0].run_id, run_id=True)
-selected = st.selectbox("Open run", list(runs_by_id), key="runs_select",
-                        format_func=lambda run_id: f"{run_id}  ({runs_by_id[run_id].status().get('state')})")
+# The labels as read now: a run deleted before the next rerun keeps the label its option was drawn with.
+labels = {run_id: f"{run_id}  ({run.status().get('state')})" for run_id, run in runs_by_id.items()}
+selected = st.selectbox("Open run", list(runs_by_id), key="runs_select", format_func=labels.get)
 share.publish("run", selected)
 render_run_details(runs_by_id[selected])

@@ -6,9 +6,10 @@ run (a GAN and a VAE on one budget) lives there as `?twin=<twin id>`.
 
 import streamlit as st
 
-from aigc_core.housekeeping import check_session_queue, describe_os_error
+from aigc_core.housekeeping import describe_os_error
 from aigc_core.runs import RunStore
 from aigc_core.worker import launch
+from ui.visitor import requester
 from ui.train_view import render_run, settings_form, start_problem
 from ui.twin_view import render_twin_button, render_twin_progress
 from ui.router import ensure_router
@@ -28,17 +29,14 @@ with st.expander("Settings for a new run", expanded=not (run_id or twin_value), 
     start_column, twin_column = st.columns(2)
     if start_column.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:",
                            disabled=problem is not None):
-        # Runs this browser session started: one visitor may not fill the shared queue.
-        session_runs = st.session_state.setdefault("train_session_runs", [])
         try:
-            session_runs[:] = check_session_queue(session_runs, RunStore())
-            run_id = launch(config).run_id
+            store = RunStore()  # the run belongs to this browser; its caps count the run store
+            run_id = launch(config, store, requester(store)).run_id
         except ValueError as error:
             st.error(f"Could not start: {error}")
         except OSError as error:  # a full disk or a read-only runs folder
             st.error(f"Could not start: {describe_os_error(error)}")
         else:
-            session_runs.append(run_id)
             twin_value = None
             st.query_params.pop("twin", None)
             st.query_params["run"] = run_id

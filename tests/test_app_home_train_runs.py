@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import end_workers
 from aigc_core.runs import PROJECT_ROOT, RunStore
+from ui import visitor
 
 APP = str(PROJECT_ROOT / "app.py")
 TIMEOUT_S = 120  # a busy CI machine once took over 60 s for a first Compare render
@@ -168,7 +169,14 @@ def test_train_bad_run_id_in_url_is_one_error_line():
     assert not app.exception and len(app.error) == 1 and "no run named" in app.error[0].value
 
 
-def test_train_a_tiny_run_to_the_end_then_list_download_and_delete_it(runs_dir):
+def one_browser(monkeypatch) -> str:
+    """Every following session is the same browser (AppTest carries no cookie); its identity."""
+    monkeypatch.setattr(visitor, "browser_cookie", lambda: "one-browser")
+    return visitor.identity_from_cookie("one-browser")
+
+
+def test_train_a_tiny_run_to_the_end_then_list_download_and_delete_it(runs_dir, monkeypatch):
+    one_browser(monkeypatch)  # the Runs page below is another session of the browser that started the run
     app = open_page("pages/train.py")
     run_id = start_training(app, steps=20)
     assert (runs_dir / run_id / "config.json").is_file()
@@ -224,10 +232,13 @@ def test_train_stop_ends_a_longer_run(runs_dir):
     poll(app, lambda app: run.status().get("state") == "stopped", 60, "the resumed run to stop")
 
 
-def test_runs_refuses_to_delete_an_active_run(runs_dir):
+def test_runs_refuses_to_delete_an_active_run(runs_dir, monkeypatch):
     from aigc_core.config import TrainingConfig
+    from aigc_core.ownership import visitor as owner_for
 
-    run = RunStore().create(TrainingConfig().to_dict())  # queued, its worker not yet started
+    store = RunStore()
+    owner = owner_for(one_browser(monkeypatch), store).owner
+    run = store.create(TrainingConfig().to_dict(), owner=owner)  # queued, its worker not yet started
     app = open_page("pages/runs.py")
     app.checkbox(key="runs_confirm_delete").check().run()
     app.button(key="runs_delete").click().run()

@@ -203,48 +203,6 @@ def test_launch_prunes_old_runs_before_creating_a_new_one(store, monkeypatch):
     assert sorted(r.run_id for r in store.list()) == sorted([old[2].run_id, run.run_id])
 
 
-# -- per-session cap ---------------------------------------------------------------------
-
-
-def test_session_queue_cap_counts_only_active_runs_of_that_session(store, monkeypatch):
-    now = time.time()
-    queued = make_run(store, "queued", now, **own_process_identity())
-    running = make_run(store, "running", now, **own_process_identity())
-    done = make_run(store, "finished", now)
-    died = make_run(store, "running", now, pid=dead_pid())  # reported failed by Run.status()
-
-    assert housekeeping.check_session_queue([queued.run_id, done.run_id, died.run_id, "../etc", "nope"], store,
-                                            limit=2) == [queued.run_id]
-    with pytest.raises(ValueError) as caught:
-        housekeeping.check_session_queue([queued.run_id, running.run_id, done.run_id], store, limit=2)
-    assert "already has 2 queued or running runs (at most 2" in one_line(str(caught.value))
-    monkeypatch.setenv("AIGC_MAX_QUEUED_PER_SESSION", "3")
-    assert len(housekeeping.check_session_queue([queued.run_id, running.run_id], store)) == 2
-
-
-def test_train_page_refuses_a_third_run_for_one_session(store, monkeypatch):
-    import streamlit
-    from streamlit.testing.v1 import AppTest
-
-    launched = []
-    monkeypatch.setattr(worker, "launch", lambda config, store=None: launched.append(config))
-    monkeypatch.setenv("AIGC_WEIGHTS_DIR", str(store.root.parent / "no-weights"))
-    streamlit.cache_resource.clear()
-    mine = [make_run(store, "queued", time.time(), **own_process_identity()).run_id for _ in range(2)]
-    app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120)
-    app.session_state["train_session_runs"] = list(mine)
-    app.run()
-    app.switch_page("pages/train.py")
-    app.run()
-    app.button(key="train_start").click().run()
-
-    assert not app.exception
-    errors = [element.value for element in app.error]
-    assert len(errors) == 1 and "already has 2 queued or running runs" in errors[0], errors
-    assert launched == []
-    streamlit.cache_resource.clear()
-
-
 # -- faults ------------------------------------------------------------------------------
 
 

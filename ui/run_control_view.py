@@ -14,6 +14,7 @@ from aigc_core.run_control import (
     request_steps, set_speed,
 )
 from aigc_core.runs import Run
+from ui.visitor import may_control_run
 
 
 def is_paused(status: dict) -> bool:
@@ -21,12 +22,27 @@ def is_paused(status: dict) -> bool:
     return status.get("state") == "running" and status.get("paused") is True
 
 
+def _owner_only(action, run: Run, *arguments) -> None:
+    """Run a control callback only for the run's owner (or the operator): a stale page of another
+    browser, or a crafted request, must not pause someone else's run."""
+    if may_control_run(run):
+        action(run, *arguments)
+
+
+def _pause(run: Run) -> None:
+    _owner_only(request_pause, run)
+
+
+def _resume(run: Run) -> None:
+    _owner_only(request_resume, run)
+
+
 def _step(run: Run) -> None:
-    request_steps(run, int(st.session_state.get("train_step_count", DEFAULT_STEP_COUNT)))
+    _owner_only(request_steps, run, int(st.session_state.get("train_step_count", DEFAULT_STEP_COUNT)))
 
 
 def _speed(run: Run) -> None:
-    set_speed(run, st.session_state.train_speed)
+    _owner_only(set_speed, run, st.session_state.train_speed)
 
 
 def control_message(status: dict, control: dict) -> str | None:
@@ -53,10 +69,10 @@ def render_run_controls(run: Run, status: dict) -> None:
     holding = control["mode"] != "run"
     pause_column, count_column, step_column, speed_column = st.columns([2, 2, 2, 3], vertical_alignment="bottom")
     if holding:
-        pause_column.button("Resume", key="train_continue", icon=":material/play_arrow:", on_click=request_resume,
+        pause_column.button("Resume", key="train_continue", icon=":material/play_arrow:", on_click=_resume,
                             args=(run,), help="Train on to the end of the budget.")
     else:
-        pause_column.button("Pause", key="train_pause", icon=":material/pause:", on_click=request_pause, args=(run,),
+        pause_column.button("Pause", key="train_pause", icon=":material/pause:", on_click=_pause, args=(run,),
                             help="Hold the run after the current step; the model stays in memory.")
     count_column.number_input("Steps per click", min_value=1, max_value=MAX_STEP_COUNT, value=DEFAULT_STEP_COUNT,
                               step=1, key="train_step_count")

@@ -8,12 +8,14 @@ import pandas as pd
 import streamlit as st
 
 from aigc_core.animation import timeline_gif
+from aigc_core.ownership import delete_run
 from aigc_core.runs import Run, RunStore
 from aigc_core.sources import Source
 from ui.charts import COLOURS, image_grid_png, loss_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards, run_findings
 from ui.gallery import render_evaluation
 from ui.train_view import dataset_note, format_duration
+from ui.visitor import failure_text, may_control_run, not_owner_note, requester
 
 LOSS_ORDER = tuple(COLOURS)
 MESSAGE_KEY = "runs_message"  # survives the rerun after a delete, so its outcome stays on screen
@@ -54,13 +56,40 @@ def metrics_csv(run: Run) -> bytes:
 def _delete(run_id: str) -> None:
     """Button callback: runs before the script, so the selection and checkbox can still be reset."""
     try:
-        RunStore().delete(run_id)
-    except ValueError as error:
-        st.session_state[MESSAGE_KEY] = ("error", f"Not deleted: {error}")
+        store = RunStore()
+        delete_run(store, run_id, requester(store))  # refused for another browser's run
+    except (ValueError, OSError) as error:  # an active run, a read-only runs folder
+        st.session_state[MESSAGE_KEY] = ("error", f"Could not delete the run: {failure_text(error)}")
         return
     st.session_state[MESSAGE_KEY] = ("success", f"Deleted run {run_id}.")
     st.session_state.runs_confirm_delete = False
     st.session_state.pop("runs_select", None)
+
+
+def report_deleted_selection(run_ids) -> None:
+    """Say so when the run this session was looking at has been deleted since (by its owner
+    in another tab, by the operator, or pruned): its downloads are gone with it."""
+    selected = st.session_state.get("runs_select")
+    if selected and selected not in run_ids:
+        st.session_state.pop("runs_select")
+        st.session_state[MESSAGE_KEY] = ("error", f"Run {selected} was deleted meanwhile: its files can no "
+                                                  "longer be downloaded.")
+
+
+@st.fragment(run_every="10s")
+def _watch_for_deletion(run: Run) -> None:
+    """A full rerun once the open run's folder is gone, so that the page says so (a stat per 10 s)."""
+    if not run.path.exists():
+        st.rerun()
+
+
+def _deferred(run: Run, make_file):
+    """A download's file, made on click; a run deleted meanwhile is named as such in the server log."""
+    def make():
+        if not run.path.exists():
+            raise FileNotFoundError(f"run {run.run_id} was deleted meanwhile")
+        return make_file()
+    return make
 
 
 def show_message() -> None:
@@ -104,17 +133,17 @@ def _render_downloads(run: Run) -> None:
     # Callables defer reading the files until a button is pressed, so reruns stay cheap.
     weights_column, metrics_column, grid_column = st.columns(3)
     with weights_column:
-        st.download_button("Weights (.weights.h5)", data=lambda: run.weights_path.read_bytes(),
+        st.download_button("Weights (.weights.h5)", data=_deferred(run, run.weights_path.read_bytes),
                            file_name=f"{run.run_id}.weights.h5", mime="application/octet-stream",
                            key="runs_download_weights", on_click="ignore", disabled=not run.weights_path.exists())
     with metrics_column:
-        st.download_button("Metrics (.csv)", data=lambda: metrics_csv(run), file_name=f"{run.run_id}-metrics.csv",
+        st.download_button("Metrics (.csv)", data=_deferred(run, lambda: metrics_csv(run)), file_name=f"{run.run_id}-metrics.csv",
                            mime="text/csv", key="runs_download_metrics", on_click="ignore",
                            disabled=not run.metrics_path.exists())
     with grid_column:
         latest = run.latest_snapshot()
         st.download_button("Latest samples (.png)",
-                           data=lambda: image_grid_png(run.latest_snapshot()[1], scale=4),
+                           data=_deferred(run, lambda: image_grid_png(run.latest_snapshot()[1], scale=4)),
                            file_name=f"{run.run_id}-step{latest[0] if latest else 0}.png", mime="image/png",
                            key="runs_download_grid", on_click="ignore", disabled=latest is None)
 
@@ -150,6 +179,10 @@ def render_run_details(run: Run) -> None:
     render_finding_cards(findings)
     _render_sample_quality(run, family)
     _render_downloads(run)
+    _watch_for_deletion(run)
     st.divider()
+    if not may_control_run(run):
+        not_owner_note("delete")
+        return
     confirm = st.checkbox("Yes, delete this run and its files", key="runs_confirm_delete")
     st.button("Delete run", key="runs_delete", icon=":material/delete:", disabled=not confirm, on_click=_delete, args=(run.run_id,))

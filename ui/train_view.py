@@ -21,12 +21,13 @@ from aigc_core.quality import scoring_unavailable_reason
 from aigc_core.registry import FAMILIES, get_variant, presets_for
 from aigc_core.runs import ACTIVE_STATES, Run, RunStore
 from aigc_core.training import KL_FILENAME, kl_history
-from aigc_core.housekeeping import check_session_queue, describe_os_error
+from aigc_core.ownership import stop_run
 from aigc_core.worker import queue_position, resume
 from ui.charts import image_grid_png, kl_figure, loss_figure, png_data_uri, quality_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards
 from ui.run_control_view import is_paused, render_run_controls
 from ui.share import figure_scale
+from ui.visitor import failure_text, may_control_run, not_owner_note, requester
 
 # Widget key -> model hyperparameter (an `overrides` name), per family, in display order. A
 # variant shows those its model class takes (`config.override_rules`): no gp_weight for a DCGAN.
@@ -346,18 +347,35 @@ def _render_resume(run: Run, status: dict) -> None:
     checkpoint = run.checkpoint() if run.weights_path.exists() else None
     if status.get("state") not in RESUMABLE_STATES or not checkpoint:
         return
+    if not may_control_run(run):
+        not_owner_note("resume")
+        return
     if st.button(f"Resume from step {checkpoint.get('step', 0)}", key="train_resume", icon=":material/play_arrow:"):
-        session_runs = st.session_state.setdefault("train_session_runs", [])
         try:
-            session_runs[:] = check_session_queue(session_runs, RunStore(run.path.parent))
-            resume(run)
-        except ValueError as error:
-            st.error(f"Could not resume: {error}")
-        except OSError as error:
-            st.error(f"Could not resume: {describe_os_error(error)}")
+            resume(run, requester=requester(RunStore(run.path.parent)))
+        except (ValueError, OSError) as error:  # a cap, the disk, another browser's run, a read-only folder
+            st.error(f"Could not resume: {failure_text(error)}")
         else:
-            session_runs.append(run.run_id)
             st.rerun()
+
+
+STOP_ERROR_KEY = "train_stop_error"
+
+
+def _render_stop(run: Run, store: RunStore) -> None:
+    """The Stop button; a refused stop stays on screen across the live view's reruns, until retried."""
+    failed = st.session_state.get(STOP_ERROR_KEY)
+    if st.button("Stop training", key="train_stop", icon=":material/stop_circle:"):
+        try:
+            stop_run(run, requester(store))
+        except (ValueError, OSError) as error:
+            failed = st.session_state[STOP_ERROR_KEY] = (run.run_id, f"Could not stop the run: {failure_text(error)}")
+        else:
+            st.session_state.pop(STOP_ERROR_KEY, None)
+            st.caption("Stop requested: the run checkpoints and ends after the current step.")
+            return
+    if failed and failed[0] == run.run_id:
+        st.error(failed[1])
 
 
 def _render_state(run: Run, store: RunStore, status: dict, config: dict) -> None:
@@ -380,10 +398,11 @@ def _render_state(run: Run, store: RunStore, status: dict, config: dict) -> None
     if state in ACTIVE_STATES:
         if run.stop_requested():
             st.caption("Stop requested: the run checkpoints and ends after the current step.")
-        elif st.button("Stop training", key="train_stop", icon=":material/stop_circle:"):
-            run.request_stop()
-            st.caption("Stop requested: the run checkpoints and ends after the current step.")
-        if state == "running" and not run.stop_requested():
+        elif not may_control_run(run):
+            not_owner_note("stop")
+        else:
+            _render_stop(run, store)
+        if state == "running" and not run.stop_requested() and may_control_run(run):
             render_run_controls(run, status)
     else:
         _render_resume(run, status)

@@ -11,7 +11,8 @@ import streamlit as st
 
 from aigc_core.animation import twin_gif
 from aigc_core.config import TrainingConfig
-from aigc_core.housekeeping import check_session_queue, describe_os_error
+from aigc_core.housekeeping import describe_os_error
+from aigc_core.ownership import stop_run
 from aigc_core.runs import ACTIVE_STATES, Run, RunStore
 from aigc_core.twin import AXES, Twin, find_twin, find_twins, launch_twin, read_twin, snapshot_at, \
     timed_snapshots, twin_moments
@@ -19,6 +20,7 @@ from ui import share
 from ui.charts import image_grid_png, png_data_uri
 from ui.gallery import keep_choice
 from ui.train_view import STATE_COLOURS, format_duration, progress_fraction
+from ui.visitor import failure_text, may_control_run, not_owner_note, requester
 
 TWIN_PARAM = "twin"
 AXIS_LABELS = {"seconds": "training time (s)", "images": "images seen"}
@@ -38,18 +40,16 @@ def render_twin_button(config: TrainingConfig, disabled: bool) -> str | None:
         return None
     kind = "steps" if config.steps is not None else "minutes"
     value = config.steps if kind == "steps" else config.minutes
-    session_runs = st.session_state.setdefault("train_session_runs", [])
     try:
         store = RunStore()
-        session_runs[:] = check_session_queue(session_runs, store)
-        gan_run, vae_run = launch_twin(config.seed, kind, value, store, dataset=config.dataset)
+        gan_run, vae_run = launch_twin(config.seed, kind, value, store, dataset=config.dataset,
+                                       requester=requester(store))
     except ValueError as error:
         st.error(f"Could not start the twin: {error}")
         return None
     except OSError as error:
         st.error(f"Could not start the twin: {describe_os_error(error)}")
         return None
-    session_runs += [gan_run.run_id, vae_run.run_id]
     twin = read_twin(gan_run)
     twin_id = twin.twin_id if twin else f"{gan_run.run_id},{vae_run.run_id}"
     share.publish("run", None)
@@ -99,10 +99,16 @@ def render_twin_progress(value: str) -> None:
             with column:
                 _render_twin_member(run, store)
         if any(state in ACTIVE_STATES for state in states):
-            if st.button("Stop both", key="train_twin_stop", icon=":material/stop_circle:"):
-                for run in twin.runs:
-                    run.request_stop()
-                st.caption("Stop requested: each run checkpoints and ends after its current step.")
+            if not all(may_control_run(run) for run in twin.runs):
+                not_owner_note("stop")
+            elif st.button("Stop both", key="train_twin_stop", icon=":material/stop_circle:"):
+                try:
+                    for run in twin.runs:
+                        stop_run(run, requester(store))
+                except (ValueError, OSError) as error:
+                    st.error(f"Could not stop the runs: {failure_text(error)}")
+                else:
+                    st.caption("Stop requested: each run checkpoints and ends after its current step.")
         st.page_link("pages/compare.py", label="Race them on Compare", icon=":material/compare:",
                      query_params={TWIN_PARAM: twin.twin_id})
 
