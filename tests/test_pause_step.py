@@ -196,8 +196,15 @@ def fresh_caches():
 
 
 def open_run(run_id: str) -> AppTest:
-    """The Train page of one run, as a new browser tab (or a reload) opens it from the URL."""
+    """The Train page of one run, as a new browser tab (or a reload) opens it from the URL.
+
+    The session is the operator's: these runs were made by the test, not by a browser, and only
+    their owner or the operator sees the controls (tests/test_visitor_caps.py checks who may).
+    """
+    from ui.visitor import OPERATOR_KEY
+
     app = AppTest.from_file(APP, default_timeout=120)
+    app.session_state[OPERATOR_KEY] = True
     app.query_params["run"] = run_id
     app.run()
     app.switch_page("pages/train.py").run()
