@@ -231,3 +231,11 @@ def test_the_augment_page_s_library_words_are_marked_and_translated(monkeypatch)
     # Source keys (weights:NAME, run:ID) are identifiers, not prose.
     leftovers = {text: english_words(re.sub(r"\((weights|run):[\w-]+\)", " ", text)) for text in shown}
     assert not {text: words for text, words in leftovers.items() if words}, leftovers
+
+
+def test_a_translated_metric_delta_keeps_its_sign_first():
+    """Streamlit reads a delta's direction from its first character: the number must stay in front."""
+    from ui.i18n import catalogue
+
+    catalogue.cache_clear()
+    assert catalogue("zh")["{change:+.3f} from the best random start"].startswith("{change:+.3f}")
