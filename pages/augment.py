@@ -4,29 +4,30 @@ import streamlit as st
 
 from ui.augment_view import RESULT_KEY, check, render_result, run_with_progress, settings_form
 from ui.gallery import one_line
+from ui.i18n import _
 from ui.router import ensure_router
 
 ensure_router()  # a deep link on a fresh server must still go through app.py
 
-st.title("Data augmentation")
-st.caption("A small classifier learns from a few real digits per class; then from the same digits plus K images "
-           "per class drawn by the conditional GAN and by the CVAE. Does the generated data help? The numbers say.")
+st.title(_("Data augmentation"))
+st.caption(_("A small classifier learns from a few real digits per class; then from the same digits plus K images "
+             "per class drawn by the conditional GAN and by the CVAE. Does the generated data help? The numbers say."))
 
-with st.expander("Settings", expanded=RESULT_KEY not in st.session_state, icon=":material/tune:"):
+with st.expander(_("Settings"), expanded=RESULT_KEY not in st.session_state, icon=":material/tune:"):
     settings, choices = settings_form()
     problem = check(settings, choices)
     if problem:
         st.error(problem)
-    run = st.button("Run the experiment", key="augment_run", type="primary", icon=":material/play_arrow:",
+    run = st.button(_("Run the experiment"), key="augment_run", type="primary", icon=":material/play_arrow:",
                     disabled=problem is not None)
 
 if run:
     try:
         st.session_state[RESULT_KEY] = run_with_progress(settings, choices)
     except ValueError as error:
-        st.error(f"Could not run: {one_line(error)}")
+        st.error(_("Could not run: {reason}").format(reason=one_line(error)))
 
 if RESULT_KEY in st.session_state:
     render_result(st.session_state[RESULT_KEY])
 else:
-    st.info("Choose the settings above and press **Run the experiment** (the defaults take a minute or two).")
+    st.info(_("Choose the settings above and press **Run the experiment** (the defaults take a minute or two)."))

@@ -6,22 +6,32 @@ from aigc_core.runs import RunStore
 from ui.runs_view import render_run_details, report_deleted_selection, runs_table, show_message
 from ui.router import ensure_router
 from ui import share
+from ui.i18n import N_, _
 
 ensure_router()  # a deep link on a fresh server must still go through app.py
 
-st.title("Runs")
+# A run's state as the list names it (the status file's own words are compared by code, not shown).
+STATE_LABELS = {"queued": N_("queued"), "running": N_("running"), "finished": N_("finished"),
+                "stopped": N_("stopped"), "failed": N_("failed"), "interrupted": N_("interrupted")}
+
+
+def state_label(state) -> str:
+    return _(STATE_LABELS[state]) if state in STATE_LABELS else str(state)
+
+
+st.title(_("Runs"))
 runs = RunStore().list()
 report_deleted_selection({run.run_id for run in runs})
 show_message()
 if not runs:
-    st.info("No runs yet: start one on the **Train** page.")
+    st.info(_("No runs yet: start one on the **Train** page."))
     st.stop()
 
 st.dataframe(runs_table(runs), hide_index=True)
 runs_by_id = {run.run_id: run for run in runs}
 share.restore_choice("runs_select", "run", list(runs_by_id), runs[0].run_id, run_id=True)
 # The labels as read now: a run deleted before the next rerun keeps the label its option was drawn with.
-labels = {run_id: f"{run_id}  ({run.status().get('state')})" for run_id, run in runs_by_id.items()}
-selected = st.selectbox("Open run", list(runs_by_id), key="runs_select", format_func=labels.get)
+labels = {run_id: f"{run_id}  ({state_label(run.status().get('state'))})" for run_id, run in runs_by_id.items()}
+selected = st.selectbox(_("Open run"), list(runs_by_id), key="runs_select", format_func=labels.get)
 share.publish("run", selected)
 render_run_details(runs_by_id[selected])

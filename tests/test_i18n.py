@@ -21,7 +21,7 @@ TIMEOUT_S = 120
 # Names that stay as they are in a Chinese text (the issue's list, and units).
 KEPT_NAMES = {"GAN", "GANs", "VAE", "VAEs", "MNIST", "Fashion-MNIST", "FID", "IS", "AIGC", "Studio", "CPU", "GPU",
               "DCGAN", "WGAN", "WGAN-GP", "ELBO", "KL", "Adam", "JAX", "TensorFlow", "Keras", "English", "PNG",
-              "GIF", "JSON", "CSV", "URL", "Language"}
+              "GIF", "JSON", "CSV", "URL", "Language", "CVAE"}
 # Where the translated part of the app is checked for English (grows as pages are translated).
 TRANSLATED_AREAS = ("sidebar",)
 
@@ -149,3 +149,93 @@ def test_the_switch_wins_over_the_link_and_updates_it():
     assert not app.exception, [item.value for item in app.exception]
     assert any("Presentation mode" in text for text in _texts(app.sidebar))
     assert app.query_params.get("lang") in ("en", ["en"])
+
+
+# -- pages translated by the first translation pass: Augment, Your own digit, Runs ------------------
+def _open_chinese_page(page: str, monkeypatch, tmp_path, **state) -> AppTest:
+    """A page opened in a Chinese session with no shipped weights (the runs folder is conftest's empty one)."""
+    monkeypatch.setenv("AIGC_WEIGHTS_DIR", str(tmp_path))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    app.session_state["language"] = "zh"
+    for key, value in state.items():
+        app.session_state[key] = value
+    app.run()
+    app.switch_page(page)
+    app.run()
+    assert not app.exception, [item.value for item in app.exception]
+    return app
+
+
+@pytest.mark.parametrize("page, expected", [
+    ("pages/augment.py", "运行实验"),
+    ("pages/digit.py", "保存为数字 A"),
+    ("pages/runs.py", "还没有训练记录"),
+])
+def test_a_chinese_session_shows_no_english_on_the_translated_pages(page, expected, monkeypatch, tmp_path):
+    import numpy as np
+
+    # Two kept digits make the Your own digit page explain its missing models too.
+    kept = {"A": np.zeros((28, 28), np.float32), "B": np.zeros((28, 28), np.float32)}
+    app = _open_chinese_page(page, monkeypatch, tmp_path, own_digit_slots=kept)
+    texts = _texts(app.main)
+    assert any(expected in text for text in texts + [button.label for button in app.button]), texts
+    leftovers = {text: english_words(text) for text in texts if english_words(text)}
+    assert not leftovers, f"English on the Chinese {page}: {leftovers}"
+
+
+def _augment_result():
+    """An experiment result made by hand with every outcome the verdict words (no classifier trained)."""
+    from aigc_core.augment import AugmentSettings, ArmResult, ExperimentResult
+
+    seeds = [0, 1, 2]
+    rows = [ArmResult(10, "real", "real only", 100, seeds, [0.50, 0.60, 0.70]),
+            ArmResult(10, "more_real", "+ more real data (reference)", 2000, seeds, [0.40, 0.49, 0.60]),
+            ArmResult(10, "gan", "+ conditional GAN (run:abc)", 2000, seeds, [0.505, 0.606, 0.705]),
+            ArmResult(10, "vae", "+ CVAE (weights:cvae)", 2000, seeds, [0.60, 0.71, 0.80]),
+            ArmResult(50, "real", "real only", 500, seeds, [0.80, 0.81, 0.82]),
+            ArmResult(50, "vae", "+ CVAE (weights:cvae)", 1500, seeds, [0.85, 0.76, 0.83]),
+            ArmResult(100, "real", "real only", 1000, [0], [0.90]),
+            ArmResult(100, "more_real", "+ more real data (reference)", 2000, [0], [0.92])]
+    return ExperimentResult(AugmentSettings(per_class=(10, 50, 100), seeds=3, test_limit=1000),
+                            "the first 1,000 images of the MNIST test split", rows)
+
+
+def test_the_augment_page_words_the_library_s_results_as_the_library_does_in_english():
+    from aigc_core.augment import ARM_FAMILIES, missing_model_note
+    from ui import augment_view
+
+    result = _augment_result()
+    outcomes = {item.outcome for item in result.comparisons()}
+    assert outcomes == {"helped", "hurt", "negligible", "no significant difference", "one seed"}
+    assert augment_view.verdict_lines(result) == result.verdict()
+    assert augment_view.test_set_text(result) == result.test_set
+    for family in ARM_FAMILIES:
+        assert augment_view.missing_model_text(family) == missing_model_note(family)
+    assert [augment_view.arm_label(row.arm, row.label) for row in result.rows] == [row.label for row in result.rows]
+
+
+def test_the_augment_page_s_library_words_are_marked_and_translated(monkeypatch):
+    from aigc_core.augment import ARM_FAMILIES, MORE_REAL_LABEL, REAL_LABEL
+    from ui import augment_view, i18n
+
+    library_words = {*ARM_FAMILIES.values(), REAL_LABEL, MORE_REAL_LABEL,
+                     *(item.outcome for item in _augment_result().comparisons())}
+    assert library_words <= set(augment_view.LIBRARY_TEXTS)
+    monkeypatch.setattr(i18n, "current_language", lambda: "zh")
+    result = _augment_result()
+    shown = [*augment_view.verdict_lines(result), augment_view.test_set_text(result),
+             *(text for row in augment_view.result_rows(result) for text in map(str, [*row, *row.values()])),
+             *(augment_view.missing_model_text(family) for family in ARM_FAMILIES)]
+    # Source keys (weights:NAME, run:ID) are identifiers, not prose.
+    leftovers = {text: english_words(re.sub(r"\((weights|run):[\w-]+\)", " ", text)) for text in shown}
+    assert not {text: words for text, words in leftovers.items() if words}, leftovers
+
+
+def test_a_translated_metric_delta_keeps_its_sign_first():
+    """Streamlit reads a delta's direction from its first character: the number must stay in front."""
+    from ui.i18n import catalogue
+
+    catalogue.cache_clear()
+    assert catalogue("zh")["{change:+.3f} from the best random start"].startswith("{change:+.3f}")

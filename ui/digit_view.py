@@ -22,6 +22,7 @@ from aigc_core.images import png_bytes
 from ui import gallery, share
 from ui.cache import load_model, model_sources
 from ui.charts import FONT_SIZE, image_grid_png
+from ui.i18n import N_, _
 
 SLOTS = ("A", "B")
 SLOTS_KEY = "own_digit_slots"
@@ -31,6 +32,19 @@ NUM_FRAMES = 8
 STEP_CHOICES = (100, 200, 400)
 PROGRESS_EVERY = 10
 MARK_COLOURS = {"your digit": "#111111", "digit A": "#D55E00", "digit B": "#0072B2"}
+INPUT_LABELS = {"Draw": N_("Draw"), "Upload": N_("Upload")}
+# The fixed one-line errors of aigc_core.own_digit (and this module) a visitor can meet: marked here,
+# translated by `error_text`; the library's formatted ones (sizes, formats) stay in English.
+LIBRARY_MESSAGES = (
+    N_("image: the file is empty; upload a PNG or JPEG of a digit"),
+    N_("drawing: expected a data:image/png;base64 URL from the canvas"),
+    N_("drawing: the canvas sent damaged image data"),
+    N_("image: contains NaN or infinite pixels"),
+    N_("image: no digit found (the image is empty or has almost no contrast); draw or upload one"),
+    N_("image: no digit found after scaling it to 20x20 pixels; draw a larger digit"),
+    N_("image: no ink, so no centre of mass"),
+    N_("upload a PNG or JPEG image of one digit"),
+)
 
 CANVAS_HTML = """
 <div class="digit-canvas">
@@ -54,6 +68,9 @@ export default function (component) {
   const { parentElement, setStateValue, data } = component;
   const canvas = parentElement.querySelector("canvas");
   const clear = parentElement.querySelector("button");
+  // The labels follow the page's language, also on a canvas that is already drawn.
+  if (clear && data && data.clear) { clear.textContent = data.clear; }
+  if (canvas && data && data.area) { canvas.setAttribute("aria-label", data.area); }
   if (!canvas || canvas.dataset.ready === "1") { return; }
   canvas.dataset.ready = "1";
   const pen = canvas.getContext("2d");
@@ -116,7 +133,8 @@ def drawing_canvas(key: str) -> str | None:
     """Draw the canvas; the drawing as a PNG data URL, or None before the first stroke (or after Clear)."""
     previous = st.session_state.get(key)
     image = previous.get("image") if isinstance(previous, dict) else None
-    result = _canvas(key=key, data={"image": image}, default={"image": None}, width=300, height=330,
+    data = {"image": image, "clear": _("Clear"), "area": _("Drawing area: draw one digit with the mouse")}
+    result = _canvas(key=key, data=data, default={"image": None}, width=300, height=330,
                      on_image_change=lambda: None)
     value = result.get("image") if result is not None else None
     return value if isinstance(value, str) and value else None
@@ -145,11 +163,16 @@ def preview_png(preview: np.ndarray) -> bytes:
 def render_prepared(prepared: PreparedDigit) -> None:
     """The user's image beside what the models will see, and why they differ."""
     original_column, prepared_column = st.columns(2)
-    original_column.image(preview_png(prepared.preview), width="stretch", caption="your image")
+    original_column.image(preview_png(prepared.preview), width="stretch", caption=_("your image"))
     prepared_column.image(digit_png(prepared.image), width="stretch",
-                          caption="as MNIST: 28 × 28, fitted to 20 × 20, centred by mass")
+                          caption=_("as MNIST: 28 × 28, fitted to 20 × 20, centred by mass"))
     if prepared.inverted:
-        st.caption("Dark ink on a light background was inverted: MNIST digits are light on black.")
+        st.caption(_("Dark ink on a light background was inverted: MNIST digits are light on black."))
+
+
+def error_text(error: Exception) -> str:
+    """An error's first line for the page, translated when it is one of the fixed `LIBRARY_MESSAGES`."""
+    return _(gallery.one_line(error))
 
 
 # -- the two slots ----------------------------------------------------------------------------
@@ -168,13 +191,14 @@ def render_slot_buttons(prepared: PreparedDigit | None) -> None:
     columns = st.columns(len(SLOTS))
     for column, slot in zip(columns, SLOTS):
         with column:
-            if st.button(f"Keep as digit {slot}", key=f"digit_keep_{slot.lower()}", disabled=prepared is None,
+            if st.button(_("Keep as digit {slot}").format(slot=slot), key=f"digit_keep_{slot.lower()}", disabled=prepared is None,
                          width="stretch"):
                 kept[slot] = prepared.image.copy()
             if slot in kept:
-                st.image(digit_png(kept[slot], scale=4), caption=f"digit {slot}", width=112)
+                st.image(digit_png(kept[slot], scale=4), caption=_("digit {slot}").format(slot=slot),
+                         width=112)
             else:
-                st.caption(f"digit {slot}: empty")
+                st.caption(_("digit {slot}: empty").format(slot=slot))
 
 
 # -- model choice -----------------------------------------------------------------------------
@@ -194,13 +218,13 @@ def choose_source(family: str, widget_key: str, url_param: str):
 def load_or_explain(key: str | None, family: str):
     """The model behind a key, or None after one line that says why not."""
     if key is None:
-        st.info(f"No {gallery.FAMILY_NAMES[family]} yet (no shipped weights, no finished run): "
-                "train one on the **Train** page.")
+        st.info(_("No {model} yet (no shipped weights, no finished run): train one on the **Train** page.").format(
+            model=gallery.FAMILY_NAMES[family]))
         return None
     try:
         return load_model(key)
     except ValueError as error:
-        st.error(f"Could not load {key}: {gallery.one_line(error)}")
+        st.error(_("Could not load {key}: {reason}").format(key=key, reason=gallery.one_line(error)))
         return None
 
 
@@ -223,25 +247,27 @@ def digit_marks(model, prepared: PreparedDigit | None) -> list[tuple[str, str, n
     marks, current = [], digest(prepared.image) if prepared is not None else None
     same_as_current = [slot for slot, image in slots().items() if digest(image) == current]
     if prepared is not None:
-        name = "your digit" + "".join(f" = digit {slot}" for slot in same_as_current)
+        name = _("your digit") + "".join(_(" = digit {slot}").format(slot=slot) for slot in same_as_current)
         marks.append((name, MARK_COLOURS["your digit"], own_digit.vae_encode(model, prepared.image)[0]))
     for slot, image in sorted(slots().items()):
         if slot not in same_as_current:
-            marks.append((f"digit {slot}", MARK_COLOURS[f"digit {slot}"], own_digit.vae_encode(model, image)[0]))
+            marks.append((_("digit {slot}").format(slot=slot), MARK_COLOURS[f"digit {slot}"],
+                          own_digit.vae_encode(model, image)[0]))
     return marks
 
 
 def render_vae(model, prepared: PreparedDigit) -> None:
     """The current digit beside its reconstruction (encode to the posterior mean, decode)."""
-    mean, _ = own_digit.vae_encode(model, prepared.image)
+    mean, _log_variance = own_digit.vae_encode(model, prepared.image)
     rebuilt = own_digit.vae_reconstruct(model, prepared.image)
     input_column, output_column = st.columns(2)
-    input_column.image(digit_png(prepared.image), width="stretch", caption="input")
+    input_column.image(digit_png(prepared.image), width="stretch", caption=_("input"))
     output_column.image(digit_png(rebuilt), width="stretch",
-                        caption=f"reconstruction (distance {own_digit.pixel_distance(rebuilt, prepared.image):.3f})")
-    st.caption("Encoded to its posterior mean z = (" + ", ".join(f"{value:.2f}" for value in mean[:4])
-               + (", …" if len(mean) > 4 else "") + "), then decoded. Distance: root-mean-square pixel "
-               "difference, 0 = identical, 1 = opposite.")
+                        caption=_("reconstruction (distance {distance:.3f})").format(
+                            distance=own_digit.pixel_distance(rebuilt, prepared.image)))
+    st.caption(_("Encoded to its posterior mean z = ({values}), then decoded. Distance: root-mean-square pixel "
+                 "difference, 0 = identical, 1 = opposite.").format(
+        values=", ".join(f"{value:.2f}" for value in mean[:4]) + (", …" if len(mean) > 4 else "")))
 
 
 def render_vae_scatter(key: str, model, prepared: PreparedDigit | None) -> None:
@@ -249,17 +275,17 @@ def render_vae_scatter(key: str, model, prepared: PreparedDigit | None) -> None:
     from aigc_core.data import DatasetError
 
     if model.latent_dim != 2:
-        st.caption(f"This VAE has a {model.latent_dim}-D latent space; pick a 2-D one (vae-fast) to see "
-                   "where your digit lands among the test digits.")
+        st.caption(_("This VAE has a {dimensions}-D latent space; pick a 2-D one (vae-fast) to see where your digit "
+                     "lands among the test digits.").format(dimensions=model.latent_dim))
         return
     try:
         points, labels, axes = gallery.encoded_test_set(key)
     except DatasetError as error:
-        st.error(f"Could not load the MNIST test set: {gallery.one_line(error)}")
+        st.error(_("Could not load the MNIST test set: {reason}").format(reason=gallery.one_line(error)))
         return
     st.plotly_chart(scatter_with_marks(points, labels, axes, digit_marks(model, prepared)), key="digit_scatter")
-    st.caption(f"Each star is one of your digits at its posterior mean, among {len(points):,} encoded test "
-               "digits: it lands in the region of the digit the encoder thinks it most resembles.")
+    st.caption(_("Each star is one of your digits at its posterior mean, among {count:,} encoded test digits: it "
+                 "lands in the region of the digit the encoder thinks it most resembles.").format(count=len(points)))
 
 
 # -- the GAN ----------------------------------------------------------------------------------
@@ -278,11 +304,12 @@ def inversion(key: str, model, image: np.ndarray, steps: int, label: str) -> Inv
     cache_key = (key, gallery.source_version(key), digest(image), int(steps))
     if cache_key in remembered:
         return remembered[cache_key]
-    bar = st.progress(0.0, text=f"Searching the GAN's latent space for {label}…")
+    bar = st.progress(0.0, text=_("Searching the GAN's latent space for {digit}…").format(digit=label))
 
     def report(step: int, total: int) -> None:
         if step % PROGRESS_EVERY == 0 or step == total:
-            bar.progress(step / total, text=f"Searching the GAN's latent space for {label}: step {step} / {total}")
+            bar.progress(step / total, text=_("Searching the GAN's latent space for {digit}: step {step} / "
+                                              "{total}").format(digit=label, step=step, total=total))
 
     result = own_digit.invert_generator(model, image, steps=steps, progress=report)
     bar.empty()
@@ -294,17 +321,19 @@ def inversion(key: str, model, image: np.ndarray, steps: int, label: str) -> Inv
 
 def render_gan(key: str, model, prepared: PreparedDigit, steps: int) -> None:
     """The closest image the GAN can draw to the current digit, and how close it is."""
-    found = inversion(key, model, prepared.image, steps, "your digit")
+    found = inversion(key, model, prepared.image, steps, _("your digit"))
     input_column, output_column = st.columns(2)
-    input_column.image(digit_png(prepared.image), width="stretch", caption="input")
+    input_column.image(digit_png(prepared.image), width="stretch", caption=_("input"))
     output_column.image(digit_png(found.image), width="stretch",
-                        caption=f"closest GAN image (distance {found.distance:.3f})")
-    st.metric("final distance", f"{found.distance:.3f}",
-              delta=f"{found.distance - found.start_distance:+.3f} from the best random start",
+                        caption=_("closest GAN image (distance {distance:.3f})").format(distance=found.distance))
+    st.metric(_("final distance"), f"{found.distance:.3f}",
+              delta=_("{change:+.3f} from the best random start").format(
+                  change=found.distance - found.start_distance),
               delta_color="inverse")
-    st.caption(f"A GAN has no encoder: Adam moved {len(found.restart_distances)} seeded latents for "
-               f"{found.steps} steps to shrink the pixel difference (plus a small pull towards |z| typical of "
-               "the prior); the best one is shown. What it cannot reproduce, it never learned to draw.")
+    st.caption(_("A GAN has no encoder: Adam moved {starts} seeded latents for {steps} steps to shrink the pixel "
+                 "difference (plus a small pull towards |z| typical of the prior); the best one is shown. What it "
+                 "cannot reproduce, it never learned to draw.").format(
+        starts=len(found.restart_distances), steps=found.steps))
 
 
 # -- between A and B --------------------------------------------------------------------------
@@ -313,16 +342,16 @@ def render_interpolations(vae_key, vae_model, gan_key, gan_model, steps: int) ->
     inverted latents along a great circle."""
     kept = slots()
     if not both_slots_kept():
-        st.caption("Keep two digits (**Keep as digit A**, then draw or upload another and **Keep as digit B**) "
-                   "to walk from one to the other under both models.")
+        st.caption(_("Keep two digits (**Keep as digit A**, then draw or upload another and **Keep as digit B**) "
+                     "to walk from one to the other under both models."))
         return
     if vae_model is not None:
         frames = own_digit.vae_interpolation(vae_model, kept["A"], kept["B"], NUM_FRAMES)
         st.image(image_grid_png(frames, columns=NUM_FRAMES, scale=4), width="stretch",
-                 caption="VAE: decoded along the straight line between the two posterior means")
+                 caption=_("VAE: decoded along the straight line between the two posterior means"))
     if gan_model is not None:
-        start = inversion(gan_key, gan_model, kept["A"], steps, "digit A")
-        end = inversion(gan_key, gan_model, kept["B"], steps, "digit B")
+        start = inversion(gan_key, gan_model, kept["A"], steps, _("digit {slot}").format(slot="A"))
+        end = inversion(gan_key, gan_model, kept["B"], steps, _("digit {slot}").format(slot="B"))
         frames = own_digit.gan_interpolation(gan_model, start.latent, end.latent, NUM_FRAMES)
         st.image(image_grid_png(frames, columns=NUM_FRAMES, scale=4), width="stretch",
-                 caption="GAN: spherical path between the two inverted latents")
+                 caption=_("GAN: spherical path between the two inverted latents"))
