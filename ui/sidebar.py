@@ -24,6 +24,6 @@ def render_sidebar() -> None:
             st.caption("Training now: no active run")
         share.restore_presentation()
         st.toggle("Presentation mode", key=share.PRESENTATION_KEY,
-                  help="Hides the settings panels and enlarges text and figures for a projector; "
+                  help="Enlarges text, controls and figures for a projector and narrows this sidebar; "
                        "`?present=1` in a link opens it this way.")
     share.apply_presentation()
