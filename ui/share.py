@@ -28,7 +28,7 @@ PRESENTATION_CSS = """
    so every page keeps its main action. KaTeX sizes its sub- and superscripts in em: left alone. */
 [data-testid="stToolbar"], [data-testid="stDecoration"] { display: none; }
 [data-testid="stMain"] .block-container { padding-top: 1.5rem; max-width: 100%; }
-[data-testid="stMain"] :is(p, li, span, label, input, textarea, button, td, th, div, summary):not(.katex *),
+[data-testid="stMain"] :is(p, li, span, label, input, textarea, button, td, th, div, summary, code):not(.katex *),
 [data-testid="stSidebar"] :is(p, li, span, label, a, div):not(.katex *) { font-size: max(1em, 1.25rem); }
 [data-testid="stMain"] :is(p, li):not(.katex *) { font-size: max(1em, 1.35rem); }
 [data-testid="stMain"] [data-testid="stCaptionContainer"] { color: inherit; opacity: 0.85; }
@@ -36,7 +36,7 @@ PRESENTATION_CSS = """
 [data-testid="stMain"] h2 { font-size: 2.4rem; }
 [data-testid="stMain"] h3 { font-size: 2rem; }
 [data-testid="stMain"] h4 { font-size: 1.7rem; }
-[data-testid="stMain"] .katex { font-size: 1.5em; }
+[data-testid="stMain"] .katex { font-size: 2rem !important; }
 [data-testid="stMain"] button[kind="primary"] { min-height: 3.5rem; padding: 0.5rem 2rem; }
 [data-testid="stMain"] [data-baseweb="select"] > div, [data-testid="stMain"] [data-baseweb="input"] { min-height: 3rem; }
 section[data-testid="stSidebar"] { width: 17rem !important; min-width: 17rem !important; max-width: 17rem !important; }
