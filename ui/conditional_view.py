@@ -141,11 +141,17 @@ def render_one_digit(family: str, digit: int, seed: int, count: int) -> None:
              caption=f"Conditional {name}: {count} times the digit {digit}, seed {seed}")
 
 
-# The digit picker is the page's main control: big enough to hit on a phone and to read from the back of a room.
-DIGIT_PICKER_CSS = """
+# The digit picker is the page's main control: big enough to hit on a phone and to read from the
+# back of a room. On a phone the agreement tables' cells are padded less, so six columns fit.
+PAGE_CSS = """
 <style>
 .st-key-conditional_digit button { min-width: 3.2rem; min-height: 3.2rem; }
-.st-key-conditional_digit button p { font-size: 1.8rem; font-weight: 600; }
+[data-testid="stMain"] .st-key-conditional_digit button p { font-size: 1.8rem !important; font-weight: 600; }
+@media (max-width: 640px) {  /* ten buttons in one row of a phone */
+  .st-key-conditional_digit button { min-width: 2rem; min-height: 2.8rem; padding: 0 0.4rem; }
+  [data-testid="stMain"] .st-key-conditional_digit button p { font-size: 1.4rem !important; }
+  [data-testid="stMain"] table :is(td, th) { padding: 0.3rem 0.3rem; }
+}
 </style>
 """
 DEFAULT_DIGIT = 7
@@ -153,7 +159,7 @@ DEFAULT_DIGIT = 7
 
 def digit_picker() -> int:
     """Ten large buttons, 0 to 9, one always chosen (7 at first); returns the digit."""
-    st.markdown(DIGIT_PICKER_CSS, unsafe_allow_html=True)
+    st.markdown(PAGE_CSS, unsafe_allow_html=True)
     digit = st.segmented_control("Digit to draw", list(range(NUM_DIGITS)), default=DEFAULT_DIGIT, required=True,
                                  key="conditional_digit", label_visibility="collapsed")
     return DEFAULT_DIGIT if digit is None else int(digit)
