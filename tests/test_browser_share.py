@@ -217,5 +217,6 @@ def test_presentation_link_enlarges_figures(new_visitor, server):
     digit = new_visitor()
     open_page(digit, server, "digit?present=1")
     models = digit.locator("[data-testid='stMain'] [data-testid='stExpander']")
-    assert models.count() >= 1 and not models.first.is_visible(), "the digit page's model choice is not hidden"
+    assert models.first.is_visible(), "the digit page's model choice is gone: no way to pick another model"
+    assert not digit.locator(keyed("digit_vae")).is_visible(), "the digit page's model choice is not folded away"
     assert digit.locator(f"{keyed('digit_canvas')} canvas").is_visible(), "presentation mode hid the canvas"
