@@ -10,6 +10,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from aigc_core.data import to_unit_range
+
 INTERPOLATION_METHODS = ("linear", "spherical")
 # Below this angle (radians) two directions are treated as equal: the great circle is a point.
 _PARALLEL_ANGLE = 1e-4
@@ -75,16 +77,69 @@ def interpolate(start, end, num_frames: int, method: str = "spherical") -> np.nd
     raise ValueError(f"Expected method to be one of {INTERPOLATION_METHODS}. Received: method={method!r}")
 
 
-def seed_interpolation(model, seed_a: int, seed_b: int, num_frames: int = 10, method: str = "spherical"):
+def held_digit_labels(model, digit, num_frames: int) -> np.ndarray | None:
+    """`num_frames` copies of `digit` for a conditional model; None for an unconditional one.
+
+    Raises:
+        ValueError: a conditional model without a digit in [0, num_classes), or a digit for a
+            model that takes none.
+    """
+    num_classes = getattr(model, "num_classes", 0)
+    if not num_classes:
+        if digit is not None:
+            raise ValueError(f"{type(model).__name__} is not conditional: it takes no digit. Received: digit={digit!r}")
+        return None
+    if isinstance(digit, bool) or not isinstance(digit, (int, np.integer)) or not 0 <= digit < num_classes:
+        raise ValueError(f"Expected the digit to hold fixed, an integer in [0, {num_classes - 1}]. Received: digit={digit!r}")
+    return np.full(int(num_frames), int(digit), dtype=np.int32)
+
+
+def seed_interpolation(model, seed_a: int, seed_b: int, num_frames: int = 10, method: str = "spherical",
+                       digit: int | None = None):
     """The images along a latent path between the latent vectors of two seeds.
 
+    A conditional model draws every frame as `digit` (required for one): only z moves, so the
+    frames show the style of one digit changing. Left to its default labels it would cycle
+    0, 1, ..., 9 along the path and show the label changing instead (`label_interpolation`
+    does that on purpose, with z held still).
+
     Returns:
-        (latent path (F, D), images (F, 28, 28) in [0, 1]); frame 0 is `model.sample(1, seed_a)`.
+        (latent path (F, D), images (F, 28, 28) in [0, 1]); frame 0 is `model.sample(1, seed_a)`
+        (with `labels=[digit]` for a conditional model).
     """
+    labels = held_digit_labels(model, digit, num_frames)
     start = model.latent_batch(1, seed_a)[0]
     end = model.latent_batch(1, seed_b)[0]
     path = interpolate(start, end, num_frames, method)
-    return path, model.generate(path)
+    return path, model.generate(path, labels)
+
+
+def label_interpolation(model, seed: int, digit_a: int, digit_b: int, num_frames: int = 10):
+    """A conditional model's images as its label blends from `digit_a` to `digit_b`, z held still.
+
+    The latent vector is the seed's, the same in every frame; the label input, a one-hot code
+    in training, moves in a straight line from one digit's code to the other's. The frames
+    show what the model does between two digits it was taught, in the same handwriting.
+
+    Returns:
+        (label codes (F, num_classes) float32, images (F, 28, 28) in [0, 1]).
+    Raises:
+        ValueError: an unconditional model, or digits outside [0, num_classes).
+    """
+    import keras
+
+    num_classes = getattr(model, "num_classes", 0)
+    if not num_classes:
+        raise ValueError(f"A label interpolation needs a conditional model. Received: {type(model).__name__}")
+    for digit in (digit_a, digit_b):
+        held_digit_labels(model, digit, 1)  # raises for a digit the model does not know
+    fractions = _fractions(num_frames)[:, None]
+    identity = np.eye(num_classes, dtype=np.float32)
+    codes = ((1.0 - fractions) * identity[int(digit_a)] + fractions * identity[int(digit_b)]).astype(np.float32)
+    latent = np.repeat(model.latent_batch(1, seed), len(codes), axis=0)
+    images = model.decode_label_codes(latent, codes)
+    images = keras.ops.convert_to_numpy(keras.ops.cast(images, "float32"))[..., 0]
+    return codes, to_unit_range(images, model.pixel_range)
 
 
 MANIFOLD_MARGIN = 0.05

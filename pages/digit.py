@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import digit_view
+from ui import digit_view, gallery, share
 from ui.i18n import _
 from ui.router import ensure_router
 
@@ -12,7 +12,8 @@ st.title(_("Your own digit"))
 st.caption(_("Draw a digit or upload a picture of one: the VAE encodes it, the GAN searches its latent space "
              "for it, and two of your digits can be blended under both models."))
 
-with st.expander(_("Models"), expanded=True):
+# Folded (one click away) in presentation mode: the canvas is what the class watches.
+with st.expander(_("Models"), expanded=not share.presentation_mode()):
     vae_column, gan_column, steps_column = st.columns([2, 2, 1])
     with vae_column:
         vae_key = digit_view.choose_source("vae", "digit_vae", "vae")

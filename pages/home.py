@@ -1,11 +1,12 @@
-"""Home: what a GAN and a VAE are, how they learn, and a row of fresh digits from each shipped model."""
+"""Home: fresh digits from a GAN and a VAE with the next step first, then what the two are and
+how they learn, then a row of digits from each other shipped model."""
 
 import random
 
 import streamlit as st
 
-from ui.cache import load_model, shipped_models
-from ui.charts import image_grid_png
+from ui.cache import shipped_models
+from ui.home_view import diagram_style, featured_models, render_featured, render_samples, train_a_gan_button
 from ui.router import ensure_router
 from ui import share
 
@@ -60,6 +61,27 @@ st.markdown(
     "that were never in the data. They learn in very different ways."
 )
 
+models = shipped_models()
+featured = featured_models(models)
+if not models:
+    st.info("No shipped weights yet: train a model on the **Train** page, then see it on Compare.")
+    train_a_gan_button()
+    seed = 0
+else:
+    share.restore_int("home_seed", "seed", 0, 0, MAX_SEED)
+    seed = int(st.session_state.home_seed)
+    render_featured(featured, seed)
+    action_column, new_column, seed_column = st.columns([2, 2, 1], vertical_alignment="bottom")
+    with action_column:
+        train_a_gan_button()
+    with new_column:
+        st.button("New digits", key="home_generate", on_click=draw_new_seed, icon=":material/casino:")
+    with seed_column:
+        seed = int(st.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key="home_seed"))
+    share.publish("seed", seed)
+
+st.divider()
+diagram_style()
 gan_column, vae_column = st.columns(2, gap="large")
 with gan_column:
     st.header("GAN: a forger and a detective")
@@ -89,28 +111,12 @@ with vae_column:
                  &\quad + \beta\, D_{KL}\big(q(z\mid x)\,\|\,\mathcal{N}(0, I)\big) \end{aligned}""")
     st.latex(r"D_{KL} = -\tfrac{1}{2} \sum_{j=1}^{d} \big(1 + \log\sigma_j^2 - \mu_j^2 - \sigma_j^2\big)")
 
-st.divider()
-st.header("Generate now")
-models = shipped_models()
-if not models:
-    st.info("No shipped weights yet: train a model on the **Train** page, then see it on Compare.")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
-else:
-    share.restore_int("home_seed", "seed", 0, 0, MAX_SEED)
-    seed_column, button_column = st.columns([1, 3], vertical_alignment="bottom")
-    with seed_column:
-        seed = st.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key="home_seed")
-    share.publish("seed", int(seed))
-    with button_column:
-        st.button("New digits", key="home_generate", on_click=draw_new_seed, type="primary", icon=":material/casino:")
-    for entry in models:
+others = [entry for entry in models if entry not in featured]
+if others:
+    st.divider()
+    st.header("Every other shipped model")
+    for entry in others:
         st.subheader(f"{entry['name']}  ·  {str(entry['family']).upper()}")
         if entry["description"]:
             st.caption(entry["description"])
-        try:
-            model = load_model(f"weights:{entry['name']}")
-        except ValueError as error:  # WeightsError included: a broken file is one line, not a traceback
-            st.error(f"Cannot load {entry['name']}: {error}")
-            continue
-        images = model.sample(SAMPLES_PER_ROW, seed=int(seed))
-        st.image(image_grid_png(images, columns=SAMPLES_PER_ROW, scale=4), width="stretch")
+        render_samples(entry, seed, SAMPLES_PER_ROW, SAMPLES_PER_ROW)

@@ -1,4 +1,5 @@
-"""Latent space: where a VAE puts the digits, and what a GAN draws between two seeds."""
+"""Latent space: where a VAE puts the digits, and what a GAN draws between two seeds (a conditional
+GAN at one chosen digit, or between two digits at one z)."""
 
 import streamlit as st
 
@@ -9,6 +10,9 @@ from ui.router import ensure_router
 from ui import share
 
 ensure_router()  # a deep link on a fresh server must still go through app.py
+
+# A conditional model can walk two ways; the label is never changed along a walk through z.
+WALKS = {"z": "Walk through z (one digit held fixed)", "label": "Label interpolation (z held still)"}
 
 st.title("Latent space")
 st.caption("Every image a model draws starts as a point in its latent space: here you can look at that space.")
@@ -38,13 +42,35 @@ if model is not None and model.family == "vae":
     gallery.render_reconstructions(key, text)
     gallery.render_kl_bars(key, model)
 elif model is not None:
-    st.subheader("Walking between two seeds")
-    seed_a_column, seed_b_column, method_column = st.columns([1, 1, 2])
+    conditional = bool(model.num_classes)
+    walk = "z"
+    if conditional:
+        share.restore_choice("latent_walk", "walk", list(WALKS), "z")
+        walk = st.radio("What moves", list(WALKS), format_func=WALKS.get, key="latent_walk")
+        share.restore_int("latent_digit", "digit", gallery.HELD_DIGIT, 0, 9)
     share.restore_int("latent_seed_a", "seed_a", 0, 0, 2**31 - 1)
-    share.restore_int("latent_seed_b", "seed_b", 1, 0, 2**31 - 1)
-    share.restore_choice("latent_method", "method", ["linear", "spherical"], "spherical")
-    seed_a = int(seed_a_column.number_input("Seed A", min_value=0, max_value=2**31 - 1, key="latent_seed_a"))
-    seed_b = int(seed_b_column.number_input("Seed B", min_value=0, max_value=2**31 - 1, key="latent_seed_b"))
-    method = method_column.radio("Interpolation", ["linear", "spherical"], horizontal=True, key="latent_method")
-    share.publish_all({"seed_a": seed_a, "seed_b": seed_b, "method": method})
-    gallery.render_interpolation(key, seed_a, seed_b, method)
+    if walk == "z":
+        st.subheader("Walking between two seeds" + (", one digit held fixed" if conditional else ""))
+        columns = st.columns([1, 1, 1, 2] if conditional else [1, 1, 2])
+        seed_a_column, seed_b_column, method_column = columns[0], columns[1], columns[-1]
+        share.restore_int("latent_seed_b", "seed_b", 1, 0, 2**31 - 1)
+        share.restore_choice("latent_method", "method", ["linear", "spherical"], "spherical")
+        seed_a = int(seed_a_column.number_input("Seed A", min_value=0, max_value=2**31 - 1, key="latent_seed_a"))
+        seed_b = int(seed_b_column.number_input("Seed B", min_value=0, max_value=2**31 - 1, key="latent_seed_b"))
+        method = method_column.radio("Interpolation", ["linear", "spherical"], horizontal=True, key="latent_method")
+        digit = None
+        if conditional:
+            digit = int(columns[2].selectbox("Digit in every frame", list(range(10)), key="latent_digit"))
+        share.publish_all({"seed_a": seed_a, "seed_b": seed_b, "method": method, "digit": digit,
+                           "walk": "z" if conditional else None})
+        gallery.render_interpolation(key, seed_a, seed_b, method, digit)
+    else:
+        st.subheader("Label interpolation: one digit blends into another")
+        share.restore_int("latent_digit_b", "digit_b", 8, 0, 9)
+        seed_column, from_column, to_column = st.columns(3)
+        seed_a = int(seed_column.number_input("Seed (z, held still)", min_value=0, max_value=2**31 - 1,
+                                              key="latent_seed_a"))
+        digit_a = int(from_column.selectbox("From digit", list(range(10)), key="latent_digit"))
+        digit_b = int(to_column.selectbox("To digit", list(range(10)), key="latent_digit_b"))
+        share.publish_all({"seed_a": seed_a, "digit": digit_a, "digit_b": digit_b, "walk": "label"})
+        gallery.render_label_interpolation(key, seed_a, digit_a, digit_b)

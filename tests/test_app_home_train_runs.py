@@ -245,3 +245,19 @@ def test_runs_refuses_to_delete_an_active_run(runs_dir, monkeypatch):
     assert not app.exception
     assert len(app.error) == 1 and "stop it before deleting" in app.error[0].value
     assert run.path.exists()
+
+
+def test_home_features_the_best_shipped_model_of_each_family(tmp_path):
+    """The first screen shows each family at its best: the lowest recorded FID, else the first listed."""
+    import json
+
+    from ui.home_view import featured_models
+
+    def entry(name: str, family: str, fid=None) -> dict:
+        if fid is not None:
+            (tmp_path / f"{name}.metrics.json").write_text(json.dumps({"fid": fid}))
+        return {"name": name, "family": family, "weights_path": tmp_path / f"{name}.weights.h5"}
+
+    models = [entry("gan-a", "gan", 40.0), entry("gan-b", "gan", 3.5), entry("vae-a", "vae"), entry("vae-b", "vae")]
+    assert [model["name"] for model in featured_models(models)] == ["gan-b", "vae-a"]
+    assert [model["name"] for model in featured_models(models[2:])] == ["vae-a"]  # a family may be missing

@@ -322,7 +322,10 @@ def test_conditional_page_shows_a_10_by_n_grid_per_model_with_agreement(page_run
     assert not app.exception, app.exception
     assert sorted(box.key for box in app.selectbox) == ["conditional_gan", "conditional_vae"]
     assert app.selectbox(key="conditional_gan").value == f"run:{page_runs['gan-conditional'].run_id}"
-    assert grids == [((30, 28, 28), 3), ((30, 28, 28), 3)]  # 10 rows of 3, for the GAN and the VAE
+    # "Draw me a 7": one row of 8 per model first, then 10 rows of 3, for the GAN and the VAE.
+    assert grids == [((8, 28, 28), 8), ((8, 28, 28), 8), ((30, 28, 28), 3), ((30, 28, 28), 3)]
+    captions = [image.proto.imgs[0].caption for image in app.get("image") if image.proto.imgs]
+    assert sum("8 times the digit 7" in caption for caption in captions) == 2
     tables = [block.value for block in app.markdown if block.value.startswith("| digit |")]
     assert len(tables) == 2 and all("| 9 |" in table and "%" in table for table in tables)
     assert sum("agrees with the digit asked for" in caption.value for caption in app.caption) == 2

@@ -217,3 +217,19 @@ def test_runs_page_shows_cards_markers_and_the_timeline_gif(store, tmp_path, mon
     assert not app.exception, [item.value for item in app.exception]
     assert [button for button in app.get("download_button") if button.proto.label == "Timeline GIF"]
     st.cache_data.clear()
+
+
+def test_chart_markers_carry_the_whole_title_inside_the_chart():
+    """A marker's label is the finding's whole title (it was cut to "Posterior collapse: the lat…"),
+    wrapped, and it runs away from the chart's nearer edge."""
+    from aigc_core.diagnosis import Finding
+    from ui.charts import loss_figure
+    from ui.diagnosis_view import annotate_figure
+
+    rows = [{"step": step, "loss": 1.0, "reconstruction_loss": 0.9, "kl_loss": 0.1} for step in range(0, 1001, 100)]
+    title = "Posterior collapse: the latent code is ignored"
+    findings = [Finding("collapse", "error", 100, title, "why", "try"), Finding("late", "warning", 900, title, "why", "try")]
+    early, late = annotate_figure(loss_figure(rows, "vae"), findings).layout.annotations
+    assert early.text.replace("<br>", " ") == title and "<br>" in early.text
+    assert (early.xanchor, late.xanchor) == ("left", "right")
+    assert early.font.size >= 16

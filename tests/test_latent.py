@@ -136,3 +136,59 @@ def test_manifold_images_and_encoding_of_the_test_set(tiny_vae, tiny_gan):
         latent.manifold_images(tiny_gan, 4)
     with pytest.raises(ValueError, match="VAE"):
         latent.encode_images(tiny_gan, np.zeros((2, 28, 28), np.uint8))
+
+
+@pytest.fixture(scope="module")
+def tiny_conditional_models():
+    from aigc_core.registry import build_model
+
+    return {"gan": build_model("gan", {"latent_dim": 8, "architecture": "fast"}, "ConditionalDCGAN"),
+            "vae": build_model("vae", {"latent_dim": 2, "architecture": "fast"}, "ConditionalVAE")}
+
+
+def test_conditional_seed_interpolation_holds_the_chosen_digit_and_moves_z(tiny_conditional_models, monkeypatch):
+    model = tiny_conditional_models["gan"]
+    seen = []
+    generate = model.generate
+    monkeypatch.setattr(model, "generate", lambda latent, labels=None: seen.append((latent, labels)) or generate(latent, labels))
+    path, images = latent.seed_interpolation(model, 3, 4, num_frames=6, method="spherical", digit=7)
+    (latents, labels), = seen
+    assert labels.tolist() == [7] * 6  # every frame asks for the same digit
+    np.testing.assert_allclose(latents, path)
+    assert len({tuple(row) for row in np.round(path, 5)}) == 6  # z moves at every frame
+    monkeypatch.undo()
+    np.testing.assert_allclose(images[0], model.sample(1, seed=3, labels=[7])[0], atol=1e-5)
+    np.testing.assert_allclose(images[-1], model.sample(1, seed=4, labels=[7])[0], atol=1e-5)
+
+
+def test_seed_interpolation_needs_a_digit_exactly_for_conditional_models(tiny_conditional_models, tiny_gan):
+    with pytest.raises(ValueError, match="digit to hold fixed"):
+        latent.seed_interpolation(tiny_conditional_models["gan"], 0, 1, num_frames=3)
+    with pytest.raises(ValueError, match="digit to hold fixed"):
+        latent.seed_interpolation(tiny_conditional_models["gan"], 0, 1, num_frames=3, digit=10)
+    with pytest.raises(ValueError, match="not conditional"):
+        latent.seed_interpolation(tiny_gan, 0, 1, num_frames=3, digit=7)
+
+
+@pytest.mark.parametrize("family", ["gan", "vae"])
+def test_label_interpolation_blends_two_digits_with_z_held_still(tiny_conditional_models, family, monkeypatch):
+    model = tiny_conditional_models[family]
+    seen = []
+    decode = model.decode_label_codes
+    monkeypatch.setattr(model, "decode_label_codes", lambda latent, codes: seen.append(latent) or decode(latent, codes))
+    codes, images = latent.label_interpolation(model, seed=5, digit_a=3, digit_b=8, num_frames=5)
+    monkeypatch.undo()
+    assert codes.shape == (5, 10) and images.shape == (5, 28, 28)
+    assert images.min() >= 0.0 and images.max() <= 1.0
+    np.testing.assert_allclose(codes.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(codes[:, 3], [1.0, 0.75, 0.5, 0.25, 0.0], atol=1e-6)
+    np.testing.assert_allclose(codes[:, 8], [0.0, 0.25, 0.5, 0.75, 1.0], atol=1e-6)
+    (latents,) = seen
+    np.testing.assert_allclose(latents, np.repeat(model.latent_batch(1, 5), 5, axis=0))  # z never moves
+    np.testing.assert_allclose(images[0], model.sample(1, seed=5, labels=[3])[0], atol=1e-5)
+    np.testing.assert_allclose(images[-1], model.sample(1, seed=5, labels=[8])[0], atol=1e-5)
+
+
+def test_label_interpolation_refuses_an_unconditional_model(tiny_gan):
+    with pytest.raises(ValueError, match="conditional"):
+        latent.label_interpolation(tiny_gan, seed=0, digit_a=1, digit_b=2)

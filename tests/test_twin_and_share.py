@@ -257,20 +257,23 @@ def test_latent_runs_and_home_restore_from_the_url(store, isolated):
 def test_presentation_mode_from_the_url_and_the_toggle(isolated):
     from ui import share
 
+    def styled(page) -> bool:  # the presentation stylesheet is on the page
+        return any(item.value.strip() == share.PRESENTATION_CSS.strip() for item in page.markdown)
+
     app = open_page("pages/home.py", {"present": "1"})
     assert app.toggle(key="presentation_mode").value is True
-    assert any("stExpander" in item.value for item in app.markdown)  # the presentation stylesheet
+    assert styled(app)
 
     plain = open_page("pages/home.py")
     assert plain.toggle(key="presentation_mode").value is False
-    assert not any("stExpander" in item.value for item in plain.markdown)
+    assert not styled(plain)
     assert "present" not in plain.query_params
     # AppTest's later runs skip app.py (and so the sidebar): a toggled session is a fresh one here.
     switched_on = open_page("pages/home.py", presentation_mode=True)
     assert switched_on.query_params.get("present") in ("1", ["1"])
     switched_off = open_page("pages/home.py", {"present": "1"}, presentation_mode=False)
     assert "present" not in switched_off.query_params  # the session's toggle wins over the link
-    assert not any("stExpander" in item.value for item in switched_off.markdown)
+    assert not styled(switched_off)
     assert share.figure_scale() == 1.0  # outside a script run: figures keep their normal size
 
 

@@ -65,13 +65,21 @@ def _trace(rows: list[dict], name: str, labels: dict = LABELS) -> go.Scatter:
     )
 
 
+def small_font_size() -> int:
+    """Ticks and panel titles: 16 px on a screen, scaled with the figures in presentation mode
+    (about 22 px), so nothing on a projected chart is under 18 px."""
+    return round((FONT_SIZE - 2) * figure_scale())
+
+
 def _style_text_and_axes(figure: go.Figure) -> go.Figure:
     """Sizes set on every part explicitly: Streamlit's chart theme would otherwise shrink them."""
-    figure.update_annotations(font={"size": FONT_SIZE - 2})
-    axis_style = {"gridcolor": GRID_COLOUR, "zeroline": False, "tickfont": {"size": FONT_SIZE - 2},
-                  "title_font": {"size": FONT_SIZE}}
+    figure.update_annotations(font={"size": small_font_size()})
+    axis_style = {"gridcolor": GRID_COLOUR, "zeroline": False, "tickfont": {"size": small_font_size()},
+                  "title_font": {"size": round(FONT_SIZE * figure_scale())}}
     figure.update_xaxes(**axis_style)
     figure.update_yaxes(**axis_style)
+    figure.update_layout(title_font={"size": round((FONT_SIZE + 2) * figure_scale())},
+                         legend_font={"size": round(FONT_SIZE * figure_scale())})
     return figure
 
 

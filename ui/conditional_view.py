@@ -54,13 +54,27 @@ def agreement(key: str, seed: int, samples_per_digit: int = DEFAULT_SAMPLES_PER_
     return _agreement(key, source_version(key), int(seed), int(samples_per_digit))
 
 
+# Digits per row of the agreement table: eleven columns overflow a half-page column below about
+# 1,500 px, six fit one even on a phone.
+DIGITS_PER_TABLE_ROW = 5
+
+
 def agreement_table(result: dict) -> str:
-    """A two-row Markdown table: the digits, and the share of each the classifier agrees with."""
+    """A Markdown table of the share of each digit the classifier agrees with, five digits a row.
+
+    Rows alternate: the digits, then their shares, so the table stays six columns wide.
+    """
     shares = result["digit_agreement"]
-    header = "| digit | " + " | ".join(str(digit) for digit in range(len(shares))) + " |"
-    rule = "|---|" + "---|" * len(shares)
-    row = "| agrees | " + " | ".join("–" if share is None else f"{share:.0%}" for share in shares) + " |"
-    return "\n".join((header, rule, row))
+    lines = []
+    for first in range(0, len(shares), DIGITS_PER_TABLE_ROW):
+        digits = range(first, min(first + DIGITS_PER_TABLE_ROW, len(shares)))
+        padding = " |" * (DIGITS_PER_TABLE_ROW - len(digits))
+        lines.append("| digit | " + " | ".join(str(digit) for digit in digits) + " |" + padding)
+        if first == 0:
+            lines.append("|---|" + "---|" * DIGITS_PER_TABLE_ROW)
+        lines.append("| agrees | " + " | ".join("–" if shares[digit] is None else f"{shares[digit]:.0%}"
+                                                for digit in digits) + " |" + padding)
+    return "\n".join(lines)
 
 
 def render_agreement(key: str, seed: int) -> None:
@@ -96,3 +110,56 @@ def render_model_column(family: str, seed: int, per_digit: int) -> None:
     st.image(image_grid_png(images, columns=per_digit, scale=3), width="stretch", output_format="PNG",
              caption=f"one row per digit, 0 (top) to 9 (bottom): {per_digit} samples each, seed {seed}")
     render_agreement(key, seed)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _one_digit(key: str, version: float, seed: int, digit: int, count: int) -> np.ndarray:
+    return load_model(key).sample(count, seed=seed, labels=np.full(count, digit))
+
+
+def one_digit_samples(key: str, seed: int, digit: int, count: int) -> np.ndarray:
+    """`count` images of one digit (count, 28, 28) in [0, 1] from a conditional source."""
+    return _one_digit(key, source_version(key), int(seed), int(digit), int(count))
+
+
+def render_one_digit(family: str, digit: int, seed: int, count: int) -> None:
+    """One model's answer to "draw me a <digit>": `count` samples in one row, or why there are none."""
+    name = FAMILY_NAMES.get(family, family)
+    keys = [source.key for source in conditional_sources(family)]
+    if not keys:
+        st.caption(f"No conditional {name} yet.")
+        return
+    # The model picked in this family's grid below (drawn later in the script); its default is the first.
+    key = st.session_state.get(f"conditional_{family}")
+    key = key if key in keys else keys[0]
+    try:
+        images = one_digit_samples(key, seed, digit, count)
+    except ValueError as error:
+        st.error(f"Could not load {key}: {one_line(error)}")
+        return
+    st.image(image_grid_png(images, columns=count, scale=4), width="stretch", output_format="PNG",
+             caption=f"Conditional {name}: {count} times the digit {digit}, seed {seed}")
+
+
+# The digit picker is the page's main control: big enough to hit on a phone and to read from the
+# back of a room. On a phone the agreement tables' cells are padded less, so six columns fit.
+PAGE_CSS = """
+<style>
+.st-key-conditional_digit button { min-width: 3.2rem; min-height: 3.2rem; }
+[data-testid="stMain"] .st-key-conditional_digit button p { font-size: 1.8rem !important; font-weight: 600; }
+@media (max-width: 640px) {  /* ten buttons in one row of a phone */
+  .st-key-conditional_digit button { min-width: 2rem; min-height: 2.8rem; padding: 0 0.4rem; }
+  [data-testid="stMain"] .st-key-conditional_digit button p { font-size: 1.4rem !important; }
+  [data-testid="stMain"] table :is(td, th) { padding: 0.3rem 0.3rem; }
+}
+</style>
+"""
+DEFAULT_DIGIT = 7
+
+
+def digit_picker() -> int:
+    """Ten large buttons, 0 to 9, one always chosen (7 at first); returns the digit."""
+    st.markdown(PAGE_CSS, unsafe_allow_html=True)
+    digit = st.segmented_control("Digit to draw", list(range(NUM_DIGITS)), default=DEFAULT_DIGIT, required=True,
+                                 key="conditional_digit", label_visibility="collapsed")
+    return DEFAULT_DIGIT if digit is None else int(digit)

@@ -5,10 +5,13 @@ The findings come from `aigc_core.diagnosis.diagnose`; this module only draws th
 
 from __future__ import annotations
 
+import textwrap
+
 import plotly.graph_objects as go
 import streamlit as st
 
 from aigc_core.diagnosis import Finding, diagnose
+from ui.charts import small_font_size
 
 # Severity -> (Streamlit callout, marker colour). Red and orange read on light and dark themes.
 STYLES = {
@@ -17,7 +20,7 @@ STYLES = {
     "info": (st.info, "#888888"),
 }
 ICONS = {"error": ":material/error:", "warning": ":material/warning:", "info": ":material/history:"}
-MARKER_LABEL_LENGTH = 28  # a marker's label is the title cut short, so markers close together stay legible
+MARKER_LABEL_LENGTH = 24  # characters per line of a marker's label: the whole title, in a narrow column
 
 
 def run_findings(run) -> tuple[str, list[dict], list[Finding]]:
@@ -69,6 +72,7 @@ def annotate_figure(figure: go.Figure, findings: list[Finding]) -> go.Figure:
     the whole figure height (`yref="paper"`), so both panels of the GAN figure get them; their x
     axes are shared. Returns the same figure, for chaining.
     """
+    last_step = _last_step(figure)
     for finding in findings:
         if finding.step is None:
             continue
@@ -79,8 +83,17 @@ def annotate_figure(figure: go.Figure, findings: list[Finding]) -> go.Figure:
         else:
             figure.add_shape(type="line", xref="x", yref="paper", x0=finding.step, x1=finding.step, y0=0, y1=1,
                              line={"color": colour, "width": 2, "dash": "dot"})
-        label = finding.title if len(finding.title) <= MARKER_LABEL_LENGTH else finding.title[: MARKER_LABEL_LENGTH - 1] + "…"
+        # The whole title, wrapped onto short lines, on the side of the marker with room for it:
+        # a label running left from a marker in the right half stays inside the chart.
+        label = "<br>".join(textwrap.wrap(finding.title, MARKER_LABEL_LENGTH))
+        side = "right" if finding.step > 0.5 * last_step else "left"
         figure.add_annotation(x=finding.step, xref="x", y=0.99, yref="paper", text=label, showarrow=False,
-                              xanchor="left", yanchor="top", font={"color": colour, "size": 14},
+                              xanchor=side, yanchor="top", align=side, font={"color": colour, "size": small_font_size()},
                               hovertext=finding.title)
     return figure
+
+
+def _last_step(figure: go.Figure) -> float:
+    """The largest x of any trace (0 for an empty figure): where the chart's step axis ends."""
+    steps = [step for trace in figure.data for step in (trace.x if trace.x is not None else ()) if step is not None]
+    return float(max(steps)) if steps else 0.0

@@ -43,6 +43,8 @@ EVALUATION_ROWS = (
     ("negative_elbo_nats", "−ELBO on the test set (nats)", "{:.1f}"),
 )
 FAMILY_NAMES = {"gan": "GAN", "vae": "VAE"}
+# The digit a conditional model draws along a seed-to-seed walk where no one picks it (Compare).
+HELD_DIGIT = 7
 
 
 # -- sources --------------------------------------------------------------------------------
@@ -216,13 +218,32 @@ def sample_images(key: str, seed: int, num_samples: int = NUM_SAMPLES) -> np.nda
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _interpolation(key: str, version: float, seed_a: int, seed_b: int, num_frames: int, method: str):
-    return latent.seed_interpolation(load_model(key), seed_a, seed_b, num_frames, method)
+def _interpolation(key: str, version: float, seed_a: int, seed_b: int, num_frames: int, method: str,
+                   digit: int | None):
+    return latent.seed_interpolation(load_model(key), seed_a, seed_b, num_frames, method, digit=digit)
 
 
-def interpolation(key: str, seed_a: int, seed_b: int, method: str = "spherical", num_frames: int = NUM_FRAMES):
-    """(latent path (F, D), images (F, 28, 28)) between the latent vectors of two seeds."""
-    return _interpolation(key, source_version(key), int(seed_a), int(seed_b), num_frames, method)
+def interpolation(key: str, seed_a: int, seed_b: int, method: str = "spherical", num_frames: int = NUM_FRAMES,
+                  digit: int | None = None):
+    """(latent path (F, D), images (F, 28, 28)) between the latent vectors of two seeds; a
+    conditional model draws every frame as `digit`."""
+    return _interpolation(key, source_version(key), int(seed_a), int(seed_b), num_frames, method,
+                          None if digit is None else int(digit))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _label_interpolation(key: str, version: float, seed: int, digit_a: int, digit_b: int, num_frames: int):
+    return latent.label_interpolation(load_model(key), seed, digit_a, digit_b, num_frames)
+
+
+def label_interpolation(key: str, seed: int, digit_a: int, digit_b: int, num_frames: int = NUM_FRAMES):
+    """(label codes (F, 10), images (F, 28, 28)): a conditional model's label blended from one digit to another."""
+    return _label_interpolation(key, source_version(key), int(seed), int(digit_a), int(digit_b), num_frames)
+
+
+def held_digit_note(digit: int | None) -> str:
+    """A caption's ", digit 7 held fixed" for a conditional model's walk; "" for an unconditional one."""
+    return "" if digit is None else f", digit {digit} held fixed"
 
 
 @st.cache_data(max_entries=16, show_spinner="Decoding the latent plane…")
@@ -428,14 +449,15 @@ def render_model_card(source: Source, seed: int, side: str) -> None:
     try:
         model = load_model(source.key)
         images = sample_images(source.key, seed)
-        _, frames = interpolation(source.key, seed, seed + 1, "spherical")
+        digit = HELD_DIGIT if model.num_classes else None
+        _, frames = interpolation(source.key, seed, seed + 1, "spherical", digit=digit)
     except ValueError as error:
         st.error(f"Could not load {source.key}: {one_line(error)}")
         return
     st.image(image_grid_png(images, columns=GRID_COLUMNS, scale=4), width="stretch", output_format="PNG",
              caption=f"{len(images)} samples, seed {seed}")
     st.image(image_grid_png(frames, columns=len(frames), scale=3), width="stretch", output_format="PNG",
-             caption=f"spherical interpolation from seed {seed} to seed {seed + 1}")
+             caption=f"spherical interpolation from seed {seed} to seed {seed + 1}{held_digit_note(digit)}")
     counts, facts = model.parameter_counts(), training_facts(source)
     size_column, time_column, steps_column = st.columns(3)
     size_column.metric("parameters", format_count(sum(counts.values())),
@@ -533,12 +555,24 @@ def render_kl_bars(key: str, model) -> None:
                "gives it the same value for every image, so it carries nothing; a larger β pushes more bars there.")
 
 
-def render_interpolation(key: str, seed_a: int, seed_b: int, method: str) -> None:
-    """Frames between two seeds' latent vectors, and how long the vectors along both paths are."""
-    _, frames = interpolation(key, seed_a, seed_b, method)
+def render_interpolation(key: str, seed_a: int, seed_b: int, method: str, digit: int | None = None) -> None:
+    """Frames between two seeds' latent vectors (a conditional model holds `digit`), and how long
+    the vectors along both paths are."""
+    _, frames = interpolation(key, seed_a, seed_b, method, digit=digit)
     st.image(image_grid_png(frames, columns=len(frames), scale=4), width="stretch", output_format="PNG",
-             caption=f"{len(frames)} frames, {method} interpolation from seed {seed_a} to seed {seed_b}")
+             caption=f"{len(frames)} frames, {method} interpolation from seed {seed_a} to seed {seed_b}"
+                     f"{held_digit_note(digit)}")
     st.caption("Why spherical: a Gaussian latent vector in many dimensions almost always has a length close to "
                "√(latent dimensions), and a great-circle path keeps every frame at that length, while a straight "
                "line dips towards the centre, into short vectors the generator never saw in training.")
     st.plotly_chart(norm_figure(latent_paths(key, seed_a, seed_b)), key="latent_norms")
+
+
+def render_label_interpolation(key: str, seed: int, digit_a: int, digit_b: int) -> None:
+    """Frames of a conditional model's label blending from one digit to another, z held still."""
+    _, frames = label_interpolation(key, seed, digit_a, digit_b)
+    st.image(image_grid_png(frames, columns=len(frames), scale=4), width="stretch", output_format="PNG",
+             caption=f"{len(frames)} frames, label interpolation from digit {digit_a} to digit {digit_b}, "
+                     f"z of seed {seed} held still")
+    st.caption("The model was only ever shown whole labels (one digit at a time); the middle frames ask it for a "
+               "blend of two, in the same handwriting, which shows how it moves between the digits it learned.")

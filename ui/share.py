@@ -19,19 +19,27 @@ from aigc_core.runs import validate_run_id
 PRESENTATION_KEY = "presentation_mode"
 PRESENT_PARAM = "present"
 TRUE_VALUES = ("1", "true", "yes", "on")
-# Plot heights grow by this factor in presentation mode (fonts are scaled by the CSS below).
+# Plot heights and chart fonts grow by this factor in presentation mode (page text is scaled by the CSS below).
 PRESENTATION_FIGURE_SCALE = 1.35
 PRESENTATION_CSS = """
 <style>
-/* Presentation mode: bigger type, no settings panels, no toolbar; the sidebar toggle stays. */
-[data-testid="stMain"] [data-testid="stExpander"] { display: none; }
+/* Presentation mode: everything a class reads is at least 20 px (1.25 rem) at any screen size,
+   the sidebar is narrow, the toolbar is gone. Settings panels stay (folded while a run is shown),
+   so every page keeps its main action. KaTeX sizes its sub- and superscripts in em: left alone. */
 [data-testid="stToolbar"], [data-testid="stDecoration"] { display: none; }
 [data-testid="stMain"] .block-container { padding-top: 1.5rem; max-width: 100%; }
-[data-testid="stMain"] p, [data-testid="stMain"] li { font-size: 1.3rem; }
-[data-testid="stMain"] [data-testid="stCaptionContainer"] { font-size: 1.1rem; }
+[data-testid="stMain"] :is(p, li, span, label, input, textarea, button, td, th, div, summary, code):not(.katex, .katex *),
+[data-testid="stSidebar"] :is(p, li, span, label, a, div):not(.katex, .katex *) { font-size: max(1em, 1.25rem) !important; }
+[data-testid="stMain"] :is(p, li):not(.katex, .katex *) { font-size: max(1em, 1.35rem) !important; }
+[data-testid="stMain"] [data-testid="stCaptionContainer"] { color: inherit; opacity: 0.85; }
 [data-testid="stMain"] h1 { font-size: 3.2rem; }
 [data-testid="stMain"] h2 { font-size: 2.4rem; }
 [data-testid="stMain"] h3 { font-size: 2rem; }
+[data-testid="stMain"] h4 { font-size: 1.7rem; }
+[data-testid="stMain"] .katex { font-size: 2rem !important; }
+[data-testid="stMain"] button[kind="primary"] { min-height: 3.5rem; padding: 0.5rem 2rem; }
+[data-testid="stMain"] [data-baseweb="select"] > div, [data-testid="stMain"] [data-baseweb="input"] { min-height: 3rem; }
+section[data-testid="stSidebar"] { width: 17rem !important; min-width: 17rem !important; max-width: 17rem !important; }
 </style>
 """
 

@@ -30,6 +30,6 @@ def render_sidebar() -> None:
             st.caption(_("Training now: no active run"))
         share.restore_presentation()
         st.toggle(_("Presentation mode"), key=share.PRESENTATION_KEY,
-                  help=_("Enlarges text and figures for a projector and hides the settings panels; "
+                  help=_("Enlarges text, controls and figures for a projector and narrows this sidebar; "
                          "a link with ?present=1 opens the app this way."))
     share.apply_presentation()

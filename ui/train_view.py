@@ -472,7 +472,7 @@ def no_loss_curves_caption(status: dict, config: dict) -> str:
 
 def render_curves_and_samples(run: Run, family: str, config: dict) -> None:
     """The loss curves (with diagnosis markers) and the quality curve (FID, IS of each scored
-    snapshot) beside the latest snapshot grid of the fixed latent batch."""
+    snapshot) beside the latest snapshot grid of the fixed latent batch and the diagnosis."""
     view = _run_view(str(run.path), family, run_signature(run), figure_scale())
     curves_column, samples_column = st.columns([4, 3], gap="medium")
     with curves_column:
@@ -489,7 +489,7 @@ def render_curves_and_samples(run: Run, family: str, config: dict) -> None:
         else:
             st.image(view["grid_uri"], width="stretch",
                      caption=f"Samples from one fixed noise batch at step {view['latest_step']}")
-    render_finding_cards(view["findings"])
+        render_finding_cards(view["findings"])  # beside the chart it explains, not under all of them
 
 
 def render_kl_bars(view: dict) -> None:

@@ -160,7 +160,12 @@ class ConditionalDCGAN(CarriesAllOptimizers, AdversarialModel):
     def decode_latent(self, latent, labels=None):
         if labels is None:
             labels = self.default_labels(len(latent))
-        return self.generator([ops.convert_to_tensor(latent), one_hot(labels, self.num_classes)], training=False)
+        return self.decode_label_codes(latent, one_hot(labels, self.num_classes))
+
+    def decode_label_codes(self, latent, label_codes):
+        """Images for latent vectors and label codes (N, num_classes): one-hot, or a blend of two for a label interpolation."""
+        return self.generator([ops.convert_to_tensor(latent), ops.convert_to_tensor(label_codes, "float32")],
+                              training=False)
 
     def _discriminate(self, real_images, fake_images, label_codes):
         """(adversarial, class) logits of real then fake images, in one pass; fakes are judged against the labels they were asked for."""
@@ -324,7 +329,12 @@ class ConditionalVAE(VariationalModel):
     def decode_latent(self, latent, labels=None):
         if labels is None:
             labels = self.default_labels(len(latent))
-        return ops.sigmoid(self.decoder([ops.convert_to_tensor(latent), one_hot(labels, self.num_classes)], training=False))
+        return self.decode_label_codes(latent, one_hot(labels, self.num_classes))
+
+    def decode_label_codes(self, latent, label_codes):
+        """Images for latent vectors and label codes (N, num_classes): one-hot, or a blend of two for a label interpolation."""
+        return ops.sigmoid(self.decoder([ops.convert_to_tensor(latent), ops.convert_to_tensor(label_codes, "float32")],
+                                        training=False))
 
     def losses_for(self, images, training: bool, labels=None):
         """All loss terms for a labelled batch (negative ELBO of p(x | y)); shared by training and evaluation.
