@@ -381,10 +381,8 @@ def command_evaluate(arguments) -> int:
 
 
 def command_worker(arguments) -> int:
-    from aigc_core.training import quiet_tensorflow
-    from aigc_core.worker import worker_main
+    from aigc_core.worker import worker_main  # sets TensorFlow up itself, once it holds a training slot
 
-    quiet_tensorflow()
     return worker_main(arguments.run, extra_steps=arguments.steps, extra_minutes=arguments.minutes)
 
 
@@ -406,10 +404,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports TensorFlow
     arguments = build_parser().parse_args(argv)
     try:
-        from aigc_core.devices import configure_logical_cpus, enable_gpu_memory_growth
+        if arguments.command != "worker":  # a queued worker must not import TensorFlow while it waits
+            from aigc_core.devices import configure_logical_cpus, enable_gpu_memory_growth
 
-        configure_logical_cpus()  # $AIGC_LOGICAL_CPUS, before any command starts TensorFlow's runtime
-        enable_gpu_memory_growth()
+            configure_logical_cpus()  # $AIGC_LOGICAL_CPUS, before any command starts TensorFlow's runtime
+            enable_gpu_memory_growth()
         return COMMANDS[arguments.command](arguments)
     except ValueError as error:  # includes DatasetError-free validation and WeightsError
         return _fail(str(error))
