@@ -165,6 +165,9 @@ def make_recorder(model, run: Run, config: TrainingConfig, *, start_step: int, t
             self.outcome = "finished"
             self.error = None
             self.signal_received = None
+            # A new run checkpoints at its first logged step too: a worker killed before
+            # `checkpoint_every` steps then loses seconds of training, not minutes.
+            self.early_checkpoint_due = start_step == 0
 
         def elapsed(self) -> float:
             return previous_elapsed_s + time.monotonic() - self.started
@@ -216,8 +219,9 @@ def make_recorder(model, run: Run, config: TrainingConfig, *, start_step: int, t
             if self.step % config.sample_every == 0:
                 save_snapshot(self.model, run, latent, self.step)
                 self.score_snapshot()
-            if self.step % config.checkpoint_every == 0:
+            if self.step % config.checkpoint_every == 0 or (self.early_checkpoint_due and self.step % config.log_every == 0):
                 save_checkpoint(self.model, run, self.step, self.epoch(), self.elapsed())
+                self.early_checkpoint_due = False
             if progress is not None:
                 progress(self.step, target_step, values)
             if self.signal_received:

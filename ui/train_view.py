@@ -340,9 +340,11 @@ RESUMABLE_STATES = ("stopped", "interrupted", "failed")
 def _render_resume(run: Run, status: dict) -> None:
     """A run that ended early continues from its last checkpoint up to its original budget."""
     checkpoint = run.checkpoint() if run.weights_path.exists() else None
-    if status.get("state") not in RESUMABLE_STATES or not checkpoint:
+    if status.get("state") not in RESUMABLE_STATES:
         return
-    if st.button(f"Resume from step {checkpoint.get('step', 0)}", key="train_resume", icon=":material/play_arrow:"):
+    # Without a checkpoint (a worker killed before its first one) the run can still start over.
+    label = f"Resume from step {checkpoint.get('step', 0)}" if checkpoint else "Start again from step 0 (no checkpoint)"
+    if st.button(label, key="train_resume", icon=":material/play_arrow:"):
         session_runs = st.session_state.setdefault("train_session_runs", [])
         try:
             session_runs[:] = check_session_queue(session_runs, RunStore(run.path.parent))
