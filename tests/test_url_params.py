@@ -27,7 +27,7 @@ MAX_SEED = 2**31 - 1
 MALFORMED_NUMBERS = ["--5", "\u00b2", "\u0663", "+5", " 5", "5 ", "5\n", "1e3", "0x10", "-1", "2147483648",
                      "9" * 5000, "\u00bd", "5.0", "\x00"]
 HOSTILE_TEXT = ["../../etc", "weights:", "run:../x", "[x](http://example.com)", "<b>x</b>", "\x00", "a" * 3000]
-FUZZ = settings(derandomize=True, max_examples=4, deadline=None,
+FUZZ = settings(derandomize=True, max_examples=6, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
@@ -117,7 +117,20 @@ def test_parse_int_reads_every_plain_number_in_range(number):
     assert share.parse_int(str(number), -500, 500) == (number if -500 <= number <= 500 else None)
 
 
-# -- every page ---------------------------------------------------------------------------------
+# -- the links of the issue, then every page fuzzed ------------------------------------------------
+@pytest.mark.parametrize("page, query, param", [
+    ("pages/home.py", {"seed": "--5"}, "seed"),
+    ("pages/home.py", {"seed": "\u00b2"}, "seed"),
+    ("pages/compare.py", {"seed": "--5"}, "seed"),
+    ("pages/latent.py", {"source": "weights:tiny-gan", "seed_a": "--5"}, "seed_a"),
+])
+def test_the_reported_links_open_the_page_with_one_notice(pages, page, query, param):
+    app = open_with(page, query)
+    assert notices(app) == [f"This link's {share.PARAM_LABELS[param]} is not a whole number from 0 to 2,147,483,647, "
+                            "so the default is shown."]
+    assert not app.error
+
+
 @FUZZ
 @given(data=strategies.data())
 def test_home_and_presentation_parameters(pages, data):
