@@ -35,7 +35,9 @@ def test_a_new_run_checkpoints_at_its_first_logged_step(store):
     assert run.checkpoint()["step"] == 6
 
 
-def test_a_worker_dead_before_any_checkpoint_says_what_was_lost_and_offers_a_fresh_start(store):
+def test_a_worker_dead_before_any_checkpoint_says_what_was_lost_and_offers_a_fresh_start(store, monkeypatch):
+    spawned = []
+    monkeypatch.setattr("aigc_core.worker.spawn_worker", lambda run, *args: spawned.append(run.run_id))
     run = store.create(tiny_config().to_dict())
     pid = finished_process_id()
     run.update_status(state="running", pid=pid, step=7)
@@ -49,3 +51,5 @@ def test_a_worker_dead_before_any_checkpoint_says_what_was_lost_and_offers_a_fre
     assert not app.exception
     assert "7 steps are lost" in app.error[0].value
     assert app.button(key="train_resume").proto.label == "Start again from step 0 (no checkpoint)"
+    app.button(key="train_resume").click().run()
+    assert spawned == [run.run_id] and run.raw_status()["state"] == "queued"
