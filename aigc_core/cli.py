@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluated.add_argument("--weights", help="a .weights.h5 file, or the name of shipped weights")
     evaluate.add_argument("--num", type=int, default=10_000, help="samples drawn (FID needs 10000 to compare)")
     evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--json", metavar="FILE",
+                          help="also write the measurements to FILE.json (a run's own metrics.json is written "
+                               "anyway; measurements of weights are only printed unless this is given)")
 
     add_augment_parser(commands)
 
@@ -324,7 +327,12 @@ def command_stop(arguments) -> int:
 
 
 def command_evaluate(arguments) -> int:
-    """Measure a run or shipped weights; print them beside the reference rows; write metrics JSON."""
+    """Measure a run or weights and print them beside the reference rows.
+
+    A run's measurements are written to its own metrics.json. Weights files are never written
+    beside: the shipped `weights/<name>.metrics.json` come from 10,000 samples and only their
+    maker (scripts/train_all_shipped.sh) replaces them, by naming the file with `--json FILE`.
+    """
     from aigc_core.evaluation import (
         MAX_NUM_SAMPLES, REAL_FLOOR, UNTRAINED_CEILING, dataset_of_weights, default_classifier, evaluate_model,
         format_table, reference_rows,
@@ -337,17 +345,21 @@ def command_evaluate(arguments) -> int:
     quiet_tensorflow()
     arguments.num, arguments.seed = validate_sampling(arguments.num, arguments.seed, min_samples=2,
                                                       max_samples=MAX_NUM_SAMPLES, names=("--num", "--seed"))
+    outputs = []
+    if arguments.json is not None:
+        if not arguments.json.endswith(".json"):
+            return _fail(f"--json expects a FILE.json path; received {arguments.json!r}")
+        outputs.append(Path(arguments.json))
     if arguments.run is not None:  # an empty --run "" names no run, not the weights branch
         run = RunStore().open_path(arguments.run)
-        name, out, weights = run.run_id, run.path / "metrics.json", run.weights_path
+        name, weights = run.run_id, run.weights_path
+        outputs.insert(0, run.path / "metrics.json")
     else:
         weights = Path(arguments.weights)
         if weights.suffix == ".h5" or weights.exists():
             name = weights.name.removesuffix(".weights.h5")
-            out = weights.with_name(f"{name}.metrics.json")
         else:
-            name, out = arguments.weights, WEIGHTS_DIR / f"{arguments.weights}.metrics.json"
-            weights = WEIGHTS_DIR / f"{arguments.weights}.weights.h5"
+            name, weights = arguments.weights, WEIGHTS_DIR / f"{arguments.weights}.weights.h5"
     dataset = dataset_of_weights(weights)  # a run's config.json, or "dataset" in shipped <name>.json; else mnist
     default_classifier(dataset=dataset)  # a missing classifier is reported before any model is loaded
     model = _load_source(arguments)
@@ -363,17 +375,16 @@ def command_evaluate(arguments) -> int:
         shares = "  ".join(f"{digit}: {share:.0%}" for digit, share in enumerate(metrics["digit_agreement"])
                            if share is not None)
         print(f"classifier agrees with the label asked for: {shares}")
-    write_json_atomic(out, {"name": name, "family": model.family, "weights_sha256": weights_sha256, **metrics,
-                            "reference": reference})
-    print(f"wrote {out}")
+    for out in outputs:
+        write_json_atomic(out, {"name": name, "family": model.family, "weights_sha256": weights_sha256, **metrics,
+                                "reference": reference})
+        print(f"wrote {out}")
     return 0
 
 
 def command_worker(arguments) -> int:
-    from aigc_core.training import quiet_tensorflow
-    from aigc_core.worker import worker_main
+    from aigc_core.worker import worker_main  # sets TensorFlow up itself, once it holds a training slot
 
-    quiet_tensorflow()
     return worker_main(arguments.run, extra_steps=arguments.steps, extra_minutes=arguments.minutes)
 
 
@@ -395,10 +406,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports TensorFlow
     arguments = build_parser().parse_args(argv)
     try:
-        from aigc_core.devices import configure_logical_cpus, enable_gpu_memory_growth
+        if arguments.command != "worker":  # a queued worker must not import TensorFlow while it waits
+            from aigc_core.devices import configure_logical_cpus, enable_gpu_memory_growth
 
-        configure_logical_cpus()  # $AIGC_LOGICAL_CPUS, before any command starts TensorFlow's runtime
-        enable_gpu_memory_growth()
+            configure_logical_cpus()  # $AIGC_LOGICAL_CPUS, before any command starts TensorFlow's runtime
+            enable_gpu_memory_growth()
         return COMMANDS[arguments.command](arguments)
     except ValueError as error:  # includes DatasetError-free validation and WeightsError
         return _fail(str(error))

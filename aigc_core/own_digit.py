@@ -16,8 +16,10 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import contextlib
 import math
 import numbers
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -34,6 +36,15 @@ CENTRE = 14.0
 ALLOWED_FORMATS = ("PNG", "JPEG")
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # the same cap as `server.maxUploadSize` in .streamlit/config.toml
 MAX_IMAGE_SIDE = 4096
+# Pixels decoded in full: a PNG cannot be decoded at a lower scale, and a 4096x4096 16-bit RGBA
+# PNG of 130 KB once cost the server 290-400 MB. A JPEG is decoded at 1/2, 1/4 or 1/8 scale
+# (`draft`), so a 12-megapixel phone photo stays within this too.
+MAX_DECODED_PIXELS = 2048 * 2048
+# Images are shrunk to this many pixels a side right after decoding: a digit ends up 20x20.
+WORK_SIDE = 1024
+# Uploads decoded at once by one server; the next one waits up to `DECODE_WAIT_S`, then is refused.
+MAX_CONCURRENT_DECODES = 2
+DECODE_WAIT_S = 20.0
 MIN_IMAGE_SIDE = 8
 PREVIEW_SIDE = 280
 # Ink fainter than this (after the background is subtracted) is paper texture or JPEG noise.
@@ -67,15 +78,34 @@ class PreparedDigit:
 
 
 # -- reading images ---------------------------------------------------------------------------
+_decoding = threading.BoundedSemaphore(MAX_CONCURRENT_DECODES)
+
+
+@contextlib.contextmanager
+def _decoding_slot():
+    """One of `MAX_CONCURRENT_DECODES` places to decode an image in: six uploads at once once
+    took a server from 0.9 to 2.7 GB. Raises a one-line ValueError when none frees up in time."""
+    if not _decoding.acquire(timeout=DECODE_WAIT_S):
+        raise ValueError("image: the server is busy preparing other images; try again in a moment")
+    try:
+        yield
+    finally:
+        _decoding.release()
+
+
 def read_image_bytes(data: bytes) -> np.ndarray:
-    """A PNG or JPEG file's pixels as a grayscale (H, W) float32 array in [0, 1].
+    """A PNG or JPEG file's pixels as a grayscale (H, W) float32 array in [0, 1], at most
+    `WORK_SIDE` pixels a side.
 
     The size is checked from the header before the pixels are decoded, so a huge image is
-    refused without allocating it. Transparent pixels are laid on white: a digit drawn in
-    black on a transparent background then reads as dark-on-light and is inverted later.
+    refused without allocating it; a JPEG is decoded at the smallest scale that is still at
+    least `WORK_SIDE` a side, and every image is shrunk before any float copy is made.
+    Transparent pixels are laid on white: a digit drawn in black on a transparent background
+    then reads as dark-on-light and is inverted later.
 
     Raises:
-        ValueError: not a PNG/JPEG, a damaged file, or an image too big or too small.
+        ValueError: not a PNG/JPEG, a damaged file, an image too big or too small, or a
+            server busy with `MAX_CONCURRENT_DECODES` other images for `DECODE_WAIT_S`.
     """
     from PIL import Image, ImageOps
 
@@ -95,16 +125,26 @@ def read_image_bytes(data: bytes) -> np.ndarray:
         raise ValueError(f"image: {width}x{height} pixels is too big; at most {MAX_IMAGE_SIDE} pixels a side")
     if min(width, height) < MIN_IMAGE_SIDE:
         raise ValueError(f"image: {width}x{height} pixels is too small; at least {MIN_IMAGE_SIDE} a side")
-    try:  # 4096 x 4096 is far below PIL's decompression-bomb limit, so this decodes at most 64 MiB
-        picture.load()
-        picture = ImageOps.exif_transpose(picture)  # phone photos store their rotation in EXIF
-    except Exception as error:  # a damaged body behind a valid header
-        raise ValueError(unreadable.format(type(error).__name__)) from None
-    if "A" in picture.getbands() or "transparency" in picture.info:
-        rgba = picture.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        picture = Image.alpha_composite(background, rgba)
-    return np.asarray(picture.convert("L"), dtype=np.float32) / 255.0
+    if picture.format == "JPEG":
+        longest = max(width, height)  # decode at 1/2, 1/4 or 1/8 scale, the long side still >= WORK_SIDE
+        picture.draft(picture.mode, (max(1, width * WORK_SIDE // longest), max(1, height * WORK_SIDE // longest)))
+    decoded_width, decoded_height = picture.size
+    if decoded_width * decoded_height > MAX_DECODED_PIXELS:
+        side = math.isqrt(MAX_DECODED_PIXELS)
+        raise ValueError(f"image: {width}x{height} pixels is too big for a {picture.format}; at most "
+                         f"{MAX_DECODED_PIXELS:,} pixels ({side}x{side}): shrink it or save it as a JPEG")
+    with _decoding_slot():
+        try:
+            picture.load()
+            picture = ImageOps.exif_transpose(picture)  # phone photos store their rotation in EXIF
+        except Exception as error:  # a damaged body behind a valid header
+            raise ValueError(unreadable.format(type(error).__name__)) from None
+        picture.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)  # in place; only ever shrinks
+        if "A" in picture.getbands() or "transparency" in picture.info:
+            rgba = picture.convert("RGBA")
+            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            picture = Image.alpha_composite(background, rgba)
+        return np.asarray(picture.convert("L"), dtype=np.float32) / 255.0
 
 
 def read_data_url(url: str) -> np.ndarray:

@@ -184,9 +184,7 @@ class Run:
                 status = {
                     **status,
                     "state": "failed",
-                    "error": f"worker died (process {pid} is gone); resume continues from the last checkpoint"
-                    if pid
-                    else "worker never started",
+                    "error": self._death_message(pid, status.get("step") or 0) if pid else "worker never started",
                     "updated_at": time.time(),
                 }
                 try:
@@ -194,6 +192,14 @@ class Run:
                 except OSError:
                     pass  # a read-only store still reports the truth
         return status
+
+    def _death_message(self, pid: int, step: int) -> str:
+        """Why the run failed, and what a resume will do: continue from a checkpoint, or start over."""
+        checkpoint = self.checkpoint() if self.weights_path.exists() else None
+        if checkpoint:
+            return f"worker died (process {pid} is gone); resume continues from the checkpoint at step {checkpoint.get('step', 0)}"
+        lost = f"its {step} steps are lost" if step else "nothing was trained yet"
+        return f"worker died (process {pid} is gone) before its first checkpoint: {lost}; resume starts again from step 0"
 
     def update_status(self, **fields) -> dict:
         status = {**self.raw_status(), **fields, "updated_at": time.time()}

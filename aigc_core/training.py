@@ -171,6 +171,9 @@ def make_recorder(model, run: Run, config: TrainingConfig, *, start_step: int, t
             self.step_timer = StepTimer()
             self.step_began = self.started
             self.step_excluded = 0.0
+            # A new run checkpoints at its first logged step too: a worker killed before
+            # `checkpoint_every` steps then loses seconds of training, not minutes.
+            self.early_checkpoint_due = start_step == 0
 
         def elapsed(self) -> float:
             return previous_elapsed_s + time.monotonic() - self.started
@@ -228,8 +231,9 @@ def make_recorder(model, run: Run, config: TrainingConfig, *, start_step: int, t
                 self.score_snapshot()
             elif self.control.extra_snapshot_due(self.step):
                 save_snapshot(self.model, run, latent, self.step)  # slow motion: frames where the change is fastest
-            if self.step % config.checkpoint_every == 0:
+            if self.step % config.checkpoint_every == 0 or (self.early_checkpoint_due and self.step % config.log_every == 0):
                 save_checkpoint(self.model, run, self.step, self.epoch(), self.elapsed())
+                self.early_checkpoint_due = False
             if progress is not None:
                 progress(self.step, target_step, values)
             if self.signal_received:

@@ -4,6 +4,9 @@ The app never trains in its own process: `launch()` creates the run directory an
 `python -m aigc_core worker`, which waits for a free training slot, then trains. A slot
 is an exclusive `flock` on a file in the runs folder, so the queue needs no server, and
 the kernel frees a slot the moment its worker dies, however it dies.
+
+A queued worker imports nothing heavy: TensorFlow and Keras (about 700 MB resident) are imported
+only once it holds a slot, so ten queued runs cost ten small Python processes, not 7 GB.
 """
 
 from __future__ import annotations
@@ -15,13 +18,15 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aigc_core.config import TrainingConfig, validate
 from aigc_core.housekeeping import check_disk_space, prepare_new_run
 from aigc_core.limits import max_concurrent_runs, validate_extra_budget
 from aigc_core.ownership import OPERATOR, Requester, admission, check_control
 from aigc_core.runs import PROJECT_ROOT, Run, RunStore, own_process_identity
-from aigc_core.training import start_run, train_run
+
+if TYPE_CHECKING:
+    from aigc_core.config import TrainingConfig
 
 QUEUE_POLL_S = 0.5
 
@@ -73,6 +78,9 @@ def launch(config: TrainingConfig, store: RunStore | None = None, requester: Req
         ValueError: a bad config, a cap reached, or too little disk space (after old runs are pruned).
         OSError: the runs folder cannot be written; no half-made run is left behind.
     """
+    from aigc_core.config import validate
+    from aigc_core.training import start_run
+
     store = store or RunStore()
     validate(config)
     with admission(store, requester):
@@ -151,6 +159,13 @@ def worker_main(run_path: str, extra_steps: int | None = None, extra_minutes: fl
         run.update_status(state="stopped", error=None, eta_s=None)
         return 0
     try:
+        # Only now the training stack: a worker waiting in the queue stays a small process.
+        from aigc_core.devices import configure_logical_cpus, enable_gpu_memory_growth
+        from aigc_core.training import quiet_tensorflow, train_run
+
+        quiet_tensorflow()
+        configure_logical_cpus()  # $AIGC_LOGICAL_CPUS, before TensorFlow's runtime starts
+        enable_gpu_memory_growth()
         _limit_threads()
         status = train_run(run, extra_steps=extra_steps, extra_minutes=extra_minutes)
     finally:

@@ -1,6 +1,12 @@
-"""Peak resident memory of one training process per registered variant.
+"""Resident memory of a queued worker, and peak resident memory of one training process per variant.
 
     python bench/worker_memory.py [--steps 30]
+    python bench/worker_memory.py --queued-only
+
+A queued run's worker waits for a training slot (see aigc_core/worker.py): the slot is held
+here, a real `python -m aigc_core worker` is started, and its resident set size while it waits
+(VmRSS and its peak VmHWM from /proc) is the figure, taken after it has polled the queue a few
+times. It must stay small: every queued run has one.
 
 Each variant trains for `--steps` steps on the full MNIST training split in its own
 `python -m aigc_core train` process (what a worker does); the kernel's peak resident set size
@@ -33,10 +39,54 @@ def peak_of_training(family: str, preset: str, steps: int, runs_root: Path) -> t
     return usage.ru_maxrss / 1024.0, time.monotonic() - started, os.waitstatus_to_exitcode(status)
 
 
+def _proc_status_mb(pid: int, field: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024.0
+    raise RuntimeError(f"no {field} in /proc/{pid}/status")
+
+
+def queued_worker_memory(runs_root: Path, wait_s: float = 3.0) -> tuple[float, float, bool]:
+    """(resident MiB, peak resident MiB, TensorFlow mapped?) of a worker waiting for a held slot."""
+    import fcntl
+
+    from aigc_core.runs import RunStore
+
+    store = RunStore(runs_root)
+    run = store.create({"model": "gan", "preset": "fast", "steps": 5})  # never trained: it is stopped while queued
+    (store.root / ".slots").mkdir(exist_ok=True)
+    with open(store.root / ".slots" / "slot-0.lock", "w") as slot:
+        fcntl.flock(slot, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        worker = subprocess.Popen([sys.executable, "-m", "aigc_core", "worker", "--run", str(run.path)],
+                                  cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  env={**os.environ, "AIGC_MAX_CONCURRENT": "1", "PYTHONPATH": str(PROJECT_ROOT)})
+        try:
+            deadline = time.monotonic() + 120
+            while run.raw_status().get("pid") != worker.pid and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(wait_s)  # several polls of the queue
+            resident, peak = _proc_status_mb(worker.pid, "VmRSS"), _proc_status_mb(worker.pid, "VmHWM")
+            tensorflow = "tensorflow" in Path(f"/proc/{worker.pid}/maps").read_text()
+            run.request_stop()
+            worker.wait(timeout=60)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    return resident, peak, tensorflow
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--queued-only", action="store_true", help="measure only a queued worker (seconds)")
     args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="aigc-queued-") as folder:
+        resident, peak, tensorflow = queued_worker_memory(Path(folder))
+    print(f"queued worker: {resident:.0f} MiB resident (peak {peak:.0f} MiB), TensorFlow "
+          f"{'loaded' if tensorflow else 'not loaded'} while it waits", flush=True)
+    if args.queued_only:
+        return 0 if not tensorflow else 1
     from aigc_core.registry import VARIANTS
 
     failures = []

@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 train_and_measure() {
     python scripts/train_shipped.py "$1" --minutes "$2" --seed 0
-    python -m aigc_core evaluate --weights "$1"
+    # evaluate only prints for weights; naming the shipped file is what replaces it
+    python -m aigc_core evaluate --weights "$1" --json "weights/$1.metrics.json"
 }
 train_and_measure gan-fast 12
 train_and_measure vae-large 8

@@ -3,7 +3,8 @@
     python scripts/weights_readme.py
 
 Every number in the generated table comes from a `<name>.metrics.json` written by
-`python -m aigc_core evaluate --weights <name>`, or from a classifier's JSON and reference
+`python -m aigc_core evaluate --weights <name> --json weights/<name>.metrics.json`
+(scripts/train_all_shipped.sh), or from a classifier's JSON and reference
 cache; nothing is typed in by hand. Numbers are only comparable within one dataset, so
 models trained on another dataset than MNIST get their own table.
 """

@@ -248,14 +248,18 @@ def test_cli_evaluate_without_a_classifier_says_how_to_train_it(tmp_path, monkey
     assert len(error.splitlines()) == 1 and "scripts/train_classifier.py" in error
 
 
-def test_cli_evaluate_writes_metrics_beside_the_weights(tmp_path, saved_tiny_classifier, capsys):
+def test_cli_evaluate_of_weights_prints_and_writes_only_the_json_asked_for(tmp_path, saved_tiny_classifier, capsys):
     from aigc_core.weights import export_weights
 
     weights_path = export_weights(tiny_model("vae"), "tiny-vae", tmp_path / "weights", description="test")
+    files_before = sorted(path.name for path in (tmp_path / "weights").iterdir())
     assert main(["evaluate", "--weights", str(weights_path), "--num", "30"]) == 0
     output = capsys.readouterr().out
     assert "tiny-vae" in output and evaluation.REAL_FLOOR in output and evaluation.UNTRAINED_CEILING in output
-    written = json.loads((tmp_path / "weights" / "tiny-vae.metrics.json").read_text())
+    assert sorted(path.name for path in (tmp_path / "weights").iterdir()) == files_before  # nothing beside
+
+    assert main(["evaluate", "--weights", str(weights_path), "--num", "30", "--json", str(tmp_path / "out.json")]) == 0
+    written = json.loads((tmp_path / "out.json").read_text())
     assert written["num_samples"] == 30 and written["family"] == "vae" and "negative_elbo_nats" in written
     assert set(written["reference"]) == {evaluation.REAL_FLOOR, evaluation.UNTRAINED_CEILING}
     assert written["reference"][evaluation.REAL_FLOOR]["num_samples"] == 30

@@ -223,10 +223,11 @@ def test_compare_opens_with_the_values_of_a_shared_link(isolated):
     {"left": "weights:deleted", "right": "run:../../etc", "seed": "-3"},
     {"left": "nonsense", "seed": "12abc", "timeline": "no/such/run", "twin": "x,y"},
 ])
-def test_compare_falls_back_silently_on_a_stale_link(isolated, query):
+def test_compare_falls_back_on_a_stale_link_with_a_notice(isolated, query):
     gan_key, vae_key = export_tiny_models(isolated["weights"])
     app = open_page("pages/compare.py", query)
     assert not app.error
+    assert any(item.value.startswith("This link's left model is not") for item in app.info)
     assert app.selectbox(key="compare_left").value == gan_key  # the page's own defaults
     assert app.selectbox(key="compare_right").value == vae_key
     assert app.number_input(key="compare_seed").value == 0

@@ -3,14 +3,17 @@
 A page restores its keyed widgets from `st.query_params` before drawing them (only when the
 session has no valid value yet, i.e. on a fresh tab or a pasted link), then publishes the
 values back, so a copied link reopens the same view. Values from a URL are untrusted: a run id
-goes through `validate_run_id`, every value must be one of the options on offer, and anything
-unknown (a deleted run, a typo, an old link) falls back to the default without a word.
+goes through `validate_run_id`, every value must be one of the options on offer, a number must be
+plain ASCII digits in range, and anything else (a deleted run, a typo, an old link) falls back to
+the default with a one-line notice that names the control, never the value itself.
 
 Widgets restored here are drawn without `index=`/`value=`: their value lives in Session State,
 as the Train form's do, so Streamlit never sees two competing defaults.
 """
 
 from __future__ import annotations
+
+import re
 
 import streamlit as st
 
@@ -19,6 +22,16 @@ from aigc_core.runs import validate_run_id
 PRESENTATION_KEY = "presentation_mode"
 PRESENT_PARAM = "present"
 TRUE_VALUES = ("1", "true", "yes", "on")
+FALSE_VALUES = ("0", "false", "no", "off")
+# ASCII digits only, at most 18 of them: `str.isdigit()` accepts "²", `int()` accepts "٣" and
+# " 5", and a 5,000-digit number makes `int()` itself raise.
+WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
+# What a notice calls each URL parameter: the label of the control it sets.
+PARAM_LABELS = {
+    "seed": "seed", "seed_a": "seed A", "seed_b": "seed B", "left": "left model", "right": "right model",
+    "timeline": "timeline run", "source": "model", "method": "interpolation", "run": "run",
+    "axis": "race clock", "twin": "twin pair", "vae": "VAE", "gan": "GAN", PRESENT_PARAM: "presentation mode",
+}
 # Plot heights and chart fonts grow by this factor in presentation mode (page text is scaled by the CSS below).
 PRESENTATION_FIGURE_SCALE = 1.35
 PRESENTATION_CSS = """
@@ -61,11 +74,20 @@ def url_run_id(param: str) -> str | None:
 
 
 def parse_int(value: str | None, low: int, high: int) -> int | None:
-    """A whole number in [low, high] from URL text, or None."""
-    if value is None or not value.strip().lstrip("-").isdigit():
+    """A whole number in [low, high] from URL text (ASCII digits, an optional minus), or None."""
+    if not isinstance(value, str) or not WHOLE_NUMBER.fullmatch(value):
         return None
     number = int(value)
     return number if low <= number <= high else None
+
+
+def notice_bad_value(param: str, expected: str) -> None:
+    """One line under the control's place: the link's value was not usable, the default is shown.
+
+    The value itself is not echoed: it is untrusted text and would be rendered as Markdown.
+    """
+    label = PARAM_LABELS.get(param, param)
+    st.info(f"This link's {label} is not {expected}, so the default is shown.", icon=":material/link_off:")
 
 
 # -- restoring widgets before they are drawn ----------------------------------------------------
@@ -79,7 +101,10 @@ def restore_choice(key: str, param: str, options: list, default, run_id: bool = 
     if state.get(key) in options:
         return
     value = url_run_id(param) if run_id else url_value(param)
-    state[key] = value if value is not None and value in options else default
+    usable = value is not None and value in options
+    if not usable and url_value(param) is not None:
+        notice_bad_value(param, "one on offer here")
+    state[key] = value if usable else default
 
 
 def restore_int(key: str, param: str, default: int, low: int, high: int) -> None:
@@ -89,6 +114,8 @@ def restore_int(key: str, param: str, default: int, low: int, high: int) -> None
     if isinstance(current, (int, float)) and not isinstance(current, bool) and low <= current <= high:
         return
     value = parse_int(url_value(param), low, high)
+    if value is None and url_value(param) is not None:
+        notice_bad_value(param, f"a whole number from {low:,} to {high:,}")
     state[key] = default if value is None else value
 
 
@@ -131,7 +158,10 @@ def figure_scale() -> float:
 def restore_presentation() -> None:
     """Before the toggle is drawn: `?present=1` turns presentation mode on for a fresh session."""
     if PRESENTATION_KEY not in st.session_state:
-        st.session_state[PRESENTATION_KEY] = (url_value(PRESENT_PARAM) or "").lower() in TRUE_VALUES
+        value = (url_value(PRESENT_PARAM) or "").lower()
+        if value and value not in TRUE_VALUES + FALSE_VALUES:
+            notice_bad_value(PRESENT_PARAM, "on (1) or off (0)")
+        st.session_state[PRESENTATION_KEY] = value in TRUE_VALUES
 
 
 def apply_presentation() -> None:

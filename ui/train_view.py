@@ -345,12 +345,14 @@ RESUMABLE_STATES = ("stopped", "interrupted", "failed")
 def _render_resume(run: Run, status: dict) -> None:
     """A run that ended early continues from its last checkpoint up to its original budget."""
     checkpoint = run.checkpoint() if run.weights_path.exists() else None
-    if status.get("state") not in RESUMABLE_STATES or not checkpoint:
+    if status.get("state") not in RESUMABLE_STATES:
         return
     if not may_control_run(run):
         not_owner_note("resume")
         return
-    if st.button(f"Resume from step {checkpoint.get('step', 0)}", key="train_resume", icon=":material/play_arrow:"):
+    # Without a checkpoint (a worker killed before its first one) the run can still start over.
+    label = f"Resume from step {checkpoint.get('step', 0)}" if checkpoint else "Start again from step 0 (no checkpoint)"
+    if st.button(label, key="train_resume", icon=":material/play_arrow:"):
         try:
             resume(run, requester=requester(RunStore(run.path.parent)))
         except (ValueError, OSError) as error:  # a cap, the disk, another browser's run, a read-only folder

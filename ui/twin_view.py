@@ -133,7 +133,10 @@ def render_twin_race(twins: list[Twin]) -> None:
     by_id = {twin.twin_id: twin for twin in twins}
     state = st.session_state
     if state.get("compare_twin") not in by_id:
-        state["compare_twin"] = _twin_by_url(twins) or twins[0].twin_id
+        linked = _twin_by_url(twins)
+        if linked is None and share.url_value(TWIN_PARAM) is not None:
+            share.notice_bad_value(TWIN_PARAM, "one on offer here")
+        state["compare_twin"] = linked or twins[0].twin_id
     twin = by_id[st.selectbox("Twin pair", list(by_id), key="compare_twin",
                               format_func=lambda twin_id: by_id[twin_id].label())]
     share.restore_choice("compare_twin_axis", "axis", list(AXES), "seconds")
