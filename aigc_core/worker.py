@@ -87,9 +87,12 @@ def launch(config: TrainingConfig, store: RunStore | None = None) -> Run:
 def resume(run: Run, extra_steps: int | None = None, extra_minutes: float | None = None) -> Run:
     """Queue a stopped, failed or interrupted run again; its worker continues from the checkpoint."""
     extra_steps, extra_minutes = validate_extra_budget(extra_steps, extra_minutes)
-    state = run.status().get("state")
+    status = run.status()
+    state = status.get("state")
     if state in ("queued", "running"):
         raise ValueError(f"run {run.run_id} is already {state}")
+    if state == "damaged":  # resuming would write over the damaged files, the evidence of what happened
+        raise ValueError(f"run {run.run_id} cannot be resumed: {status.get('error')}")
     run.update_status(state="queued", pid=None, created_at=time.time(), error=None)
     spawn_worker(run, extra_steps, extra_minutes)
     return run
