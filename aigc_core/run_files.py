@@ -112,6 +112,7 @@ COUNT = ("a whole number >= 0", is_count)
 OPTIONAL_COUNT = ("a whole number >= 0 or null", optional(is_count))
 SECONDS = ("a time in seconds", is_seconds)
 OPTIONAL_SECONDS = ("a time in seconds or null", optional(is_seconds))
+OPTIONAL_EPOCH = ("a number of epochs >= 0 or null", optional(lambda value: is_finite_number(value) and value >= 0))
 
 CONFIG = JsonObjectSchema("config.json", {
     "model": (f"one of {list(MODEL_FAMILIES)}", lambda value: value in MODEL_FAMILIES),
@@ -138,7 +139,7 @@ STATUS = JsonObjectSchema("status.json", {
     "pid_start_time": ("text or null", optional(is_text)),
     "step": COUNT,
     "total_steps": OPTIONAL_COUNT,
-    "epoch": OPTIONAL_COUNT,
+    "epoch": OPTIONAL_EPOCH,
     "elapsed_s": OPTIONAL_SECONDS,
     "eta_s": OPTIONAL_SECONDS,
     "created_at": SECONDS,
@@ -147,7 +148,7 @@ STATUS = JsonObjectSchema("status.json", {
 }, required=("state",))
 
 CHECKPOINT = JsonObjectSchema("checkpoint.json", {
-    "step": COUNT, "epoch": OPTIONAL_COUNT, "elapsed_s": SECONDS,
+    "step": COUNT, "epoch": OPTIONAL_EPOCH, "elapsed_s": SECONDS,
 }, required=("step",))
 
 MODEL_CONFIG = JsonObjectSchema("model_config.json", {

@@ -242,7 +242,9 @@ class Run:
         return status
 
     def update_status(self, **fields) -> dict:
-        status = {**self.raw_status(), **fields, "updated_at": time.time()}
+        """Write these fields over status.json's, keeping every key it had (even a damaged file's)."""
+        written = read_json(self.path / "status.json")
+        status = {**(written if isinstance(written, dict) else {}), **fields, "updated_at": time.time()}
         write_json_atomic(self.path / "status.json", status)
         return status
 
