@@ -175,24 +175,24 @@ class Run:
         return self.path / "STOP"
 
     # -- config and status ----------------------------------------------------------------
-    def _read_object(self, schema) -> tuple[dict, str | None]:
-        """A JSON file's checked contents ({} when missing or damaged), and its damage in one line."""
+    def _read_object(self, schema) -> tuple[dict, DamagedRunFile | None]:
+        """A JSON file's checked contents ({} when missing or damaged), and what damages it."""
         try:
             return read_json_object(self.path / schema.file_name, schema) or {}, None
         except DamagedRunFile as error:
-            return {}, str(error)
+            return {}, error
 
     def config(self, strict: bool = False) -> dict:
         """config.json; {} when missing or damaged, or with `strict` DamagedRunFile when damaged."""
-        config, problem = self._read_object(CONFIG)
-        if problem and strict:
-            raise DamagedRunFile(CONFIG.file_name, problem.split(": ", 1)[1])
+        config, damage = self._read_object(CONFIG)
+        if damage and strict:
+            raise damage
         return config
 
     def raw_status(self) -> dict:
         """status.json as written; `{"state": "damaged", "error": why}` when it cannot be used."""
-        status, problem = self._read_object(STATUS)
-        return {"state": DAMAGED, "error": problem} if problem else status
+        status, damage = self._read_object(STATUS)
+        return {"state": DAMAGED, "error": str(damage)} if damage else status
 
     def file_damage(self, rows: bool = False) -> str | None:
         """One line naming the first damaged file of the run (and what is wrong), None when all are sound.
@@ -202,9 +202,9 @@ class Run:
                 files are always checked.
         """
         for schema in OBJECT_FILES:
-            problem = self._read_object(schema)[1]
-            if problem:
-                return problem
+            damage = self._read_object(schema)[1]
+            if damage:
+                return str(damage)
         if rows:
             for path in (self.metrics_path, self.quality_path):
                 problem = read_json_lines(path)[1]

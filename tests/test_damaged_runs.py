@@ -229,7 +229,9 @@ ISSUE_CASES = {
     "binary-metrics": {"metrics.jsonl": SOUND["metrics.jsonl"] + b"\xff\xfe\x00\n"},
     "bare-five-metrics": {"metrics.jsonl": b"5\n" + SOUND["metrics.jsonl"]},
     "list-config": {"config.json": b"[]"},
-    "garbage-samples": {"samples/step_0000020.npy": b"\x00\x01", "samples/step_0000010.npy": b"\xff"},
+    # Snapshots are read one at a time (never all for a run list); the evaluation's reference is not an object.
+    "garbage-samples": {"samples/step_0000020.npy": b"\x00\x01", "samples/step_0000010.npy": b"\xff",
+                        "metrics.json": b'{"fid": 3.0, "reference": [1]}'},
 }
 
 
@@ -303,6 +305,9 @@ def test_every_page_renders_with_damaged_runs_in_the_store(damaged_store):
         shown = [item.value for item in [*app.error, *app.warning]]
         assert shown, run_id  # the damage is said, in one line naming the file
         assert all("\n" not in text for text in shown)
+    app.toggle(key="runs_timeline_gif").set_value(True).run()  # garbage-samples is still selected
+    assert_clean(app)
+    assert any(text.startswith("No GIF: step_0000010.npy") for text in (item.value for item in app.warning))
 
 
 @pytest.mark.parametrize("run_id", [*ISSUE_CASES, "sound"])

@@ -95,11 +95,15 @@ def _render_timeline(run: Run) -> None:
         images = run.load_snapshot(path)
     except ValueError as error:  # a damaged snapshot file: name it, keep the rest of the page
         st.warning(f"The samples at step {chosen} cannot be shown: {error}")
-        return
-    st.image(image_grid_png(images, scale=2), width="stretch", caption=f"The same noise batch at step {chosen}")
+    else:
+        st.image(image_grid_png(images, scale=2), width="stretch", caption=f"The same noise batch at step {chosen}")
     # Built only on request: a GIF of every snapshot is about a megabyte.
     if st.toggle("Animate the timeline (GIF)", key="runs_timeline_gif"):
-        gif = _timeline_gif(str(run.path), tuple(step for step, _ in snapshots))
+        try:
+            gif = _timeline_gif(str(run.path), tuple(step for step, _ in snapshots))
+        except ValueError as error:  # a damaged snapshot among the frames
+            st.warning(f"No GIF: {error}")
+            return
         st.image(gif, width="stretch", caption="Every snapshot in order; the last one stays longer")
         st.download_button("Timeline GIF", data=gif, file_name=f"{run.run_id}-timeline.gif", mime="image/gif",
                            key="runs_download_gif", on_click="ignore")
