@@ -13,6 +13,7 @@ runs folder must not let a visitor view or download the file it points to.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from dataclasses import dataclass
@@ -190,6 +191,8 @@ def parse_json(data: bytes, file_name: str):
     except json.JSONDecodeError as error:
         raise DamagedRunFile(file_name, f"expected JSON, received text that is not: {error.msg} at line "
                                         f"{error.lineno} column {error.colno}") from None
+    except ValueError as error:  # an integer of more digits than Python converts
+        raise DamagedRunFile(file_name, f"expected JSON, received {' '.join(str(error).split())[:80]}") from None
     except RecursionError:
         raise DamagedRunFile(file_name, "expected JSON, received lists or objects nested too deeply") from None
 
@@ -256,8 +259,6 @@ def read_snapshot(path: Path | str) -> np.ndarray:
     data = read_run_bytes(path)
     if data is None:
         raise DamagedRunFile(path.name, "was deleted while being read")
-    import io
-
     try:
         images = np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError, EOFError, TypeError) as error:

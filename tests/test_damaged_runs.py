@@ -146,6 +146,12 @@ def test_random_bytes_in_any_file_never_raise(name, data):
             assert_damaged(outcome, name)
 
 
+@pytest.mark.parametrize("name", [*OBJECT_FILES, *LINE_FILES])
+def test_json_that_python_cannot_hold_is_damaged(name):
+    for data in (b'{"step": ' + b"9" * 5000 + b"}\n", b"[" * 100_000 + b"\n"):  # too many digits, too deep
+        assert_damaged(read_with(name, data), name)
+
+
 @FUZZ
 @given(name=strategies.sampled_from(OBJECT_FILES), value=JSON_VALUES.filter(lambda value: not isinstance(value, dict)))
 def test_a_json_file_that_is_not_an_object_is_damaged(name, value):
