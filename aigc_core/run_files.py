@@ -209,15 +209,21 @@ def read_json_object(path: Path | str, schema: JsonObjectSchema) -> dict | None:
     return schema.check(parse_json(data, schema.file_name))
 
 
+# The one value of a row that is a list: kl.jsonl's KL term per latent dimension.
+LIST_KEYS = ("kl",)
+
+
 def check_row(row, file_name: str) -> dict:
-    """One line of a .jsonl file: an object with a whole-number step and numbers (or lists of them)."""
+    """One line of a .jsonl file: an object with a whole-number step and numbers (`kl`: a list of them)."""
     if not isinstance(row, dict):
         raise DamagedRunFile(file_name, f"expected a JSON object, received {_json_kind(row)}")
     if not is_count(row.get("step")):
         raise DamagedRunFile(file_name, f"expected step to be a whole number >= 0, received {_shown(row.get('step'))}")
     for name, value in row.items():
-        numbers = value if isinstance(value, list) else [value]
-        if not all(is_number(item) for item in numbers):
+        if name in LIST_KEYS:
+            if not (isinstance(value, list) and all(is_number(item) for item in value)):
+                raise DamagedRunFile(file_name, f"expected {name} to be a list of numbers, received {_shown(value)}")
+        elif not is_number(value):
             raise DamagedRunFile(file_name, f"expected {name} to be a number, received {_shown(value)}")
     return row
 

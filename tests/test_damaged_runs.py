@@ -215,6 +215,14 @@ def test_a_bad_line_is_skipped_and_named(name, line, position):
         assert all(row["step"] in (10, 20) or json.dumps(row) == json.dumps(line) for row in outcome["metrics"])
 
 
+@pytest.mark.parametrize("line", ['{"step": 30, "d_loss": [1, 2]}', '{"step": 30, "d_loss": "low"}',
+                                  '{"step": true, "d_loss": 1}', '{"step": -1}', '{"d_loss": 1}'])
+def test_a_row_a_chart_cannot_draw_is_damaged_and_left_out(line):
+    outcome = read_with("metrics.jsonl", SOUND["metrics.jsonl"] + line.encode() + b"\n")
+    assert_damaged(outcome, "metrics.jsonl")
+    assert "line 3" in outcome["summary"]["error"] and [row["step"] for row in outcome["metrics"]] == [10, 20]
+
+
 @pytest.mark.parametrize("data", [b"", b"\x93NUMPY garbage", npy_bytes(np.zeros(3)),
                                   npy_bytes(np.array(["a", "b"])), npy_bytes(np.zeros((2, 28, 28, 3)))])
 def test_a_damaged_snapshot_is_named_and_the_latest_sound_one_is_shown(data):
