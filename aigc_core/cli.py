@@ -276,7 +276,7 @@ def command_list(arguments) -> int:
         row = run.summary()
         losses = ", ".join(f"{k}={v:.3f}" for k, v in sorted(row["final_losses"].items()) if isinstance(v, float))
         error = f"  ({row['error']})" if row["error"] else ""
-        print(f"  {row['run_id']:36s} {row['state']:10s} {row['model']}-{row['preset']:6s} "
+        print(f"  {row['run_id']:36s} {row['state']:10s} {row['model'] or '?'}-{row['preset'] or '?':6s} "
               f"step {row['step']:>6} {row['elapsed_s']:8.1f} s  {losses}{error}")
     print("shipped weights:")
     entries = shipped_weights()
@@ -296,9 +296,12 @@ def command_resume(arguments) -> int:
 
     quiet_tensorflow()
     run = RunStore().open_path(arguments.run)
-    state = run.status().get("state")
+    status = run.status()
+    state = status.get("state")
     if state in ("queued", "running"):
         return _fail(f"run {run.path} is still {state}; stop it first")
+    if state == "damaged":
+        return _fail(f"run {run.path} cannot be resumed: {status.get('error')}")
     if arguments.epochs is not None:
         return _fail("resume takes --steps or --minutes, not --epochs")
     for name in ("steps", "minutes"):

@@ -51,7 +51,8 @@ def prune_runs(store: RunStore | None = None, keep: int | None = None, max_mb: f
     """Delete old finished runs beyond the count and size caps, oldest first; return their ids.
 
     Only runs in a final state are candidates; active runs count towards the size but are
-    never deleted, so a folder full of active runs stays over the size cap.
+    never deleted, so a folder full of active runs stays over the size cap. Neither is a
+    damaged run (see `aigc_core.run_files`): its files are the evidence of what went wrong.
     """
     store = store or RunStore()
     keep = keep_runs() if keep is None else keep

@@ -12,7 +12,9 @@
         STOP                 present when a stop was requested
         control.json         pause, step N, speed: read between steps (aigc_core.run_control)
 
-The UI only reads these files; it never reaches into a training process.
+The UI only reads these files; it never reaches into a training process. Every file is read
+through its check in `aigc_core.run_files`: a damaged one makes the run "damaged" (one line
+naming the file and what is wrong), never a crash, and links in the runs folder are not followed.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from aigc_core.run_files import (
+    CHECKPOINT, CONFIG, DAMAGED, MODEL_CONFIG, OBJECT_FILES, STATUS, DamagedRunFile, read_json_lines,
+    read_json_object, read_snapshot,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
@@ -61,9 +68,10 @@ def write_json_atomic(path: Path, data) -> None:
 
 
 def read_json(path: Path, default=None):
+    """The JSON in a file, or `default` when it is missing, unreadable or not JSON (binary bytes too)."""
     try:
         return json.loads(Path(path).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):
         return default
 
 
@@ -168,16 +176,55 @@ class Run:
         return self.path / "STOP"
 
     # -- config and status ----------------------------------------------------------------
-    def config(self) -> dict:
-        return read_json(self.path / "config.json", default={}) or {}
+    def _read_object(self, schema) -> tuple[dict, DamagedRunFile | None]:
+        """A JSON file's checked contents ({} when missing or damaged), and what damages it."""
+        try:
+            return read_json_object(self.path / schema.file_name, schema) or {}, None
+        except DamagedRunFile as error:
+            return {}, error
+
+    def config(self, strict: bool = False) -> dict:
+        """config.json; {} when missing or damaged, or with `strict` DamagedRunFile when damaged."""
+        config, damage = self._read_object(CONFIG)
+        if damage and strict:
+            raise damage
+        return config
 
     def raw_status(self) -> dict:
-        return read_json(self.path / "status.json", default={}) or {}
+        """status.json as written; `{"state": "damaged", "error": why}` when it cannot be used."""
+        status, damage = self._read_object(STATUS)
+        return {"state": DAMAGED, "error": str(damage)} if damage else status
+
+    def file_damage(self, rows: bool = False) -> str | None:
+        """One line naming the first damaged file of the run (and what is wrong), None when all are sound.
+
+        Args:
+            rows: also read metrics.jsonl and quality.jsonl, which grow long; the small JSON
+                files are always checked.
+        """
+        for schema in OBJECT_FILES:
+            damage = self._read_object(schema)[1]
+            if damage:
+                return str(damage)
+        if rows:
+            for path in (self.metrics_path, self.quality_path):
+                problem = read_json_lines(path)[1]
+                if problem:
+                    return problem
+        return None
 
     def status(self) -> dict:
-        """The status, with an active run whose worker is gone reported (and recorded) as failed."""
+        """The status, with an active run whose worker is gone reported (and recorded) as failed.
+
+        A run that is not active and has a damaged config, status, checkpoint or model config
+        is reported as "damaged" with the reason as its error; its files are left as they are.
+        """
         status = self.raw_status()
         state = status.get("state")
+        if state not in ACTIVE_STATES and state != DAMAGED:
+            problem = self.file_damage()
+            if problem:
+                return {**status, "state": DAMAGED, "error": problem}
         if state in ACTIVE_STATES:
             pid = status.get("pid")
             if worker_gone(status):
@@ -202,7 +249,9 @@ class Run:
         return f"worker died (process {pid} is gone) before its first checkpoint: {lost}; resume starts again from step 0"
 
     def update_status(self, **fields) -> dict:
-        status = {**self.raw_status(), **fields, "updated_at": time.time()}
+        """Write these fields over status.json's, keeping every key it had (even a damaged file's)."""
+        written = read_json(self.path / "status.json")
+        status = {**(written if isinstance(written, dict) else {}), **fields, "updated_at": time.time()}
         write_json_atomic(self.path / "status.json", status)
         return status
 
@@ -224,18 +273,11 @@ class Run:
 
     @staticmethod
     def read_metrics_file(path: Path) -> list[dict]:
-        """Rows of a metrics.jsonl file (a run's, or the history shipped beside weights)."""
-        try:
-            lines = Path(path).read_text().splitlines()
-        except FileNotFoundError:
-            return []
-        rows = []
-        for line in lines:
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line being written right now
-        return rows
+        """The sound rows of a .jsonl file (a run's, or the history shipped beside weights).
+
+        Damaged lines are skipped here; `file_damage(rows=True)` names them.
+        """
+        return read_json_lines(path)[0]
 
     def truncate_metrics(self, last_step: int) -> None:
         """Keep only rows up to `last_step` (the checkpoint), so resume repeats no step."""
@@ -253,7 +295,11 @@ class Run:
     def snapshots(self) -> list[tuple[int, Path]]:
         """(step, path of the .npy grid samples) for every snapshot, oldest first."""
         found = []
+        if self.samples_dir.is_symlink():
+            return []
         for path in self.samples_dir.glob("step_*.npy"):
+            if path.is_symlink():
+                continue
             try:
                 found.append((int(path.stem.split("_")[1]), path))
             except (IndexError, ValueError):
@@ -261,14 +307,17 @@ class Run:
         return sorted(found)
 
     def load_snapshot(self, path: Path) -> np.ndarray:
-        return np.load(path, allow_pickle=False)
+        """The images of one snapshot; DamagedRunFile (a ValueError) when the file is not a grid of images."""
+        return read_snapshot(path)
 
     def latest_snapshot(self) -> tuple[int, np.ndarray] | None:
-        snapshots = self.snapshots()
-        if not snapshots:
-            return None
-        step, path = snapshots[-1]
-        return step, self.load_snapshot(path)
+        """The newest snapshot that can be read; damaged ones are passed over."""
+        for step, path in reversed(self.snapshots()):
+            try:
+                return step, self.load_snapshot(path)
+            except DamagedRunFile:
+                continue
+        return None
 
     # -- control --------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -278,11 +327,24 @@ class Run:
         return self.stop_path.exists()
 
     def checkpoint(self) -> dict | None:
-        return read_json(self.path / "checkpoint.json")
+        """checkpoint.json (step, epoch, elapsed time), or None when missing or damaged."""
+        return self._read_object(CHECKPOINT)[0] or None
+
+    def model_config(self) -> dict | None:
+        """model_config.json (family, class, constructor config), or None when missing or damaged."""
+        return self._read_object(MODEL_CONFIG)[0] or None
 
     def summary(self) -> dict:
-        """One row for run lists: id, state, model, preset, duration, final losses."""
-        config, status, metrics = self.config(), self.status(), self.metrics()
+        """One row for run lists: id, state, model, preset, duration, final losses.
+
+        A run that is not active and has any damaged file is "damaged", its error the reason.
+        """
+        config, status = self.config(), self.status()
+        metrics, metrics_problem = read_json_lines(self.metrics_path)
+        if status.get("state") not in ACTIVE_STATES and status.get("state") != DAMAGED:
+            problem = metrics_problem or read_json_lines(self.quality_path)[1]
+            if problem:
+                status = {**status, "state": DAMAGED, "error": problem}
         last = metrics[-1] if metrics else {}
         return {
             "run_id": self.run_id,
@@ -291,7 +353,7 @@ class Run:
             "preset": config.get("preset"),
             "step": status.get("step", 0),
             "total_steps": status.get("total_steps"),
-            "elapsed_s": status.get("elapsed_s", 0.0),
+            "elapsed_s": status.get("elapsed_s") or 0.0,
             "created_at": status.get("created_at"),
             "error": status.get("error"),
             "final_losses": {k: v for k, v in last.items() if k not in ("step", "epoch", "elapsed_s")},
@@ -334,7 +396,7 @@ class RunStore:
         """The run with this id; ValueError for a bad or unknown id (never a path outside root)."""
         validate_run_id(run_id)
         path = (self.root / run_id).resolve()
-        if path.parent != self.root or not (path / "config.json").exists():
+        if (self.root / run_id).is_symlink() or path.parent != self.root or not (path / "config.json").exists():
             raise ValueError(f"no run named {run_id!r}")  # the server's folder is none of a visitor's business
         return Run(path)
 
@@ -349,7 +411,8 @@ class RunStore:
         """All runs, newest first."""
         if not self.root.is_dir():
             return []
-        runs = [Run(p) for p in self.root.iterdir() if p.is_dir() and RUN_ID_PATTERN.fullmatch(p.name) and (p / "config.json").exists()]
+        runs = [Run(p) for p in self.root.iterdir()
+                if not p.is_symlink() and p.is_dir() and RUN_ID_PATTERN.fullmatch(p.name) and (p / "config.json").exists()]
         return sorted(runs, key=lambda run: run.raw_status().get("created_at", 0), reverse=True)
 
     def delete(self, run_id: str) -> None:

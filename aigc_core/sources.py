@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aigc_core.runs import RunStore, read_json
+from aigc_core.run_files import is_own_file
+from aigc_core.runs import RunStore
 from aigc_core.weights import WEIGHTS_DIR, load_model_from_files, shipped_weights
 
 
@@ -47,10 +48,13 @@ def _shipped_source(entry: dict) -> Source:
 
 
 def _run_source(run) -> Source | None:
-    """A run's checkpoint as a source, or None while it has none."""
-    if not (run.weights_path.exists() and run.model_config_path.exists()):
+    """A run's checkpoint as a source, or None while it has none (or its files are links or damaged)."""
+    if not (is_own_file(run.weights_path) and is_own_file(run.model_config_path)):
         return None
-    family = (read_json(run.model_config_path) or {}).get("family", "?")
+    model_config = run.model_config()
+    if model_config is None:
+        return None
+    family = model_config["family"]
     state = run.status().get("state", "?")
     return Source(f"run:{run.run_id}", f"run {run.run_id} ({state})", family, run.model_config_path, run.weights_path)
 

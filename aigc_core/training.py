@@ -339,7 +339,7 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
         run.update_status(state="running", error=None, paused=False, **own_process_identity())
         run.stop_path.unlink(missing_ok=True)
         reset_control(run)
-        config = TrainingConfig.from_dict(run.config())
+        config = TrainingConfig.from_dict(run.config(strict=True))  # damaged: failed, saying why
         training_set = load_images(config.dataset, "train", config.train_limit)
         images = training_set.images
         validate(config, train_size=len(images))

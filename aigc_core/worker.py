@@ -104,9 +104,12 @@ def resume(run: Run, extra_steps: int | None = None, extra_minutes: float | None
     """
     extra_steps, extra_minutes = validate_extra_budget(extra_steps, extra_minutes)
     check_control(run, requester, "resume")
-    state = run.status().get("state")
+    status = run.status()
+    state = status.get("state")
     if state in ("queued", "running"):
         raise ValueError(f"run {run.run_id} is already {state}")
+    if state == "damaged":  # resuming would write over the damaged files, the evidence of what happened
+        raise ValueError(f"run {run.run_id} cannot be resumed: {status.get('error')}")
     store = RunStore(run.path.parent)
     with admission(store, requester):
         check_disk_space(store.root)

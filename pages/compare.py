@@ -62,9 +62,12 @@ else:
     else:
         step = steps[0]
     image_column, loss_column = st.columns(2, gap="large")
-    image_column.image(image_grid_png(run.load_snapshot(snapshots[step]), scale=4), width="stretch",
-                       output_format="PNG",
-                       caption=f"{run.run_id} at step {step:,}: the same latent batch at every step")
+    try:
+        image_column.image(image_grid_png(run.load_snapshot(snapshots[step]), scale=4), width="stretch",
+                           output_format="PNG",
+                           caption=f"{run.run_id} at step {step:,}: the same latent batch at every step")
+    except ValueError as error:  # a damaged snapshot file: named, the rest of the page stays
+        image_column.warning(f"The samples at step {step:,} cannot be shown: {error}")
     rows, family = run.metrics(), run.config().get("model")
     if rows and family in ("gan", "vae"):
         figure = gallery.projector_fonts(loss_figure(rows, family))

@@ -141,7 +141,7 @@ def test_prune_keeps_the_newest_finished_runs_and_every_active_one(store, tmp_pa
 
     assert pruned == [run.run_id for run in finished[:3]]  # oldest first
     assert sorted(run.run_id for run in store.list()) == sorted(
-        [oldest_active.run_id, finished[3].run_id, finished[4].run_id, "linked-run"])  # listed, never pruned
+        [oldest_active.run_id, finished[3].run_id, finished[4].run_id])  # the link is not listed, nor pruned
     assert oldest_active.path.is_dir() and outside.is_dir() and (outside / "config.json").exists()
     assert (store.root / "linked-run").is_symlink()
     assert housekeeping.prune_runs(store, keep=2, max_mb=10_000) == []

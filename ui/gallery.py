@@ -156,8 +156,8 @@ def evaluation_table(metrics: dict):
     these numbers only mean something next to each other. None when nothing is known."""
     import pandas as pd
 
-    columns = {"this model": metrics, **{name: row for name, row in (metrics.get("reference") or {}).items()
-                                        if isinstance(row, dict)}}
+    reference = metrics.get("reference") if isinstance(metrics.get("reference"), dict) else {}
+    columns = {"this model": metrics, **{name: row for name, row in reference.items() if isinstance(row, dict)}}
     rows = {}
     for key, label, pattern in EVALUATION_ROWS:
         value = metrics.get(key)

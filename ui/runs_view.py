@@ -9,7 +9,8 @@ import streamlit as st
 
 from aigc_core.animation import timeline_gif
 from aigc_core.ownership import delete_run
-from aigc_core.runs import Run, RunStore
+from aigc_core.run_files import is_own_file, read_run_bytes
+from aigc_core.runs import ACTIVE_STATES, Run, RunStore
 from aigc_core.sources import Source
 from ui.charts import COLOURS, image_grid_png, loss_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards, run_findings
@@ -38,7 +39,7 @@ def runs_table(runs: list[Run]) -> pd.DataFrame:
         rows.append({
             "run": summary["run_id"],
             "state": summary["state"],
-            "model": str(summary["model"]).upper(),
+            "model": str(summary["model"] or "?").upper(),
             "preset": summary["preset"],
             "steps": f"{summary['step']} / {total}" if total else str(summary["step"]),
             "duration": format_duration(summary["elapsed_s"]),
@@ -119,11 +120,19 @@ def _render_timeline(run: Run) -> None:
     else:
         chosen = steps[0]
     path = dict(snapshots)[chosen]
-    st.image(image_grid_png(run.load_snapshot(path), scale=2), width="stretch",
-             caption=f"The same noise batch at step {chosen}")
+    try:
+        images = run.load_snapshot(path)
+    except ValueError as error:  # a damaged snapshot file: name it, keep the rest of the page
+        st.warning(f"The samples at step {chosen} cannot be shown: {error}")
+    else:
+        st.image(image_grid_png(images, scale=2), width="stretch", caption=f"The same noise batch at step {chosen}")
     # Built only on request: a GIF of every snapshot is about a megabyte.
     if st.toggle("Animate the timeline (GIF)", key="runs_timeline_gif"):
-        gif = _timeline_gif(str(run.path), tuple(step for step, _ in snapshots))
+        try:
+            gif = _timeline_gif(str(run.path), tuple(step for step, _ in snapshots))
+        except ValueError as error:  # a damaged snapshot among the frames
+            st.warning(f"No GIF: {error}")
+            return
         st.image(gif, width="stretch", caption="Every snapshot in order; the last one stays longer")
         st.download_button("Timeline GIF", data=gif, file_name=f"{run.run_id}-timeline.gif", mime="image/gif",
                            key="runs_download_gif", on_click="ignore")
@@ -133,13 +142,14 @@ def _render_downloads(run: Run) -> None:
     # Callables defer reading the files until a button is pressed, so reruns stay cheap.
     weights_column, metrics_column, grid_column = st.columns(3)
     with weights_column:
-        st.download_button("Weights (.weights.h5)", data=_deferred(run, run.weights_path.read_bytes),
+        # Only the run's own files: a link planted in the runs folder is never followed.
+        st.download_button("Weights (.weights.h5)", data=_deferred(run, lambda: read_run_bytes(run.weights_path) or b""),
                            file_name=f"{run.run_id}.weights.h5", mime="application/octet-stream",
-                           key="runs_download_weights", on_click="ignore", disabled=not run.weights_path.exists())
+                           key="runs_download_weights", on_click="ignore", disabled=not is_own_file(run.weights_path))
     with metrics_column:
         st.download_button("Metrics (.csv)", data=_deferred(run, lambda: metrics_csv(run)), file_name=f"{run.run_id}-metrics.csv",
                            mime="text/csv", key="runs_download_metrics", on_click="ignore",
-                           disabled=not run.metrics_path.exists())
+                           disabled=not is_own_file(run.metrics_path))
     with grid_column:
         latest = run.latest_snapshot()
         st.download_button("Latest samples (.png)",
@@ -166,6 +176,9 @@ def render_run_details(run: Run) -> None:
                f"step {status.get('step', 0)} · {format_duration(status.get('elapsed_s'))}")
     if status.get("error"):
         st.error(status["error"])
+    damage = run.file_damage(rows=True) if status.get("state") not in ACTIVE_STATES else None
+    if damage and damage != status.get("error"):
+        st.warning(f"This run is damaged: {damage}. What can still be read is shown below.")
     st.page_link("pages/train.py", label="Open in the Train page", icon=":material/model_training:", query_params={"run": run.run_id})
     family, rows, findings = run_findings(run)
     curves_column, timeline_column = st.columns([4, 3], gap="medium")

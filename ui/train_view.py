@@ -397,6 +397,11 @@ def _render_state(run: Run, store: RunStore, status: dict, config: dict) -> None
         st.warning(f"Interrupted: {status.get('error') or 'the worker was asked to end'}. Resume continues from its checkpoint.")
     elif state == "finished":
         st.success(f"Finished {status.get('step', 0)} steps in {format_duration(status.get('elapsed_s'))}.")
+    elif state == "damaged":
+        st.error(f"This run is damaged and cannot be resumed: {status.get('error')}")
+    damage = run.file_damage(rows=True) if state not in ACTIVE_STATES and state != "damaged" else None
+    if damage:
+        st.warning(f"This run is damaged: {damage}. What can still be read is shown below.")
     if state in ACTIVE_STATES:
         if run.stop_requested():
             st.caption("Stop requested: the run checkpoints and ends after the current step.")

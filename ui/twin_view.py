@@ -158,9 +158,12 @@ def render_twin_race(twins: list[Twin]) -> None:
             column.caption(f"{family}: no samples yet.")
             continue
         when, step, path = snapshot_at(timed_snapshots(run, axis), moment)
-        column.image(image_grid_png(run.load_snapshot(path), scale=4), width="stretch", output_format="PNG",
-                     caption=f"{family} at {format_moment(moment, axis)}: its step {step:,} "
-                             f"(taken at {format_moment(when, axis)})")
+        try:
+            column.image(image_grid_png(run.load_snapshot(path), scale=4), width="stretch", output_format="PNG",
+                         caption=f"{family} at {format_moment(moment, axis)}: its step {step:,} "
+                                 f"(taken at {format_moment(when, axis)})")
+        except ValueError as error:  # a damaged snapshot file: named, the other side still shows
+            column.warning(f"{family}: the samples at step {step:,} cannot be shown: {error}")
     st.caption("Each side shows the latest snapshot it had taken by then, so neither is shown ahead of itself. "
                "A GAN step and a VAE step cost different time: the seconds clock is the honest race.")
     if all(run.snapshots() for run in twin.runs):
