@@ -126,8 +126,7 @@ def start_replay(name: str, speed: float = 1.0, store: RunStore | None = None, d
         raise ValueError(f"Expected a replay speed in {list(SPEEDS)}. Received: speed={speed!r}")
     recording = load_recording(name, demo_dir)
     store = store or RunStore()
-    config = {**recording.config, "replay_of": name}
-    run = store.create(config, run_id=store.new_run_id(f"replay-{recording.family}"))
+    run = store.create(recording.config, run_id=store.new_run_id(f"replay-{recording.family}"))
     fields = {"replay": {"name": name, "title": recording.title, "speed": speed}}
     if owner is not None:
         fields["owner"] = owner

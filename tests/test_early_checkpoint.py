@@ -45,7 +45,10 @@ def test_a_worker_dead_before_any_checkpoint_says_what_was_lost_and_offers_a_fre
     assert error.startswith(f"worker died (process {pid} is gone) before its first checkpoint")
     assert "7 steps are lost" in error and "starts again from step 0" in error
 
+    from ui.visitor import OPERATOR_KEY
+
     app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120)
+    app.session_state[OPERATOR_KEY] = True  # a run made by the test has no browser owner
     app.query_params["run"] = run.run_id
     app.switch_page("pages/train.py").run()
     assert not app.exception

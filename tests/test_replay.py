@@ -52,7 +52,7 @@ def test_a_replay_writes_back_what_was_recorded_at_the_recorded_pace(store, tmp_
     original = make_finished_run(store, state="failed", error="training diverged at step 30")
     replay.record(original, "healthy", "A title", "A note", demo_dir=tmp_path)
     recording = replay.load_recording("healthy", demo_dir=tmp_path)
-    target = store.create({**recording.config, "replay_of": "healthy"})
+    target = store.create(recording.config)
     clock = FakeClock()
     status = replay.replay_into(target, recording, speed=0.5, sleep=clock.sleep, clock=clock)
 
