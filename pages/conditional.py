@@ -4,28 +4,29 @@ grid per model, one row per digit."""
 import streamlit as st
 
 from ui.conditional_view import DEFAULT_PER_DIGIT, MAX_PER_DIGIT, digit_picker, render_model_column, render_one_digit
+from ui.i18n import _
 from ui.router import ensure_router
 
 ensure_router()  # a deep link on a fresh server must still go through app.py
 
 ONE_DIGIT_COUNT = 8
 
-st.title("Conditional models")
-st.caption("A conditional GAN and a conditional VAE are told which digit to draw. Each row asks for one digit; "
-           "under each grid, how often the project's classifier sees the digit that was asked for.")
+st.title(_("Conditional models"))
+st.caption(_("A conditional GAN and a conditional VAE are told which digit to draw. Each row asks for one digit; "
+             "under each grid, how often the project's classifier sees the digit that was asked for."))
 
 seed_column, count_column = st.columns([1, 2])
-seed = int(seed_column.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, value=0, key="conditional_seed"))
-per_digit = int(count_column.slider("Samples per digit", min_value=2, max_value=MAX_PER_DIGIT, value=DEFAULT_PER_DIGIT,
+seed = int(seed_column.number_input(_("Seed"), min_value=0, max_value=2**31 - 1, step=1, value=0, key="conditional_seed"))
+per_digit = int(count_column.slider(_("Samples per digit"), min_value=2, max_value=MAX_PER_DIGIT, value=DEFAULT_PER_DIGIT,
                                     key="conditional_per_digit"))
 
-st.subheader("Draw me a…")
+st.subheader(_("Draw me a…"))
 digit = digit_picker()
 for column, family in zip(st.columns(2, gap="large"), ("gan", "vae")):
     with column:
         render_one_digit(family, digit, seed, ONE_DIGIT_COUNT)
 
-st.subheader("Every digit")
+st.subheader(_("Every digit"))
 for column, family in zip(st.columns(2, gap="large"), ("gan", "vae")):
     with column:
         render_model_column(family, seed, per_digit)

@@ -6,7 +6,9 @@ import random
 import streamlit as st
 
 from ui.cache import shipped_models
-from ui.home_view import diagram_style, featured_models, render_featured, render_samples, train_a_gan_button
+from ui.home_view import (diagram_style, featured_models, gan_diagram, model_description, render_featured, render_samples,
+                          train_a_gan_button, vae_diagram)
+from ui.i18n import _
 from ui.router import ensure_router
 from ui import share
 
@@ -15,56 +17,21 @@ ensure_router()  # a deep link on a fresh server must still go through app.py
 SAMPLES_PER_ROW = 10
 MAX_SEED = 2**31 - 1
 
-GAN_DIAGRAM = """
-digraph GAN {
-  rankdir=TB; bgcolor="transparent";
-  node [shape=box, style="rounded,filled", fillcolor="#0072B2", fontcolor="white", fontname="Helvetica", fontsize=18, color="#0072B2"];
-  edge [color="#888888", fontcolor="#888888", fontname="Helvetica", penwidth=2];
-  noise [label="noise z", shape=ellipse, fillcolor="#888888", color="#888888"];
-  real [label="real image", shape=ellipse, fillcolor="#009E73", color="#009E73"];
-  generator [label="generator G"];
-  fake [label="fake image G(z)", shape=ellipse, fillcolor="#888888", color="#888888"];
-  discriminator [label="discriminator D", fillcolor="#E69F00", color="#E69F00"];
-  verdict [label="real or fake?", shape=ellipse, fillcolor="#D55E00", color="#D55E00"];
-  noise -> generator -> fake -> discriminator;
-  real -> discriminator;
-  discriminator -> verdict;
-}
-"""
-
-VAE_DIAGRAM = """
-digraph VAE {
-  rankdir=TB; bgcolor="transparent";
-  node [shape=box, style="rounded,filled", fillcolor="#0072B2", fontcolor="white", fontname="Helvetica", fontsize=18, color="#0072B2"];
-  edge [color="#888888", fontcolor="#888888", fontname="Helvetica", penwidth=2];
-  input [label="input image x", shape=ellipse, fillcolor="#009E73", color="#009E73"];
-  encoder [label="encoder"];
-  stats [label="mean μ\\nlog-variance log σ²", shape=ellipse, fillcolor="#888888", color="#888888"];
-  sample [label="z = μ + σ · ε", fillcolor="#E69F00", color="#E69F00"];
-  noise [label="ε ~ N(0, I)", shape=ellipse, fillcolor="#888888", color="#888888"];
-  decoder [label="decoder"];
-  output [label="reconstruction x̂", shape=ellipse, fillcolor="#D55E00", color="#D55E00"];
-  input -> encoder -> stats -> sample -> decoder -> output;
-  noise -> sample;
-}
-"""
-
-
 def draw_new_seed() -> None:
     """Button callback: runs before the script, so the seed input may still be changed."""
     st.session_state.home_seed = random.randint(0, MAX_SEED)
 
 
-st.title("AIGC Studio: two ways to make digits from noise")
-st.markdown(
-    "Both models here learn from 60,000 handwritten digits (MNIST) and then draw new ones "
+st.title(_("AIGC Studio: two ways to make digits from noise"))
+st.markdown(_(
+    "Both models here learn from {count:,} handwritten digits (MNIST) and then draw new ones "
     "that were never in the data. They learn in very different ways."
-)
+).format(count=60_000))
 
 models = shipped_models()
 featured = featured_models(models)
 if not models:
-    st.info("No shipped weights yet: train a model on the **Train** page, then see it on Compare.")
+    st.info(_("No shipped weights yet: train a model on the **Train** page, then see it on Compare."))
     train_a_gan_button()
     seed = 0
 else:
@@ -75,48 +42,49 @@ else:
     with action_column:
         train_a_gan_button()
     with new_column:
-        st.button("New digits", key="home_generate", on_click=draw_new_seed, icon=":material/casino:")
+        st.button(_("New digits"), key="home_generate", on_click=draw_new_seed, icon=":material/casino:")
     with seed_column:
-        seed = int(st.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key="home_seed"))
+        seed = int(st.number_input(_("Seed"), min_value=0, max_value=MAX_SEED, step=1, key="home_seed"))
     share.publish("seed", seed)
 
 st.divider()
 diagram_style()
 gan_column, vae_column = st.columns(2, gap="large")
 with gan_column:
-    st.header("GAN: a forger and a detective")
-    st.markdown(
+    st.header(_("GAN: a forger and a detective"))
+    st.markdown(_(
         "A **generator** turns random noise into an image. A **discriminator** sees real digits "
         "and the generator's fakes and learns to tell them apart. The generator is trained only "
         "through the discriminator's verdict: it improves by fooling it. When training goes well "
         "the two stay balanced and the discriminator ends up unsure, near 50/50."
-    )
-    st.graphviz_chart(GAN_DIAGRAM)
-    st.markdown("The discriminator minimises binary cross-entropy on real and fake images:")
+    ))
+    st.graphviz_chart(gan_diagram())
+    st.markdown(_("The discriminator minimises binary cross-entropy on real and fake images:"))
     st.latex(r"L_D = -\,\mathbb{E}_{x}\big[\log D(x)\big] \;-\; \mathbb{E}_{z}\big[\log\big(1 - D(G(z))\big)\big]")
-    st.markdown("The generator uses the non-saturating loss, which still gives gradients when D wins early:")
+    st.markdown(_("The generator uses the non-saturating loss, which still gives gradients when D wins early:"))
     st.latex(r"L_G = -\,\mathbb{E}_{z}\big[\log D(G(z))\big]")
 
 with vae_column:
-    st.header("VAE: compress, then rebuild")
-    st.markdown(
+    st.header(_("VAE: compress, then rebuild"))
+    st.markdown(_(
         "An **encoder** squeezes each image into a few numbers: not one point but a small cloud, "
         "a mean and a variance. A point **z** is drawn from that cloud and a **decoder** rebuilds "
         "the image from it. A second term keeps every cloud close to a standard normal, so after "
         "training any point drawn from N(0, I) decodes into a plausible digit."
-    )
-    st.graphviz_chart(VAE_DIAGRAM)
-    st.markdown("The loss is reconstruction error plus β times the KL divergence to the prior:")
-    st.latex(r"""\begin{aligned} L &= \underbrace{-\,\mathbb{E}_{q(z\mid x)}\big[\log p(x\mid z)\big]}_{\text{reconstruction}} \\
-                 &\quad + \beta\, D_{KL}\big(q(z\mid x)\,\|\,\mathcal{N}(0, I)\big) \end{aligned}""")
+    ))
+    st.graphviz_chart(vae_diagram())
+    st.markdown(_("The loss is reconstruction error plus β times the KL divergence to the prior:"))
+    reconstruction = _("reconstruction")  # the name under the first term's brace
+    st.latex(r"\begin{aligned} L &= \underbrace{-\,\mathbb{E}_{q(z\mid x)}\big[\log p(x\mid z)\big]}_{\text{"
+             + reconstruction + r"}} \\ &\quad + \beta\, D_{KL}\big(q(z\mid x)\,\|\,\mathcal{N}(0, I)\big) \end{aligned}")
     st.latex(r"D_{KL} = -\tfrac{1}{2} \sum_{j=1}^{d} \big(1 + \log\sigma_j^2 - \mu_j^2 - \sigma_j^2\big)")
 
 others = [entry for entry in models if entry not in featured]
 if others:
     st.divider()
-    st.header("Every other shipped model")
+    st.header(_("Every other shipped model"))
     for entry in others:
         st.subheader(f"{entry['name']}  ·  {str(entry['family']).upper()}")
         if entry["description"]:
-            st.caption(entry["description"])
+            st.caption(model_description(entry["description"]))
         render_samples(entry, seed, SAMPLES_PER_ROW, SAMPLES_PER_ROW)

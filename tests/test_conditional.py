@@ -320,7 +320,7 @@ def test_conditional_page_shows_a_10_by_n_grid_per_model_with_agreement(page_run
     app.session_state["conditional_per_digit"] = 3
     app.switch_page("pages/conditional.py").run()
     assert not app.exception, app.exception
-    assert sorted(box.key for box in app.selectbox) == ["conditional_gan", "conditional_vae"]
+    assert sorted(box.key for box in app.main.selectbox) == ["conditional_gan", "conditional_vae"]
     assert app.selectbox(key="conditional_gan").value == f"run:{page_runs['gan-conditional'].run_id}"
     # "Draw me a 7": one row of 8 per model first, then 10 rows of 3, for the GAN and the VAE.
     assert grids == [((8, 28, 28), 8), ((8, 28, 28), 8), ((30, 28, 28), 3), ((30, 28, 28), 3)]
@@ -339,7 +339,7 @@ def test_conditional_page_without_conditional_models_says_how_to_train_one(monke
     app.switch_page("pages/conditional.py").run()
     assert not app.exception, app.exception
     assert len(app.info) == 2 and all("conditional" in info.value for info in app.info)
-    assert not app.selectbox
+    assert not app.main.selectbox  # the sidebar keeps its language switch
 
 
 @pytest.mark.parametrize("family", ["gan", "vae"])

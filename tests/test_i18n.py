@@ -21,7 +21,7 @@ TIMEOUT_S = 120
 # Names that stay as they are in a Chinese text (the issue's list, and units).
 KEPT_NAMES = {"GAN", "GANs", "VAE", "VAEs", "MNIST", "Fashion-MNIST", "FID", "IS", "AIGC", "Studio", "CPU", "GPU",
               "DCGAN", "WGAN", "WGAN-GP", "ELBO", "KL", "Adam", "JAX", "TensorFlow", "Keras", "English", "PNG",
-              "GIF", "JSON", "CSV", "URL", "Language", "CVAE"}
+              "GIF", "JSON", "CSV", "URL", "Language", "CVAE", "Wasserstein", "Inception"}
 # Where the translated part of the app is checked for English (grows as pages are translated).
 TRANSLATED_AREAS = ("sidebar",)
 
@@ -239,3 +239,109 @@ def test_a_translated_metric_delta_keeps_its_sign_first():
 
     catalogue.cache_clear()
     assert catalogue("zh")["{change:+.3f} from the best random start"].startswith("{change:+.3f}")
+
+
+# -- pages translated by the second translation pass: Home, Conditional, and the charts ------------
+def _shipped_subset(tmp_path, names) -> str:
+    """A weights folder holding links to some shipped models (each with its config and metrics)."""
+    source = PROJECT_ROOT / "weights"
+    for name in names:
+        for path in source.glob(f"{name}.*"):
+            (tmp_path / path.name).symlink_to(path)
+    return str(tmp_path)
+
+
+def _leftovers(texts: list[str]) -> dict:
+    """English words in what a visitor reads: style sheets, LaTeX and shipped file names are not prose."""
+    prose = [re.sub(r"\b(gan|vae)-[a-z-]+", " ", text) for text in texts
+             if not text.startswith(("<style>", "$$"))]
+    return {text: english_words(text) for text in prose if english_words(text)}
+
+
+def test_the_chinese_home_page_shows_no_english_and_draws_chinese_diagrams(monkeypatch, tmp_path):
+    """Two featured models and one more (its description translated); the diagrams' labels too."""
+    weights = _shipped_subset(tmp_path, ("gan-fast", "vae-fast", "gan-wgan-gp"))  # WGAN-GP's FID is not the best
+    monkeypatch.setenv("AIGC_WEIGHTS_DIR", weights)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    app.session_state["language"] = "zh"
+    app.run()
+    assert not app.exception, [item.value for item in app.exception]
+    texts = _texts(app.main)
+    texts += [image.caption for element in app.get("image") for image in element.proto.imgs]
+    texts += [button.label for button in app.button]
+    assert any("生成器" in text for text in texts) and any("评论家" in text for text in texts), texts
+    assert not _leftovers(texts), f"English on the Chinese Home page: {_leftovers(texts)}"
+    diagrams = [element.proto.spec for element in app.get("graphviz_chart")]
+    assert len(diagrams) == 2
+    # "log σ²" is the formula's notation, as in the LaTeX beside it.
+    labels = [label.replace("log σ²", "") for spec in diagrams for label in re.findall(r'label="([^"]*)"', spec)]
+    assert "判别器 D" in labels and "编码器" in labels
+    assert not _leftovers(labels), f"English in the Chinese diagrams: {_leftovers(labels)}"
+    assert any("重建" in element.proto.body for element in app.get("latex"))
+
+
+def test_every_shipped_model_description_is_translated():
+    """Home shows each shipped model's description: a new or reworded one must reach the table."""
+    import json
+
+    from ui.home_view import SHIPPED_DESCRIPTIONS
+
+    descriptions = {json.loads(path.read_text()).get("description")
+                    for path in (PROJECT_ROOT / "weights").glob("*.json") if path.name != "reference_metrics.json"}
+    descriptions.discard(None)
+    assert descriptions and descriptions <= set(SHIPPED_DESCRIPTIONS), descriptions - set(SHIPPED_DESCRIPTIONS)
+
+
+def test_the_chinese_conditional_page_shows_no_english(monkeypatch, tmp_path):
+    app = _open_chinese_page("pages/conditional.py", monkeypatch, tmp_path, conditional_per_digit=2)
+    monkeypatch.setenv("AIGC_WEIGHTS_DIR", _shipped_subset(tmp_path, ("gan-conditional", "vae-conditional")))
+    st.cache_data.clear()
+    app.run()
+    assert not app.exception, [item.value for item in app.exception]
+    texts = _texts(app.main)
+    texts += [image.caption for element in app.get("image") for image in element.proto.imgs]
+    assert sum(block.value.startswith("| 数字 |") and "| 一致率 |" in block.value for block in app.markdown) == 2
+    assert "GAN · 自带：gan-conditional" in texts, texts
+    assert not _leftovers(texts), f"English on the Chinese Conditional page: {_leftovers(texts)}"
+
+
+def test_the_conditional_model_picker_words_runs_in_chinese(monkeypatch):
+    from aigc_core.sources import Source
+    from ui import conditional_view, i18n
+
+    monkeypatch.setattr(i18n, "current_language", lambda: "zh")
+    run = Source("run:20260101-abc", "run 20260101-abc (paused)", "vae", PROJECT_ROOT, PROJECT_ROOT)
+    assert conditional_view.source_text(run) == "VAE · 训练记录 20260101-abc（已暂停）"
+
+
+def _figure_texts(figure) -> list[str]:
+    """Titles, panel titles, axis titles, legend names and hover texts of a Plotly figure."""
+    layout = figure.layout
+    texts = [annotation.text for annotation in layout.annotations or ()]
+    texts += [axis.title.text for name in dir(layout) if name.startswith(("xaxis", "yaxis"))
+              for axis in [getattr(layout, name)] if axis is not None and axis.title.text]
+    for trace in figure.data:
+        texts.append(trace.name)
+        # Plotly's %{...} fields and the <br>/<extra> tags are markup, not words.
+        texts.append(re.sub(r"%\{[^}]*\}|<[^>]*>", " ", trace.hovertemplate or ""))
+    return [text for text in texts if text]
+
+
+def test_charts_built_in_a_chinese_session_carry_chinese_titles(monkeypatch):
+    from ui import charts, i18n
+
+    monkeypatch.setattr(i18n, "current_language", lambda: "zh")
+    gan_rows = [{"step": step, "d_loss": 0.6, "g_loss": 0.8, "d_real": 0.6, "d_fake": 0.4} for step in (1, 2)]
+    critic_rows = [{"step": step, "d_loss": -1.0, "g_loss": 0.5, "wasserstein": 1.0, "gradient_penalty": 0.1}
+                   for step in (1, 2)]
+    vae_rows = [{"step": step, "loss": 9.0, "reconstruction_loss": 8.0, "kl_loss": 1.0} for step in (1, 2)]
+    quality_rows = [{"step": 1, "fid": 90.0, "inception_score": 5.0, "min_class_share": 0.05, "max_class_share": 0.2}]
+    figures = [charts.loss_figure(gan_rows, "gan"), charts.loss_figure(critic_rows, "gan"),
+               charts.loss_figure(vae_rows, "vae"), charts.quality_figure(quality_rows),
+               charts.kl_figure([0.5, 0.001], step=1200)]
+    texts = [text for figure in figures for text in _figure_texts(figure)]
+    for expected in ("判别器损失", "评论家损失", "重建损失", "梯度惩罚", "潜在维度（第 1,200 步）", "步"):
+        assert expected in texts or any(expected in text for text in texts), (expected, texts)
+    assert not _leftovers(texts), f"English in Chinese charts: {_leftovers(texts)}"

@@ -13,6 +13,7 @@ from plotly.subplots import make_subplots
 
 from aigc_core.diagnosis import is_critic_history
 from aigc_core.images import make_grid, png_bytes
+from ui.i18n import N_, _
 from ui.share import figure_scale
 
 # Mid-tone colours (Okabe-Ito palette): visible on white and on near-black, and colour-blind safe.
@@ -30,17 +31,17 @@ COLOURS = {
     "inception_score": "#56B4E9",
 }
 LABELS = {
-    "d_loss": "discriminator loss",
-    "g_loss": "generator loss",
-    "d_real": "D(x): real judged real",
-    "d_fake": "D(G(z)): fake judged real",
-    "loss": "total loss",
-    "reconstruction_loss": "reconstruction",
-    "kl_loss": "KL divergence",
-    "wasserstein": "Wasserstein estimate E[D(x)] − E[D(G(z))]",
-    "gradient_penalty": "gradient penalty",
-    "fid": "FID (lower is better)",
-    "inception_score": "Inception Score (higher is better)",
+    "d_loss": N_("discriminator loss"),
+    "g_loss": N_("generator loss"),
+    "d_real": N_("D(x): real judged real"),
+    "d_fake": N_("D(G(z)): fake judged real"),
+    "loss": N_("total loss"),
+    "reconstruction_loss": N_("reconstruction"),
+    "kl_loss": N_("KL divergence"),
+    "wasserstein": N_("Wasserstein estimate E[D(x)] − E[D(G(z))]"),
+    "gradient_penalty": N_("gradient penalty"),
+    "fid": N_("FID (lower is better)"),
+    "inception_score": N_("Inception Score (higher is better)"),
 }
 # Grey at half opacity is a grid line on white and on black alike.
 GRID_COLOUR = "rgba(128, 128, 128, 0.3)"
@@ -48,20 +49,21 @@ FONT_SIZE = 18
 # The VAE's total is reconstruction plus a small KL term: dashed, so the two stay distinguishable.
 DASHED = {"loss"}
 # A WGAN-GP's D is a critic: its loss is a score difference plus the penalty, not a cross-entropy.
-CRITIC_LABELS = {**LABELS, "d_loss": "critic loss"}
+CRITIC_LABELS = {**LABELS, "d_loss": N_("critic loss")}
 # Bars of collapsed latent dimensions are grey: the eye should find the ones the model ignores.
 KL_COLOUR, COLLAPSED_COLOUR = "#0072B2", "#999999"
 
 
 def _trace(rows: list[dict], name: str, labels: dict = LABELS) -> go.Scatter:
     points = [(row["step"], row[name]) for row in rows if "step" in row and row.get(name) is not None]
+    label = _(labels[name]) if name in labels else name
     return go.Scatter(
-        x=[step for step, _ in points],
-        y=[value for _, value in points],
-        name=labels.get(name, name),
+        x=[step for step, _value in points],
+        y=[value for _step, value in points],
+        name=label,
         mode="lines",
         line={"color": COLOURS.get(name), "width": 3, "dash": "dash" if name in DASHED else "solid"},
-        hovertemplate="step %{x}<br>%{y:.4f}<extra>" + labels.get(name, name) + "</extra>",
+        hovertemplate=_("step") + " %{x}<br>%{y:.4f}<extra>" + label + "</extra>",
     )
 
 
@@ -100,19 +102,19 @@ def loss_figure(rows: list[dict], family: str, title: str | None = None) -> go.F
     if family == "gan" and is_critic_history(rows):
         figure = make_subplots(
             rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.09, row_heights=[0.4, 0.33, 0.27],
-            subplot_titles=("losses", "Wasserstein estimate (falls as the samples get closer to real digits)",
-                            "gradient penalty (0: the critic's gradient norm is exactly 1)"),
+            subplot_titles=(_("losses"), _("Wasserstein estimate (falls as the samples get closer to real digits)"),
+                            _("gradient penalty (0: the critic's gradient norm is exactly 1)")),
         )
         for name in ("d_loss", "g_loss"):
             figure.add_trace(_trace(rows, name, CRITIC_LABELS), row=1, col=1)
         figure.add_trace(_trace(rows, "wasserstein", CRITIC_LABELS), row=2, col=1)
         figure.add_trace(_trace(rows, "gradient_penalty", CRITIC_LABELS), row=3, col=1)
-        figure.update_xaxes(title_text="step", row=3, col=1)
+        figure.update_xaxes(title_text=_("step"), row=3, col=1)
         height = 680
     elif family == "gan":
         figure = make_subplots(
             rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12, row_heights=[0.55, 0.45],
-            subplot_titles=("losses", "discriminator output (probability of 'real')"),
+            subplot_titles=(_("losses"), _("discriminator output (probability of 'real')")),
         )
         for name in ("d_loss", "g_loss"):
             figure.add_trace(_trace(rows, name), row=1, col=1)
@@ -121,13 +123,13 @@ def loss_figure(rows: list[dict], family: str, title: str | None = None) -> go.F
         # 0.5 is where a perfectly confused discriminator sits: the equilibrium GANs aim for.
         figure.add_hline(y=0.5, line={"dash": "dot", "color": "gray", "width": 1}, row=2, col=1)
         figure.update_yaxes(range=[0, 1], row=2, col=1)
-        figure.update_xaxes(title_text="step", row=2, col=1)
+        figure.update_xaxes(title_text=_("step"), row=2, col=1)
         height = 560
     elif family == "vae":
         figure = go.Figure()
         for name in ("loss", "reconstruction_loss", "kl_loss"):
             figure.add_trace(_trace(rows, name))
-        figure.update_xaxes(title_text="step")
+        figure.update_xaxes(title_text=_("step"))
         height = 420
     else:
         raise ValueError(f"Expected family to be 'gan' or 'vae'. Received: family={family!r}")
@@ -159,8 +161,8 @@ def quality_figure(rows: list[dict], title: str | None = None) -> go.Figure:
     """
     figure = make_subplots(
         rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.14, row_heights=[0.5, 0.5],
-        subplot_titles=("FID against the MNIST test set (lower is better)",
-                        "Inception Score (higher is better, 10 at most)"),
+        subplot_titles=(_("FID against the MNIST test set (lower is better)"),
+                        _("Inception Score (higher is better, 10 at most)")),
     )
     for index, name in enumerate(("fid", "inception_score"), start=1):
         points = [row for row in rows if "step" in row and row.get(name) is not None]
@@ -168,14 +170,16 @@ def quality_figure(rows: list[dict], title: str | None = None) -> go.Figure:
             x=[row["step"] for row in points],
             y=[row[name] for row in points],
             customdata=[[row.get("min_class_share"), row.get("max_class_share")] for row in points],
-            name=LABELS[name],
+            name=_(LABELS[name]),
             mode="lines+markers",
             line={"color": COLOURS[name], "width": 3},
             marker={"size": 8},
-            hovertemplate=("step %{x}<br>%{y:.2f}<br>rarest digit %{customdata[0]:.1%}, "
-                           "commonest %{customdata[1]:.1%}<extra>" + LABELS[name] + "</extra>"),
+            hovertemplate=(_("step") + " %{x}<br>%{y:.2f}<br>"
+                           + _("rarest digit {rarest}, commonest {commonest}").format(
+                               rarest="%{customdata[0]:.1%}", commonest="%{customdata[1]:.1%}")
+                           + "<extra>" + _(LABELS[name]) + "</extra>"),
         ), row=index, col=1)
-    figure.update_xaxes(title_text="step", row=2, col=1)
+    figure.update_xaxes(title_text=_("step"), row=2, col=1)
     figure.update_layout(
         title={"text": title} if title else None,
         height=460,
@@ -225,12 +229,13 @@ def kl_figure(kl_values, step: int | None = None, title: str | None = None) -> g
         x=[f"z{index + 1}" for index in range(len(values))],
         y=values,
         marker={"color": [COLLAPSED_COLOUR if value < COLLAPSED_DIMENSION_NATS else KL_COLOUR for value in values]},
-        hovertemplate="%{x}: %{y:.3f} nats<extra></extra>",
-        name="KL per dimension",
+        hovertemplate="%{x}: %{y:.3f} " + _("nats") + "<extra></extra>",
+        name=_("KL per dimension"),
     ))
     figure.add_hline(y=COLLAPSED_DIMENSION_NATS, line={"dash": "dot", "color": "gray", "width": 1})
-    figure.update_xaxes(title_text="latent dimension" + (f" (step {step:,})" if step is not None else ""))
-    figure.update_yaxes(title_text="KL (nats)", rangemode="tozero")
+    figure.update_xaxes(title_text=_("latent dimension") if step is None
+                        else _("latent dimension (step {step:,})").format(step=step))
+    figure.update_yaxes(title_text=_("KL (nats)"), rangemode="tozero")
     figure.update_layout(
         title={"text": title} if title else None,
         height=int(300 * figure_scale()),

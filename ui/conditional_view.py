@@ -7,6 +7,8 @@ checkpoint version, so moving one slider does not resample the other side.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import streamlit as st
 
@@ -16,11 +18,36 @@ from aigc_core.runs import RunStore
 from aigc_core.sources import Source
 from ui.cache import load_model, weights_directory
 from ui.charts import image_grid_png
-from ui.gallery import FAMILY_NAMES, one_line, source_label, source_version
+from ui.gallery import FAMILY_NAMES, one_line, source_version
+from ui.i18n import N_, _
 
 DEFAULT_PER_DIGIT = 8
 MAX_PER_DIGIT = 16
 NUM_DIGITS = 10
+
+
+# A run's state as `aigc_core.runs` writes it, marked here to be shown in the session's language.
+RUN_STATES = {"queued": N_("queued"), "running": N_("running"), "paused": N_("paused"), "finished": N_("finished"),
+              "stopped": N_("stopped"), "failed": N_("failed"), "interrupted": N_("interrupted")}
+RUN_LABEL = re.compile(r"run (?P<run_id>\S+) \((?P<state>\w+)\)(?P<rest>.*)")
+
+
+def source_text(source: Source) -> str:
+    """A conditional source as the model picker shows it ("GAN · shipped: NAME"), in the session's language.
+
+    A run's label is `aigc_core.sources`' "run ID (state)"; its state is translated, anything the
+    library appends after it is kept as written.
+    """
+    name = FAMILY_NAMES.get(source.family, source.family)
+    kind, identifier = source.key.split(":", 1)
+    if kind == "weights":
+        return _("{model} · shipped: {name}").format(model=name, name=identifier)
+    match = RUN_LABEL.fullmatch(source.label)
+    if match is None:
+        return f"{name} · {source.label}"
+    state = match["state"]
+    return _("{model} · run {run_id} ({state})").format(
+        model=name, run_id=match["run_id"], state=_(RUN_STATES[state]) if state in RUN_STATES else state) + match["rest"]
 
 
 def conditional_sources(family: str) -> list[Source]:
@@ -44,14 +71,15 @@ def digit_grid(key: str, seed: int, per_digit: int) -> np.ndarray:
     return _digit_grid(key, source_version(key), int(seed), int(per_digit))
 
 
-@st.cache_data(max_entries=32, show_spinner="Asking the classifier which digits these are…")
+@st.cache_data(max_entries=32, show_spinner=False)  # the spinner's words are chosen per session, in `agreement`
 def _agreement(key: str, version: float, seed: int, samples_per_digit: int) -> dict:
     return conditional_agreement(load_model(key), samples_per_digit, seed)
 
 
 def agreement(key: str, seed: int, samples_per_digit: int = DEFAULT_SAMPLES_PER_DIGIT) -> dict:
     """`aigc_core.evaluation.conditional_agreement` of a source, cached."""
-    return _agreement(key, source_version(key), int(seed), int(samples_per_digit))
+    with st.spinner(_("Asking the classifier which digits these are…")):  # shown only past half a second
+        return _agreement(key, source_version(key), int(seed), int(samples_per_digit))
 
 
 # Digits per row of the agreement table: eleven columns overflow a half-page column below about
@@ -66,13 +94,14 @@ def agreement_table(result: dict) -> str:
     """
     shares = result["digit_agreement"]
     lines = []
+    digit_header, agrees_header = _("digit"), _("agrees")
     for first in range(0, len(shares), DIGITS_PER_TABLE_ROW):
         digits = range(first, min(first + DIGITS_PER_TABLE_ROW, len(shares)))
         padding = " |" * (DIGITS_PER_TABLE_ROW - len(digits))
-        lines.append("| digit | " + " | ".join(str(digit) for digit in digits) + " |" + padding)
+        lines.append(f"| {digit_header} | " + " | ".join(str(digit) for digit in digits) + " |" + padding)
         if first == 0:
             lines.append("|---|" + "---|" * DIGITS_PER_TABLE_ROW)
-        lines.append("| agrees | " + " | ".join("–" if shares[digit] is None else f"{shares[digit]:.0%}"
+        lines.append(f"| {agrees_header} | " + " | ".join("–" if shares[digit] is None else f"{shares[digit]:.0%}"
                                                 for digit in digits) + " |" + padding)
     return "\n".join(lines)
 
@@ -82,33 +111,35 @@ def render_agreement(key: str, seed: int) -> None:
     try:
         result = agreement(key, seed)
     except ValueError as error:  # ClassifierError (no shipped classifier) is a ValueError
-        st.caption(f"Per-digit agreement unavailable: {one_line(error)}")
+        st.caption(_("Per-digit agreement unavailable: {reason}").format(reason=one_line(error)))
         return
     st.markdown(agreement_table(result))
-    st.caption(f"The project's classifier agrees with the digit asked for on {result['mean_digit_agreement']:.0%} "
-               f"of {result['samples_per_digit']} samples per digit (seed {result['seed']}); worst digit "
-               f"{result['min_digit_agreement']:.0%}.")
+    st.caption(_("The project's classifier agrees with the digit asked for on {mean:.0%} of {count} samples per digit "
+                 "(seed {seed}); worst digit {worst:.0%}.").format(
+        mean=result["mean_digit_agreement"], count=result["samples_per_digit"], seed=result["seed"],
+        worst=result["min_digit_agreement"]))
 
 
 def render_model_column(family: str, seed: int, per_digit: int) -> None:
     """One side of the page: pick a conditional model of `family`, show its 10 x N grid and agreement."""
     name = FAMILY_NAMES.get(family, family)
-    st.markdown(f"#### Conditional {name}")
+    st.markdown("#### " + _("Conditional {model}").format(model=name))
     sources = conditional_sources(family)
     if not sources:
-        st.info(f"No conditional {name} yet: on the **Train** page choose {name} with the preset "
-                "**conditional**.")
+        st.info(_("No conditional {model} yet: on the **Train** page choose {model} with the preset "
+                  "**conditional**.").format(model=name))
         return
     by_key = {source.key: source for source in sources}
-    key = st.selectbox(f"Conditional {name}", list(by_key), key=f"conditional_{family}",
-                       format_func=lambda source_key: source_label(by_key[source_key]))
+    key = st.selectbox(_("Conditional {model}").format(model=name), list(by_key), key=f"conditional_{family}",
+                       format_func=lambda source_key: source_text(by_key[source_key]))
     try:
         images = digit_grid(key, seed, per_digit)
     except ValueError as error:
-        st.error(f"Could not load {key}: {one_line(error)}")
+        st.error(_("Could not load {key}: {reason}").format(key=key, reason=one_line(error)))
         return
     st.image(image_grid_png(images, columns=per_digit, scale=3), width="stretch", output_format="PNG",
-             caption=f"one row per digit, 0 (top) to 9 (bottom): {per_digit} samples each, seed {seed}")
+             caption=_("one row per digit, 0 (top) to 9 (bottom): {count} samples each, seed {seed}").format(
+                 count=per_digit, seed=seed))
     render_agreement(key, seed)
 
 
@@ -127,7 +158,7 @@ def render_one_digit(family: str, digit: int, seed: int, count: int) -> None:
     name = FAMILY_NAMES.get(family, family)
     keys = [source.key for source in conditional_sources(family)]
     if not keys:
-        st.caption(f"No conditional {name} yet.")
+        st.caption(_("No conditional {model} yet.").format(model=name))
         return
     # The model picked in this family's grid below (drawn later in the script); its default is the first.
     key = st.session_state.get(f"conditional_{family}")
@@ -135,10 +166,11 @@ def render_one_digit(family: str, digit: int, seed: int, count: int) -> None:
     try:
         images = one_digit_samples(key, seed, digit, count)
     except ValueError as error:
-        st.error(f"Could not load {key}: {one_line(error)}")
+        st.error(_("Could not load {key}: {reason}").format(key=key, reason=one_line(error)))
         return
     st.image(image_grid_png(images, columns=count, scale=4), width="stretch", output_format="PNG",
-             caption=f"Conditional {name}: {count} times the digit {digit}, seed {seed}")
+             caption=_("Conditional {model}: {count} times the digit {digit}, seed {seed}").format(
+                 model=name, count=count, digit=digit, seed=seed))
 
 
 # The digit picker is the page's main control: big enough to hit on a phone and to read from the
@@ -160,6 +192,6 @@ DEFAULT_DIGIT = 7
 def digit_picker() -> int:
     """Ten large buttons, 0 to 9, one always chosen (7 at first); returns the digit."""
     st.markdown(PAGE_CSS, unsafe_allow_html=True)
-    digit = st.segmented_control("Digit to draw", list(range(NUM_DIGITS)), default=DEFAULT_DIGIT, required=True,
+    digit = st.segmented_control(_("Digit to draw"), list(range(NUM_DIGITS)), default=DEFAULT_DIGIT, required=True,
                                  key="conditional_digit", label_visibility="collapsed")
     return DEFAULT_DIGIT if digit is None else int(digit)

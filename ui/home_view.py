@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import math
+import string
 
 import streamlit as st
 
 from ui.cache import load_model
 from ui.charts import image_grid_png
+from ui.i18n import N_, _
 
 FEATURED_FAMILIES = ("gan", "vae")
 FAMILY_TITLES = {"gan": "GAN", "vae": "VAE"}
@@ -24,6 +26,79 @@ DIAGRAM_CSS = """
 [data-testid="stGraphVizChart"] svg text { font-size: 18px !important; }
 </style>
 """
+
+
+# The descriptions written beside the shipped weights (`<name>.json`), marked here so a Chinese
+# session reads them translated; a description not listed (new weights) is shown as written.
+SHIPPED_DESCRIPTIONS = (
+    N_("Conditional GAN (small DCGAN, label in G and D): you pick the digit it draws."),
+    N_("Small DCGAN (~0.3 M parameters): recognizable digits after ~2 minutes on a laptop CPU."),
+    N_("The seed article's DCGAN (2.3 M parameters, the TensorFlow tutorial's network) with the DCGAN paper's "
+       "Adam settings; wants a GPU."),
+    N_("WGAN-GP: the small generator against a critic kept smooth by a gradient penalty; 5 critic steps per "
+       "generator step, so a step costs ~6x a DCGAN's on a CPU."),
+    N_("Conditional VAE (CVAE): the label picks the digit, the 2-D latent only its style."),
+    N_("Small convolutional VAE with a 2-D latent space you can plot and walk through."),
+    N_("Wider VAE with a 16-D latent space: sharper samples, no 2-D plot."),
+)
+# Graphviz sources of the two diagrams; $-names are the visible labels, filled in the session's language.
+GAN_DIAGRAM = string.Template("""
+digraph GAN {
+  rankdir=TB; bgcolor="transparent";
+  node [shape=box, style="rounded,filled", fillcolor="#0072B2", fontcolor="white", fontname="$font", fontsize=18, color="#0072B2"];
+  edge [color="#888888", fontcolor="#888888", fontname="$font", penwidth=2];
+  noise [label="$noise", shape=ellipse, fillcolor="#888888", color="#888888"];
+  real [label="$real", shape=ellipse, fillcolor="#009E73", color="#009E73"];
+  generator [label="$generator"];
+  fake [label="$fake", shape=ellipse, fillcolor="#888888", color="#888888"];
+  discriminator [label="$discriminator", fillcolor="#E69F00", color="#E69F00"];
+  verdict [label="$verdict", shape=ellipse, fillcolor="#D55E00", color="#D55E00"];
+  noise -> generator -> fake -> discriminator;
+  real -> discriminator;
+  discriminator -> verdict;
+}
+""")
+VAE_DIAGRAM = string.Template("""
+digraph VAE {
+  rankdir=TB; bgcolor="transparent";
+  node [shape=box, style="rounded,filled", fillcolor="#0072B2", fontcolor="white", fontname="$font", fontsize=18, color="#0072B2"];
+  edge [color="#888888", fontcolor="#888888", fontname="$font", penwidth=2];
+  input [label="$input", shape=ellipse, fillcolor="#009E73", color="#009E73"];
+  encoder [label="$encoder"];
+  stats [label="$mean\\n$log_variance", shape=ellipse, fillcolor="#888888", color="#888888"];
+  sample [label="z = μ + σ · ε", fillcolor="#E69F00", color="#E69F00"];
+  noise [label="ε ~ N(0, I)", shape=ellipse, fillcolor="#888888", color="#888888"];
+  decoder [label="$decoder"];
+  output [label="$output", shape=ellipse, fillcolor="#D55E00", color="#D55E00"];
+  input -> encoder -> stats -> sample -> decoder -> output;
+  noise -> sample;
+}
+""")
+DIAGRAM_FONT = "Helvetica"
+
+
+def dot_label(text: str) -> str:
+    """Text that is safe inside a Graphviz double-quoted label (a translation may hold quotes)."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def gan_diagram() -> str:
+    """The GAN diagram's Graphviz source, its labels in the session's language."""
+    labels = {"noise": _("noise z"), "real": _("real image"), "generator": _("generator G"),
+              "fake": _("fake image G(z)"), "discriminator": _("discriminator D"), "verdict": _("real or fake?")}
+    return GAN_DIAGRAM.substitute({name: dot_label(text) for name, text in labels.items()}, font=DIAGRAM_FONT)
+
+
+def vae_diagram() -> str:
+    """The VAE diagram's Graphviz source, its labels in the session's language."""
+    labels = {"input": _("input image x"), "encoder": _("encoder"), "mean": _("mean μ"),
+              "log_variance": _("log-variance log σ²"), "decoder": _("decoder"), "output": _("reconstruction x̂")}
+    return VAE_DIAGRAM.substitute({name: dot_label(text) for name, text in labels.items()}, font=DIAGRAM_FONT)
+
+
+def model_description(description: str) -> str:
+    """A shipped model's description in the session's language (as written when it is not a known one)."""
+    return _(description) if description in SHIPPED_DESCRIPTIONS else description
 
 
 def diagram_style() -> None:
@@ -60,12 +135,12 @@ def render_samples(entry: dict, seed: int, count: int, columns: int, scale: int 
     try:
         model = load_model(f"weights:{entry['name']}")
     except ValueError as error:  # WeightsError included: a broken file is one line, not a traceback
-        st.error(f"Cannot load {entry['name']}: {error}")
+        st.error(_("Cannot load {name}: {error}").format(name=entry["name"], error=error))
         return
     images = model.sample(count, seed=int(seed))
     st.image(image_grid_png(images, columns=columns, scale=scale), width="stretch",
-             caption=f"{FAMILY_TITLES.get(entry['family'], entry['family'])} `{entry['name']}`: "
-                     f"{count} new digits from seed {seed}")
+             caption=_("{family} `{name}`: {count} new digits from seed {seed}").format(
+                 family=FAMILY_TITLES.get(entry["family"], entry["family"]), name=entry["name"], count=count, seed=seed))
 
 
 def render_featured(featured: list[dict], seed: int) -> None:
@@ -77,5 +152,5 @@ def render_featured(featured: list[dict], seed: int) -> None:
 
 def train_a_gan_button() -> None:
     """The one next step the first screen offers: the Train page, whose default model is a GAN."""
-    if st.button("Train a GAN now", key="home_train_gan", type="primary", icon=":material/model_training:"):
+    if st.button(_("Train a GAN now"), key="home_train_gan", type="primary", icon=":material/model_training:"):
         st.switch_page("pages/train.py")
