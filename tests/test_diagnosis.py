@@ -171,6 +171,7 @@ def test_broken_presets_are_valid_configs(name):
     family, preset, overrides, watch_for = broken[:4]  # unpacks like the (family, preset, overrides, text) tuple
     config = validate(broken_config(name, **REAL_TRAINING))
     assert config.model == family and config.preset == preset and config.overrides == overrides
+    assert config.break_it == name
     assert watch_for and broken.expected_kind in {"discriminator_winning", "discriminator_losing", "oscillation",
                                                   "posterior_collapse", "divergence"}
 
@@ -178,6 +179,15 @@ def test_broken_presets_are_valid_configs(name):
 def test_unknown_broken_preset():
     with pytest.raises(ValueError, match="Expected one of"):
         broken_config("GAN: no such thing")
+
+
+def test_a_runs_break_it_name_must_be_a_preset_of_its_family():
+    from aigc_core.config import TrainingConfig
+
+    with pytest.raises(ValueError, match="break_it must be one of"):
+        validate(TrainingConfig(model="gan", break_it="GAN: no such thing"))
+    with pytest.raises(ValueError, match="break_it must be one of"):
+        validate(TrainingConfig(model="gan", break_it="VAE: beta = 20"))
 
 
 # -- real runs ---------------------------------------------------------------------------------
@@ -194,7 +204,8 @@ def train_and_diagnose(config, store):
 def test_real_healthy_runs_raise_no_alarm(family, store):
     from aigc_core.config import TrainingConfig
 
-    status, findings = train_and_diagnose(TrainingConfig(model=family, preset="fast", steps=40, **REAL_TRAINING), store)
+    # 60 steps, as long as the longest shortened broken run: the oscillation check needs 10 rows.
+    status, findings = train_and_diagnose(TrainingConfig(model=family, preset="fast", steps=60, **REAL_TRAINING), store)
     assert status["state"] == "finished"
     assert findings == [], [finding.title for finding in findings]
 
