@@ -410,24 +410,24 @@ BROKEN_PRESETS: dict[str, BrokenPreset] = {
         "gan", "fast", {"d_learning_rate": 2e-3, "d_steps_per_g_step": 5},
         "From the first logged rows D loss sits near 0 and D(G(z)) below 0.05, while the generator loss "
         "climbs past 5: the diagnosis says \"The discriminator is winning\" from the first steps, and the "
-        "samples improve far more slowly than the healthy preset's.",
+        "samples stay blotchy fragments of digits.",
         "discriminator_winning"),
     "GAN: discriminator asleep (learning rate ÷100)": BrokenPreset(
         "gan", "fast", {"d_learning_rate": 2e-6},
         "D(x) stays at 0.5 and D(G(z)) climbs above it; D loss rises past 2 ln 2 ≈ 1.39: the diagnosis "
-        "says \"The discriminator cannot tell real from fake\", and with no teacher the samples stay blobs.",
+        "says \"The discriminator cannot tell real from fake\", and with no teacher the samples stay speckled noise.",
         "discriminator_losing"),
     "GAN: learning rate x10, Adam momentum 0.9": BrokenPreset(
         "gan", "fast", {"g_learning_rate": 2e-3, "d_learning_rate": 2e-3, "g_beta_1": 0.9, "d_beta_1": 0.9},
         "Both learning rates x10, and Adam's momentum at its usual 0.9 instead of the DCGAN paper's 0.5 "
-        "(the form does not show it; this preset sets it). D loss zig-zags by 50% or more from one row to "
-        "the next instead of settling: the diagnosis says \"Training is oscillating\" from the first rows "
-        "(and \"The discriminator is winning\" too when D pulls ahead for a while); the samples stay "
-        "poorer than the healthy preset's.",
+        "(the form does not show it; this preset sets it). D loss zig-zags by a third or more from one row to "
+        "the next instead of settling: the diagnosis says \"Training is oscillating\" within the first "
+        "150 steps (and may add \"The discriminator is winning\" for a stretch where D pulls ahead); the "
+        "samples stay streaky, broken strokes.",
         "oscillation"),
     "VAE: beta = 20": BrokenPreset(
         "vae", "fast", {"beta": 20.0},
-        "The KL curve falls to ~0 and stays there while reconstruction plateaus: the diagnosis says "
+        "The KL curve falls to ~0 and stays under half a nat while reconstruction plateaus: the diagnosis says "
         "\"Posterior collapse: the latent code is ignored\", and every sample is the same blurry average digit.",
         "posterior_collapse"),
     "VAE: learning rate x1000": BrokenPreset(
