@@ -410,7 +410,7 @@ BROKEN_PRESETS: dict[str, BrokenPreset] = {
         "gan", "fast", {"d_learning_rate": 2e-3, "d_steps_per_g_step": 5},
         "From the first logged rows D loss sits near 0 and D(G(z)) below 0.05, while the generator loss "
         "climbs past 5: the diagnosis says \"The discriminator is winning\" from the first steps, and the "
-        "samples stay blotchy fragments of digits.",
+        "samples stay thin, broken fragments of digits.",
         "discriminator_winning"),
     "GAN: discriminator asleep (learning rate ÷100)": BrokenPreset(
         "gan", "fast", {"d_learning_rate": 2e-6},
