@@ -423,7 +423,8 @@ BROKEN_PRESETS: dict[str, BrokenPreset] = {
         "(the form does not show it; this preset sets it). D loss zig-zags by a third or more from one row to "
         "the next instead of settling: the diagnosis says \"Training is oscillating\" within the first "
         "150 steps (and may add \"The discriminator is winning\" for a stretch where D pulls ahead); the "
-        "samples stay streaky, broken strokes.",
+        "samples stay streaky, broken strokes. Past the 500-step budget it can calm down (one 1,500-step run "
+        "did after ~600 steps), and the diagnosis then calls the oscillation recovered.",
         "oscillation"),
     "VAE: beta = 20": BrokenPreset(
         "vae", "fast", {"beta": 20.0},
