@@ -276,8 +276,9 @@ def command_list(arguments) -> int:
         row = run.summary()
         losses = ", ".join(f"{k}={v:.3f}" for k, v in sorted(row["final_losses"].items()) if isinstance(v, float))
         error = f"  ({row['error']})" if row["error"] else ""
+        broken = f"  [break it: {row['break_it']}]" if row.get("break_it") else ""
         print(f"  {row['run_id']:36s} {row['state']:10s} {row['model'] or '?'}-{row['preset'] or '?':6s} "
-              f"step {row['step']:>6} {row['elapsed_s']:8.1f} s  {losses}{error}")
+              f"step {row['step']:>6} {row['elapsed_s']:8.1f} s  {losses}{broken}{error}")
     print("shipped weights:")
     entries = shipped_weights()
     if not entries:

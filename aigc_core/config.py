@@ -79,6 +79,9 @@ class TrainingConfig:
     # "mixed_bfloat16" computes in bfloat16 with float32 weights (GPUs, and CPUs with AMX or
     # AVX512-BF16); see aigc_core.devices.PRECISIONS.
     precision: str = "float32"
+    # The plain name of the "break it on purpose" preset the run was set up from (a key of
+    # aigc_core.diagnosis.BROKEN_PRESETS), so run lists and captions can say which; None otherwise.
+    break_it: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -232,6 +235,12 @@ def validate(config: TrainingConfig, train_size: int | None = None) -> TrainingC
 
     if not isinstance(config.precision, str) or config.precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {list(PRECISIONS)}; received {config.precision!r}")
+    if config.break_it is not None:
+        from aigc_core.diagnosis import BROKEN_PRESETS
+
+        if config.break_it not in BROKEN_PRESETS or BROKEN_PRESETS[config.break_it].family != config.model:
+            names = [name for name, broken in BROKEN_PRESETS.items() if broken.family == config.model]
+            raise ValueError(f"break_it must be one of {names} or absent; received {config.break_it!r}")
     if config.steps is None and config.epochs is None and config.minutes is None:
         config.steps = 500
     return config

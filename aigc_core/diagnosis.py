@@ -27,18 +27,25 @@ MIN_SUSTAINED_ROWS = 4
 # Healthy runs of this project never go below 0.6.
 D_WINNING_LOSS = 0.1
 D_WINNING_FAKE = 0.05
+# Once D has won, single rows where G fools it a little (D(G(z)) up to 0.16 in "discriminator
+# 10x faster" runs) do not end the episode: it lasts while D(G(z)) stays below twice the entry
+# threshold, and ends only after RECOVERY_ROWS rows in a row above it.
+D_WINNING_STAYS_FAKE = 2 * D_WINNING_FAKE
+RECOVERY_ROWS = 3
 # D judging fakes at least as "real" as real digits means it has stopped telling them apart.
 # A healthy GAN converges towards D(x) ~0.53 > D(G(z)) ~0.47, never below.
 D_LOSING_MIN_ROWS = 6
 # The first rows are skipped for the D checks: at step 0 both networks are random and
 # D(x) ~ D(G(z)) ~ 0.5 by construction.
 GAN_WARMUP_ROWS = 2
-# Oscillation: the typical (median) row-to-row change of log(d_loss + floor) over the last rows.
-# 0.3 is a swing of about 35% from one row to the next; healthy runs here stay at or below 0.05,
-# learning rate x10 gives about 0.7. The floor keeps
-# a discriminator that wins (d_loss ~0.001 -> 0.0005) from counting as a swing.
+# Oscillation: the typical (median) row-to-row change of log(d_loss + floor) over a window of
+# rows. 0.3 is a swing of about 35% from one row to the next; healthy runs here stay at or below
+# 0.06, "learning rate x10" windows swing 0.2-1.0. An episode starts at the first window above 0.3
+# and lasts while windows stay above 0.15 (a calmer stretch inside a swinging run is not a
+# recovery). The floor keeps a discriminator that wins (d_loss ~0.001 -> 0.0005) from counting as a swing.
 OSCILLATION_ROWS = 8
 OSCILLATION_LOG_SWING = 0.3
+OSCILLATION_STAYS_SWING = 0.15
 OSCILLATION_FLOOR = 0.05
 # An untrained Bernoulli VAE loses 784 * ln 2 ~ 543 nats per image; GAN losses are a few nats.
 # Anything past 1e4 is a blow-up, not learning.
@@ -50,6 +57,10 @@ RISING_FACTOR = 1.5
 # dropped 20% from its first value: before that the decoder has not learned anything yet and
 # KL ~0 is normal.
 KL_COLLAPSE_NATS = 0.1
+# A collapsed code creeps back slowly (beta = 20 runs: 0.03-0.14 nats after 500 steps, 0.25 after
+# 1,500, the samples still one blur): the episode lasts while KL stays below half a nat, less than
+# the one bit (ln 2 = 0.69 nats) a code needs to tell even two kinds of image apart.
+KL_COLLAPSE_STAYS_NATS = 0.5
 WARMUP_RECONSTRUCTION_DROP = 0.2
 # Sample diversity, on a snapshot (N, 28, 28) in [0, 1]. Two random MNIST digits are ~9.8 apart
 # (L2 over 784 pixels); trained models here give 4.4 (blurry 2-D VAE) to 10. Below 3.0 most
@@ -101,32 +112,50 @@ def _sorted_rows(rows) -> list[dict]:
                   key=lambda row: row["step"])
 
 
-def _streaks(rows: list[dict], holds) -> list[tuple[int, int]]:
-    """(first, last) row indexes of every run of consecutive rows where `holds(row)` is true."""
-    streaks, start = [], None
-    for index, row in enumerate(rows):
-        if holds(row):
-            start = index if start is None else start
-        elif start is not None:
-            streaks.append((start, index - 1))
-            start = None
+def _episodes(rows: list[dict], enters, stays, min_rows: int, recovery_rows: int) -> list[tuple[int, int, bool]]:
+    """(first, last, ongoing) row indexes of every episode of a symptom, with hysteresis.
+
+    An episode starts at the first of `min_rows` consecutive rows where `enters(row)` holds, so
+    its first row is where the failure really starts. It then lasts while `stays(row)` (a looser
+    test) holds, and a few better rows do not end it: only `recovery_rows` consecutive rows where
+    `stays` fails do, and its last row is then the last one where `stays` held. An episode still
+    open at the last row is `ongoing`, even when the last few rows look better.
+    """
+    episodes, start, last, misses, index = [], None, None, 0, 0
+    while index < len(rows):
+        if start is None:
+            window = rows[index:index + min_rows]
+            if len(window) == min_rows and all(enters(row) for row in window):
+                start, last, misses = index, index + min_rows - 1, 0
+                index += min_rows
+                continue
+        elif stays(rows[index]):
+            last, misses = index, 0
+        else:
+            misses += 1
+            if misses >= recovery_rows:
+                episodes.append((start, last, False))
+                start = None
+        index += 1
     if start is not None:
-        streaks.append((start, len(rows) - 1))
-    return streaks
+        episodes.append((start, last, True))
+    return episodes
 
 
-def _episode(rows, holds, min_rows, kind, severity, title, explanation, advice, skip_rows=0) -> Finding | None:
-    """The latest run of at least `min_rows` rows where the symptom holds, as a Finding.
+def _episode(rows, holds, min_rows, kind, severity, title, explanation, advice, skip_rows=0,
+             stays=None, recovery_rows=1) -> Finding | None:
+    """The latest episode of the symptom (see `_episodes`) as a Finding, from the step where it started.
 
-    An episode that ended before the last row is reported as "info": it happened, the run recovered.
+    Without `stays` the episode ends at the first row where `holds` fails. An episode that ended
+    is reported as "info": it happened, the run recovered.
     """
     checked = rows[skip_rows:]
-    long_enough = [(first, last) for first, last in _streaks(checked, holds) if last - first + 1 >= min_rows]
-    if not long_enough:
+    episodes = _episodes(checked, holds, stays or holds, min_rows, recovery_rows)
+    if not episodes:
         return None
-    first, last = long_enough[-1]
+    first, last, ongoing = episodes[-1]
     start_step, end_step = int(checked[first]["step"]), int(checked[last]["step"])
-    if last == len(checked) - 1:
+    if ongoing:
         return Finding(kind, severity, start_step, title, explanation, advice)
     return Finding(kind, "info", start_step, f"{title} (steps {start_step:,}-{end_step:,}, recovered since)",
                    explanation, advice, end_step=end_step)
@@ -189,7 +218,9 @@ def _gan_findings(rows: list[dict]) -> list[Finding]:
         "so its verdict is the same 'fake' whatever the generator tries, and the generator's gradient "
         "vanishes. Expect the samples to stop improving.",
         "Slow the discriminator down: lower d_learning_rate or d_steps_per_g_step (1 is the DCGAN default), "
-        "or raise g_learning_rate.")
+        "or raise g_learning_rate.",
+        stays=lambda row: _value(row, "d_fake") is not None and _value(row, "d_fake") < D_WINNING_STAYS_FAKE,
+        recovery_rows=RECOVERY_ROWS)
     if winning:
         findings.append(winning)
     losing = _episode(
@@ -205,18 +236,46 @@ def _gan_findings(rows: list[dict]) -> list[Finding]:
         "g_learning_rate.", skip_rows=GAN_WARMUP_ROWS)
     if losing:
         findings.append(losing)
-    checked = rows[GAN_WARMUP_ROWS:]
-    losses = [_value(row, "d_loss") for row in checked[-OSCILLATION_ROWS:]]
-    if len(losses) >= OSCILLATION_ROWS and all(value is not None and value >= 0 for value in losses):
-        swing = float(np.median(np.abs(np.diff(np.log(np.asarray(losses) + OSCILLATION_FLOOR)))))
-        if swing > OSCILLATION_LOG_SWING:
-            step = int(checked[-OSCILLATION_ROWS]["step"])
-            findings.append(Finding(
-                "oscillation", "warning", step, "Training is oscillating",
-                f"D loss swings by about {math.expm1(swing):.0%} from one logged row to the next: the two networks "
-                "overshoot each other instead of settling. Samples will flicker between good and broken.",
-                "Lower both learning rates (x0.1), or set g_beta_1 and d_beta_1 to 0.5 (the DCGAN paper's Adam setting)."))
+    oscillation = _oscillation(rows)
+    # Once D has won, its loss sits near 0 and spikes whenever G fools it once: swinging that
+    # begins after D took over is that winning, already reported, not a second failure.
+    if oscillation and not (winning and winning.severity == "error" and winning.step <= oscillation.step):
+        findings.append(oscillation)
     return findings
+
+
+def _oscillation(rows: list[dict]) -> Finding | None:
+    """Swinging D loss: an episode of OSCILLATION_ROWS-row windows, marked from the row of its first big swing.
+
+    A window's swing is its median row-to-row change, so it only crosses the threshold once half
+    its rows swing; the episode is therefore dated from the first large change in that window.
+    """
+    checked = rows[GAN_WARMUP_ROWS:]
+    losses = [_value(row, "d_loss") for row in checked]
+    windows = []
+    for first in range(len(checked) - OSCILLATION_ROWS + 1):
+        window = losses[first:first + OSCILLATION_ROWS]
+        changes = (np.zeros(OSCILLATION_ROWS - 1) if any(value is None or value < 0 for value in window)
+                   else np.abs(np.diff(np.log(np.asarray(window) + OSCILLATION_FLOOR))))
+        windows.append({"first": first, "swing": float(np.median(changes)), "changes": changes})
+    episodes = _episodes(windows, lambda window: window["swing"] > OSCILLATION_LOG_SWING,
+                         lambda window: window["swing"] > OSCILLATION_STAYS_SWING, 1, RECOVERY_ROWS)
+    if not episodes:
+        return None
+    first, last, ongoing = episodes[-1]
+    opening = windows[first]
+    start_row = opening["first"] + 1 + int(np.argmax(opening["changes"] > OSCILLATION_LOG_SWING))
+    start_step = int(checked[start_row]["step"])
+    typical = math.expm1(float(np.median([window["swing"] for window in windows[first:last + 1]])))
+    title = "Training is oscillating"
+    explanation = (f"D loss swings by about {typical:.0%} from one logged row to the next: the two networks "
+                   "overshoot each other instead of settling. Samples will flicker between good and broken.")
+    advice = "Lower both learning rates (x0.1), or set g_beta_1 and d_beta_1 to 0.5 (the DCGAN paper's Adam setting)."
+    if ongoing:
+        return Finding("oscillation", "warning", start_step, title, explanation, advice)
+    end_step = int(checked[windows[last]["first"] + OSCILLATION_ROWS - 1]["step"])
+    return Finding("oscillation", "info", start_step, f"{title} (steps {start_step:,}-{end_step:,}, recovered since)",
+                   explanation, advice, end_step=end_step)
 
 
 def _vae_findings(rows: list[dict]) -> list[Finding]:
@@ -237,7 +296,9 @@ def _vae_findings(rows: list[dict]) -> list[Finding]:
         "gives (almost) the same distribution for every image, so the decoder learns to draw one "
         "average digit whatever the code. Sampling and the latent map show the same blur everywhere.",
         "Lower beta (1 is the plain VAE), or raise latent_dim; a KL warm-up (beta rising from 0) also helps.",
-        skip_rows=warmed[0])
+        skip_rows=warmed[0],
+        stays=lambda row: _value(row, "kl_loss") is not None and _value(row, "kl_loss") < KL_COLLAPSE_STAYS_NATS,
+        recovery_rows=RECOVERY_ROWS)
     if collapse:
         findings.append(collapse)
     losses = [(_value(row, "loss"), index) for index, row in enumerate(rows) if index >= warmed[0]]
@@ -329,9 +390,11 @@ def diagnose(family: str, rows, snapshot=None, *, snapshot_step: int | None = No
 class BrokenPreset(NamedTuple):
     """A training setup that fails in a known way, and the card that tells what to watch for.
 
-    `expected_kind` is the Finding kind the diagnosis raises on a short run of it
-    (`steps` steps on 256 images in batches of 32, logged every 5 steps: the test's setting);
-    longer runs with the default logging show it too, a few hundred steps in.
+    `expected_kind` is the Finding kind the diagnosis raises on it, as an error or a warning, within
+    `steps` steps with the Train page's other defaults (`python bench/break_it.py` checks it on
+    three seeds; tests/test_diagnosis.py on a shortened run). `watch_for` names that finding's
+    title, so the card promises what the diagnosis will say. `overrides` may set hyperparameters
+    the form does not show (Adam's momentum); the Train page sends them with the run.
     """
 
     family: str
@@ -339,32 +402,39 @@ class BrokenPreset(NamedTuple):
     overrides: dict
     watch_for: str
     expected_kind: str
-    steps: int = 60
+    steps: int = 500
 
 
 BROKEN_PRESETS: dict[str, BrokenPreset] = {
     "GAN: discriminator 10x faster": BrokenPreset(
         "gan", "fast", {"d_learning_rate": 2e-3, "d_steps_per_g_step": 5},
-        "D loss drops to ~0 and D(G(z)) to ~0 within a few rows, while the generator loss climbs past 5: "
-        "the discriminator wins and the samples stop improving.",
-        "discriminator_winning", steps=30),
+        "From the first logged rows D loss sits near 0 and D(G(z)) below 0.05, while the generator loss "
+        "climbs past 5: the diagnosis says \"The discriminator is winning\" from the first steps, and the "
+        "samples stay thin, broken fragments of digits.",
+        "discriminator_winning"),
     "GAN: discriminator asleep (learning rate ÷100)": BrokenPreset(
         "gan", "fast", {"d_learning_rate": 2e-6},
-        "D(x) stays at 0.5 and D(G(z)) climbs above it; D loss rises past 2 ln 2 ≈ 1.39: the "
-        "discriminator learns nothing, so the generator has no teacher.",
-        "discriminator_losing", steps=50),
-    "GAN: learning rate x10": BrokenPreset(
-        "gan", "fast", {"g_learning_rate": 2e-3, "d_learning_rate": 2e-3},
-        "The losses zig-zag from one row to the next instead of settling: both networks overshoot.",
+        "D(x) stays at 0.5 and D(G(z)) climbs above it; D loss rises past 2 ln 2 ≈ 1.39: the diagnosis "
+        "says \"The discriminator cannot tell real from fake\", and with no teacher the samples stay speckled noise.",
+        "discriminator_losing"),
+    "GAN: learning rate x10, Adam momentum 0.9": BrokenPreset(
+        "gan", "fast", {"g_learning_rate": 2e-3, "d_learning_rate": 2e-3, "g_beta_1": 0.9, "d_beta_1": 0.9},
+        "Both learning rates x10, and Adam's momentum at its usual 0.9 instead of the DCGAN paper's 0.5 "
+        "(the form does not show it; this preset sets it). D loss zig-zags by a third or more from one row to "
+        "the next instead of settling: the diagnosis says \"Training is oscillating\" within the first "
+        "150 steps (and may add \"The discriminator is winning\" for a stretch where D pulls ahead); the "
+        "samples stay streaky, broken strokes. Past the 500-step budget it can calm down (one 1,500-step run "
+        "did after ~600 steps), and the diagnosis then calls the oscillation recovered.",
         "oscillation"),
     "VAE: beta = 20": BrokenPreset(
         "vae", "fast", {"beta": 20.0},
-        "The KL curve falls to ~0 and stays there while reconstruction plateaus: posterior collapse, "
-        "every sample becomes the same blurry average digit.",
+        "The KL curve falls to ~0 and stays under half a nat while reconstruction plateaus: the diagnosis says "
+        "\"Posterior collapse: the latent code is ignored\", and every sample is the same blurry average digit.",
         "posterior_collapse"),
     "VAE: learning rate x1000": BrokenPreset(
         "vae", "fast", {"learning_rate": 1.0},
-        "The loss explodes within the first steps and the run is stopped as diverged.",
+        "The loss explodes within the first steps and the run is stopped: the diagnosis says "
+        "\"Training diverged\".",
         "divergence"),
 }
 
@@ -381,4 +451,4 @@ def broken_config(name: str, **changes):
         raise ValueError(f"Expected one of {list(BROKEN_PRESETS)}. Received: name={name!r}")
     broken = BROKEN_PRESETS[name]
     return TrainingConfig(**{"model": broken.family, "preset": broken.preset, "overrides": dict(broken.overrides),
-                             "steps": broken.steps, **changes})
+                             "steps": broken.steps, "break_it": name, **changes})

@@ -351,6 +351,7 @@ class Run:
             "state": status.get("state", "unknown"),
             "model": config.get("model"),
             "preset": config.get("preset"),
+            "break_it": config.get("break_it"),  # the "break it on purpose" preset's name, if any
             "step": status.get("step", 0),
             "total_steps": status.get("total_steps"),
             "elapsed_s": status.get("elapsed_s") or 0.0,

@@ -56,7 +56,9 @@ def _run_source(run) -> Source | None:
         return None
     family = model_config["family"]
     state = run.status().get("state", "?")
-    return Source(f"run:{run.run_id}", f"run {run.run_id} ({state})", family, run.model_config_path, run.weights_path)
+    broken = run.config().get("break_it")  # a "break it on purpose" run says which
+    label = f"run {run.run_id} ({state})" + (f" · break it: {broken}" if broken else "")
+    return Source(f"run:{run.run_id}", label, family, run.model_config_path, run.weights_path)
 
 
 def resolve_source(key: str, store: RunStore | None = None, weights_dir: Path = WEIGHTS_DIR) -> Source:

@@ -7,7 +7,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from aigc_core.diagnosis import BROKEN_PRESETS
-from aigc_core.runs import PROJECT_ROOT
+from aigc_core.runs import PROJECT_ROOT, RunStore
+from ui.train_view import broken_preset_in_form
 
 APP = str(PROJECT_ROOT / "app.py")
 
@@ -50,3 +51,39 @@ def test_a_vae_breakage_switches_the_model_and_changing_the_model_clears_it():
     app.radio(key="train_model").set_value("gan").run()
     assert app.selectbox(key="train_broken").value != "VAE: beta = 20"
     assert not any("Watch for" in item.value for item in app.info)
+
+
+def test_a_break_it_run_carries_the_presets_name_its_hidden_momentum_and_budget(store, monkeypatch):
+    """Start "learning rate x10": the run gets Adam momentum 0.9 (not in the form), 500 steps, and its plain name
+    in the Train caption, the Runs table and the Runs caption."""
+    from aigc_core import worker
+
+    launched = []
+
+    def fake_launch(config, store=None):
+        launched.append(config)
+        return RunStore().create(config.to_dict())  # queued: no worker process in a test
+
+    monkeypatch.setattr(worker, "launch", fake_launch)
+    app = open_train()
+    name = "GAN: learning rate x10, Adam momentum 0.9"
+    app.selectbox(key="train_broken").set_value(name).run()
+    assert app.number_input(key="train_steps").value == BROKEN_PRESETS[name].steps
+    app.button(key="train_start").click().run()
+    assert not app.exception, [item.value for item in app.exception]
+    config, = launched
+    assert config.break_it == name and config.steps == BROKEN_PRESETS[name].steps
+    assert config.overrides["g_beta_1"] == config.overrides["d_beta_1"] == 0.9
+    assert any(name in item.value for item in app.caption), [item.value for item in app.caption]
+
+    app.switch_page("pages/runs.py").run()
+    assert not app.exception, [item.value for item in app.exception]
+    assert any(name in str(preset) for preset in app.dataframe[0].value["preset"])
+    assert any(name in item.value for item in app.caption)
+
+
+def test_a_changed_setting_drops_the_presets_name():
+    assert broken_preset_in_form("VAE: beta = 20", "vae", "fast", {"beta": 20.0, "learning_rate": 1e-3}) == "VAE: beta = 20"
+    assert broken_preset_in_form("VAE: beta = 20", "vae", "fast", {"beta": 4.0, "learning_rate": 1e-3}) is None
+    assert broken_preset_in_form("VAE: beta = 20", "vae", "large", {"beta": 20.0}) is None
+    assert broken_preset_in_form("(healthy: the preset as it is)", "vae", "fast", {"beta": 20.0}) is None

@@ -65,6 +65,26 @@ def test_discriminator_winning_is_found_where_it_starts():
     assert diagnose("gan", healthy_gan_rows(10)[:5] + gan_rows([(0.02, 8.0, 0.99, 0.01)] * 3, start=60)) == []
 
 
+def test_discriminator_winning_from_the_first_rows_is_marked_there_despite_single_row_lapses():
+    """Shaped like a "discriminator 10x faster" run: D wins from step 10, and now and then G fools it for one row.
+
+    The alarm must start at step 10 (where the chart shows it), not at the last unbroken stretch.
+    """
+    winning, lapse = (0.005, 7.0, 0.998, 0.003), (1.5, 2.0, 0.9, 0.12)
+    values = [winning] * 5 + [lapse] + [winning] * 6 + [lapse] + [winning] * 8 + [lapse] + [winning] * 3
+    finding, = diagnose("gan", gan_rows(values))
+    assert finding.kind == "discriminator_winning"
+    assert (finding.step, finding.severity, finding.end_step) == (10, "error", None)
+
+
+def test_oscillation_is_marked_where_the_swinging_starts():
+    calm = [(1.0 + 0.01 * (index % 2), 1.0, 0.6, 0.4) for index in range(12)]
+    swinging = [(value, 2.0, 0.8, 0.2) for value in [0.2, 1.5, 0.3, 2.0, 0.25, 1.2, 0.15, 1.8, 0.4, 1.1] * 2]
+    finding, = diagnose("gan", gan_rows(calm + swinging))
+    assert finding.kind == "oscillation" and finding.severity == "warning"
+    assert 110 <= finding.step <= 130  # the swinging begins at row 12, step 130
+
+
 def test_recovered_episode_is_info_with_its_end():
     rows = gan_rows([(0.9, 1.0, 0.7, 0.35)] * 3 + [(0.02, 8.0, 0.99, 0.01)] * 5 + [(0.9, 1.0, 0.7, 0.35)] * 3)
     finding, = diagnose("gan", rows)
@@ -151,6 +171,7 @@ def test_broken_presets_are_valid_configs(name):
     family, preset, overrides, watch_for = broken[:4]  # unpacks like the (family, preset, overrides, text) tuple
     config = validate(broken_config(name, **REAL_TRAINING))
     assert config.model == family and config.preset == preset and config.overrides == overrides
+    assert config.break_it == name
     assert watch_for and broken.expected_kind in {"discriminator_winning", "discriminator_losing", "oscillation",
                                                   "posterior_collapse", "divergence"}
 
@@ -158,6 +179,15 @@ def test_broken_presets_are_valid_configs(name):
 def test_unknown_broken_preset():
     with pytest.raises(ValueError, match="Expected one of"):
         broken_config("GAN: no such thing")
+
+
+def test_a_runs_break_it_name_must_be_a_preset_of_its_family():
+    from aigc_core.config import TrainingConfig
+
+    with pytest.raises(ValueError, match="break_it must be one of"):
+        validate(TrainingConfig(model="gan", break_it="GAN: no such thing"))
+    with pytest.raises(ValueError, match="break_it must be one of"):
+        validate(TrainingConfig(model="gan", break_it="VAE: beta = 20"))
 
 
 # -- real runs ---------------------------------------------------------------------------------
@@ -174,17 +204,48 @@ def train_and_diagnose(config, store):
 def test_real_healthy_runs_raise_no_alarm(family, store):
     from aigc_core.config import TrainingConfig
 
-    status, findings = train_and_diagnose(TrainingConfig(model=family, preset="fast", steps=40, **REAL_TRAINING), store)
+    # 60 steps, as long as the longest shortened broken run: the oscillation check needs 10 rows.
+    status, findings = train_and_diagnose(TrainingConfig(model=family, preset="fast", steps=60, **REAL_TRAINING), store)
     assert status["state"] == "finished"
     assert findings == [], [finding.title for finding in findings]
 
 
-@pytest.mark.parametrize("name", list(BROKEN_PRESETS))
-def test_real_broken_runs_raise_their_alarm(name, store):
-    status, findings = train_and_diagnose(broken_config(name, **REAL_TRAINING), store)
-    assert BROKEN_PRESETS[name].expected_kind in kinds(findings), (status.get("state"), kinds(findings))
-    assert findings[0].severity in ("error", "warning")
+# Each preset shortened to what shows its failure on REAL_TRAINING's 256 images, by the same
+# mechanism as at its default budget (bench/break_it.py: 500 steps on all of MNIST, three seeds).
+# "Learning rate x10" needs 2 warm-up rows and one 8-row window of swinging D loss: 60 steps. That
+# short, a x10 run with momentum 0.5 (the preset before issue 14) swings too; that the failure
+# lasts through the 500-step default is bench/break_it.py's to show (bench/README.md).
+SHORTENED_STEPS = {
+    "GAN: discriminator 10x faster": 30,
+    "GAN: discriminator asleep (learning rate ÷100)": 50,
+    "GAN: learning rate x10, Adam momentum 0.9": 60,
+    "VAE: beta = 20": 60,
+    "VAE: learning rate x1000": 20,
+}
 
+
+def test_every_broken_preset_has_a_shortened_run_and_promises_its_findings_title():
+    assert set(SHORTENED_STEPS) == set(BROKEN_PRESETS)
+    titles = {"discriminator_winning": "The discriminator is winning",
+              "discriminator_losing": "The discriminator cannot tell real from fake",
+              "oscillation": "Training is oscillating",
+              "posterior_collapse": "Posterior collapse: the latent code is ignored",
+              "divergence": "Training diverged"}
+    for name, broken in BROKEN_PRESETS.items():
+        assert f'"{titles[broken.expected_kind]}' in broken.watch_for, name
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("name", list(BROKEN_PRESETS))
+def test_real_broken_runs_raise_their_alarm(name, seed, store):
+    """Train the preset (shortened, see SHORTENED_STEPS) on two seeds: its promised finding must fire, and be current."""
+    status, findings = train_and_diagnose(
+        broken_config(name, seed=seed, steps=SHORTENED_STEPS[name], **REAL_TRAINING), store)
+    expected = BROKEN_PRESETS[name].expected_kind
+    promised = [finding for finding in findings if finding.kind == expected and finding.severity in ("error", "warning")]
+    assert promised, (status.get("state"), [(finding.kind, finding.severity, finding.step) for finding in findings])
+    if expected in ("discriminator_winning", "oscillation"):
+        assert promised[0].step <= 5 * 5 + 1, promised[0]  # marked where it starts: within the first rows
 
 
 # -- the Runs page ---------------------------------------------------------------------------------

@@ -53,3 +53,12 @@ def test_a_run_without_a_checkpoint_is_not_a_source_until_it_writes_one(store, w
         resolve_source(f"run:{run.run_id}", store, weights_dir)
     give_checkpoint(run, "gan")
     assert resolve_source(f"run:{run.run_id}", store, weights_dir).weights_path == run.weights_path
+
+
+def test_a_break_it_runs_label_names_its_preset(store, weights_dir):
+    name = "GAN: discriminator 10x faster"
+    broken, healthy = store.create(tiny_config(break_it=name).to_dict()), store.create(tiny_config().to_dict())
+    for run in (broken, healthy):
+        give_checkpoint(run, "gan")
+    assert resolve_source(f"run:{broken.run_id}", store, weights_dir).label.endswith(f"break it: {name}")
+    assert "break it" not in resolve_source(f"run:{healthy.run_id}", store, weights_dir).label

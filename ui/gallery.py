@@ -423,7 +423,8 @@ def norm_figure(paths: dict[str, np.ndarray]) -> go.Figure:
 # -- page sections ----------------------------------------------------------------------------
 def run_label(run) -> str:
     config, status = run.config(), run.status()
-    return f"{run.run_id} · {config.get('model', '?')}-{config.get('preset', '?')} · {status.get('state', '?')}"
+    broken = f" · break it: {config['break_it']}" if config.get("break_it") else ""
+    return f"{run.run_id} · {config.get('model', '?')}-{config.get('preset', '?')}{broken} · {status.get('state', '?')}"
 
 
 def keep_choice(key: str, options: list, default=None) -> None:

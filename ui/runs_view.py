@@ -15,7 +15,7 @@ from aigc_core.sources import Source
 from ui.charts import COLOURS, image_grid_png, loss_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards, run_findings
 from ui.gallery import render_evaluation
-from ui.train_view import dataset_note, format_duration
+from ui.train_view import break_it_note, dataset_note, format_duration
 from ui.visitor import failure_text, may_control_run, not_owner_note, requester
 
 LOSS_ORDER = tuple(COLOURS)
@@ -40,7 +40,8 @@ def runs_table(runs: list[Run]) -> pd.DataFrame:
             "run": summary["run_id"],
             "state": summary["state"],
             "model": str(summary["model"] or "?").upper(),
-            "preset": summary["preset"],
+            "preset": f"{summary['preset']} · break it: {summary['break_it']}" if summary.get("break_it")
+            else summary["preset"],
             "steps": f"{summary['step']} / {total}" if total else str(summary["step"]),
             "duration": format_duration(summary["elapsed_s"]),
             "final losses": _losses_text(summary["final_losses"]),
@@ -172,7 +173,7 @@ def render_run_details(run: Run) -> None:
     status, config = run.status(), run.config()
     family = config.get("model", "gan")
     st.subheader(f"{run.run_id}")
-    st.caption(f"{family.upper()} · preset {config.get('preset')}{dataset_note(config)} · {status.get('state')} · "
+    st.caption(f"{family.upper()} · {break_it_note(config)}{dataset_note(config)} · {status.get('state')} · "
                f"step {status.get('step', 0)} · {format_duration(status.get('elapsed_s'))}")
     if status.get("error"):
         st.error(status["error"])

@@ -156,6 +156,27 @@ def _apply_broken_preset() -> None:
     state.update(widget_defaults(broken.family, broken.preset))
     keys_by_name = {name: key for key, name in shown_hyperparameters(broken.family, broken.preset).items()}
     state.update({keys_by_name[name]: value for name, value in broken.overrides.items() if name in keys_by_name})
+    # The budget the preset is known to fail within (bench/break_it.py).
+    state.train_budget_kind, state.train_steps = "steps", broken.steps
+
+
+def broken_preset_in_form(name: str, family: str, preset: str, overrides: dict) -> str | None:
+    """`name` when the form still holds that "break it" preset's setup, else None.
+
+    A user who picked a preset and then changed one of its settings runs something else: the
+    run must not carry the preset's name then.
+    """
+    broken = BROKEN_PRESETS.get(name)
+    if broken is None or (broken.family, broken.preset) != (family, preset):
+        return None
+    shown = [setting for setting in broken.overrides if setting in overrides]
+    return name if all(overrides[setting] == broken.overrides[setting] for setting in shown) else None
+
+
+def break_it_note(config: dict) -> str:
+    """A run caption's preset part: "preset fast", or the "break it" preset's plain name when it came from one."""
+    name = config.get("break_it")
+    return f"break it: {name} (preset {config.get('preset')})" if name else f"preset {config.get('preset')}"
 
 
 def _ensure_defaults() -> None:
@@ -271,8 +292,11 @@ def settings_form() -> TrainingConfig:
             "Precision", PRECISIONS, key="train_precision", format_func=PRECISION_CHOICES.get,
             help="Mixed bfloat16 computes in 16 bits and keeps the weights in 32: faster on GPUs and on CPUs "
                  "with AMX or AVX512-BF16 (1.25x measured on this project's Xeon), slower on other CPUs.")
+    break_it = broken_preset_in_form(broken, family, preset, overrides)
+    if break_it:  # settings the form does not show (Adam's momentum) travel with the preset's name
+        overrides = {**BROKEN_PRESETS[break_it].overrides, **overrides}
     return TrainingConfig(model=family, preset=preset, dataset=dataset, overrides=overrides,
-                          batch_size=int(batch_size), seed=int(seed), precision=precision, **budget)
+                          batch_size=int(batch_size), seed=int(seed), precision=precision, break_it=break_it, **budget)
 
 
 def precision_note(config: dict) -> str:
@@ -554,7 +578,7 @@ def render_run(run_id: str) -> None:
             st.rerun()  # started or ended: a full rerun sets the new pace and refreshes the sidebar
         st.subheader(f"Run {run.run_id}")
         batch_size = config.get("batch_size") or _preset_batch_size(family, config.get("preset"))
-        st.caption(f"{family.upper()} · preset {config.get('preset')}{dataset_note(config)}{precision_note(config)} · batch {batch_size} · "
+        st.caption(f"{family.upper()} · {break_it_note(config)}{dataset_note(config)}{precision_note(config)} · batch {batch_size} · "
                    f"seed {config.get('seed')}")
         _render_state(run, store, status, config)
         render_curves_and_samples(run, family, config)
