@@ -55,7 +55,7 @@ LESSON_STEPS: tuple[LessonStep, ...] = (
     LessonStep(N_("Break it: steps that are too large"),
                N_("Here both networks take steps ten times too large. Instead of settling, the losses jump from "
                   "one point to the next and the samples fall apart; the diagnosis says what went wrong."),
-               "pages/train.py", {"broken": "GAN: learning rate x10"}),
+               "pages/train.py", {"broken": "GAN: learning rate x10, Adam momentum 0.9"}),
     LessonStep(N_("How a VAE learns"),
                N_("A VAE squeezes each image into a few numbers, its latent code, and rebuilds the image from "
                   "them. A penalty (the KL term) keeps the codes close to a simple bell curve, so that any code "
