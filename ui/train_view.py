@@ -25,6 +25,7 @@ from aigc_core.ownership import stop_run
 from aigc_core.worker import queue_position, resume
 from ui.charts import image_grid_png, kl_figure, loss_figure, png_data_uri, quality_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards
+from ui.lesson_view import render_narration
 from ui.run_control_view import is_paused, render_run_controls
 from ui.share import figure_scale
 from ui.visitor import failure_text, may_control_run, not_owner_note, requester
@@ -477,6 +478,7 @@ def _run_view(run_path: str, family: str, signature: tuple, scale: float) -> dic
     quality_rows = run.quality()
     kl_rows = [row for row in kl_history(run) if isinstance(row.get("kl"), list) and row["kl"]]
     return {
+        "rows": rows,
         "findings": findings,
         "loss_figure": annotate_figure(loss_figure(rows, family), findings) if rows else None,
         "quality_rows": quality_rows,
@@ -521,6 +523,9 @@ def render_curves_and_samples(run: Run, family: str, config: dict) -> None:
             st.image(view["grid_uri"], width="stretch",
                      caption=f"Samples from one fixed noise batch at step {view['latest_step']}")
         render_finding_cards(view["findings"])  # beside the chart it explains, not under all of them
+        status = run.status()  # lesson mode: what is happening now, in two or three plain sentences
+        render_narration(family, status.get("state"), view["rows"], view["quality_rows"], view["findings"],
+                         total_steps=status.get("total_steps"), paused=is_paused(status))
 
 
 def render_kl_bars(view: dict) -> None:
