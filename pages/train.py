@@ -22,8 +22,13 @@ run_id = st.query_params.get("run")
 twin_value = st.query_params.get("twin")
 apply_link_settings(_apply_broken_preset)  # a lesson step or a shared link fills the form once
 
-# Folded away while a run is shown, so its curves and samples fit on a projector screen.
-with st.expander("Settings for a new run", expanded=not (run_id or twin_value), icon=":material/tune:"):
+# Folded away while a run is shown, so its curves and samples fit on a projector screen, and open
+# again whenever the page comes back to no run (a lesson step, a link): the browser would keep it shut.
+shown = run_id or twin_value or ""
+if st.session_state.get("train_settings_for") != shown:
+    st.session_state["train_settings_for"] = shown
+    st.session_state["train_settings"] = not shown
+with st.expander("Settings for a new run", key="train_settings", on_change="rerun", icon=":material/tune:"):
     config = settings_form()
     problem = start_problem(config)  # a bad setting, or a dataset this server does not have
     if problem:
