@@ -296,7 +296,8 @@ def _oscillation(rows: list[dict]) -> Finding | None:
     title = N_("Training is oscillating")
     explanation = N_("D loss swings by about {swing:.0%} from one logged row to the next: the two networks "
                      "overshoot each other instead of settling. Samples will flicker between good and broken.")
-    advice = N_("Lower both learning rates (x0.1), or set g_beta_1 and d_beta_1 to 0.5 (the DCGAN paper's Adam setting).")
+    advice = N_("Lower both learning rates (x0.1), or set g_beta_1 and d_beta_1 to 0.5 "
+                "(the DCGAN paper's Adam setting).")
     if ongoing:
         return _finding("oscillation", "warning", start_step, title, explanation, advice, parameters={"swing": typical})
     end_step = int(checked[windows[last]["first"] + OSCILLATION_ROWS - 1]["step"])
@@ -446,7 +447,8 @@ BROKEN_PRESETS: dict[str, BrokenPreset] = {
     N_("GAN: discriminator asleep (learning rate ÷100)"): BrokenPreset(
         "gan", "fast", {"d_learning_rate": 2e-6},
         N_("D(x) stays at 0.5 and D(G(z)) climbs above it; D loss rises past 2 ln 2 ≈ 1.39: the diagnosis "
-           "says \"The discriminator cannot tell real from fake\", and with no teacher the samples stay speckled noise."),
+           "says \"The discriminator cannot tell real from fake\", and with no teacher the samples stay "
+           "speckled noise."),
         "discriminator_losing"),
     N_("GAN: learning rate x10, Adam momentum 0.9"): BrokenPreset(
         "gan", "fast", {"g_learning_rate": 2e-3, "d_learning_rate": 2e-3, "g_beta_1": 0.9, "d_beta_1": 0.9},

@@ -401,7 +401,8 @@ def test_every_diagnosis_card_and_marker_reads_in_chinese(monkeypatch):
                                             findings)
     markers = [annotation.text for annotation in figure.layout.annotations if annotation.hovertext]
     assert len(markers) == len([finding for finding in findings if finding.step is not None])
-    assert "判别器占了上风<br>（第 10–60 步，<br>之后已恢复）" in markers, markers  # cut at its punctuation
+    # A Chinese title has no spaces: it is cut after its punctuation.
+    assert "判别器占了上风<br>（第 10–60 步，<br>之后已恢复）" in markers, markers
     assert all("*试试*：" in card and ("从第" in card) == (finding.step is not None)
                for card, finding in zip(cards, findings)), cards[0]
     assert not _leftovers(cards + markers), f"English in Chinese diagnosis cards: {_leftovers(cards + markers)}"
