@@ -47,6 +47,7 @@ with st.expander("Settings for a new run", key="train_settings", on_change="reru
             twin_value = None
             st.query_params.pop("twin", None)
             st.query_params["run"] = run_id
+            st.rerun()  # redraw with the settings folded and the live run at the top
     with twin_column:
         launched = render_twin_button(config, disabled=problem is not None)
     if launched:
@@ -54,9 +55,9 @@ with st.expander("Settings for a new run", key="train_settings", on_change="reru
 
 replayed = render_replay_section()
 if replayed:
-    run_id, twin_value = replayed, None
     st.query_params.pop("twin", None)
-    st.query_params["run"] = run_id
+    st.query_params["run"] = replayed
+    st.rerun()  # redraw with the settings folded and the replay's live view at the top
 
 if twin_value:
     render_twin_progress(twin_value)

@@ -145,8 +145,11 @@ def test_each_shipped_recording_shows_what_its_title_promises(name):
     from aigc_core.diagnosis import BROKEN_PRESETS, diagnose
 
     recording = replay.load_recording(name)
-    assert recording.metrics and len(recording.snapshot_steps) >= 5
     broken = recording.broken
+    if recording.final_status.get("state") == "failed":  # a divergence ends before its first logged row
+        assert recording.final_status.get("error") and len(recording.snapshot_steps) >= 1
+    else:
+        assert len(recording.metrics) >= 10 and len(recording.snapshot_steps) >= 5
     findings = diagnose(recording.family, recording.metrics, recording.snapshots[-1].astype(np.float32) / 255,
                         error=recording.final_status.get("error"))
     kinds = {finding.kind for finding in findings if finding.severity in ("error", "warning")}
