@@ -15,6 +15,22 @@ ensure_router()  # a deep link on a fresh server must still go through app.py
 # A conditional model can walk two ways; the label is never changed along a walk through z.
 WALKS = {"z": N_("Walk through z (one digit held fixed)"), "label": N_("Label interpolation (z held still)")}
 
+
+
+def restore_indices(default: str) -> None:
+    """Before the indices box is drawn: the link's `?digits=3,2,1` if every entry is a valid test-set
+    index (untrusted text is parsed, never shown), else the model's default row with a notice."""
+    if isinstance(st.session_state.get("latent_digits"), str):
+        return
+    linked = share.url_value("digits")
+    try:
+        indices = gallery.parse_indices(linked, gallery.TEST_SET_SIZE) if linked is not None else None
+    except ValueError:
+        share.notice_bad_value("digits", _("a list of up to 20 whole numbers from 0 to 9,999"))
+        indices = None
+    st.session_state["latent_digits"] = ", ".join(map(str, indices)) if indices else default
+
+
 st.title(_("Latent space"))
 st.caption(_("Every image a model draws starts as a point in its latent space: here you can look at that space."))
 
@@ -38,8 +54,10 @@ if model is not None and model.family == "vae":
     st.subheader(_("Where the encoder puts the test digits"))
     gallery.render_latent_map(key, model)
     st.subheader(_("Reconstructions"))
-    text = st.text_input(_("Test-set indices (up to 20)"), value=", ".join(map(str, gallery.default_digit_indices(key))),
-                         key="latent_digits", help=_("Whole numbers between 0 and 9999, separated by commas or spaces."))
+    restore_indices(", ".join(map(str, gallery.default_digit_indices(key))))
+    text = st.text_input(_("Test-set indices (up to 20)"), key="latent_digits",
+                         help=_("Whole numbers between 0 and 9999, separated by commas or spaces."))
+    share.publish("digits", ",".join(text.replace(",", " ").split()) or None)
     gallery.render_reconstructions(key, text)
     gallery.render_kl_bars(key, model)
 elif model is not None:

@@ -346,3 +346,18 @@ def test_latent_walk_and_digits_travel_in_the_link(isolated, monkeypatch):
     reopened = open_page("pages/latent.py", link)
     assert reopened.radio(key="latent_walk").value == "label"
     assert (reopened.selectbox(key="latent_digit").value, reopened.selectbox(key="latent_digit_b").value) == (4, 2)
+
+
+def test_latent_vae_s_test_set_indices_travel_in_the_link(isolated):
+    gan_key, vae_key = export_tiny_models(isolated["weights"])
+    app = open_page("pages/latent.py", {"source": vae_key})
+    app.text_input(key="latent_digits").set_value("5, 3 8").run()
+    link = _published(app)
+    assert link.get("digits") == "5,3,8" and link.get("source") == vae_key
+    reopened = open_page("pages/latent.py", link)
+    assert reopened.text_input(key="latent_digits").value == "5, 3, 8"
+    stale = open_page("pages/latent.py", {"source": vae_key, "digits": "1,99999"})
+    assert any(item.value.startswith("This link's row of test-set indices is not") for item in stale.info)
+    from ui.gallery import default_digit_indices
+
+    assert stale.text_input(key="latent_digits").value == ", ".join(map(str, default_digit_indices(vae_key)))

@@ -241,8 +241,10 @@ def format_duration_short(seconds: float | None) -> str:
     seconds = float(seconds)
     if seconds < 60:
         return f"{seconds:.0f} s"
-    if seconds < 3600:
+    if seconds < 600:
         return _("{minutes:.1f} min").format(minutes=seconds / 60)
+    if seconds < 3600:  # whole minutes: "20.0 分钟" no longer fits a third of a column
+        return _("{minutes:.0f} min").format(minutes=seconds / 60)
     return _("{hours:.1f} h").format(hours=seconds / 3600)
 
 

@@ -33,7 +33,7 @@ PARAM_LABELS = {
     "right": N_("right model"), "timeline": N_("timeline run"), "step": N_("timeline step"), "source": N_("model"),
     "method": N_("interpolation"), "run": N_("run"), "axis": N_("race clock"), "twin": N_("twin pair"),
     "vae": "VAE", "gan": "GAN", "digit": N_("digit"), "digit_b": N_("second digit"), "walk": N_("what moves"),
-    "per_digit": N_("samples per digit"), PRESENT_PARAM: N_("presentation mode"),
+    "per_digit": N_("samples per digit"), "digits": N_("row of test-set indices"), PRESENT_PARAM: N_("presentation mode"),
 }
 # Plot heights and chart fonts grow by this factor in presentation mode (page text is scaled by the CSS below).
 PRESENTATION_FIGURE_SCALE = 1.35
