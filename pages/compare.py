@@ -6,20 +6,21 @@ from aigc_core.runs import RunStore
 from ui.cache import model_sources
 from ui import gallery
 from ui.charts import image_grid_png, loss_figure
+from ui.i18n import _
 from ui.router import ensure_router
 from ui import share
 from ui.twin_view import render_twin_race, twins_in_store
 
 ensure_router()  # a deep link on a fresh server must still go through app.py
 
-st.title("Compare")
-st.caption("Same seed, same number of samples: a GAN and a VAE (or two runs) side by side.")
+st.title(_("Compare"))
+st.caption(_("Same seed, same number of samples: a GAN and a VAE (or two runs) side by side."))
 
 sources = model_sources()
 if len(sources) < 2:
-    st.info("Comparing needs two trained models (shipped weights or runs with a checkpoint); "
-            "train one on the **Train** page.")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.info(_("Comparing needs two trained models (shipped weights or runs with a checkpoint); "
+              "train one on the **Train** page."))
+    st.page_link("pages/train.py", label=_("Go to Train"), icon=":material/model_training:")
 else:
     by_key = {source.key: source for source in sources}
     left_index = gallery.default_index(sources, "gan")
@@ -29,11 +30,11 @@ else:
     share.restore_choice("compare_right", "right", list(by_key), sources[right_index].key)
     share.restore_int("compare_seed", "seed", 0, 0, 2**31 - 1)
     left_column, right_column, seed_column = st.columns([2, 2, 1])
-    left_key = left_column.selectbox("Left model", list(by_key), key="compare_left",
-                                     format_func=lambda key: gallery.source_label(by_key[key]))
-    right_key = right_column.selectbox("Right model", list(by_key), key="compare_right",
-                                       format_func=lambda key: gallery.source_label(by_key[key]))
-    seed = int(seed_column.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="compare_seed"))
+    left_key = left_column.selectbox(_("Left model"), list(by_key), key="compare_left",
+                                     format_func=lambda key: gallery.source_text(by_key[key]))
+    right_key = right_column.selectbox(_("Right model"), list(by_key), key="compare_right",
+                                       format_func=lambda key: gallery.source_text(by_key[key]))
+    seed = int(seed_column.number_input(_("Seed"), min_value=0, max_value=2**31 - 1, step=1, key="compare_seed"))
     share.publish_all({"left": left_key, "right": right_key, "seed": seed})
     mismatch = gallery.dataset_mismatch(by_key[left_key], by_key[right_key])
     if mismatch:
@@ -43,45 +44,51 @@ else:
             gallery.render_model_card(by_key[key], seed, side)
 
 st.divider()
-st.subheader("Training timeline")
+st.subheader(_("Training timeline"))
 runs = [run for run in RunStore().list() if run.snapshots()]
 if not runs:
-    st.caption("No run has saved samples yet; every run saves a grid of the same latent batch as it trains.")
+    st.caption(_("No run has saved samples yet; every run saves a grid of the same latent batch as it trains."))
 else:
     by_id = {run.run_id: run for run in runs}
     share.restore_choice("compare_timeline_run", "timeline", list(by_id), runs[0].run_id, run_id=True)
-    run = by_id[st.selectbox("Run", list(by_id), key="compare_timeline_run",
+    run = by_id[st.selectbox(_("Run"), list(by_id), key="compare_timeline_run",
                              format_func=lambda run_id: gallery.run_label(by_id[run_id]))]
     share.publish("timeline", run.run_id)
     snapshots = dict(run.snapshots())
     steps = list(snapshots)
     if len(steps) > 1:
+        # The link's step if this run saved samples at it, else the last one (another run, an old link).
+        share.restore_int("compare_timeline_step", "step", steps[-1], steps[0], steps[-1])
         gallery.keep_choice("compare_timeline_step", steps)
-        step = st.select_slider("Step", steps, key="compare_timeline_step",
-                                format_func=lambda value: f"step {value:,}")
+        step = st.select_slider(_("Step"), steps, key="compare_timeline_step",
+                                format_func=lambda value: _("step {step:,}").format(step=value))
+        share.publish("step", step)
     else:
         step = steps[0]
+        share.publish("step", None)
     image_column, loss_column = st.columns(2, gap="large")
     try:
         image_column.image(image_grid_png(run.load_snapshot(snapshots[step]), scale=4), width="stretch",
                            output_format="PNG",
-                           caption=f"{run.run_id} at step {step:,}: the same latent batch at every step")
+                           caption=_("{run_id} at step {step:,}: the same latent batch at every step").format(
+                               run_id=run.run_id, step=step))
     except ValueError as error:  # a damaged snapshot file: named, the rest of the page stays
-        image_column.warning(f"The samples at step {step:,} cannot be shown: {error}")
+        image_column.warning(_("The samples at step {step:,} cannot be shown: {reason}").format(
+            step=step, reason=gallery.one_line(error)))
     rows, family = run.metrics(), run.config().get("model")
     if rows and family in ("gan", "vae"):
         figure = gallery.projector_fonts(loss_figure(rows, family))
         figure.add_vline(x=step, line={"color": "gray", "width": 2, "dash": "dash"})
-        loss_column.markdown("**Losses** (dashed line: the step shown)")
+        loss_column.markdown(_("**Losses** (dashed line: the step shown)"))
         loss_column.plotly_chart(figure, key="compare_timeline_loss")
     else:
-        loss_column.caption("No losses logged yet.")
+        loss_column.caption(_("No losses logged yet."))
 
 st.divider()
-st.subheader("Twin race: GAN vs VAE on one clock")
+st.subheader(_("Twin race: GAN vs VAE on one clock"))
 twins = twins_in_store()
 if not twins:
-    st.caption("No twin run yet: **Twin run: GAN vs VAE** on the Train page trains both on the same seed and "
-               "budget; here they race side by side.")
+    st.caption(_("No twin run yet: **Twin run: GAN vs VAE** on the Train page trains both on the same seed and "
+                 "budget; here they race side by side."))
 else:
     render_twin_race(twins)

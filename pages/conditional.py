@@ -4,6 +4,7 @@ grid per model, one row per digit."""
 import streamlit as st
 
 from ui.conditional_view import DEFAULT_PER_DIGIT, MAX_PER_DIGIT, digit_picker, render_model_column, render_one_digit
+from ui import share
 from ui.i18n import _
 from ui.router import ensure_router
 
@@ -15,10 +16,14 @@ st.title(_("Conditional models"))
 st.caption(_("A conditional GAN and a conditional VAE are told which digit to draw. Each row asks for one digit; "
              "under each grid, how often the project's classifier sees the digit that was asked for."))
 
+# A shared link (?seed=...&per_digit=...&digit=...) opens the same view; bad values fall back with a notice.
+share.restore_int("conditional_seed", "seed", 0, 0, 2**31 - 1)
+share.restore_int("conditional_per_digit", "per_digit", DEFAULT_PER_DIGIT, 2, MAX_PER_DIGIT)
 seed_column, count_column = st.columns([1, 2])
-seed = int(seed_column.number_input(_("Seed"), min_value=0, max_value=2**31 - 1, step=1, value=0, key="conditional_seed"))
-per_digit = int(count_column.slider(_("Samples per digit"), min_value=2, max_value=MAX_PER_DIGIT, value=DEFAULT_PER_DIGIT,
+seed = int(seed_column.number_input(_("Seed"), min_value=0, max_value=2**31 - 1, step=1, key="conditional_seed"))
+per_digit = int(count_column.slider(_("Samples per digit"), min_value=2, max_value=MAX_PER_DIGIT,
                                     key="conditional_per_digit"))
+share.publish_all({"seed": seed, "per_digit": per_digit})
 
 st.subheader(_("Draw me a…"))
 digit = digit_picker()

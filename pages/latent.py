@@ -6,39 +6,58 @@ import streamlit as st
 from ui.cache import model_sources
 from ui import gallery
 from ui.cache import load_model
+from ui.i18n import N_, _
 from ui.router import ensure_router
 from ui import share
 
 ensure_router()  # a deep link on a fresh server must still go through app.py
 
 # A conditional model can walk two ways; the label is never changed along a walk through z.
-WALKS = {"z": "Walk through z (one digit held fixed)", "label": "Label interpolation (z held still)"}
+WALKS = {"z": N_("Walk through z (one digit held fixed)"), "label": N_("Label interpolation (z held still)")}
 
-st.title("Latent space")
-st.caption("Every image a model draws starts as a point in its latent space: here you can look at that space.")
+
+
+def restore_indices(default: str) -> None:
+    """Before the indices box is drawn: the link's `?digits=3,2,1` if every entry is a valid test-set
+    index (untrusted text is parsed, never shown), else the model's default row with a notice."""
+    if isinstance(st.session_state.get("latent_digits"), str):
+        return
+    linked = share.url_value("digits")
+    try:
+        indices = gallery.parse_indices(linked, gallery.TEST_SET_SIZE) if linked is not None else None
+    except ValueError:
+        share.notice_bad_value("digits", _("a list of up to 20 whole numbers from 0 to 9,999"))
+        indices = None
+    st.session_state["latent_digits"] = ", ".join(map(str, indices)) if indices else default
+
+
+st.title(_("Latent space"))
+st.caption(_("Every image a model draws starts as a point in its latent space: here you can look at that space."))
 
 sources = model_sources()
 model = None
 if not sources:
-    st.info("No trained model yet (no shipped weights, no run with a checkpoint): train one on the **Train** page.")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.info(_("No trained model yet (no shipped weights, no run with a checkpoint): train one on the **Train** page."))
+    st.page_link("pages/train.py", label=_("Go to Train"), icon=":material/model_training:")
 else:
     by_key = {source.key: source for source in sources}
     share.restore_choice("latent_source", "source", list(by_key), sources[0].key)
-    key = st.selectbox("Model", list(by_key), key="latent_source",
-                       format_func=lambda source_key: gallery.source_label(by_key[source_key]))
+    key = st.selectbox(_("Model"), list(by_key), key="latent_source",
+                       format_func=lambda source_key: gallery.source_text(by_key[source_key]))
     share.publish("source", key)
     try:
         model = load_model(key)
     except ValueError as error:
-        st.error(f"Could not load {key}: {gallery.one_line(error)}")
+        st.error(_("Could not load {key}: {reason}").format(key=key, reason=gallery.one_line(error)))
 
 if model is not None and model.family == "vae":
-    st.subheader("Where the encoder puts the test digits")
+    st.subheader(_("Where the encoder puts the test digits"))
     gallery.render_latent_map(key, model)
-    st.subheader("Reconstructions")
-    text = st.text_input("Test-set indices (up to 20)", value=", ".join(map(str, gallery.default_digit_indices(key))),
-                         key="latent_digits", help="Whole numbers between 0 and 9999, separated by commas or spaces.")
+    st.subheader(_("Reconstructions"))
+    restore_indices(", ".join(map(str, gallery.default_digit_indices(key))))
+    text = st.text_input(_("Test-set indices (up to 20)"), key="latent_digits",
+                         help=_("Whole numbers between 0 and 9999, separated by commas or spaces."))
+    share.publish("digits", ",".join(text.replace(",", " ").split()) or None)
     gallery.render_reconstructions(key, text)
     gallery.render_kl_bars(key, model)
 elif model is not None:
@@ -46,31 +65,32 @@ elif model is not None:
     walk = "z"
     if conditional:
         share.restore_choice("latent_walk", "walk", list(WALKS), "z")
-        walk = st.radio("What moves", list(WALKS), format_func=WALKS.get, key="latent_walk")
+        walk = st.radio(_("What moves"), list(WALKS), format_func=lambda value: _(WALKS[value]), key="latent_walk")
         share.restore_int("latent_digit", "digit", gallery.HELD_DIGIT, 0, 9)
     share.restore_int("latent_seed_a", "seed_a", 0, 0, 2**31 - 1)
     if walk == "z":
-        st.subheader("Walking between two seeds" + (", one digit held fixed" if conditional else ""))
+        st.subheader(_("Walking between two seeds, one digit held fixed") if conditional else _("Walking between two seeds"))
         columns = st.columns([1, 1, 1, 2] if conditional else [1, 1, 2])
         seed_a_column, seed_b_column, method_column = columns[0], columns[1], columns[-1]
         share.restore_int("latent_seed_b", "seed_b", 1, 0, 2**31 - 1)
         share.restore_choice("latent_method", "method", ["linear", "spherical"], "spherical")
-        seed_a = int(seed_a_column.number_input("Seed A", min_value=0, max_value=2**31 - 1, key="latent_seed_a"))
-        seed_b = int(seed_b_column.number_input("Seed B", min_value=0, max_value=2**31 - 1, key="latent_seed_b"))
-        method = method_column.radio("Interpolation", ["linear", "spherical"], horizontal=True, key="latent_method")
+        seed_a = int(seed_a_column.number_input(_("Seed A"), min_value=0, max_value=2**31 - 1, key="latent_seed_a"))
+        seed_b = int(seed_b_column.number_input(_("Seed B"), min_value=0, max_value=2**31 - 1, key="latent_seed_b"))
+        method = method_column.radio(_("Interpolation"), ["linear", "spherical"], horizontal=True, key="latent_method",
+                                     format_func=gallery.method_text)
         digit = None
         if conditional:
-            digit = int(columns[2].selectbox("Digit in every frame", list(range(10)), key="latent_digit"))
+            digit = int(columns[2].selectbox(_("Digit in every frame"), list(range(10)), key="latent_digit"))
         share.publish_all({"seed_a": seed_a, "seed_b": seed_b, "method": method, "digit": digit,
                            "walk": "z" if conditional else None})
         gallery.render_interpolation(key, seed_a, seed_b, method, digit)
     else:
-        st.subheader("Label interpolation: one digit blends into another")
+        st.subheader(_("Label interpolation: one digit blends into another"))
         share.restore_int("latent_digit_b", "digit_b", 8, 0, 9)
         seed_column, from_column, to_column = st.columns(3)
-        seed_a = int(seed_column.number_input("Seed (z, held still)", min_value=0, max_value=2**31 - 1,
+        seed_a = int(seed_column.number_input(_("Seed (z, held still)"), min_value=0, max_value=2**31 - 1,
                                               key="latent_seed_a"))
-        digit_a = int(from_column.selectbox("From digit", list(range(10)), key="latent_digit"))
-        digit_b = int(to_column.selectbox("To digit", list(range(10)), key="latent_digit_b"))
+        digit_a = int(from_column.selectbox(_("From digit"), list(range(10)), key="latent_digit"))
+        digit_b = int(to_column.selectbox(_("To digit"), list(range(10)), key="latent_digit_b"))
         share.publish_all({"seed_a": seed_a, "digit": digit_a, "digit_b": digit_b, "walk": "label"})
         gallery.render_label_interpolation(key, seed_a, digit_a, digit_b)

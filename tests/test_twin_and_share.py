@@ -285,3 +285,79 @@ def test_loss_figures_grow_in_presentation_mode(monkeypatch):
     normal = charts.loss_figure(rows, "vae").layout.height
     monkeypatch.setattr(share, "presentation_mode", lambda: True)
     assert charts.loss_figure(rows, "vae").layout.height == int(normal * share.PRESENTATION_FIGURE_SCALE)
+
+
+# -- every control that changes a page is in its link (issue 14, defect 9) ---------------------
+def _published(app) -> dict:
+    """The page's query parameters as a fresh tab would receive them (one string per name)."""
+    return {name: value[-1] if isinstance(value, list) else value for name, value in app.query_params.items()}
+
+
+def test_conditional_seed_samples_and_digit_travel_in_the_link(isolated):
+    app = open_page("pages/conditional.py")
+    app.number_input(key="conditional_seed").set_value(11)
+    app.slider(key="conditional_per_digit").set_value(5)
+    app.button_group(key="conditional_digit").set_value(3)
+    app.run()
+    assert not app.exception, [item.value for item in app.exception]
+    link = _published(app)
+    assert {name: link.get(name) for name in ("seed", "per_digit", "digit")} == {"seed": "11", "per_digit": "5",
+                                                                                 "digit": "3"}
+    reopened = open_page("pages/conditional.py", link)
+    assert reopened.number_input(key="conditional_seed").value == 11
+    assert reopened.slider(key="conditional_per_digit").value == 5
+    assert reopened.button_group(key="conditional_digit").value == 3
+    stale = open_page("pages/conditional.py", {"digit": "12", "seed": "x"})
+    assert stale.button_group(key="conditional_digit").value == 7 and stale.number_input(key="conditional_seed").value == 0
+    assert any(item.value.startswith("This link's digit is not") for item in stale.info)
+
+
+def test_compare_s_timeline_step_travels_in_the_link(store, isolated):
+    run = store.create({"model": "gan", "preset": "fast"})
+    run.update_status(state="finished")
+    add_fake_timeline(run, ((0, 0.0), (10, 4.0), (20, 8.0)), 0.5)
+    app = open_page("pages/compare.py")
+    assert app.select_slider(key="compare_timeline_step").value == 20  # the last step at first
+    app.select_slider(key="compare_timeline_step").set_value(10).run()
+    link = _published(app)
+    assert link.get("timeline") == run.run_id and link.get("step") == "10"
+    reopened = open_page("pages/compare.py", link)
+    assert reopened.select_slider(key="compare_timeline_step").value == 10
+    assert any("10" in image.proto.imgs[0].caption for image in reopened.get("image") if image.proto.imgs)
+    missing_step = open_page("pages/compare.py", {"timeline": run.run_id, "step": "15"})
+    assert missing_step.select_slider(key="compare_timeline_step").value == 20
+
+
+def test_latent_walk_and_digits_travel_in_the_link(isolated, monkeypatch):
+    """A conditional GAN's two walks: what moves, the digit (and the second digit) come back from the link."""
+    from aigc_core.registry import build_model
+    from aigc_core.weights import export_weights
+
+    model = build_model("gan", {"latent_dim": 8}, model_class="ConditionalDCGAN")
+    model.sample(1, seed=0)
+    export_weights(model, "tiny-cgan", isolated["weights"], description="untrained, for the test")
+    app = open_page("pages/latent.py")
+    app.selectbox(key="latent_digit").set_value(4).run()
+    assert _published(app).get("digit") == "4" and _published(app).get("walk") == "z"
+    app.radio(key="latent_walk").set_value("label").run()
+    app.selectbox(key="latent_digit_b").set_value(2).run()
+    link = _published(app)
+    assert (link.get("walk"), link.get("digit"), link.get("digit_b")) == ("label", "4", "2")
+    reopened = open_page("pages/latent.py", link)
+    assert reopened.radio(key="latent_walk").value == "label"
+    assert (reopened.selectbox(key="latent_digit").value, reopened.selectbox(key="latent_digit_b").value) == (4, 2)
+
+
+def test_latent_vae_s_test_set_indices_travel_in_the_link(isolated):
+    gan_key, vae_key = export_tiny_models(isolated["weights"])
+    app = open_page("pages/latent.py", {"source": vae_key})
+    app.text_input(key="latent_digits").set_value("5, 3 8").run()
+    link = _published(app)
+    assert link.get("digits") == "5,3,8" and link.get("source") == vae_key
+    reopened = open_page("pages/latent.py", link)
+    assert reopened.text_input(key="latent_digits").value == "5, 3, 8"
+    stale = open_page("pages/latent.py", {"source": vae_key, "digits": "1,99999"})
+    assert any(item.value.startswith("This link's row of test-set indices is not") for item in stale.info)
+    from ui.gallery import default_digit_indices
+
+    assert stale.text_input(key="latent_digits").value == ", ".join(map(str, default_digit_indices(vae_key)))

@@ -7,8 +7,6 @@ checkpoint version, so moving one slider does not resample the other side.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import streamlit as st
 
@@ -18,36 +16,13 @@ from aigc_core.runs import RunStore
 from aigc_core.sources import Source
 from ui.cache import load_model, weights_directory
 from ui.charts import image_grid_png
-from ui.gallery import FAMILY_NAMES, one_line, source_version
-from ui.i18n import N_, _
+from ui import share
+from ui.gallery import FAMILY_NAMES, one_line, source_text, source_version
+from ui.i18n import _
 
 DEFAULT_PER_DIGIT = 8
 MAX_PER_DIGIT = 16
 NUM_DIGITS = 10
-
-
-# A run's state as `aigc_core.runs` writes it, marked here to be shown in the session's language.
-RUN_STATES = {"queued": N_("queued"), "running": N_("running"), "paused": N_("paused"), "finished": N_("finished"),
-              "stopped": N_("stopped"), "failed": N_("failed"), "interrupted": N_("interrupted")}
-RUN_LABEL = re.compile(r"run (?P<run_id>\S+) \((?P<state>\w+)\)(?P<rest>.*)")
-
-
-def source_text(source: Source) -> str:
-    """A conditional source as the model picker shows it ("GAN · shipped: NAME"), in the session's language.
-
-    A run's label is `aigc_core.sources`' "run ID (state)"; its state is translated, anything the
-    library appends after it is kept as written.
-    """
-    name = FAMILY_NAMES.get(source.family, source.family)
-    kind, identifier = source.key.split(":", 1)
-    if kind == "weights":
-        return _("{model} · shipped: {name}").format(model=name, name=identifier)
-    match = RUN_LABEL.fullmatch(source.label)
-    if match is None:
-        return f"{name} · {source.label}"
-    state = match["state"]
-    return _("{model} · run {run_id} ({state})").format(
-        model=name, run_id=match["run_id"], state=_(RUN_STATES[state]) if state in RUN_STATES else state) + match["rest"]
 
 
 def conditional_sources(family: str) -> list[Source]:
@@ -130,8 +105,10 @@ def render_model_column(family: str, seed: int, per_digit: int) -> None:
                   "**conditional**.").format(model=name))
         return
     by_key = {source.key: source for source in sources}
+    share.restore_choice(f"conditional_{family}", family, list(by_key), sources[0].key)
     key = st.selectbox(_("Conditional {model}").format(model=name), list(by_key), key=f"conditional_{family}",
                        format_func=lambda source_key: source_text(by_key[source_key]))
+    share.publish(family, key)
     try:
         images = digit_grid(key, seed, per_digit)
     except ValueError as error:
@@ -160,9 +137,9 @@ def render_one_digit(family: str, digit: int, seed: int, count: int) -> None:
     if not keys:
         st.caption(_("No conditional {model} yet.").format(model=name))
         return
-    # The model picked in this family's grid below (drawn later in the script); its default is the first.
-    key = st.session_state.get(f"conditional_{family}")
-    key = key if key in keys else keys[0]
+    # The model picked in this family's grid below (drawn later in the script): the link's, else the first.
+    share.restore_choice(f"conditional_{family}", family, keys, keys[0])
+    key = st.session_state[f"conditional_{family}"]
     try:
         images = one_digit_samples(key, seed, digit, count)
     except ValueError as error:
@@ -190,8 +167,13 @@ DEFAULT_DIGIT = 7
 
 
 def digit_picker() -> int:
-    """Ten large buttons, 0 to 9, one always chosen (7 at first); returns the digit."""
+    """Ten large buttons, 0 to 9, one always chosen (7 at first, or the link's `?digit=`); returns the
+    digit and keeps it in the link."""
     st.markdown(PAGE_CSS, unsafe_allow_html=True)
-    digit = st.segmented_control(_("Digit to draw"), list(range(NUM_DIGITS)), default=DEFAULT_DIGIT, required=True,
+    share.restore_int("conditional_digit", "digit", DEFAULT_DIGIT, 0, NUM_DIGITS - 1)
+    digit = st.segmented_control(_("Digit to draw"), list(range(NUM_DIGITS)), required=True,
                                  key="conditional_digit", label_visibility="collapsed")
-    return DEFAULT_DIGIT if digit is None else int(digit)
+    digit = DEFAULT_DIGIT if digit is None else int(digit)
+    share.publish("digit", digit)
+    return digit
+

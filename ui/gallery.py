@@ -8,6 +8,8 @@ a new checkpoint is picked up by itself.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -15,12 +17,13 @@ import streamlit as st
 from aigc_core import latent
 from aigc_core.data import CLASS_NAMES, DATASET_TITLES
 from aigc_core.diagnosis import diagnose
-from aigc_core.evaluation import dataset_of_weights
+from aigc_core.evaluation import REAL_FLOOR, UNTRAINED_CEILING, dataset_of_weights
 from aigc_core.runs import Run, RunStore, read_json
 from aigc_core.sources import Source, resolve_source
 from ui.cache import load_model, weights_directory
 from ui.charts import FONT_SIZE, GRID_COLOUR, image_grid_png, kl_figure, loss_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards
+from ui.i18n import N_, _
 from ui.share import figure_scale
 
 NUM_SAMPLES = 64
@@ -35,14 +38,27 @@ DIGIT_COLOURS = ("#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F",
                  "#EDC948", "#B07AA1", "#FF9DA7", "#9C755F", "#BAB0AC")
 # Rows of the sample-quality table: (key in metrics.json, label, format). Add a row to show a new number.
 EVALUATION_ROWS = (
-    ("fid", "FID (lower is better)", "{:.1f}"),
-    ("inception_score", "Inception Score (10 at most)", "{:.2f}"),
-    ("coverage", "coverage (higher is better)", "{:.2f}"),
-    ("confident_share", "confident samples (p ≥ 0.9)", "{:.0%}"),
-    ("min_class_share", "rarest digit's share (10% = even)", "{:.1%}"),
-    ("negative_elbo_nats", "−ELBO on the test set (nats)", "{:.1f}"),
+    ("fid", N_("FID (lower is better)"), "{:.1f}"),
+    ("inception_score", N_("Inception Score (10 at most)"), "{:.2f}"),
+    ("coverage", N_("coverage (higher is better)"), "{:.2f}"),
+    ("confident_share", N_("confident samples (p ≥ 0.9)"), "{:.0%}"),
+    ("min_class_share", N_("rarest digit's share (10% = even)"), "{:.1%}"),
+    ("negative_elbo_nats", N_("−ELBO on the test set (nats)"), "{:.1f}"),
 )
+# Column names of the reference rows stored with the numbers (metrics.json keeps the library's
+# keys). Real data is the best a model can reach on every row (lowest FID, highest Inception
+# Score), an untrained generator the worst: "floor" and "ceiling" held only for FID.
+REFERENCE_COLUMNS = {REAL_FLOOR: N_("real data (best possible)"),
+                     UNTRAINED_CEILING: N_("untrained generator (worst case)")}
 FAMILY_NAMES = {"gan": "GAN", "vae": "VAE"}
+# A run's state as `aigc_core.runs` writes it, marked here to be shown in the session's language.
+RUN_STATES = {"queued": N_("queued"), "running": N_("running"), "paused": N_("paused"), "finished": N_("finished"),
+              "stopped": N_("stopped"), "failed": N_("failed"), "interrupted": N_("interrupted")}
+RUN_LABEL = re.compile(r"run (?P<run_id>\S+) \((?P<state>\w+)\)(?P<rest>.*)")
+INTERPOLATION_NAMES = {"linear": N_("linear"), "spherical": N_("spherical")}
+# The sub-networks `parameter_counts()` names (a WGAN-GP's adversary is its critic).
+NETWORK_NAMES = {"generator": N_("generator"), "discriminator": N_("discriminator"), "critic": N_("critic"),
+                 "encoder": N_("encoder"), "decoder": N_("decoder")}
 # The digit a conditional model draws along a seed-to-seed walk where no one picks it (Compare).
 HELD_DIGIT = 7
 
@@ -54,8 +70,29 @@ def one_line(error: Exception) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def source_label(source: Source) -> str:
-    return f"{FAMILY_NAMES.get(source.family, source.family)} · {source.label}"
+def state_text(state) -> str:
+    """A run's state in the session's language (an unknown one as written)."""
+    return _(RUN_STATES[state]) if state in RUN_STATES else str(state)
+
+
+def source_text(source: Source) -> str:
+    """A source as every model picker shows it ("GAN · shipped: NAME"), in the session's language.
+
+    A run's label is `aigc_core.sources`' "run ID (state)"; its state is translated, anything the
+    library appends after it is kept as written.
+    """
+    name = FAMILY_NAMES.get(source.family, source.family)
+    kind, identifier = source.key.split(":", 1)
+    if kind == "weights":
+        return _("{model} · shipped: {name}").format(model=name, name=identifier)
+    match = RUN_LABEL.fullmatch(source.label)
+    if match is None:
+        return f"{name} · {source.label}"
+    return _("{model} · run {run_id} ({state})").format(
+        model=name, run_id=match["run_id"], state=state_text(match["state"])) + match["rest"]
+
+
+source_label = source_text  # the name the Your own digit page calls it by
 
 
 def default_index(sources: list[Source], family: str, exclude: int | None = None) -> int:
@@ -100,8 +137,9 @@ def dataset_mismatch(left: Source, right: Source) -> str | None:
         return None  # an unknown dataset: the card's own loading reports what is wrong
     if datasets[0] == datasets[1]:
         return None
-    return (f"These models were trained on different datasets ({dataset_title(datasets[0])} on the left, "
-            f"{dataset_title(datasets[1])} on the right): their FIDs and Inception Scores are not comparable.")
+    return _("These models were trained on different datasets ({left} on the left, {right} on the right): "
+             "their FIDs and Inception Scores are not comparable.").format(
+        left=dataset_title(datasets[0]), right=dataset_title(datasets[1]))
 
 
 def source_version(key: str) -> float:
@@ -157,12 +195,13 @@ def evaluation_table(metrics: dict):
     import pandas as pd
 
     reference = metrics.get("reference") if isinstance(metrics.get("reference"), dict) else {}
-    columns = {"this model": metrics, **{name: row for name, row in reference.items() if isinstance(row, dict)}}
+    columns = {_("this model"): metrics, **{_(REFERENCE_COLUMNS[name]) if name in REFERENCE_COLUMNS else name: row
+                                           for name, row in reference.items() if isinstance(row, dict)}}
     rows = {}
     for key, label, pattern in EVALUATION_ROWS:
         value = metrics.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            rows[label] = [pattern.format(column[key]) if isinstance(column.get(key), (int, float)) else "–"
+            rows[_(label)] = [pattern.format(column[key]) if isinstance(column.get(key), (int, float)) else "–"
                            for column in columns.values()]
     if not rows:
         return None
@@ -174,13 +213,14 @@ def render_evaluation(source: Source) -> None:
     metrics = read_json(evaluation_path(source))
     table = evaluation_table(metrics) if isinstance(metrics, dict) else None
     if table is None:
-        st.caption("Sample quality (FID, Inception Score): not evaluated yet.")
+        st.caption(_("Sample quality (FID, Inception Score): not evaluated yet."))
         return
     st.table(table)
     if isinstance(metrics.get("num_samples"), int):
         dataset = dataset_title(metrics.get("dataset", "mnist"))
-        st.caption(f"Measured on {metrics['num_samples']:,} samples with the project's {dataset} classifier: "
-                   "comparable with these columns, not with published FIDs.")
+        st.caption(_("Measured on {count:,} samples with the project's {dataset} classifier: "
+                     "comparable with these columns, not with published FIDs.").format(
+            count=metrics["num_samples"], dataset=dataset))
 
 
 # -- formatting -------------------------------------------------------------------------------
@@ -201,9 +241,11 @@ def format_duration_short(seconds: float | None) -> str:
     seconds = float(seconds)
     if seconds < 60:
         return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
+    if seconds < 600:
+        return _("{minutes:.1f} min").format(minutes=seconds / 60)
+    if seconds < 3600:  # whole minutes: "20.0 分钟" no longer fits a third of a column
+        return _("{minutes:.0f} min").format(minutes=seconds / 60)
+    return _("{hours:.1f} h").format(hours=seconds / 3600)
 
 
 # -- cached arrays (keyed by source key + checkpoint version) ----------------------------------
@@ -243,20 +285,21 @@ def label_interpolation(key: str, seed: int, digit_a: int, digit_b: int, num_fra
 
 def held_digit_note(digit: int | None) -> str:
     """A caption's ", digit 7 held fixed" for a conditional model's walk; "" for an unconditional one."""
-    return "" if digit is None else f", digit {digit} held fixed"
+    return "" if digit is None else _(", digit {digit} held fixed").format(digit=digit)
 
 
-@st.cache_data(max_entries=16, show_spinner="Decoding the latent plane…")
+@st.cache_data(max_entries=16, show_spinner=False)  # the spinner's words are chosen per session, below
 def _manifold(key: str, version: float, num_per_side: int) -> np.ndarray:
     return latent.manifold_images(load_model(key), num_per_side)
 
 
 def manifold(key: str, num_per_side: int = MANIFOLD_SIDE) -> np.ndarray:
     """Decoded `manifold_grid` images of a 2-D VAE, (n*n, 28, 28)."""
-    return _manifold(key, source_version(key), num_per_side)
+    with st.spinner(_("Decoding the latent plane…")):
+        return _manifold(key, source_version(key), num_per_side)
 
 
-@st.cache_data(max_entries=16, show_spinner="Encoding the test set…")
+@st.cache_data(max_entries=16, show_spinner=False)  # the spinner's words are chosen per session, below
 def _encoded_test_set(key: str, version: float, limit: int, dataset: str):
     return latent.encode_test_set(load_model(key), limit=limit, dataset=dataset)
 
@@ -269,7 +312,9 @@ def encoded_test_set(key: str, limit: int = SCATTER_LIMIT):
         DatasetError: when that dataset cannot be loaded.
         ValueError: when the model's files name an unknown dataset.
     """
-    return _encoded_test_set(key, source_version(key), limit, source_dataset(key))
+    dataset = source_dataset(key)
+    with st.spinner(_("Encoding the test set…")):
+        return _encoded_test_set(key, source_version(key), limit, dataset)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -328,13 +373,16 @@ def parse_indices(text: str, count: int, max_items: int = MAX_DIGITS) -> tuple[i
     """
     parts = [part for part in str(text).replace(",", " ").split() if part]
     if not parts:
-        raise ValueError(f"type one or more test-set indices between 0 and {count - 1}, e.g. 3, 2, 1")
+        raise ValueError(_("type one or more test-set indices between 0 and {last}, e.g. 3, 2, 1").format(
+            last=count - 1))
     if len(parts) > max_items:
-        raise ValueError(f"at most {max_items} digits at once; received {len(parts)}")
+        raise ValueError(_("at most {limit} digits at once; received {count}").format(limit=max_items,
+                                                                                      count=len(parts)))
     indices = []
     for part in parts:
         if not part.isdigit() or int(part) >= count:
-            raise ValueError(f"indices must be whole numbers between 0 and {count - 1}; received {part[:20]!r}")
+            raise ValueError(_("indices must be whole numbers between 0 and {last}; received {entry}").format(
+                last=count - 1, entry=repr(part[:20])))
         indices.append(int(part))
     return tuple(indices)
 
@@ -377,7 +425,7 @@ def latent_scatter_figure(points: np.ndarray, labels: np.ndarray, axes: str,
     together: a class's colour region here is where that class appears in the picture.
     """
     names = CLASS_NAMES.get(dataset, CLASS_NAMES["mnist"])
-    kind = "digit" if dataset == "mnist" else "class"
+    kind = _("digit") if dataset == "mnist" else _("class")
     figure = go.Figure()
     if manifold_extent:
         figure.add_shape(type="rect", x0=-manifold_extent, x1=manifold_extent, y0=-manifold_extent,
@@ -390,10 +438,30 @@ def latent_scatter_figure(points: np.ndarray, labels: np.ndarray, axes: str,
             hovertemplate=f"{kind} {names[digit]}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
         ))
     two_d = axes == "z1, z2"
-    figure.update_xaxes(title_text="z1" if two_d else "component 1")
-    figure.update_yaxes(title_text="z2" if two_d else "component 2", scaleanchor="x", scaleratio=1)
+    figure.update_xaxes(title_text="z1" if two_d else _("component 1"))
+    figure.update_yaxes(title_text="z2" if two_d else _("component 2"), scaleanchor="x", scaleratio=1)
     figure.update_layout(legend={"title": {"text": kind}, "itemsizing": "constant"})
     return _style(figure, 600)
+
+
+def method_text(method: str) -> str:
+    """An interpolation method's name in the session's language."""
+    return _(INTERPOLATION_NAMES[method]) if method in INTERPOLATION_NAMES else method
+
+
+def network_text(name: str) -> str:
+    """A sub-network's name (generator, encoder...) in the session's language."""
+    return _(NETWORK_NAMES[name]) if name in NETWORK_NAMES else name
+
+
+def axes_text(axes: str) -> str:
+    """`aigc_core.latent`'s description of a scatter's axes, in the session's language."""
+    if axes == "z1 (1-D latent)":
+        return _("z1 (1-D latent)")
+    match = re.fullmatch(r"first two principal components \((?P<share>\d+%) of the variance\)", axes)
+    if match:
+        return _("first two principal components ({share} of the variance)").format(share=match["share"])
+    return axes
 
 
 def norm_figure(paths: dict[str, np.ndarray]) -> go.Figure:
@@ -408,13 +476,14 @@ def norm_figure(paths: dict[str, np.ndarray]) -> go.Figure:
     for method, path in paths.items():
         dimension = path.shape[1]
         figure.add_trace(go.Scatter(
-            x=list(range(len(path))), y=np.linalg.norm(path, axis=1), name=method, mode="lines+markers",
+            x=list(range(len(path))), y=np.linalg.norm(path, axis=1), name=method_text(method), mode="lines+markers",
             line={"width": 3, "color": colours.get(method)}, marker={"size": 9},
         ))
     if dimension:
         figure.add_hline(y=float(np.sqrt(dimension)), line={"dash": "dot", "color": "gray", "width": 2},
-                         annotation_text=f"typical length √{dimension}", annotation_position="bottom right")
-    figure.update_xaxes(title_text="frame", dtick=1)
+                         annotation_text=_("typical length √{dimension}").format(dimension=dimension),
+                         annotation_position="bottom right")
+    figure.update_xaxes(title_text=_("frame"), dtick=1)
     figure.update_yaxes(title_text="|z|", rangemode="tozero")
     figure.update_layout(legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
     return _style(figure, 340)
@@ -423,8 +492,9 @@ def norm_figure(paths: dict[str, np.ndarray]) -> go.Figure:
 # -- page sections ----------------------------------------------------------------------------
 def run_label(run) -> str:
     config, status = run.config(), run.status()
-    broken = f" · break it: {config['break_it']}" if config.get("break_it") else ""
-    return f"{run.run_id} · {config.get('model', '?')}-{config.get('preset', '?')}{broken} · {status.get('state', '?')}"
+    broken = _(" · break it: {preset}").format(preset=config["break_it"]) if config.get("break_it") else ""
+    return (f"{run.run_id} · {config.get('model', '?')}-{config.get('preset', '?')}{broken} · "
+            f"{state_text(status.get('state', '?'))}")
 
 
 def keep_choice(key: str, options: list, default=None) -> None:
@@ -440,7 +510,7 @@ def keep_choice(key: str, options: list, default=None) -> None:
 def render_model_card(source: Source, seed: int, side: str) -> None:
     """One side of the Compare page: samples, an interpolation, size, cost, quality, losses."""
     name = source.key.split(":", 1)[1]
-    kind = "run" if source.key.startswith("run:") else "shipped"
+    kind = _("run") if source.key.startswith("run:") else _("shipped")
     try:
         dataset = dataset_of_weights(source.weights_path)
     except ValueError:
@@ -451,31 +521,32 @@ def render_model_card(source: Source, seed: int, side: str) -> None:
         model = load_model(source.key)
         images = sample_images(source.key, seed)
         digit = HELD_DIGIT if model.num_classes else None
-        _, frames = interpolation(source.key, seed, seed + 1, "spherical", digit=digit)
+        frames = interpolation(source.key, seed, seed + 1, "spherical", digit=digit)[1]
     except ValueError as error:
-        st.error(f"Could not load {source.key}: {one_line(error)}")
+        st.error(_("Could not load {key}: {reason}").format(key=source.key, reason=one_line(error)))
         return
     st.image(image_grid_png(images, columns=GRID_COLUMNS, scale=4), width="stretch", output_format="PNG",
-             caption=f"{len(images)} samples, seed {seed}")
+             caption=_("{count} samples, seed {seed}").format(count=len(images), seed=seed))
     st.image(image_grid_png(frames, columns=len(frames), scale=3), width="stretch", output_format="PNG",
-             caption=f"spherical interpolation from seed {seed} to seed {seed + 1}{held_digit_note(digit)}")
+             caption=_("spherical interpolation from seed {seed} to seed {next_seed}").format(
+                 seed=seed, next_seed=seed + 1) + held_digit_note(digit))
     counts, facts = model.parameter_counts(), training_facts(source)
     size_column, time_column, steps_column = st.columns(3)
-    size_column.metric("parameters", format_count(sum(counts.values())),
-                help=" · ".join(f"{name}: {count:,}" for name, count in counts.items()))
-    time_column.metric("training time", format_duration_short(facts["seconds"]))
-    steps_column.metric("steps", "–" if facts["steps"] is None else f"{facts['steps']:,}")
-    st.caption(" · ".join(f"{name} {format_count(count)}" for name, count in counts.items())
-               + f" · latent dimensions {model.latent_dim}")
+    size_column.metric(_("parameters"), format_count(sum(counts.values())),
+                help=" · ".join(f"{network_text(name)}: {count:,}" for name, count in counts.items()))
+    time_column.metric(_("training time"), format_duration_short(facts["seconds"]))
+    steps_column.metric(_("steps"), "–" if facts["steps"] is None else f"{facts['steps']:,}")
+    st.caption(" · ".join(f"{network_text(name)} {format_count(count)}" for name, count in counts.items())
+               + " · " + _("latent dimensions {count}").format(count=model.latent_dim))
     render_evaluation(source)
     if facts["rows"]:
-        st.markdown("**Loss history**")
+        st.markdown("**" + _("Loss history") + "**")
         findings = diagnose(source.family, facts["rows"]) if source.family in FAMILY_NAMES else []
         st.plotly_chart(annotate_figure(projector_fonts(loss_figure(facts["rows"], source.family)), findings),
                         key=f"compare_loss_{side}")
         render_finding_cards(findings, quiet_message=None)
     else:
-        st.caption("Loss history: no history shipped with these weights.")
+        st.caption(_("Loss history: no history shipped with these weights."))
 
 
 def render_latent_map(key: str, model) -> None:
@@ -488,23 +559,24 @@ def render_latent_map(key: str, model) -> None:
         extent = latent.manifold_extent()
         manifold_column.image(
             image_grid_png(manifold(key), columns=MANIFOLD_SIDE, scale=2), width="stretch", output_format="PNG",
-            caption=f"The decoder over a {MANIFOLD_SIDE} × {MANIFOLD_SIDE} grid of the latent plane (z1 left to "
-                    f"right, z2 bottom to top, ±{extent:.2f}: the 5%–95% normal quantiles)")
+            caption=_("The decoder over a {side} × {side} grid of the latent plane (z1 left to right, z2 bottom "
+                      "to top, ±{extent:.2f}: the 5%–95% normal quantiles)").format(side=MANIFOLD_SIDE, extent=extent))
     else:
-        st.info(f"This VAE has a {model.latent_dim}-D latent space: a manifold picture needs a 2-D one "
-                "(train vae-fast, or set the latent dimension to 2), so the scatter shows the two "
-                "directions along which the codes vary most.")
+        st.info(_("This VAE has a {dimensions}-D latent space: a manifold picture needs a 2-D one "
+                  "(train vae-fast, or set the latent dimension to 2), so the scatter shows the two "
+                  "directions along which the codes vary most.").format(dimensions=model.latent_dim))
         scatter_column, extent = st.container(), None
     try:
         dataset = source_dataset(key)
         points, labels, axes = encoded_test_set(key)
     except (ValueError, DatasetError) as error:
-        scatter_column.error(f"Could not load the test set: {one_line(error)}")
+        scatter_column.error(_("Could not load the test set: {reason}").format(reason=one_line(error)))
         return
     scatter_column.plotly_chart(latent_scatter_figure(points, labels, axes, extent, dataset), key="latent_scatter")
-    caption = f"{len(points):,} {dataset_title(dataset)} test images at their posterior means; axes: {axes}."
+    caption = _("{count:,} {dataset} test images at their posterior means; axes: {axes}.").format(
+        count=len(points), dataset=dataset_title(dataset), axes=axes_text(axes))
     if extent:
-        caption += " The dashed square is the area the manifold picture decodes."
+        caption += " " + _("The dashed square is the area the manifold picture decodes.")
     scatter_column.caption(caption)
 
 
@@ -522,13 +594,13 @@ def render_reconstructions(key: str, indices_text: str) -> None:
         return
     names = CLASS_NAMES.get(dataset, CLASS_NAMES["mnist"])
     st.image(image_grid_png(originals, columns=len(indices), scale=4), width="stretch", output_format="PNG",
-             caption=("originals: digits " if dataset == "mnist" else "originals: ")
-             + (" " if dataset == "mnist" else ", ").join(names[label] for label in labels))
+             caption=(_("originals: digits {digits}") if dataset == "mnist" else _("originals: {classes}")).format(
+                 digits=" ".join(names[label] for label in labels), classes=", ".join(names[label] for label in labels)))
     st.image(image_grid_png(rebuilt, columns=len(indices), scale=4), width="stretch", output_format="PNG",
-             caption="reconstructions: each image encoded to its posterior mean, then decoded")
+             caption=_("reconstructions: each image encoded to its posterior mean, then decoded"))
 
 
-@st.cache_data(max_entries=16, show_spinner="Measuring the KL of each latent dimension…")
+@st.cache_data(max_entries=16, show_spinner=False)  # the spinner's words are chosen per session, below
 def _kl_per_dimension(key: str, version: float, dataset: str) -> np.ndarray:
     from aigc_core.training import kl_test_images
 
@@ -542,38 +614,41 @@ def render_kl_bars(key: str, model) -> None:
 
     if not hasattr(model, "kl_per_dimension_on"):
         return
-    st.subheader("KL per latent dimension")
+    st.subheader(_("KL per latent dimension"))
     try:
         dataset = source_dataset(key)
-        values = _kl_per_dimension(key, source_version(key), dataset)
+        with st.spinner(_("Measuring the KL of each latent dimension…")):
+            values = _kl_per_dimension(key, source_version(key), dataset)
     except (ValueError, DatasetError) as error:
-        st.error(f"Could not load the test set: {one_line(error)}")
+        st.error(_("Could not load the test set: {reason}").format(reason=one_line(error)))
         return
     st.plotly_chart(kl_figure(values), key="latent_kl")
-    st.caption(f"KL(q(z|x) ‖ N(0, I)) of each dimension, averaged over the first {KL_IMAGES} "
-               f"{dataset_title(dataset)} test images "
-               f"(total {float(values.sum()):.2f} nats). A grey bar near 0 is a collapsed dimension: the encoder "
-               "gives it the same value for every image, so it carries nothing; a larger β pushes more bars there.")
+    st.caption(_("KL(q(z|x) ‖ N(0, I)) of each dimension, averaged over the first {count} {dataset} test images "
+                 "(total {total:.2f} nats). A grey bar near 0 is a collapsed dimension: the encoder gives it the same "
+                 "value for every image, so it carries nothing; a larger β pushes more bars there.").format(
+        count=KL_IMAGES, dataset=dataset_title(dataset), total=float(values.sum())))
 
 
 def render_interpolation(key: str, seed_a: int, seed_b: int, method: str, digit: int | None = None) -> None:
     """Frames between two seeds' latent vectors (a conditional model holds `digit`), and how long
     the vectors along both paths are."""
-    _, frames = interpolation(key, seed_a, seed_b, method, digit=digit)
+    frames = interpolation(key, seed_a, seed_b, method, digit=digit)[1]
     st.image(image_grid_png(frames, columns=len(frames), scale=4), width="stretch", output_format="PNG",
-             caption=f"{len(frames)} frames, {method} interpolation from seed {seed_a} to seed {seed_b}"
-                     f"{held_digit_note(digit)}")
-    st.caption("Why spherical: a Gaussian latent vector in many dimensions almost always has a length close to "
-               "√(latent dimensions), and a great-circle path keeps every frame at that length, while a straight "
-               "line dips towards the centre, into short vectors the generator never saw in training.")
+             caption=_("{count} frames, {method} interpolation from seed {seed_a} to seed {seed_b}").format(
+                 count=len(frames), method=method_text(method), seed_a=seed_a, seed_b=seed_b)
+             + held_digit_note(digit))
+    st.caption(_("Why spherical: a Gaussian latent vector in many dimensions almost always has a length close to "
+                 "√(latent dimensions), and a great-circle path keeps every frame at that length, while a straight "
+                 "line dips towards the centre, into short vectors the generator never saw in training."))
     st.plotly_chart(norm_figure(latent_paths(key, seed_a, seed_b)), key="latent_norms")
 
 
 def render_label_interpolation(key: str, seed: int, digit_a: int, digit_b: int) -> None:
     """Frames of a conditional model's label blending from one digit to another, z held still."""
-    _, frames = label_interpolation(key, seed, digit_a, digit_b)
+    frames = label_interpolation(key, seed, digit_a, digit_b)[1]
     st.image(image_grid_png(frames, columns=len(frames), scale=4), width="stretch", output_format="PNG",
-             caption=f"{len(frames)} frames, label interpolation from digit {digit_a} to digit {digit_b}, "
-                     f"z of seed {seed} held still")
-    st.caption("The model was only ever shown whole labels (one digit at a time); the middle frames ask it for a "
-               "blend of two, in the same handwriting, which shows how it moves between the digits it learned.")
+             caption=_("{count} frames, label interpolation from digit {digit_a} to digit {digit_b}, "
+                       "z of seed {seed} held still").format(count=len(frames), digit_a=digit_a, digit_b=digit_b,
+                                                             seed=seed))
+    st.caption(_("The model was only ever shown whole labels (one digit at a time); the middle frames ask it for a "
+                 "blend of two, in the same handwriting, which shows how it moves between the digits it learned."))

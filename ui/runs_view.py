@@ -8,18 +8,24 @@ import pandas as pd
 import streamlit as st
 
 from aigc_core.animation import timeline_gif
+from aigc_core.evaluate_process import TYPICAL_SECONDS, evaluation_progress, start_evaluation
 from aigc_core.ownership import delete_run
 from aigc_core.run_files import is_own_file, read_run_bytes
 from aigc_core.runs import ACTIVE_STATES, Run, RunStore
 from aigc_core.sources import Source
+from aigc_core.twin import TWIN_FILE, read_twin
 from ui.charts import COLOURS, image_grid_png, loss_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards, run_findings
-from ui.gallery import render_evaluation
+from ui.gallery import one_line, render_evaluation, state_text
+from ui.i18n import N_, _
 from ui.train_view import break_it_note, dataset_note, format_duration
 from ui.visitor import failure_text, may_control_run, not_owner_note, requester
 
 LOSS_ORDER = tuple(COLOURS)
 MESSAGE_KEY = "runs_message"  # survives the rerun after a delete, so its outcome stays on screen
+# The table's column names (the data frame is built with these keys, shown translated).
+COLUMNS = (N_("run"), N_("state"), N_("model"), N_("preset"), N_("steps"), N_("duration"), N_("final losses"),
+           N_("started"))
 
 
 def _losses_text(losses: dict) -> str:
@@ -32,22 +38,24 @@ def _losses_text(losses: dict) -> str:
 def runs_table(runs: list[Run]) -> pd.DataFrame:
     """One row per run: id, state, model, preset, steps, duration, final losses."""
     rows = []
+    run_column, state_column, model_column, preset_column, steps_column, duration_column, losses_column, \
+        started_column = (_(name) for name in COLUMNS)
     for run in runs:
         summary = run.summary()
         total = summary["total_steps"]
         created = summary["created_at"]
         rows.append({
-            "run": summary["run_id"],
-            "state": summary["state"],
-            "model": str(summary["model"] or "?").upper(),
-            "preset": f"{summary['preset']} · break it: {summary['break_it']}" if summary.get("break_it")
-            else summary["preset"],
-            "steps": f"{summary['step']} / {total}" if total else str(summary["step"]),
-            "duration": format_duration(summary["elapsed_s"]),
-            "final losses": _losses_text(summary["final_losses"]),
-            "started": time.strftime("%m-%d %H:%M", time.localtime(created)) if created else "",
+            run_column: summary["run_id"],
+            state_column: state_text(summary["state"]),
+            model_column: str(summary["model"] or "?").upper(),
+            preset_column: _("{preset} · break it: {name}").format(preset=summary["preset"], name=summary["break_it"])
+            if summary.get("break_it") else summary["preset"],
+            steps_column: f"{summary['step']} / {total}" if total else str(summary["step"]),
+            duration_column: format_duration(summary["elapsed_s"]),
+            losses_column: _losses_text(summary["final_losses"]),
+            started_column: time.strftime("%m-%d %H:%M", time.localtime(created)) if created else "",
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=[_(name) for name in COLUMNS])
 
 
 def metrics_csv(run: Run) -> bytes:
@@ -61,9 +69,10 @@ def _delete(run_id: str) -> None:
         store = RunStore()
         delete_run(store, run_id, requester(store))  # refused for another browser's run
     except (ValueError, OSError) as error:  # an active run, a read-only runs folder
-        st.session_state[MESSAGE_KEY] = ("error", f"Could not delete the run: {failure_text(error)}")
+        st.session_state[MESSAGE_KEY] = ("error", _("Could not delete the run: {reason}").format(
+            reason=failure_text(error)))
         return
-    st.session_state[MESSAGE_KEY] = ("success", f"Deleted run {run_id}.")
+    st.session_state[MESSAGE_KEY] = ("success", _("Deleted run {run_id}.").format(run_id=run_id))
     st.session_state.runs_confirm_delete = False
     st.session_state.pop("runs_select", None)
 
@@ -74,8 +83,8 @@ def report_deleted_selection(run_ids) -> None:
     selected = st.session_state.get("runs_select")
     if selected and selected not in run_ids:
         st.session_state.pop("runs_select")
-        st.session_state[MESSAGE_KEY] = ("error", f"Run {selected} was deleted meanwhile: its files can no "
-                                                  "longer be downloaded.")
+        st.session_state[MESSAGE_KEY] = ("error", _("Run {run_id} was deleted meanwhile: its files can no "
+                                                    "longer be downloaded.").format(run_id=selected))
 
 
 @st.fragment(run_every="10s")
@@ -102,7 +111,7 @@ def show_message() -> None:
         (st.error if kind == "error" else st.success)(text)
 
 
-@st.cache_data(max_entries=8, show_spinner="Drawing the GIF…")
+@st.cache_data(max_entries=8, show_spinner=False)  # the spinner's words are chosen per session, where it is called
 def _timeline_gif(run_path: str, steps: tuple[int, ...]) -> bytes:
     """Keyed by the snapshot steps too, so a run that saved a new snapshot gets a new GIF."""
     return timeline_gif(Run(run_path))
@@ -111,12 +120,12 @@ def _timeline_gif(run_path: str, steps: tuple[int, ...]) -> bytes:
 def _render_timeline(run: Run) -> None:
     snapshots = run.snapshots()
     if not snapshots:
-        st.caption("No snapshots yet.")
+        st.caption(_("No snapshots yet."))
         return
-    steps = [step for step, _ in snapshots]
+    steps = [step for step, _path in snapshots]
     if len(steps) > 1:
         # Keyed per run: another run has other steps, and a stale value would not be among them.
-        chosen = st.select_slider("Timeline: samples at step", options=steps, value=steps[-1],
+        chosen = st.select_slider(_("Timeline: samples at step"), options=steps, value=steps[-1],
                                   key=f"runs_timeline_{run.run_id}")
     else:
         chosen = steps[0]
@@ -124,18 +133,20 @@ def _render_timeline(run: Run) -> None:
     try:
         images = run.load_snapshot(path)
     except ValueError as error:  # a damaged snapshot file: name it, keep the rest of the page
-        st.warning(f"The samples at step {chosen} cannot be shown: {error}")
+        st.warning(_("The samples at step {step:,} cannot be shown: {reason}").format(step=chosen, reason=one_line(error)))
     else:
-        st.image(image_grid_png(images, scale=2), width="stretch", caption=f"The same noise batch at step {chosen}")
+        st.image(image_grid_png(images, scale=2), width="stretch",
+                 caption=_("The same noise batch at step {step:,}").format(step=chosen))
     # Built only on request: a GIF of every snapshot is about a megabyte.
-    if st.toggle("Animate the timeline (GIF)", key="runs_timeline_gif"):
+    if st.toggle(_("Animate the timeline (GIF)"), key="runs_timeline_gif"):
         try:
-            gif = _timeline_gif(str(run.path), tuple(step for step, _ in snapshots))
+            with st.spinner(_("Drawing the GIF…")):
+                gif = _timeline_gif(str(run.path), tuple(step for step, _path in snapshots))
         except ValueError as error:  # a damaged snapshot among the frames
-            st.warning(f"No GIF: {error}")
+            st.warning(_("No GIF: {reason}").format(reason=one_line(error)))
             return
-        st.image(gif, width="stretch", caption="Every snapshot in order; the last one stays longer")
-        st.download_button("Timeline GIF", data=gif, file_name=f"{run.run_id}-timeline.gif", mime="image/gif",
+        st.image(gif, width="stretch", caption=_("Every snapshot in order; the last one stays longer"))
+        st.download_button(_("Timeline GIF"), data=gif, file_name=f"{run.run_id}-timeline.gif", mime="image/gif",
                            key="runs_download_gif", on_click="ignore")
 
 
@@ -144,28 +155,71 @@ def _render_downloads(run: Run) -> None:
     weights_column, metrics_column, grid_column = st.columns(3)
     with weights_column:
         # Only the run's own files: a link planted in the runs folder is never followed.
-        st.download_button("Weights (.weights.h5)", data=_deferred(run, lambda: read_run_bytes(run.weights_path) or b""),
+        st.download_button(_("Weights (.weights.h5)"), data=_deferred(run, lambda: read_run_bytes(run.weights_path) or b""),
                            file_name=f"{run.run_id}.weights.h5", mime="application/octet-stream",
                            key="runs_download_weights", on_click="ignore", disabled=not is_own_file(run.weights_path))
     with metrics_column:
-        st.download_button("Metrics (.csv)", data=_deferred(run, lambda: metrics_csv(run)), file_name=f"{run.run_id}-metrics.csv",
+        st.download_button(_("Metrics (.csv)"), data=_deferred(run, lambda: metrics_csv(run)), file_name=f"{run.run_id}-metrics.csv",
                            mime="text/csv", key="runs_download_metrics", on_click="ignore",
                            disabled=not is_own_file(run.metrics_path))
     with grid_column:
         latest = run.latest_snapshot()
-        st.download_button("Latest samples (.png)",
+        st.download_button(_("Latest samples (.png)"),
                            data=_deferred(run, lambda: image_grid_png(run.latest_snapshot()[1], scale=4)),
                            file_name=f"{run.run_id}-step{latest[0] if latest else 0}.png", mime="image/png",
                            key="runs_download_grid", on_click="ignore", disabled=latest is None)
 
 
 def _render_sample_quality(run: Run, family: str) -> None:
-    """FID / Inception Score beside the reference rows, once `evaluate` has measured the run."""
-    st.markdown("**Sample quality**")
+    """FID / Inception Score beside the reference rows, with a button that measures (or re-measures)
+    a finished run the way `python -m aigc_core evaluate --run DIR` does."""
+    st.markdown("**" + _("Sample quality") + "**")
     source = Source(f"run:{run.run_id}", run.run_id, family, run.model_config_path, run.weights_path)
     render_evaluation(source)
-    if not (run.path / "metrics.json").exists():
-        st.caption(f"Measure it from a terminal on the server: `python -m aigc_core evaluate --run runs/{run.run_id}`")  # no server paths to visitors
+    if run.status().get("state") in ACTIVE_STATES or not is_own_file(run.weights_path) or not may_control_run(run):
+        return  # nothing finished to measure yet, or another browser's run
+    progress = evaluation_progress(run)
+    if progress and progress["state"] == "running":
+        _watch_evaluation(run)
+        return
+    if progress and progress["state"] == "failed":
+        st.error(_("The last evaluation failed: {reason}").format(reason=progress["reason"]))
+    measured = (run.path / "metrics.json").exists()
+    low, high = TYPICAL_SECONDS
+    if st.button(_("Evaluate again") if measured else _("Evaluate"), key="runs_evaluate", icon=":material/query_stats:",
+                 help=_("Measures FID and Inception Score on 10,000 samples with the project's classifier, as "
+                        "`python -m aigc_core evaluate` does: {low}–{high} s on this server, in the background.").format(
+                     low=low, high=high)):
+        try:
+            start_evaluation(run)
+        except (ValueError, OSError) as error:
+            st.error(_("Could not evaluate the run: {reason}").format(reason=failure_text(error)))
+            return
+        st.rerun()
+
+
+@st.fragment(run_every="2s")
+def _watch_evaluation(run: Run) -> None:
+    """While the evaluator runs: a moving bar and the seconds so far; a full rerun once it has ended."""
+    progress = evaluation_progress(run)
+    if not progress or progress["state"] != "running":
+        st.rerun()
+    low, high = TYPICAL_SECONDS
+    elapsed = progress["elapsed_s"]
+    st.progress(min(elapsed / high, 0.95), text=_("Evaluating on 10,000 samples: {elapsed:.0f} s so far (usually "
+                                                  "{low}–{high} s).").format(elapsed=elapsed, low=low, high=high))
+
+
+def twin_note(run: Run) -> str | None:
+    """A warning before deleting half of a twin pair: the twin race on Compare goes with it."""
+    if not (run.path / TWIN_FILE).exists():
+        return None
+    twin = read_twin(run, RunStore())
+    if twin is None:
+        return None
+    other = twin.vae if twin.gan.run_id == run.run_id else twin.gan
+    return _("This run is half of a twin pair (with run {other}): deleting it also removes their twin race from the "
+             "Compare page. Run {other} itself stays.").format(other=other.run_id)
 
 
 def render_run_details(run: Run) -> None:
@@ -173,21 +227,21 @@ def render_run_details(run: Run) -> None:
     status, config = run.status(), run.config()
     family = config.get("model", "gan")
     st.subheader(f"{run.run_id}")
-    st.caption(f"{family.upper()} · {break_it_note(config)}{dataset_note(config)} · {status.get('state')} · "
-               f"step {status.get('step', 0)} · {format_duration(status.get('elapsed_s'))}")
+    st.caption(f"{family.upper()} · {break_it_note(config)}{dataset_note(config)} · {state_text(status.get('state'))} · "
+               + _("step {step:,}").format(step=status.get("step", 0)) + f" · {format_duration(status.get('elapsed_s'))}")
     if status.get("error"):
         st.error(status["error"])
     damage = run.file_damage(rows=True) if status.get("state") not in ACTIVE_STATES else None
     if damage and damage != status.get("error"):
-        st.warning(f"This run is damaged: {damage}. What can still be read is shown below.")
-    st.page_link("pages/train.py", label="Open in the Train page", icon=":material/model_training:", query_params={"run": run.run_id})
+        st.warning(_("This run is damaged: {damage}. What can still be read is shown below.").format(damage=damage))
+    st.page_link("pages/train.py", label=_("Open in the Train page"), icon=":material/model_training:", query_params={"run": run.run_id})
     family, rows, findings = run_findings(run)
     curves_column, timeline_column = st.columns([4, 3], gap="medium")
     with curves_column:
         if rows:
             st.plotly_chart(annotate_figure(loss_figure(rows, family), findings), config={"displayModeBar": False})
         else:
-            st.caption("No metrics logged yet.")
+            st.caption(_("No metrics logged yet."))
     with timeline_column:
         _render_timeline(run)
     render_finding_cards(findings)
@@ -198,5 +252,8 @@ def render_run_details(run: Run) -> None:
     if not may_control_run(run):
         not_owner_note("delete")
         return
-    confirm = st.checkbox("Yes, delete this run and its files", key="runs_confirm_delete")
-    st.button("Delete run", key="runs_delete", icon=":material/delete:", disabled=not confirm, on_click=_delete, args=(run.run_id,))
+    note = twin_note(run)
+    if note:
+        st.warning(note, icon=":material/call_split:")
+    confirm = st.checkbox(_("Yes, delete this run and its files"), key="runs_confirm_delete")
+    st.button(_("Delete run"), key="runs_delete", icon=":material/delete:", disabled=not confirm, on_click=_delete, args=(run.run_id,))

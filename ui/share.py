@@ -18,6 +18,7 @@ import re
 import streamlit as st
 
 from aigc_core.runs import validate_run_id
+from ui.i18n import N_, _
 
 PRESENTATION_KEY = "presentation_mode"
 PRESENT_PARAM = "present"
@@ -28,9 +29,11 @@ FALSE_VALUES = ("0", "false", "no", "off")
 WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
 # What a notice calls each URL parameter: the label of the control it sets.
 PARAM_LABELS = {
-    "seed": "seed", "seed_a": "seed A", "seed_b": "seed B", "left": "left model", "right": "right model",
-    "timeline": "timeline run", "source": "model", "method": "interpolation", "run": "run",
-    "axis": "race clock", "twin": "twin pair", "vae": "VAE", "gan": "GAN", PRESENT_PARAM: "presentation mode",
+    "seed": N_("seed"), "seed_a": N_("seed A"), "seed_b": N_("seed B"), "left": N_("left model"),
+    "right": N_("right model"), "timeline": N_("timeline run"), "step": N_("timeline step"), "source": N_("model"),
+    "method": N_("interpolation"), "run": N_("run"), "axis": N_("race clock"), "twin": N_("twin pair"),
+    "vae": "VAE", "gan": "GAN", "digit": N_("digit"), "digit_b": N_("second digit"), "walk": N_("what moves"),
+    "per_digit": N_("samples per digit"), "digits": N_("row of test-set indices"), PRESENT_PARAM: N_("presentation mode"),
 }
 # Plot heights and chart fonts grow by this factor in presentation mode (page text is scaled by the CSS below).
 PRESENTATION_FIGURE_SCALE = 1.35
@@ -86,8 +89,11 @@ def notice_bad_value(param: str, expected: str) -> None:
 
     The value itself is not echoed: it is untrusted text and would be rendered as Markdown.
     """
-    label = PARAM_LABELS.get(param, param)
-    st.info(f"This link's {label} is not {expected}, so the default is shown.", icon=":material/link_off:")
+    label = _(PARAM_LABELS[param]) if param in PARAM_LABELS else param
+    # `expected` may come untranslated from another module (twin_view): a translated one maps to itself.
+    st.info(_("This link's {control} is not {expected}, so the default is shown.").format(control=label,
+                                                                                        expected=_(expected)),
+            icon=":material/link_off:")
 
 
 # -- restoring widgets before they are drawn ----------------------------------------------------
@@ -103,7 +109,7 @@ def restore_choice(key: str, param: str, options: list, default, run_id: bool = 
     value = url_run_id(param) if run_id else url_value(param)
     usable = value is not None and value in options
     if not usable and url_value(param) is not None:
-        notice_bad_value(param, "one on offer here")
+        notice_bad_value(param, _("one on offer here"))
     state[key] = value if usable else default
 
 
@@ -115,7 +121,7 @@ def restore_int(key: str, param: str, default: int, low: int, high: int) -> None
         return
     value = parse_int(url_value(param), low, high)
     if value is None and url_value(param) is not None:
-        notice_bad_value(param, f"a whole number from {low:,} to {high:,}")
+        notice_bad_value(param, _("a whole number from {low:,} to {high:,}").format(low=low, high=high))
     state[key] = default if value is None else value
 
 
@@ -160,7 +166,7 @@ def restore_presentation() -> None:
     if PRESENTATION_KEY not in st.session_state:
         value = (url_value(PRESENT_PARAM) or "").lower()
         if value and value not in TRUE_VALUES + FALSE_VALUES:
-            notice_bad_value(PRESENT_PARAM, "on (1) or off (0)")
+            notice_bad_value(PRESENT_PARAM, _("on (1) or off (0)"))
         st.session_state[PRESENTATION_KEY] = value in TRUE_VALUES
 
 
