@@ -363,10 +363,14 @@ def dataset_problem(dataset: str) -> str | None:
     """
     if NEEDS_DOWNLOAD not in dataset_source(dataset):
         return None
-    fix = (_("run `{command}` on the server first").format(command=FETCH_COMMANDS[dataset])
-           if dataset in FETCH_COMMANDS else _("restore the bundled data file on the server"))
     return _("{dataset} is not on this server, and a run would have to download it (which fails offline): "
-             "{fix}.").format(dataset=DATASET_TITLES[dataset], fix=fix)
+             "{fix}.").format(dataset=DATASET_TITLES[dataset], fix=fetch_fix(dataset))
+
+
+def fetch_fix(dataset: str) -> str:
+    """How to put `dataset`'s data on the server: its fetch script, or the bundled file."""
+    return (_("run `{command}` on the server first").format(command=FETCH_COMMANDS[dataset])
+            if dataset in FETCH_COMMANDS else _("restore the bundled data file on the server"))
 
 
 def start_problem(config: TrainingConfig) -> str | None:
@@ -395,7 +399,8 @@ def settings_form() -> TrainingConfig:
                                       "shape, so every model trains on either."))
         if NEEDS_DOWNLOAD in dataset_source(dataset):
             st.caption(_("{dataset} is not on this server: training would need to download it from the "
-                         "internet.").format(dataset=DATASET_TITLES[dataset]))
+                         "internet (to avoid that, {fix}).").format(dataset=DATASET_TITLES[dataset],
+                                                                    fix=fetch_fix(dataset)))
         broken = st.selectbox(_("Break it on purpose"), [NO_BREAKAGE, *BROKEN_PRESETS], key="train_broken",
                               on_change=_apply_broken_preset, format_func=_,
                               help=_("Known ways to make training fail; the diagnosis under the chart should spot "
