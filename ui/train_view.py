@@ -16,7 +16,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from aigc_core.config import MAX_MINUTES, OVERRIDE_RULES, SettingError, TrainingConfig, constructor_parameters, override_rules, validate
+from aigc_core.config import (
+    MAX_MINUTES, OVERRIDE_RULES, SettingError, TrainingConfig, constructor_parameters, override_rules, validate,
+)
 from aigc_core.data import DATASET_NAMES, DATASET_TITLES, FETCH_COMMANDS, dataset_source
 from aigc_core.devices import PRECISIONS
 from aigc_core.diagnosis import BROKEN_PRESETS, diagnose
@@ -121,22 +123,35 @@ STATE_TITLES = {"queued": N_("queued"), "running": N_("running"), "finished": N_
 # (tests/test_i18n.py fails when one of them changes without this table).
 LIBRARY_TEXTS = (
     N_('Small DCGAN (~0.3 M parameters): recognizable digits after ~2 minutes on a laptop CPU.'),
-    N_("The seed article's DCGAN (2.3 M parameters, the TensorFlow tutorial's network) with the DCGAN paper's Adam settings; wants a GPU."),
-    N_("WGAN-GP: the small generator against a critic kept smooth by a gradient penalty; 5 critic steps per generator step, so a step costs ~6x a DCGAN's on a CPU."),
+    N_("The seed article's DCGAN (2.3 M parameters, the TensorFlow tutorial's network) with the DCGAN "
+       "paper's Adam settings; wants a GPU."),
+    N_('WGAN-GP: the small generator against a critic kept smooth by a gradient penalty; 5 critic steps per '
+       "generator step, so a step costs ~6x a DCGAN's on a CPU."),
     N_('Conditional GAN (small DCGAN, label in G and D): you pick the digit it draws.'),
     N_('Small convolutional VAE with a 2-D latent space you can plot and walk through.'),
     N_('Wider VAE with a 16-D latent space: sharper samples, no 2-D plot.'),
     N_('Conditional VAE (CVAE): the label picks the digit, the 2-D latent only its style.'),
     N_('GAN: discriminator 10x faster'),
-    N_('From the first logged rows D loss sits near 0 and D(G(z)) below 0.05, while the generator loss climbs past 5: the diagnosis says "The discriminator is winning" from the first steps, and the samples stay thin, broken fragments of digits.'),
+    N_('From the first logged rows D loss sits near 0 and D(G(z)) below 0.05, while the generator loss '
+       'climbs past 5: the diagnosis says "The discriminator is winning" from the first steps, and the '
+       'samples stay thin, broken fragments of digits.'),
     N_('GAN: discriminator asleep (learning rate ÷100)'),
-    N_('D(x) stays at 0.5 and D(G(z)) climbs above it; D loss rises past 2 ln 2 ≈ 1.39: the diagnosis says "The discriminator cannot tell real from fake", and with no teacher the samples stay speckled noise.'),
+    N_('D(x) stays at 0.5 and D(G(z)) climbs above it; D loss rises past 2 ln 2 ≈ 1.39: the diagnosis says '
+       '"The discriminator cannot tell real from fake", and with no teacher the samples stay speckled noise.'),
     N_('GAN: learning rate x10, Adam momentum 0.9'),
-    N_('Both learning rates x10, and Adam\'s momentum at its usual 0.9 instead of the DCGAN paper\'s 0.5 (the form does not show it; this preset sets it). D loss zig-zags by a third or more from one row to the next instead of settling: the diagnosis says "Training is oscillating" within the first 150 steps (and may add "The discriminator is winning" for a stretch where D pulls ahead); the samples stay streaky, broken strokes. Past the 500-step budget it can calm down (one 1,500-step run did after ~600 steps), and the diagnosis then calls the oscillation recovered.'),
+    N_("Both learning rates x10, and Adam's momentum at its usual 0.9 instead of the DCGAN paper's 0.5 (the "
+       'form does not show it; this preset sets it). D loss zig-zags by a third or more from one row to the '
+       'next instead of settling: the diagnosis says "Training is oscillating" within the first 150 steps '
+       '(and may add "The discriminator is winning" for a stretch where D pulls ahead); the samples stay '
+       'streaky, broken strokes. Past the 500-step budget it can calm down (one 1,500-step run did after '
+       '~600 steps), and the diagnosis then calls the oscillation recovered.'),
     N_('VAE: beta = 20'),
-    N_('The KL curve falls to ~0 and stays under half a nat while reconstruction plateaus: the diagnosis says "Posterior collapse: the latent code is ignored", and every sample is the same blurry average digit.'),
+    N_('The KL curve falls to ~0 and stays under half a nat while reconstruction plateaus: the diagnosis '
+       'says "Posterior collapse: the latent code is ignored", and every sample is the same blurry average '
+       'digit.'),
     N_('VAE: learning rate x1000'),
-    N_('The loss explodes within the first steps and the run is stopped: the diagnosis says "Training diverged".'),
+    N_('The loss explodes within the first steps and the run is stopped: the diagnosis says "Training '
+       'diverged".'),
 )
 STATE_COLOURS = {"queued": "gray", "running": "blue", "finished": "green", "stopped": "orange", "interrupted": "violet",
                  "failed": "red"}
