@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
+
+from aigc_core.messages import N_
 
 # -- thresholds ----------------------------------------------------------------------------
 # A symptom must hold for this many consecutive logged rows: one row is the mean of
@@ -79,6 +81,8 @@ MIN_SAMPLES_FOR_COVERAGE = 32
 
 SEVERITIES = ("error", "warning", "info")
 DIVERGED_PATTERN = re.compile(r"diverged at step (\d+)")
+# The title of an episode the run recovered from: the finding's own title, then its steps.
+RECOVERED_TITLE = N_("{title} (steps {start_step:,}-{end_step:,}, recovered since)")
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,10 @@ class Finding:
     `severity` is "error" (training is broken now), "warning" (likely broken) or "info" (it
     happened, and the run has recovered since). `end_step` is the last step of an episode that
     is over (None while it lasts).
+
+    `title`, `explanation` and `advice` are English. `templates` holds the same three texts
+    before their numbers were filled in (marked with `N_` for translation) and `parameters` those
+    numbers, so the UI can translate each template and fill it again (ui/diagnosis_view.py).
     """
 
     kind: str
@@ -97,6 +105,22 @@ class Finding:
     explanation: str
     advice: str
     end_step: int | None = None
+    templates: tuple[str, str, str] | None = field(default=None, compare=False)
+    parameters: dict = field(default_factory=dict, compare=False)
+
+
+def _finding(kind: str, severity: str, step: int | None, title: str, explanation: str, advice: str,
+             end_step: int | None = None, parameters: dict | None = None) -> Finding:
+    """A Finding whose English texts are its templates filled with `parameters`.
+
+    A finding with an `end_step` (an episode the run recovered from) gets RECOVERED_TITLE around its title.
+    """
+    parameters = dict(parameters or {})
+    filled = title.format(**parameters)
+    if end_step is not None:
+        filled = RECOVERED_TITLE.format(title=filled, start_step=step, end_step=end_step)
+    return Finding(kind, severity, step, filled, explanation.format(**parameters), advice.format(**parameters),
+                   end_step=end_step, templates=(title, explanation, advice), parameters=parameters)
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -143,7 +167,7 @@ def _episodes(rows: list[dict], enters, stays, min_rows: int, recovery_rows: int
 
 
 def _episode(rows, holds, min_rows, kind, severity, title, explanation, advice, skip_rows=0,
-             stays=None, recovery_rows=1) -> Finding | None:
+             stays=None, recovery_rows=1, parameters=None) -> Finding | None:
     """The latest episode of the symptom (see `_episodes`) as a Finding, from the step where it started.
 
     Without `stays` the episode ends at the first row where `holds` fails. An episode that ended
@@ -156,27 +180,28 @@ def _episode(rows, holds, min_rows, kind, severity, title, explanation, advice, 
     first, last, ongoing = episodes[-1]
     start_step, end_step = int(checked[first]["step"]), int(checked[last]["step"])
     if ongoing:
-        return Finding(kind, severity, start_step, title, explanation, advice)
-    return Finding(kind, "info", start_step, f"{title} (steps {start_step:,}-{end_step:,}, recovered since)",
-                   explanation, advice, end_step=end_step)
+        return _finding(kind, severity, start_step, title, explanation, advice, parameters=parameters)
+    return _finding(kind, "info", start_step, title, explanation, advice, end_step=end_step, parameters=parameters)
 
 
 # -- checks --------------------------------------------------------------------------------
 def _non_finite(rows: list[dict], error: str | None) -> Finding | None:
-    advice = "Lower the learning rate (x0.1), keep the batch size at 32 or more, and start a new run."
+    advice = N_("Lower the learning rate (x0.1), keep the batch size at 32 or more, and start a new run.")
     for row in rows:
         bad = [name for name, value in row.items()
                if name not in ("step", "epoch", "elapsed_s") and isinstance(value, float) and not math.isfinite(value)]
         if bad:
-            return Finding("divergence", "error", int(row["step"]), "Training diverged: NaN or infinite losses",
-                           f"{', '.join(bad)} stopped being numbers at step {int(row['step']):,}. Once a weight is "
-                           "NaN every later step is NaN too: the run cannot recover.", advice)
+            return _finding("divergence", "error", int(row["step"]), N_("Training diverged: NaN or infinite losses"),
+                            N_("{names} stopped being numbers at step {step:,}. Once a weight is "
+                               "NaN every later step is NaN too: the run cannot recover."), advice,
+                            parameters={"names": ", ".join(bad), "step": int(row["step"])})
     match = DIVERGED_PATTERN.search(error or "")
     if match:
         step = int(match.group(1))
-        return Finding("divergence", "error", step, "Training diverged and was stopped",
-                       f"At step {step:,} a loss blew up (became infinite, NaN or larger than a million); "
-                       "the trainer stopped the run there, so the chart ends before the blow-up.", advice)
+        return _finding("divergence", "error", step, N_("Training diverged and was stopped"),
+                        N_("At step {step:,} a loss blew up (became infinite, NaN or larger than a million); "
+                           "the trainer stopped the run there, so the chart ends before the blow-up."), advice,
+                        parameters={"step": step})
     for row in rows:
         big = [name for name, value in row.items()
                if name not in ("step", "epoch", "elapsed_s") and isinstance(value, (int, float))
@@ -185,11 +210,12 @@ def _non_finite(rows: list[dict], error: str | None) -> Finding | None:
             step = int(row["step"])
             last = rows[-1]
             recovered = row is not last and all(abs(_value(last, name) or 0.0) <= EXPLODING_VALUE for name in big)
-            return Finding("divergence", "info" if recovered else "warning", step,
-                           "A loss exploded" + (" (recovered since)" if recovered else ""),
-                           f"{', '.join(big)} jumped above {EXPLODING_VALUE:,.0f} at step {step:,}: the optimizer "
-                           "took a step far too large. Healthy losses here stay in the hundreds (VAE) or "
-                           "single digits (GAN).", advice)
+            return _finding("divergence", "info" if recovered else "warning", step,
+                            N_("A loss exploded (recovered since)") if recovered else N_("A loss exploded"),
+                            N_("{names} jumped above {limit:,.0f} at step {step:,}: the optimizer "
+                               "took a step far too large. Healthy losses here stay in the hundreds (VAE) or "
+                               "single digits (GAN)."), advice,
+                            parameters={"names": ", ".join(big), "limit": EXPLODING_VALUE, "step": step})
     return None
 
 
@@ -213,27 +239,27 @@ def _gan_findings(rows: list[dict]) -> list[Finding]:
         rows,
         lambda row: (_value(row, "d_loss") is not None and _value(row, "d_fake") is not None
                      and _value(row, "d_loss") < D_WINNING_LOSS and _value(row, "d_fake") < D_WINNING_FAKE),
-        MIN_SUSTAINED_ROWS, "discriminator_winning", "error", "The discriminator is winning",
-        f"D loss is below {D_WINNING_LOSS} and D(G(z)) below {D_WINNING_FAKE}: the discriminator spots every fake, "
-        "so its verdict is the same 'fake' whatever the generator tries, and the generator's gradient "
-        "vanishes. Expect the samples to stop improving.",
-        "Slow the discriminator down: lower d_learning_rate or d_steps_per_g_step (1 is the DCGAN default), "
-        "or raise g_learning_rate.",
+        MIN_SUSTAINED_ROWS, "discriminator_winning", "error", N_("The discriminator is winning"),
+        N_("D loss is below {loss} and D(G(z)) below {fake}: the discriminator spots every fake, "
+           "so its verdict is the same 'fake' whatever the generator tries, and the generator's gradient "
+           "vanishes. Expect the samples to stop improving."),
+        N_("Slow the discriminator down: lower d_learning_rate or d_steps_per_g_step (1 is the DCGAN default), "
+           "or raise g_learning_rate."),
         stays=lambda row: _value(row, "d_fake") is not None and _value(row, "d_fake") < D_WINNING_STAYS_FAKE,
-        recovery_rows=RECOVERY_ROWS)
+        recovery_rows=RECOVERY_ROWS, parameters={"loss": D_WINNING_LOSS, "fake": D_WINNING_FAKE})
     if winning:
         findings.append(winning)
     losing = _episode(
         rows,
         lambda row: (_value(row, "d_real") is not None and _value(row, "d_fake") is not None
                      and _value(row, "d_fake") >= _value(row, "d_real")),
-        D_LOSING_MIN_ROWS, "discriminator_losing", "warning", "The discriminator cannot tell real from fake",
-        "D(G(z)) is at or above D(x): fakes are judged at least as real as real digits, and D loss sits at or "
-        "above 2 ln 2 ≈ 1.39, what a coin flip scores. A healthy GAN keeps D(x) a little above D(G(z)); "
-        "here the discriminator has stopped learning, so the generator gets no useful direction and "
-        "can drift anywhere.",
-        "Give the discriminator a chance: raise d_learning_rate (2e-4 is the fast preset's), or lower "
-        "g_learning_rate.", skip_rows=GAN_WARMUP_ROWS)
+        D_LOSING_MIN_ROWS, "discriminator_losing", "warning", N_("The discriminator cannot tell real from fake"),
+        N_("D(G(z)) is at or above D(x): fakes are judged at least as real as real digits, and D loss sits at or "
+           "above 2 ln 2 ≈ 1.39, what a coin flip scores. A healthy GAN keeps D(x) a little above D(G(z)); "
+           "here the discriminator has stopped learning, so the generator gets no useful direction and "
+           "can drift anywhere."),
+        N_("Give the discriminator a chance: raise d_learning_rate (2e-4 is the fast preset's), or lower "
+           "g_learning_rate."), skip_rows=GAN_WARMUP_ROWS)
     if losing:
         findings.append(losing)
     oscillation = _oscillation(rows)
@@ -267,15 +293,16 @@ def _oscillation(rows: list[dict]) -> Finding | None:
     start_row = opening["first"] + 1 + int(np.argmax(opening["changes"] > OSCILLATION_LOG_SWING))
     start_step = int(checked[start_row]["step"])
     typical = math.expm1(float(np.median([window["swing"] for window in windows[first:last + 1]])))
-    title = "Training is oscillating"
-    explanation = (f"D loss swings by about {typical:.0%} from one logged row to the next: the two networks "
-                   "overshoot each other instead of settling. Samples will flicker between good and broken.")
-    advice = "Lower both learning rates (x0.1), or set g_beta_1 and d_beta_1 to 0.5 (the DCGAN paper's Adam setting)."
+    title = N_("Training is oscillating")
+    explanation = N_("D loss swings by about {swing:.0%} from one logged row to the next: the two networks "
+                     "overshoot each other instead of settling. Samples will flicker between good and broken.")
+    advice = N_("Lower both learning rates (x0.1), or set g_beta_1 and d_beta_1 to 0.5 "
+                "(the DCGAN paper's Adam setting).")
     if ongoing:
-        return Finding("oscillation", "warning", start_step, title, explanation, advice)
+        return _finding("oscillation", "warning", start_step, title, explanation, advice, parameters={"swing": typical})
     end_step = int(checked[windows[last]["first"] + OSCILLATION_ROWS - 1]["step"])
-    return Finding("oscillation", "info", start_step, f"{title} (steps {start_step:,}-{end_step:,}, recovered since)",
-                   explanation, advice, end_step=end_step)
+    return _finding("oscillation", "info", start_step, title, explanation, advice, end_step=end_step,
+                    parameters={"swing": typical})
 
 
 def _vae_findings(rows: list[dict]) -> list[Finding]:
@@ -291,12 +318,12 @@ def _vae_findings(rows: list[dict]) -> list[Finding]:
     collapse = _episode(
         rows,
         lambda row: _value(row, "kl_loss") is not None and _value(row, "kl_loss") < KL_COLLAPSE_NATS,
-        MIN_SUSTAINED_ROWS, "posterior_collapse", "error", "Posterior collapse: the latent code is ignored",
-        f"The KL term is below {KL_COLLAPSE_NATS} nats summed over all latent dimensions: the encoder "
-        "gives (almost) the same distribution for every image, so the decoder learns to draw one "
-        "average digit whatever the code. Sampling and the latent map show the same blur everywhere.",
-        "Lower beta (1 is the plain VAE), or raise latent_dim; a KL warm-up (beta rising from 0) also helps.",
-        skip_rows=warmed[0],
+        MIN_SUSTAINED_ROWS, "posterior_collapse", "error", N_("Posterior collapse: the latent code is ignored"),
+        N_("The KL term is below {nats} nats summed over all latent dimensions: the encoder "
+           "gives (almost) the same distribution for every image, so the decoder learns to draw one "
+           "average digit whatever the code. Sampling and the latent map show the same blur everywhere."),
+        N_("Lower beta (1 is the plain VAE), or raise latent_dim; a KL warm-up (beta rising from 0) also helps."),
+        skip_rows=warmed[0], parameters={"nats": KL_COLLAPSE_NATS},
         stays=lambda row: _value(row, "kl_loss") is not None and _value(row, "kl_loss") < KL_COLLAPSE_STAYS_NATS,
         recovery_rows=RECOVERY_ROWS)
     if collapse:
@@ -307,11 +334,12 @@ def _vae_findings(rows: list[dict]) -> list[Finding]:
         best = min(value for value, _ in losses[:-MIN_SUSTAINED_ROWS])
         tail = losses[-MIN_SUSTAINED_ROWS:]
         if best > 0 and all(value > RISING_FACTOR * best for value, _ in tail):
-            findings.append(Finding(
-                "divergence", "warning", int(rows[tail[0][1]]["step"]), "The loss is climbing",
-                f"The loss has stayed more than {RISING_FACTOR:g}x above its best value ({best:.1f}) for "
-                f"{MIN_SUSTAINED_ROWS} logged rows: training is moving away from a solution.",
-                "Lower learning_rate (x0.1) and resume from an earlier checkpoint, or start again."))
+            findings.append(_finding(
+                "divergence", "warning", int(rows[tail[0][1]]["step"]), N_("The loss is climbing"),
+                N_("The loss has stayed more than {factor:g}x above its best value ({best:.1f}) for "
+                   "{rows} logged rows: training is moving away from a solution."),
+                N_("Lower learning_rate (x0.1) and resume from an earlier checkpoint, or start again."),
+                parameters={"factor": RISING_FACTOR, "best": best, "rows": MIN_SUSTAINED_ROWS}))
     return findings
 
 
@@ -331,24 +359,26 @@ def _diversity_findings(snapshot, step: int | None, class_probabilities=None) ->
     duplicate_share = float((pairs < DUPLICATE_DISTANCE).mean())
     findings = []
     if mean_distance < LOW_DIVERSITY_DISTANCE:
-        findings.append(Finding(
-            "low_diversity", "warning", step, "Low sample diversity: the samples look alike",
-            f"Samples drawn from different noise vectors are only {mean_distance:.1f} apart on average (two "
-            f"random real digits: about 9.8), and {duplicate_share:.0%} of the pairs are near-duplicates. "
-            "The generator has found a few outputs that work and repeats them (mode collapse).",
-            "For a GAN: lower g_learning_rate, or restart with another seed; for a VAE: lower beta."))
+        findings.append(_finding(
+            "low_diversity", "warning", step, N_("Low sample diversity: the samples look alike"),
+            N_("Samples drawn from different noise vectors are only {distance:.1f} apart on average (two "
+               "random real digits: about 9.8), and {duplicates:.0%} of the pairs are near-duplicates. "
+               "The generator has found a few outputs that work and repeats them (mode collapse)."),
+            N_("For a GAN: lower g_learning_rate, or restart with another seed; for a VAE: lower beta."),
+            parameters={"distance": mean_distance, "duplicates": duplicate_share}))
     if class_probabilities is not None:
         probabilities = np.asarray(class_probabilities, dtype=np.float64)
         if probabilities.ndim == 2 and len(probabilities) == len(images) and len(images) >= MIN_SAMPLES_FOR_COVERAGE:
             shares = np.bincount(probabilities.argmax(axis=1), minlength=probabilities.shape[1]) / len(probabilities)
             present, top = int((shares > 0).sum()), int(shares.argmax())
             if present < MIN_DIGITS_PRESENT or shares[top] > MAX_CLASS_SHARE:
-                findings.append(Finding(
-                    "mode_collapse", "warning", step, "Mode collapse: some digits are missing",
-                    f"The project's classifier sees only {present} of 10 digits in these samples, and "
-                    f"{shares[top]:.0%} of them are a {top}. A healthy model draws every digit about equally often.",
-                    "For a GAN: lower g_learning_rate or restart with another seed; train longer only if "
-                    "the count of digits is still rising."))
+                findings.append(_finding(
+                    "mode_collapse", "warning", step, N_("Mode collapse: some digits are missing"),
+                    N_("The project's classifier sees only {present} of 10 digits in these samples, and "
+                       "{share:.0%} of them are a {digit}. A healthy model draws every digit about equally often."),
+                    N_("For a GAN: lower g_learning_rate or restart with another seed; train longer only if "
+                       "the count of digits is still rising."),
+                    parameters={"present": present, "share": float(shares[top]), "digit": top}))
     return findings
 
 
@@ -394,7 +424,9 @@ class BrokenPreset(NamedTuple):
     `steps` steps with the Train page's other defaults (`python bench/break_it.py` checks it on
     three seeds; tests/test_diagnosis.py on a shortened run). `watch_for` names that finding's
     title, so the card promises what the diagnosis will say. `overrides` may set hyperparameters
-    the form does not show (Adam's momentum); the Train page sends them with the run.
+    the form does not show (Adam's momentum); the Train page sends them with the run. The presets'
+    names (the keys, also stored in run configs and links) and their cards are marked with `N_`:
+    the UI translates them only where it shows them.
     """
 
     family: str
@@ -406,35 +438,36 @@ class BrokenPreset(NamedTuple):
 
 
 BROKEN_PRESETS: dict[str, BrokenPreset] = {
-    "GAN: discriminator 10x faster": BrokenPreset(
+    N_("GAN: discriminator 10x faster"): BrokenPreset(
         "gan", "fast", {"d_learning_rate": 2e-3, "d_steps_per_g_step": 5},
-        "From the first logged rows D loss sits near 0 and D(G(z)) below 0.05, while the generator loss "
-        "climbs past 5: the diagnosis says \"The discriminator is winning\" from the first steps, and the "
-        "samples stay thin, broken fragments of digits.",
+        N_("From the first logged rows D loss sits near 0 and D(G(z)) below 0.05, while the generator loss "
+           "climbs past 5: the diagnosis says \"The discriminator is winning\" from the first steps, and the "
+           "samples stay thin, broken fragments of digits."),
         "discriminator_winning"),
-    "GAN: discriminator asleep (learning rate ÷100)": BrokenPreset(
+    N_("GAN: discriminator asleep (learning rate ÷100)"): BrokenPreset(
         "gan", "fast", {"d_learning_rate": 2e-6},
-        "D(x) stays at 0.5 and D(G(z)) climbs above it; D loss rises past 2 ln 2 ≈ 1.39: the diagnosis "
-        "says \"The discriminator cannot tell real from fake\", and with no teacher the samples stay speckled noise.",
+        N_("D(x) stays at 0.5 and D(G(z)) climbs above it; D loss rises past 2 ln 2 ≈ 1.39: the diagnosis "
+           "says \"The discriminator cannot tell real from fake\", and with no teacher the samples stay "
+           "speckled noise."),
         "discriminator_losing"),
-    "GAN: learning rate x10, Adam momentum 0.9": BrokenPreset(
+    N_("GAN: learning rate x10, Adam momentum 0.9"): BrokenPreset(
         "gan", "fast", {"g_learning_rate": 2e-3, "d_learning_rate": 2e-3, "g_beta_1": 0.9, "d_beta_1": 0.9},
-        "Both learning rates x10, and Adam's momentum at its usual 0.9 instead of the DCGAN paper's 0.5 "
-        "(the form does not show it; this preset sets it). D loss zig-zags by a third or more from one row to "
-        "the next instead of settling: the diagnosis says \"Training is oscillating\" within the first "
-        "150 steps (and may add \"The discriminator is winning\" for a stretch where D pulls ahead); the "
-        "samples stay streaky, broken strokes. Past the 500-step budget it can calm down (one 1,500-step run "
-        "did after ~600 steps), and the diagnosis then calls the oscillation recovered.",
+        N_("Both learning rates x10, and Adam's momentum at its usual 0.9 instead of the DCGAN paper's 0.5 "
+           "(the form does not show it; this preset sets it). D loss zig-zags by a third or more from one row to "
+           "the next instead of settling: the diagnosis says \"Training is oscillating\" within the first "
+           "150 steps (and may add \"The discriminator is winning\" for a stretch where D pulls ahead); the "
+           "samples stay streaky, broken strokes. Past the 500-step budget it can calm down (one 1,500-step run "
+           "did after ~600 steps), and the diagnosis then calls the oscillation recovered."),
         "oscillation"),
-    "VAE: beta = 20": BrokenPreset(
+    N_("VAE: beta = 20"): BrokenPreset(
         "vae", "fast", {"beta": 20.0},
-        "The KL curve falls to ~0 and stays under half a nat while reconstruction plateaus: the diagnosis says "
-        "\"Posterior collapse: the latent code is ignored\", and every sample is the same blurry average digit.",
+        N_("The KL curve falls to ~0 and stays under half a nat while reconstruction plateaus: the diagnosis says "
+           "\"Posterior collapse: the latent code is ignored\", and every sample is the same blurry average digit."),
         "posterior_collapse"),
-    "VAE: learning rate x1000": BrokenPreset(
+    N_("VAE: learning rate x1000"): BrokenPreset(
         "vae", "fast", {"learning_rate": 1.0},
-        "The loss explodes within the first steps and the run is stopped: the diagnosis says "
-        "\"Training diverged\".",
+        N_("The loss explodes within the first steps and the run is stopped: the diagnosis says "
+           "\"Training diverged\"."),
         "divergence"),
 }
 

@@ -110,6 +110,8 @@ def resume(run: Run, extra_steps: int | None = None, extra_minutes: float | None
         raise ValueError(f"run {run.run_id} is already {state}")
     if state == "damaged":  # resuming would write over the damaged files, the evidence of what happened
         raise ValueError(f"run {run.run_id} cannot be resumed: {status.get('error')}")
+    if status.get("replay"):  # a replay has no weights: it would silently start training from scratch
+        raise ValueError(f"run {run.run_id} is a replay of a recording; replay the recording again instead")
     store = RunStore(run.path.parent)
     with admission(store, requester):
         check_disk_space(store.root)

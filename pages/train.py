@@ -11,7 +11,8 @@ from aigc_core.runs import RunStore
 from aigc_core.worker import launch
 from ui.i18n import _
 from ui.visitor import requester
-from ui.train_view import render_run, settings_form, setting_problem_text, start_problem
+from ui.train_link import apply_link_settings, render_replay_section, replay_caption
+from ui.train_view import _apply_broken_preset, render_run, settings_form, setting_problem_text, start_problem
 from ui.twin_view import render_twin_button, render_twin_progress
 from ui.router import ensure_router
 
@@ -20,9 +21,15 @@ ensure_router()  # a deep link on a fresh server must still go through app.py
 st.title(_("Train a model"))
 run_id = st.query_params.get("run")
 twin_value = st.query_params.get("twin")
+apply_link_settings(_apply_broken_preset)  # a lesson step or a shared link fills the form once
 
-# Folded away while a run is shown, so its curves and samples fit on a projector screen.
-with st.expander(_("Settings for a new run"), expanded=not (run_id or twin_value), icon=":material/tune:"):
+# Folded away while a run is shown, so its curves and samples fit on a projector screen, and open
+# again whenever the page comes back to no run (a lesson step, a link): the browser would keep it shut.
+shown = run_id or twin_value or ""
+if st.session_state.get("train_settings_for") != shown:
+    st.session_state["train_settings_for"] = shown
+    st.session_state["train_settings"] = not shown
+with st.expander(_("Settings for a new run"), key="train_settings", on_change="rerun", icon=":material/tune:"):
     config = settings_form()
     problem = start_problem(config)  # a bad setting, or a dataset this server does not have
     if problem:
@@ -46,9 +53,19 @@ with st.expander(_("Settings for a new run"), expanded=not (run_id or twin_value
     if launched:
         run_id, twin_value = None, launched
 
+replayed = render_replay_section()
+if replayed:
+    run_id, twin_value = replayed, None
+    st.query_params.pop("twin", None)
+    st.query_params["run"] = run_id
+
 if twin_value:
     render_twin_progress(twin_value)
 elif run_id:
+    try:
+        replay_caption(RunStore().get(run_id))
+    except ValueError:
+        pass  # an unknown or malformed id: render_run says so
     render_run(run_id)
 else:
     st.info(_("Choose a model and a budget above, then press **Start training**. "

@@ -20,11 +20,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+
+
+def N_(text: str) -> str:
+    """Mark a recording's title and note for translation (the Train page shows them with `_()`)."""
+    return text
+
+
 HEALTHY = {
-    "gan-healthy": ("gan", "A healthy GAN", "The fast DCGAN preset trained for 500 steps: noise, then strokes, "
-                    "then digits, with the discriminator and the generator in balance."),
-    "vae-healthy": ("vae", "A healthy VAE", "The fast VAE preset trained for 500 steps: a grey blob, then smooth "
-                    "and slightly blurry digits."),
+    "gan-healthy": ("gan", N_("A healthy GAN"), N_("The fast DCGAN preset trained for 500 steps: noise, then strokes, "
+                                                   "then digits, with the discriminator and the generator in balance.")),
+    "vae-healthy": ("vae", N_("A healthy VAE"), N_("The fast VAE preset trained for 500 steps: a grey blob, then "
+                                                   "smooth and slightly blurry digits.")),
 }
 SNAPSHOT_EVERY = 25
 SEED = 0

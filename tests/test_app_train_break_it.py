@@ -60,7 +60,7 @@ def test_a_break_it_run_carries_the_presets_name_its_hidden_momentum_and_budget(
 
     launched = []
 
-    def fake_launch(config, store=None):
+    def fake_launch(config, store=None, requester=None):
         launched.append(config)
         return RunStore().create(config.to_dict())  # queued: no worker process in a test
 

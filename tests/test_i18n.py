@@ -21,7 +21,7 @@ TIMEOUT_S = 120
 # Names that stay as they are in a Chinese text (the issue's list, and units).
 KEPT_NAMES = {"GAN", "GANs", "VAE", "VAEs", "MNIST", "Fashion-MNIST", "FID", "IS", "AIGC", "Studio", "CPU", "GPU",
               "DCGAN", "WGAN", "WGAN-GP", "ELBO", "KL", "Adam", "JAX", "TensorFlow", "Keras", "English", "PNG",
-              "GIF", "JSON", "CSV", "URL", "Language", "CVAE", "Wasserstein", "Inception"}
+              "GIF", "JSON", "CSV", "URL", "Language", "CVAE", "Wasserstein", "Inception", "NaN"}
 # Where the translated part of the app is checked for English (grows as pages are translated).
 TRANSLATED_AREAS = ("sidebar",)
 
@@ -347,6 +347,111 @@ def test_charts_built_in_a_chinese_session_carry_chinese_titles(monkeypatch):
     assert not _leftovers(texts), f"English in Chinese charts: {_leftovers(texts)}"
 
 
+# -- the diagnosis: cards, chart markers, and the "break it on purpose" presets -----------------------
+def _gan_history(values, start=10):
+    """GAN metric rows from (d_loss, g_loss, d_real, d_fake) tuples, one every 10 steps."""
+    return [{"step": start + 10 * index, "d_loss": d_loss, "g_loss": g_loss, "d_real": d_real, "d_fake": d_fake}
+            for index, (d_loss, g_loss, d_real, d_fake) in enumerate(values)]
+
+
+def _vae_history(kl_values, reconstruction_values):
+    return [{"step": 10 + 10 * index, "loss": kl + reconstruction, "reconstruction_loss": reconstruction, "kl_loss": kl}
+            for index, (kl, reconstruction) in enumerate(zip(kl_values, reconstruction_values))]
+
+
+def _every_kind_of_finding():
+    """Synthetic histories that make `diagnose` produce every title it has, ongoing and recovered."""
+    import numpy as np
+
+    from aigc_core.diagnosis import diagnose
+
+    winning, healthy, losing = (0.005, 7.0, 0.998, 0.003), (1.2, 0.8, 0.6, 0.4), (1.4, 0.7, 0.5, 0.55)
+    swinging = [(0.3 if index % 2 else 3.0, 1.0, 0.6, 0.4) for index in range(20)]
+    exploded = (1e6, 1.0, 0.5, 0.5)
+    copies = np.repeat((np.random.default_rng(0).random((1, 28, 28)) > 0.6).astype(float), 64, axis=0)
+    findings = [
+        *diagnose("gan", _gan_history([winning] * 8)), *diagnose("gan", _gan_history([winning] * 6 + [healthy] * 6)),
+        *diagnose("gan", _gan_history([losing] * 12)),
+        *diagnose("gan", _gan_history(swinging)), *diagnose("gan", _gan_history(swinging + [healthy] * 12)),
+        *diagnose("gan", _gan_history([healthy] * 3 + [(float("nan"), 1.0, 0.5, 0.5)])),
+        *diagnose("gan", _gan_history([healthy] * 3 + [exploded] + [healthy] * 2)),
+        *diagnose("gan", _gan_history([healthy] * 3 + [exploded])),
+        *diagnose("gan", _gan_history([healthy] * 3), error="diverged at step 1234"),
+        *diagnose("vae", _vae_history([1.0, 1.0] + [0.01] * 8, [500, 300] + [200] * 8)),
+        *diagnose("vae", _vae_history([1.0, 1.0] + [0.01] * 8 + [2.0] * 6, [500, 300] + [200] * 14)),
+        *diagnose("vae", _vae_history([3.0] * 10, [500, 300, 250, 200, 190, 600, 700, 800, 900, 950])),
+        *diagnose("gan", [], copies, class_probabilities=np.eye(10)[[3] * 40 + [5] * 24]),
+    ]
+    titles = {finding.templates[0] for finding in findings}
+    assert len(titles) == 11 and any(finding.end_step for finding in findings), sorted(titles)
+    assert {finding.kind for finding in findings} == {"divergence", "discriminator_winning", "discriminator_losing",
+                                                      "oscillation", "posterior_collapse", "low_diversity",
+                                                      "mode_collapse"}
+    return findings
+
+
+def test_every_diagnosis_card_and_marker_reads_in_chinese(monkeypatch):
+    from ui import charts, diagnosis_view, i18n
+
+    findings = _every_kind_of_finding()
+    monkeypatch.setattr(i18n, "current_language", lambda: "zh")
+    monkeypatch.setattr(diagnosis_view, "current_language", lambda: "zh")
+    cards = [diagnosis_view.card_text(finding) for finding in findings]
+    figure = diagnosis_view.annotate_figure(charts.loss_figure(_gan_history([(1.2, 0.8, 0.6, 0.4)] * 30), "gan"),
+                                            findings)
+    markers = [annotation.text for annotation in figure.layout.annotations if annotation.hovertext]
+    assert len(markers) == len([finding for finding in findings if finding.step is not None])
+    # A Chinese title has no spaces: it is cut after its punctuation.
+    assert "判别器占了上风<br>（第 10–60 步，<br>之后已恢复）" in markers, markers
+    assert all("*试试*：" in card and ("从第" in card) == (finding.step is not None)
+               for card, finding in zip(cards, findings)), cards[0]
+    assert not _leftovers(cards + markers), f"English in Chinese diagnosis cards: {_leftovers(cards + markers)}"
+    recovered = [diagnosis_view.finding_texts(finding)[0] for finding in findings if finding.end_step]
+    assert all("之后已恢复" in title for title in recovered), recovered
+
+
+def test_a_chinese_session_draws_the_diagnosis_cards_in_chinese():
+    def script():
+        import streamlit as st
+
+        from ui.diagnosis_view import render_finding_cards
+
+        render_finding_cards(st.session_state.findings)
+        render_finding_cards([])
+
+    findings = _every_kind_of_finding()
+    app = AppTest.from_function(script, default_timeout=TIMEOUT_S)
+    app.session_state["language"] = "zh"
+    app.session_state["findings"] = findings
+    app.run()
+    assert not app.exception, [item.value for item in app.exception]
+    texts = _texts(app.main)
+    callouts = [*app.error, *app.warning, *app.info]
+    assert len(callouts) == len(findings) and all("试试" in callout.value for callout in callouts), texts
+    assert "诊断：目前一切正常。" in texts, texts
+    assert not _leftovers(texts), f"English in the Chinese diagnosis: {_leftovers(texts)}"
+
+
+def test_every_break_it_preset_is_named_and_explained_in_chinese(monkeypatch):
+    """Each preset's title and card translate, and the card quotes its finding's Chinese title."""
+    from aigc_core.diagnosis import BROKEN_PRESETS
+    from ui import diagnosis_view, i18n
+
+    findings = _every_kind_of_finding()
+    monkeypatch.setattr(i18n, "current_language", lambda: "zh")
+    titles = {}
+    for finding in findings:
+        titles.setdefault(finding.kind, []).append(diagnosis_view.finding_texts(finding)[0])
+    for name, broken in BROKEN_PRESETS.items():
+        title, card = diagnosis_view.preset_title(name), diagnosis_view.watch_for_text(name)
+        assert title != name and not _leftovers([title, card]), (name, _leftovers([title, card]))
+        quoted = re.findall(r"“([^”]+)”", card)
+        assert quoted and all(any(shown.startswith(quote) for kind_titles in titles.values() for shown in kind_titles)
+                              for quote in quoted), (name, quoted)
+        assert any(shown.startswith(quoted[0]) for shown in titles[broken.expected_kind]), (name, quoted)
+    assert diagnosis_view.preset_title("not a preset") == "not a preset"
+
+
 # -- the Train page (third translation pass), and its code names in words (issue 14, defect 8) ------
 def _train_page_texts(app: AppTest) -> list[str]:
     texts = _texts(app.main)
@@ -382,8 +487,6 @@ def test_the_chinese_live_view_of_a_run_shows_no_english(state, error, store, mo
     run.update_status(state=state, step=20 if state == "finished" else 12, total_steps=20, elapsed_s=4.0,
                       **({"error": error} if error else {}))
     monkeypatch.setenv("AIGC_WEIGHTS_DIR", str(tmp_path))
-    # The diagnosis cards beside the samples are another translation pass's (aigc_core/diagnosis.py).
-    monkeypatch.setattr("ui.train_view.render_finding_cards", lambda *arguments, **keywords: None)
     st.cache_resource.clear()
     app = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
     app.session_state["language"] = "zh"
@@ -436,11 +539,9 @@ def test_the_steps_field_says_what_a_step_is_for_each_family(monkeypatch, tmp_pa
 
 
 def test_the_train_page_s_library_texts_are_marked():
-    from aigc_core.diagnosis import BROKEN_PRESETS
     from aigc_core.registry import FAMILIES, get_variant, presets_for
     from ui.train_view import LIBRARY_TEXTS, PRESET_TITLES
 
     shown = {get_variant(family, preset).description for family in FAMILIES for preset in presets_for(family)}
-    shown |= {*BROKEN_PRESETS, *(broken.watch_for for broken in BROKEN_PRESETS.values())}
     assert shown <= set(LIBRARY_TEXTS), shown - set(LIBRARY_TEXTS)
     assert {preset for family in FAMILIES for preset in presets_for(family)} <= set(PRESET_TITLES)

@@ -117,3 +117,23 @@ def test_a_bad_lesson_number_opens_no_lesson():
     app = _open({"lesson": "99"})
     assert "Lesson, step" not in _markdown(app)
     assert app.button(key="lesson_start").label == "Start the lesson"
+
+
+def test_the_live_view_narrates_a_run_in_lesson_mode_only(store):
+    from conftest import tiny_config
+
+    run = store.create(tiny_config(steps=30).to_dict())
+    run.append_metrics([gan_row(step, 0.99, 0.01, d_loss=0.01, g_loss=6.0) for step in range(10, 70, 10)])
+    run.update_status(state="finished", step=60, total_steps=60)
+    texts = {}
+    for lesson in ("3", None):
+        st.cache_resource.clear()
+        app = AppTest.from_file(APP, default_timeout=120)
+        app.query_params = {"run": run.run_id, **({"lesson": lesson} if lesson else {})}
+        app.run()
+        app.switch_page("pages/train.py").run()
+        assert not app.exception, [item.value for item in app.exception]
+        texts[lesson] = " ".join(info.value for info in app.info)
+    # D wins from the first row: the narration tells the failure the diagnosis sees, not "the run is over".
+    assert "The discriminator wins" in texts["3"]
+    assert "The discriminator wins" not in texts[None]

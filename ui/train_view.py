@@ -31,8 +31,10 @@ from aigc_core.training import KL_FILENAME, kl_history
 from aigc_core.ownership import stop_run
 from aigc_core.worker import queue_position, resume
 from ui.charts import image_grid_png, kl_figure, loss_figure, png_data_uri, quality_figure
-from ui.diagnosis_view import annotate_figure, render_finding_cards
+from ui.diagnosis_view import annotate_figure, render_finding_cards, watch_for_text
+from ui.diagnosis_view import preset_title as broken_preset_title
 from ui.i18n import N_, _, current_language
+from ui.lesson_view import render_narration
 from ui.run_control_view import is_paused, render_run_controls
 from ui.share import figure_scale
 from ui.visitor import failure_text, may_control_run, not_owner_note, requester
@@ -119,7 +121,7 @@ PRESET_TITLES = {"fast": N_("fast"), "paper": N_("paper"), "wgan-gp": "WGAN-GP",
 STATE_TITLES = {"queued": N_("queued"), "running": N_("running"), "finished": N_("finished"), "stopped": N_("stopped"),
                 "interrupted": N_("interrupted"), "failed": N_("failed"), "damaged": N_("damaged"),
                 "paused": N_("paused"), "unknown": N_("unknown")}
-# The registry's and the "break it" presets' texts the form shows, marked for translation
+# The registry's preset descriptions the form shows, marked for translation
 # (tests/test_i18n.py fails when one of them changes without this table).
 LIBRARY_TEXTS = (
     N_('Small DCGAN (~0.3 M parameters): recognizable digits after ~2 minutes on a laptop CPU.'),
@@ -131,27 +133,6 @@ LIBRARY_TEXTS = (
     N_('Small convolutional VAE with a 2-D latent space you can plot and walk through.'),
     N_('Wider VAE with a 16-D latent space: sharper samples, no 2-D plot.'),
     N_('Conditional VAE (CVAE): the label picks the digit, the 2-D latent only its style.'),
-    N_('GAN: discriminator 10x faster'),
-    N_('From the first logged rows D loss sits near 0 and D(G(z)) below 0.05, while the generator loss '
-       'climbs past 5: the diagnosis says "The discriminator is winning" from the first steps, and the '
-       'samples stay thin, broken fragments of digits.'),
-    N_('GAN: discriminator asleep (learning rate ÷100)'),
-    N_('D(x) stays at 0.5 and D(G(z)) climbs above it; D loss rises past 2 ln 2 ≈ 1.39: the diagnosis says '
-       '"The discriminator cannot tell real from fake", and with no teacher the samples stay speckled noise.'),
-    N_('GAN: learning rate x10, Adam momentum 0.9'),
-    N_("Both learning rates x10, and Adam's momentum at its usual 0.9 instead of the DCGAN paper's 0.5 (the "
-       'form does not show it; this preset sets it). D loss zig-zags by a third or more from one row to the '
-       'next instead of settling: the diagnosis says "Training is oscillating" within the first 150 steps '
-       '(and may add "The discriminator is winning" for a stretch where D pulls ahead); the samples stay '
-       'streaky, broken strokes. Past the 500-step budget it can calm down (one 1,500-step run did after '
-       '~600 steps), and the diagnosis then calls the oscillation recovered.'),
-    N_('VAE: beta = 20'),
-    N_('The KL curve falls to ~0 and stays under half a nat while reconstruction plateaus: the diagnosis '
-       'says "Posterior collapse: the latent code is ignored", and every sample is the same blurry average '
-       'digit.'),
-    N_('VAE: learning rate x1000'),
-    N_('The loss explodes within the first steps and the run is stopped: the diagnosis says "Training '
-       'diverged".'),
 )
 STATE_COLOURS = {"queued": "gray", "running": "blue", "finished": "green", "stopped": "orange", "interrupted": "violet",
                  "failed": "red"}
@@ -235,7 +216,7 @@ def break_it_note(config: dict) -> str:
     """A run caption's preset part: "preset fast", or the "break it" preset's plain name when it came from one."""
     name = config.get("break_it")
     preset = preset_title(config.get("preset"))
-    return _("break it: {name} (preset {preset})").format(name=_(name), preset=preset) if name \
+    return _("break it: {name} (preset {preset})").format(name=broken_preset_title(name), preset=preset) if name \
         else _("preset {preset}").format(preset=preset)
 
 
@@ -417,12 +398,12 @@ def settings_form() -> TrainingConfig:
                          "internet (to avoid that, {fix}).").format(dataset=DATASET_TITLES[dataset],
                                                                     fix=fetch_fix(dataset)))
         broken = st.selectbox(_("Break it on purpose"), [NO_BREAKAGE, *BROKEN_PRESETS], key="train_broken",
-                              on_change=_apply_broken_preset, format_func=_,
+                              on_change=_apply_broken_preset, format_func=lambda name: _(name) if name == NO_BREAKAGE
+                              else broken_preset_title(name),
                               help=_("Known ways to make training fail; the diagnosis under the chart should spot "
                                      "them."))
         if broken in BROKEN_PRESETS:
-            st.info(_("**Watch for:** {what}").format(what=_(BROKEN_PRESETS[broken].watch_for)),
-                    icon=":material/visibility:")
+            st.info(watch_for_text(broken), icon=":material/visibility:")
     with hyperparameter_column:
         overrides = {name: _hyperparameter_input(key, name, family)
                      for key, name in shown_hyperparameters(family, preset).items()}
@@ -644,6 +625,7 @@ def _run_view(run_path: str, family: str, signature: tuple, scale: float, langua
     quality_rows = run.quality()
     kl_rows = [row for row in kl_history(run) if isinstance(row.get("kl"), list) and row["kl"]]
     return {
+        "rows": rows,
         "findings": findings,
         "loss_figure": annotate_figure(loss_figure(rows, family), findings) if rows else None,
         "quality_rows": quality_rows,
@@ -688,6 +670,9 @@ def render_curves_and_samples(run: Run, family: str, config: dict) -> None:
             st.image(view["grid_uri"], width="stretch",
                      caption=_("Samples from one fixed noise batch at step {step:,}").format(step=view["latest_step"]))
         render_finding_cards(view["findings"])  # beside the chart it explains, not under all of them
+        status = run.status()  # lesson mode: what is happening now, in two or three plain sentences
+        render_narration(family, status.get("state"), view["rows"], view["quality_rows"], view["findings"],
+                         total_steps=status.get("total_steps"), paused=is_paused(status))
 
 
 def render_kl_bars(view: dict) -> None:
