@@ -85,7 +85,8 @@ def render_run_controls(run: Run, status: dict) -> None:
                        help=_("Train exactly this many steps, then pause."))
     # The widget mirrors the file, so a reload or another tab shows the run's own speed.
     st.session_state.train_speed = control["speed"]
-    speed_column.selectbox(_("Speed"), list(SPEEDS), key="train_speed", format_func=lambda speed: _(SPEED_TITLES[speed]),
+    speed_column.selectbox(_("Speed"), list(SPEEDS), key="train_speed",
+                           format_func=lambda speed: _(SPEED_TITLES[speed]),
                            on_change=_speed, args=(run,),
                            help=_("Slow motion paces the steps and saves a picture every few steps early on, "
                                   "where the change is fastest; time budgets count training time only."))

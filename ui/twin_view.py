@@ -84,7 +84,8 @@ def _render_twin_member(run: Run, store: RunStore) -> None:
     text += "  ·  " + _("training time {duration}").format(duration=format_duration(status.get("elapsed_s")))
     st.progress(progress_fraction(status, config), text=text)
     if state == "failed":
-        st.error(_("The run failed: {reason}").format(reason=failure_reason(status.get("error"), config.get("model", "gan"))))
+        reason = failure_reason(status.get("error"), config.get("model", "gan"))
+        st.error(_("The run failed: {reason}").format(reason=reason))
     latest = run.latest_snapshot()
     if latest is None:
         st.caption(_("Waiting for a training slot: the twins train one after the other.") if state == "queued"
@@ -188,7 +189,8 @@ def render_twin_race(twins: list[Twin]) -> None:
     if all(run.snapshots() for run in twin.runs):
         match = "time" if axis == "seconds" else "step"  # twins share a batch size: steps count images
         versions = tuple(tuple(step for step, _ in run.snapshots()) for run in twin.runs)
-        st.download_button(_("Twin GIF"), data=lambda: _twin_gif(str(twin.gan.path), str(twin.vae.path), match, versions),
+        st.download_button(_("Twin GIF"),
+                           data=lambda: _twin_gif(str(twin.gan.path), str(twin.vae.path), match, versions),
                            file_name=f"{twin.twin_id}.gif", mime="image/gif", key="compare_twin_gif",
                            on_click="ignore", icon=":material/gif_box:")
 
