@@ -132,6 +132,18 @@ def override_rules(family: str, preset: str) -> dict[str, tuple]:
     return {name: rule for name, rule in OVERRIDE_RULES[family].items() if name in accepted}
 
 
+class SettingError(ValueError):
+    """A setting out of its range, with the parts a UI needs to word it in its own labels and language.
+
+    `str()` stays the one-line message a CLI user reads (they know the flag names); `rule` is
+    "choice", "number", "whole", "finite", "open" (greater than low, at most high) or "range".
+    """
+
+    def __init__(self, message: str, *, name: str, rule: str, low=None, high=None, value=None):
+        super().__init__(message)
+        self.name, self.rule, self.low, self.high, self.value = name, rule, low, high, value
+
+
 def _check_number(name: str, value, kind: str, low, high):
     """Raise a one-line ValueError naming `name` unless `value` fits; return it normalized.
 
@@ -140,23 +152,28 @@ def _check_number(name: str, value, kind: str, low, high):
     """
     if kind == "choice":
         if value not in low:
-            raise ValueError(f"{name} must be one of {list(low)}; received {value!r}")
+            raise SettingError(f"{name} must be one of {list(low)}; received {value!r}", name=name, rule="choice",
+                              low=low, value=value)
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):  # NumPy scalars from widgets count too
-        raise ValueError(f"{name} must be a number; received {value!r}")
+        raise SettingError(f"{name} must be a number; received {value!r}", name=name, rule="number", value=value)
     try:
         number = float(value)
     except OverflowError:  # an int beyond float range, e.g. 10**400
-        raise ValueError(f"{name} must be between {low} and {high}; received an integer too large to represent") from None
+        raise SettingError(f"{name} must be between {low} and {high}; received an integer too large to represent",
+                           name=name, rule="range", low=low, high=high) from None
     if kind == "int" and not number.is_integer():
-        raise ValueError(f"{name} must be a whole number between {low} and {high}; received {value!r}")
+        raise SettingError(f"{name} must be a whole number between {low} and {high}; received {value!r}", name=name,
+                           rule="whole", low=low, high=high, value=value)
     if not math.isfinite(number):
-        raise ValueError(f"{name} must be a finite number; received {value!r}")
+        raise SettingError(f"{name} must be a finite number; received {value!r}", name=name, rule="finite", value=value)
     if kind == "float_open":
         if not low < value <= high:
-            raise ValueError(f"{name} must be greater than {low} and at most {high}; received {value!r}")
+            raise SettingError(f"{name} must be greater than {low} and at most {high}; received {value!r}", name=name,
+                              rule="open", low=low, high=high, value=value)
     elif not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}; received {value!r}")
+        raise SettingError(f"{name} must be between {low} and {high}; received {value!r}", name=name, rule="range",
+                           low=low, high=high, value=value)
     return int(value) if kind == "int" else value
 
 

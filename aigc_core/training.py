@@ -219,7 +219,7 @@ def make_recorder(model, run: Run, config: TrainingConfig, *, start_step: int, t
             if bad:
                 self.outcome = "failed"
                 self.error = (f"training diverged at step {self.step}: {', '.join(bad)} became "
-                              f"{', '.join(str(values[b]) for b in bad)}; try a lower learning rate")
+                              f"{', '.join(f'{values[b]:.3g}' for b in bad)}; try a lower learning rate")
                 self.model.stop_training = True
                 return
             if self.step % config.log_every == 0:

@@ -9,15 +9,16 @@ import streamlit as st
 from aigc_core.housekeeping import describe_os_error
 from aigc_core.runs import RunStore
 from aigc_core.worker import launch
+from ui.i18n import _
 from ui.visitor import requester
 from ui.train_link import apply_link_settings, render_replay_section, replay_caption
-from ui.train_view import _apply_broken_preset, render_run, settings_form, start_problem
+from ui.train_view import _apply_broken_preset, render_run, settings_form, setting_problem_text, start_problem
 from ui.twin_view import render_twin_button, render_twin_progress
 from ui.router import ensure_router
 
 ensure_router()  # a deep link on a fresh server must still go through app.py
 
-st.title("Train a model")
+st.title(_("Train a model"))
 run_id = st.query_params.get("run")
 twin_value = st.query_params.get("twin")
 apply_link_settings(_apply_broken_preset)  # a lesson step or a shared link fills the form once
@@ -28,21 +29,21 @@ shown = run_id or twin_value or ""
 if st.session_state.get("train_settings_for") != shown:
     st.session_state["train_settings_for"] = shown
     st.session_state["train_settings"] = not shown
-with st.expander("Settings for a new run", key="train_settings", on_change="rerun", icon=":material/tune:"):
+with st.expander(_("Settings for a new run"), key="train_settings", on_change="rerun", icon=":material/tune:"):
     config = settings_form()
     problem = start_problem(config)  # a bad setting, or a dataset this server does not have
     if problem:
         st.error(problem)
     start_column, twin_column = st.columns(2)
-    if start_column.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:",
+    if start_column.button(_("Start training"), key="train_start", type="primary", icon=":material/play_arrow:",
                            disabled=problem is not None):
         try:
             store = RunStore()  # the run belongs to this browser; its caps count the run store
             run_id = launch(config, store, requester(store)).run_id
         except ValueError as error:
-            st.error(f"Could not start: {error}")
+            st.error(_("Could not start: {reason}").format(reason=setting_problem_text(error, config.model)))
         except OSError as error:  # a full disk or a read-only runs folder
-            st.error(f"Could not start: {describe_os_error(error)}")
+            st.error(_("Could not start: {reason}").format(reason=describe_os_error(error)))
         else:
             twin_value = None
             st.query_params.pop("twin", None)
@@ -68,5 +69,5 @@ elif run_id:
         pass  # an unknown or malformed id: render_run says so
     render_run(run_id)
 else:
-    st.info("Choose a model and a budget above, then press **Start training**. "
-            "Training runs in its own process: you can leave this page and come back.")
+    st.info(_("Choose a model and a budget above, then press **Start training**. "
+              "Training runs in its own process: you can leave this page and come back."))

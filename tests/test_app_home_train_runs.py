@@ -150,11 +150,11 @@ def test_train_shows_defaults_from_the_registry_and_switches_family():
 def test_train_refuses_invalid_settings_with_one_line():
     app = open_page("pages/train.py")
     app.number_input(key="train_batch_size").set_value(5000).run()
-    assert len(app.error) == 1 and "batch_size" in app.error[0].value
+    assert len(app.error) == 1 and "“Batch size”" in app.error[0].value  # the control's label, not batch_size
     assert app.button(key="train_start").disabled
     app.number_input(key="train_batch_size").set_value(32)
     app.number_input(key="train_g_lr").set_value(0.0).run()
-    assert len(app.error) == 1 and "g_learning_rate" in app.error[0].value
+    assert len(app.error) == 1 and "“Generator learning rate”" in app.error[0].value
 
 
 def test_train_bad_run_id_in_url_is_one_error_line():

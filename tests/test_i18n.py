@@ -516,3 +516,98 @@ def test_the_chinese_compare_latent_and_runs_pages_show_no_english(page, shipped
              if not any(line in text for line in OTHER_PASSES)]
     leftovers = _leftovers(texts)
     assert not leftovers, f"English on the Chinese {page}: {leftovers}"
+
+
+# -- the Train page (third translation pass), and its code names in words (issue 14, defect 8) ------
+def _train_page_texts(app: AppTest) -> list[str]:
+    texts = _texts(app.main)
+    texts += [button.label for button in app.button]
+    texts += [bar.proto.text for bar in app.get("progress")]
+    texts += [element.proto.body for element in app.get("badge")] if app.get("badge") else []
+    return texts
+
+
+def _train_leftovers(texts: list[str]) -> dict:
+    """English on the Train page; run ids (20261205-...-gan-fast-1a2b) are names, not prose."""
+    return _leftovers([re.sub(r"\d{8}-[A-Za-z0-9_-]+|:\w+-badge\[", " ", text) for text in texts])
+
+
+def test_the_chinese_train_form_shows_no_english(monkeypatch, tmp_path):
+    app = _open_chinese_page("pages/train.py", monkeypatch, tmp_path, train_broken="VAE: beta = 20")
+    texts = _train_page_texts(app)
+    assert "开始训练" in texts and any("留意" in text for text in texts), texts
+    assert not _train_leftovers(texts), f"English on the Chinese Train form: {_train_leftovers(texts)}"
+
+
+@pytest.mark.parametrize("state, error", [
+    ("finished", None),
+    ("failed", "training diverged at step 12: g_loss, d_loss became 278799548416.0, nan; try a lower learning rate"),
+])
+def test_the_chinese_live_view_of_a_run_shows_no_english(state, error, store, monkeypatch, tmp_path):
+    from tests.conftest import tiny_config
+    from ui.visitor import OPERATOR_KEY
+
+    run = store.create(tiny_config(steps=20).to_dict())
+    run.append_metrics([{"step": step, "d_loss": 0.6, "g_loss": 0.8, "d_real": 0.6, "d_fake": 0.4}
+                        for step in (10, 20)])
+    run.update_status(state=state, step=20 if state == "finished" else 12, total_steps=20, elapsed_s=4.0,
+                      **({"error": error} if error else {}))
+    monkeypatch.setenv("AIGC_WEIGHTS_DIR", str(tmp_path))
+    st.cache_resource.clear()
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    app.session_state["language"] = "zh"
+    app.session_state[OPERATOR_KEY] = True
+    app.query_params["run"] = run.run_id
+    app.run()
+    app.switch_page("pages/train.py").run()
+    assert not app.exception, [item.value for item in app.exception]
+    texts = _train_page_texts(app)
+    assert any("训练 " + run.run_id in text for text in texts), texts
+    if error:
+        assert any("2.79e11" in text and "生成器损失" in text for text in [e.value for e in app.error]), \
+            [e.value for e in app.error]
+    assert not _train_leftovers(texts), f"English in the Chinese live view: {_train_leftovers(texts)}"
+
+
+def test_a_refused_setting_is_named_by_its_label_with_people_s_numbers():
+    from aigc_core.config import TrainingConfig
+    from ui.train_view import start_problem
+
+    problem = start_problem(TrainingConfig(model="gan", preset="fast", overrides={"g_learning_rate": 0.0}))
+    assert problem == "“Generator learning rate” must be greater than 0 and at most 1; it is 0.", problem
+    too_many = start_problem(TrainingConfig(model="vae", preset="fast", steps=10**9))
+    assert "“Steps (training steps)” must be from 1 to" in too_many and "_" not in too_many, too_many
+
+
+def test_library_tips_and_divergence_errors_read_in_plain_words():
+    from ui.train_view import HELP, failure_reason, format_number, plain_names
+
+    assert plain_names("lower d_learning_rate or d_steps_per_g_step") == \
+        "lower “Discriminator learning rate” or “Discriminator (critic) steps per generator step”"
+    assert not [text for text in HELP.values() if "seed's" in text or "_" in text]
+    reason = failure_reason("training diverged at step 1200: g_loss, d_loss became 278799548416.0, nan; "
+                            "try a lower learning rate")
+    assert reason == ("training diverged at step 1,200: generator loss, discriminator loss reached 2.79e11, "
+                      "not a number (NaN). Try a lower learning rate."), reason
+    assert [format_number(value) for value in (2e-4, 1_000, 1e-6, 0.5)] == ["0.0002", "1,000", "1e-6", "0.5"]
+
+
+def test_the_steps_field_says_what_a_step_is_for_each_family(monkeypatch, tmp_path):
+    monkeypatch.setenv("AIGC_WEIGHTS_DIR", str(tmp_path))
+    st.cache_resource.clear()
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    app.run()
+    app.switch_page("pages/train.py").run()
+    app.radio(key="train_model").set_value("vae").run()
+    assert app.number_input(key="train_steps").label == "Steps (training steps)"
+    app.radio(key="train_model").set_value("gan").run()
+    assert app.number_input(key="train_steps").label == "Steps (generator updates)"
+
+
+def test_the_train_page_s_library_texts_are_marked():
+    from aigc_core.registry import FAMILIES, get_variant, presets_for
+    from ui.train_view import LIBRARY_TEXTS, PRESET_TITLES
+
+    shown = {get_variant(family, preset).description for family in FAMILIES for preset in presets_for(family)}
+    assert shown <= set(LIBRARY_TEXTS), shown - set(LIBRARY_TEXTS)
+    assert {preset for family in FAMILIES for preset in presets_for(family)} <= set(PRESET_TITLES)

@@ -14,7 +14,12 @@ from aigc_core.run_control import (
     request_steps, set_speed,
 )
 from aigc_core.runs import Run
+from ui.i18n import N_, _
 from ui.visitor import may_control_run
+
+
+# aigc_core.run_control's speed titles, marked for translation (shown through `_()`).
+SPEED_TEXTS = (N_("Full speed"), N_("Slow motion (5 steps a second)"), N_("Very slow (1 step a second)"))
 
 
 def is_paused(status: dict) -> bool:
@@ -49,12 +54,12 @@ def control_message(status: dict, control: dict) -> str | None:
     """One line on what the run is doing about a pause or a step request; None when it just trains."""
     step = status.get("step", 0)
     if is_paused(status) and control["mode"] != "run":
-        return (f"Paused at step {step}: the model waits in memory. **Resume** trains on; **Step** trains a few "
-                "steps and pauses again.")
+        return _("Paused at step {step:,}: the model waits in memory. **Resume** trains on; **Step** trains a few "
+                 "steps and pauses again.").format(step=step)
     if control["mode"] == "pause":
-        return "Pausing after the current step…"
+        return _("Pausing after the current step…")
     if control["mode"] == "step" and control["steps"]:
-        return f"Training {control['steps']} steps, then pausing…"
+        return _("Training {count:,} steps, then pausing…").format(count=control["steps"])
     return None
 
 
@@ -69,18 +74,19 @@ def render_run_controls(run: Run, status: dict) -> None:
     holding = control["mode"] != "run"
     pause_column, count_column, step_column, speed_column = st.columns([2, 2, 2, 3], vertical_alignment="bottom")
     if holding:
-        pause_column.button("Resume", key="train_continue", icon=":material/play_arrow:", on_click=_resume,
-                            args=(run,), help="Train on to the end of the budget.")
+        pause_column.button(_("Resume"), key="train_continue", icon=":material/play_arrow:", on_click=_resume,
+                            args=(run,), help=_("Train on to the end of the budget."))
     else:
-        pause_column.button("Pause", key="train_pause", icon=":material/pause:", on_click=_pause, args=(run,),
-                            help="Hold the run after the current step; the model stays in memory.")
-    count_column.number_input("Steps per click", min_value=1, max_value=MAX_STEP_COUNT, value=DEFAULT_STEP_COUNT,
+        pause_column.button(_("Pause"), key="train_pause", icon=":material/pause:", on_click=_pause, args=(run,),
+                            help=_("Hold the run after the current step; the model stays in memory."))
+    count_column.number_input(_("Steps per click"), min_value=1, max_value=MAX_STEP_COUNT, value=DEFAULT_STEP_COUNT,
                               step=1, key="train_step_count")
-    step_column.button("Step", key="train_step", icon=":material/skip_next:", on_click=_step, args=(run,),
-                       help="Train exactly this many steps, then pause.")
+    step_column.button(_("Step"), key="train_step", icon=":material/skip_next:", on_click=_step, args=(run,),
+                       help=_("Train exactly this many steps, then pause."))
     # The widget mirrors the file, so a reload or another tab shows the run's own speed.
     st.session_state.train_speed = control["speed"]
-    speed_column.selectbox("Speed", list(SPEEDS), key="train_speed", format_func=SPEED_TITLES.get,
+    speed_column.selectbox(_("Speed"), list(SPEEDS), key="train_speed",
+                           format_func=lambda speed: _(SPEED_TITLES[speed]),
                            on_change=_speed, args=(run,),
-                           help="Slow motion paces the steps and saves a picture every few steps early on, "
-                                "where the change is fastest; time budgets count training time only.")
+                           help=_("Slow motion paces the steps and saves a picture every few steps early on, "
+                                  "where the change is fastest; time budgets count training time only."))

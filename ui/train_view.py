@@ -7,24 +7,33 @@ and `TrainingConfig`; this module only maps widget keys to those names.
 
 from __future__ import annotations
 
+import math
+import os
+import numbers
+import re
 from dataclasses import fields
 from pathlib import Path
 
 import streamlit as st
 
-from aigc_core.config import MAX_MINUTES, OVERRIDE_RULES, TrainingConfig, constructor_parameters, override_rules, validate
+from aigc_core.config import (
+    MAX_MINUTES, OVERRIDE_RULES, SettingError, TrainingConfig, constructor_parameters, override_rules, validate,
+)
 from aigc_core.data import DATASET_NAMES, DATASET_TITLES, FETCH_COMMANDS, dataset_source
 from aigc_core.devices import PRECISIONS
 from aigc_core.diagnosis import BROKEN_PRESETS, diagnose
 from aigc_core.limits import MAX_SEED
-from aigc_core.quality import scoring_unavailable_reason
+from aigc_core.classifier import train_command
+from aigc_core.quality import QUALITY_SAMPLES_VARIABLE, scoring_unavailable_reason
 from aigc_core.registry import FAMILIES, get_variant, presets_for
 from aigc_core.runs import ACTIVE_STATES, Run, RunStore
 from aigc_core.training import KL_FILENAME, kl_history
 from aigc_core.ownership import stop_run
 from aigc_core.worker import queue_position, resume
 from ui.charts import image_grid_png, kl_figure, loss_figure, png_data_uri, quality_figure
-from ui.diagnosis_view import annotate_figure, render_finding_cards
+from ui.diagnosis_view import annotate_figure, render_finding_cards, watch_for_text
+from ui.diagnosis_view import preset_title as broken_preset_title
+from ui.i18n import N_, _, current_language
 from ui.lesson_view import render_narration
 from ui.run_control_view import is_paused, render_run_controls
 from ui.share import figure_scale
@@ -50,39 +59,39 @@ HYPERPARAMETER_KEYS = {
     },
 }
 LABELS = {
-    "latent_dim": "Latent size (dimensions of z)",
-    "g_learning_rate": "Generator learning rate",
-    "d_learning_rate": "Discriminator learning rate",
-    "d_steps_per_g_step": "Discriminator (critic) steps per generator step",
-    "gp_weight": "Gradient penalty weight λ",
-    "real_label": "Real-image label (one-sided label smoothing)",
-    "instance_noise": "Instance noise (standard deviation)",
-    "instance_noise_steps": "Instance noise fades out over (steps)",
-    "learning_rate": "Learning rate",
-    "beta": "β (weight of the KL term)",
+    "latent_dim": N_("Latent size (dimensions of z)"),
+    "g_learning_rate": N_("Generator learning rate"),
+    "d_learning_rate": N_("Discriminator learning rate"),
+    "d_steps_per_g_step": N_("Discriminator (critic) steps per generator step"),
+    "gp_weight": N_("Gradient penalty weight λ"),
+    "real_label": N_("Real-image label (one-sided label smoothing)"),
+    "instance_noise": N_("Instance noise (standard deviation)"),
+    "instance_noise_steps": N_("Instance noise fades out over (steps)"),
+    "learning_rate": N_("Learning rate"),
+    "beta": N_("β (weight of the KL term)"),
 }
 # One sentence per control: what it does and why one would change it (shown as the widget's help).
 HELP = {
-    "latent_dim": "Length of the random vector every image starts from: more dimensions can hold more "
-                  "variety, and take longer to organise.",
-    "g_learning_rate": "Step size of the generator's Adam optimizer: smaller is slower but steadier.",
-    "d_learning_rate": "Step size of the discriminator's (critic's) optimizer: the seed's tip is to keep the "
-                       "generator's rate at or below it, so that D stays a useful teacher.",
-    "d_steps_per_g_step": "Discriminator updates before each generator update: 1 for a DCGAN (more lets D "
-                          "overpower G), 5 for WGAN-GP, whose critic must be near its optimum for its score "
-                          "difference to estimate a distance.",
-    "gp_weight": "Weight of the penalty that pushes the critic's gradient norm towards 1 between real and fake "
-                 "images, which keeps the critic smooth and its Wasserstein estimate meaningful (10 in the paper; "
-                 "0 removes the constraint and the critic runs away).",
-    "real_label": "The target D learns for real images: 0.9 instead of 1 (one-sided label smoothing) keeps D "
-                  "from becoming over-confident, which would leave the generator no gradient; 1 is off.",
-    "instance_noise": "Gaussian noise of this standard deviation is added to every image D sees, real and fake, "
-                      "so that the two overlap and D cannot separate them perfectly early on; 0 is off.",
-    "instance_noise_steps": "The noise shrinks linearly to 0 over this many generator steps, so it helps early "
-                            "and no longer blurs D's view at the end; 0 keeps it constant.",
-    "learning_rate": "Step size of the Adam optimizer: smaller is slower but steadier.",
-    "beta": "Weight of the KL term: low β gives sharper reconstructions, high β a smoother, more regular latent "
-            "space, and too high a β collapses it (watch the per-dimension KL bars under the chart).",
+    "latent_dim": N_("Length of the random vector every image starts from: more dimensions can hold more "
+                     "variety, and take longer to organise."),
+    "g_learning_rate": N_("Step size of the generator's Adam optimizer: smaller is slower but steadier."),
+    "d_learning_rate": N_("Step size of the discriminator's (critic's) optimizer: the usual advice is to keep the "
+                          "generator's rate at or below it, so that D stays a useful teacher."),
+    "d_steps_per_g_step": N_("Discriminator updates before each generator update: 1 for a DCGAN (more lets D "
+                             "overpower G), 5 for WGAN-GP, whose critic must be near its optimum for its score "
+                             "difference to estimate a distance."),
+    "gp_weight": N_("Weight of the penalty that pushes the critic's gradient norm towards 1 between real and fake "
+                    "images, which keeps the critic smooth and its Wasserstein estimate meaningful (10 in the paper; "
+                    "0 removes the constraint and the critic runs away)."),
+    "real_label": N_("The target D learns for real images: 0.9 instead of 1 (one-sided label smoothing) keeps D "
+                     "from becoming over-confident, which would leave the generator no gradient; 1 is off."),
+    "instance_noise": N_("Gaussian noise of this standard deviation is added to every image D sees, real and fake, "
+                         "so that the two overlap and D cannot separate them perfectly early on; 0 is off."),
+    "instance_noise_steps": N_("The noise shrinks linearly to 0 over this many generator steps, so it helps early "
+                               "and no longer blurs D's view at the end; 0 keeps it constant."),
+    "learning_rate": N_("Step size of the Adam optimizer: smaller is slower but steadier."),
+    "beta": N_("Weight of the KL term: low β gives sharper reconstructions, high β a smoother, more regular latent "
+               "space, and too high a β collapses it (watch the per-dimension KL bars under the chart)."),
 }
 FORMATS = {"float_open": "%.5f", "float": "%.2f"}
 STEP_SIZES = {"g_learning_rate": 1e-4, "d_learning_rate": 1e-4, "learning_rate": 1e-4, "beta": 0.1,
@@ -92,10 +101,39 @@ BETA_SLIDER_MAX = 10.0
 # A time budget is the UI's own choice: TrainingConfig has no default minutes.
 DEFAULT_MINUTES = 2.0
 # How the Dataset picker names each dataset: what its images show, not only its name.
-DATASET_CHOICES = {"mnist": "MNIST digits", "fashion_mnist": "Fashion-MNIST clothes"}
-PRECISION_CHOICES = {"float32": "float32", "mixed_bfloat16": "mixed bfloat16"}
+DATASET_CHOICES = {"mnist": N_("MNIST digits"), "fashion_mnist": N_("Fashion-MNIST clothes")}
+BUDGET_TITLES = {"steps": N_("steps"), "minutes": N_("minutes")}
+PRECISION_CHOICES = {"float32": N_("float32"), "mixed_bfloat16": N_("mixed bfloat16")}
 # `dataset_source` says this when only a keras.datasets download could provide the data.
 NEEDS_DOWNLOAD = "needs the internet"
+# The Steps field says what one step is: a generator update for a GAN, one batch for a VAE.
+STEPS_LABELS = {"gan": N_("Steps (generator updates)"), "vae": N_("Steps (training steps)")}
+# validate()'s names for the settings outside the hyperparameter column, as the form labels them.
+SETTING_LABELS = {"batch_size": N_("Batch size"), "seed": N_("Seed"), "minutes": N_("Minutes"),
+                  "epochs": N_("Epochs"), "precision": N_("Precision"), "dataset": N_("Dataset")}
+# The training loop's loss names, as a divergence error names them.
+LOSS_NAMES = {"g_loss": N_("generator loss"), "d_loss": N_("discriminator loss"), "loss": N_("loss"),
+              "reconstruction_loss": N_("reconstruction loss"), "kl_loss": N_("KL term"),
+              "d_real": N_("D(x)"), "d_fake": N_("D(G(z))"), "wasserstein": N_("Wasserstein estimate"),
+              "gradient_penalty": N_("gradient penalty")}
+PRESET_TITLES = {"fast": N_("fast"), "paper": N_("paper"), "wgan-gp": "WGAN-GP", "conditional": N_("conditional"),
+                 "large": N_("large")}
+STATE_TITLES = {"queued": N_("queued"), "running": N_("running"), "finished": N_("finished"), "stopped": N_("stopped"),
+                "interrupted": N_("interrupted"), "failed": N_("failed"), "damaged": N_("damaged"),
+                "paused": N_("paused"), "unknown": N_("unknown")}
+# The registry's preset descriptions the form shows, marked for translation
+# (tests/test_i18n.py fails when one of them changes without this table).
+LIBRARY_TEXTS = (
+    N_('Small DCGAN (~0.3 M parameters): recognizable digits after ~2 minutes on a laptop CPU.'),
+    N_("The seed article's DCGAN (2.3 M parameters, the TensorFlow tutorial's network) with the DCGAN "
+       "paper's Adam settings; wants a GPU."),
+    N_('WGAN-GP: the small generator against a critic kept smooth by a gradient penalty; 5 critic steps per '
+       "generator step, so a step costs ~6x a DCGAN's on a CPU."),
+    N_('Conditional GAN (small DCGAN, label in G and D): you pick the digit it draws.'),
+    N_('Small convolutional VAE with a 2-D latent space you can plot and walk through.'),
+    N_('Wider VAE with a 16-D latent space: sharper samples, no 2-D plot.'),
+    N_('Conditional VAE (CVAE): the label picks the digit, the 2-D latent only its style.'),
+)
 STATE_COLOURS = {"queued": "gray", "running": "blue", "finished": "green", "stopped": "orange", "interrupted": "violet",
                  "failed": "red"}
 
@@ -135,7 +173,7 @@ def widget_defaults(family: str, preset: str) -> dict:
     return values
 
 
-NO_BREAKAGE = "(healthy: the preset as it is)"
+NO_BREAKAGE = N_("(healthy: the preset as it is)")
 
 
 def _reset_hyperparameters() -> None:
@@ -177,7 +215,92 @@ def broken_preset_in_form(name: str, family: str, preset: str, overrides: dict) 
 def break_it_note(config: dict) -> str:
     """A run caption's preset part: "preset fast", or the "break it" preset's plain name when it came from one."""
     name = config.get("break_it")
-    return f"break it: {name} (preset {config.get('preset')})" if name else f"preset {config.get('preset')}"
+    preset = preset_title(config.get("preset"))
+    return _("break it: {name} (preset {preset})").format(name=broken_preset_title(name), preset=preset) if name \
+        else _("preset {preset}").format(preset=preset)
+
+
+def preset_title(preset) -> str:
+    """A preset's name in the session's language (an unknown one as it is)."""
+    return _(PRESET_TITLES[preset]) if preset in PRESET_TITLES else str(preset)
+
+
+def state_title(state) -> str:
+    return _(STATE_TITLES[state]) if state in STATE_TITLES else str(state)
+
+
+def format_number(value) -> str:
+    """A number as people read it: 1,000 for a count, 0.0002 for a rate, 2.79e11 for a huge or tiny one."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return str(value)
+    number = float(value)
+    if math.isnan(number):
+        return _("not a number (NaN)")
+    if math.isinf(number):
+        return _("infinity") if number > 0 else _("minus infinity")
+    if number.is_integer() and abs(number) < 1e6:
+        return f"{int(number):,}"
+    text = f"{number:.3g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    return text
+
+
+def setting_label(name: str, family: str = "gan") -> str:
+    """The Train form's own label for a setting `validate` names in code (`g_learning_rate`)."""
+    if name == "steps":
+        return _(STEPS_LABELS.get(family, STEPS_LABELS["gan"]))
+    if name in LABELS:
+        return _(LABELS[name])
+    return _(SETTING_LABELS[name]) if name in SETTING_LABELS else name
+
+
+CODE_NAME = re.compile(r"\b(" + "|".join(sorted({*LABELS, *SETTING_LABELS, "steps"}, key=len, reverse=True)) + r")\b")
+
+
+def plain_names(text: str, family: str = "gan") -> str:
+    """`text` with every setting's code name replaced by the form's label in quotes (for library tips)."""
+    return CODE_NAME.sub(lambda match: "“" + setting_label(match.group(1), family) + "”", text)
+
+
+def setting_problem_text(error: Exception, family: str = "gan") -> str:
+    """A refused setting in the user's words: the control's label, its allowed range, people's numbers."""
+    if not isinstance(error, SettingError):
+        return plain_names(str(error), family)
+    parts = {"setting": setting_label(error.name, family), "low": format_number(error.low),
+             "high": format_number(error.high), "value": format_number(error.value)}
+    if error.rule == "open":
+        return _("“{setting}” must be greater than {low} and at most {high}; it is {value}.").format(**parts)
+    if error.rule == "whole":
+        return _("“{setting}” must be a whole number from {low} to {high}; it is {value}.").format(**parts)
+    if error.rule in ("number", "finite"):
+        return _("“{setting}” must be a number; it is {value}.").format(**parts)
+    if error.rule == "choice":
+        return _("“{setting}” cannot be {value} here.").format(**parts)
+    return _("“{setting}” must be from {low} to {high}; it is {value}.").format(**parts)
+
+
+DIVERGED = re.compile(r"training diverged at step (\d+): (.+) became (.+); try a lower learning rate")
+
+
+def failure_reason(error: str | None, family: str = "gan") -> str:
+    """Why a run failed, in words: a divergence names its losses and their values as people read them."""
+    if not error:
+        return _("no reason recorded")
+    diverged = DIVERGED.fullmatch(error.strip())
+    if not diverged:
+        return plain_names(error, family)
+    step, names, values = diverged.groups()
+    losses = [_(LOSS_NAMES[name]) if name in LOSS_NAMES else name for name in names.split(", ")]
+    numbers_shown = []
+    for value in values.split(", "):
+        try:
+            numbers_shown.append(format_number(float(value)))
+        except ValueError:
+            numbers_shown.append(value)
+    return _("training diverged at step {step}: {losses} reached {values}. Try a lower learning rate.").format(
+        step=f"{int(step):,}", losses=_(", ").join(losses), values=_(", ").join(numbers_shown))
 
 
 def _ensure_defaults() -> None:
@@ -208,14 +331,14 @@ def _hyperparameter_input(key: str, name: str, family: str):
     if name == "beta":
         # A slider makes the beta-VAE sweep one gesture; a wider value (a "break it" preset) widens it.
         high = max(BETA_SLIDER_MAX, float(st.session_state.get(key, low)))
-        return st.slider(LABELS[name], min_value=float(low), max_value=high, step=STEP_SIZES[name], key=key,
-                         help=HELP[name])
+        return st.slider(_(LABELS[name]), min_value=float(low), max_value=high, step=STEP_SIZES[name], key=key,
+                         help=_(HELP[name]))
     if kind == "int":
-        return st.number_input(LABELS[name], min_value=low, max_value=high, step=STEP_SIZES.get(name, 1), key=key,
-                               help=HELP[name])
+        return st.number_input(_(LABELS[name]), min_value=low, max_value=high, step=STEP_SIZES.get(name, 1), key=key,
+                               help=_(HELP[name]))
     # A learning rate of exactly 0 is allowed here so that the validator can explain why it is refused.
-    return st.number_input(LABELS[name], min_value=float(low), max_value=float(high), step=STEP_SIZES[name],
-                           format=FORMATS[kind], key=key, help=HELP[name])
+    return st.number_input(_(LABELS[name]), min_value=float(low), max_value=float(high), step=STEP_SIZES[name],
+                           format=FORMATS[kind], key=key, help=_(HELP[name]))
 
 
 def learning_rate_ratio_caption(overrides: dict) -> str | None:
@@ -223,9 +346,9 @@ def learning_rate_ratio_caption(overrides: dict) -> str | None:
     g_rate, d_rate = overrides.get("g_learning_rate"), overrides.get("d_learning_rate")
     if not g_rate or not d_rate:
         return None
-    return (f"D/G learning-rate ratio: **{d_rate / g_rate:.3g}**. Above 1 the discriminator learns faster "
-            "(the seed's tip, so that it stays a useful teacher); far above, it wins and the generator's "
-            "gradient vanishes.")
+    return _("D/G learning-rate ratio: **{ratio}**. Above 1 the discriminator learns faster (the usual advice, "
+             "so that it stays a useful teacher); far above, it wins and the generator's gradient "
+             "vanishes.").format(ratio=format_number(d_rate / g_rate))
 
 
 def dataset_problem(dataset: str) -> str | None:
@@ -236,10 +359,14 @@ def dataset_problem(dataset: str) -> str | None:
     """
     if NEEDS_DOWNLOAD not in dataset_source(dataset):
         return None
-    fix = (f"run `{FETCH_COMMANDS[dataset]}` on the server first" if dataset in FETCH_COMMANDS
-           else "restore the bundled data file on the server")
-    return (f"{DATASET_TITLES[dataset]} is not on this server, and a run would have to download it (which fails "
-            f"offline): {fix}.")
+    return _("{dataset} is not on this server, and a run would have to download it (which fails offline): "
+             "{fix}.").format(dataset=DATASET_TITLES[dataset], fix=fetch_fix(dataset))
+
+
+def fetch_fix(dataset: str) -> str:
+    """How to put `dataset`'s data on the server: its fetch script, or the bundled file."""
+    return (_("run `{command}` on the server first").format(command=FETCH_COMMANDS[dataset])
+            if dataset in FETCH_COMMANDS else _("restore the bundled data file on the server"))
 
 
 def start_problem(config: TrainingConfig) -> str | None:
@@ -247,7 +374,7 @@ def start_problem(config: TrainingConfig) -> str | None:
     try:
         validate(config)
     except ValueError as error:
-        return str(error)
+        return setting_problem_text(error, config.model)
     return dataset_problem(config.dataset)
 
 
@@ -256,21 +383,27 @@ def settings_form() -> TrainingConfig:
     _ensure_defaults()
     model_column, hyperparameter_column, budget_column, seed_column = st.columns(4, gap="medium")
     with model_column:
-        family = st.radio("Model", FAMILIES, key="train_model", horizontal=True, format_func=str.upper,
+        family = st.radio(_("Model"), FAMILIES, key="train_model", horizontal=True, format_func=str.upper,
                           on_change=_reset_hyperparameters)
-        preset = st.selectbox("Preset", presets_for(family), key="train_preset", on_change=_reset_hyperparameters)
-        st.caption(get_variant(family, preset).description)
-        dataset = st.selectbox("Dataset", DATASET_NAMES, key="train_dataset", format_func=DATASET_CHOICES.get,
-                               help="What the model learns to draw: handwritten digits (shipped with the app) or "
-                                    "ten kinds of clothing (fetched once with a script). Same 28x28 grayscale shape, "
-                                    "so every model trains on either.")
-        if NEEDS_DOWNLOAD in (source := dataset_source(dataset)):
-            st.caption(f"{DATASET_TITLES[dataset]} is not on this server: training would need {source}.")
-        broken = st.selectbox("Break it on purpose", [NO_BREAKAGE, *BROKEN_PRESETS], key="train_broken",
-                              on_change=_apply_broken_preset,
-                              help="Known ways to make training fail; the diagnosis under the chart should spot them.")
+        preset = st.selectbox(_("Preset"), presets_for(family), key="train_preset", format_func=preset_title,
+                              on_change=_reset_hyperparameters)
+        st.caption(_(get_variant(family, preset).description))
+        dataset = st.selectbox(_("Dataset"), DATASET_NAMES, key="train_dataset",
+                               format_func=lambda name: _(DATASET_CHOICES[name]),
+                               help=_("What the model learns to draw: handwritten digits (shipped with the app) or "
+                                      "ten kinds of clothing (fetched once with a script). Same 28x28 grayscale "
+                                      "shape, so every model trains on either."))
+        if NEEDS_DOWNLOAD in dataset_source(dataset):
+            st.caption(_("{dataset} is not on this server: training would need to download it from the "
+                         "internet (to avoid that, {fix}).").format(dataset=DATASET_TITLES[dataset],
+                                                                    fix=fetch_fix(dataset)))
+        broken = st.selectbox(_("Break it on purpose"), [NO_BREAKAGE, *BROKEN_PRESETS], key="train_broken",
+                              on_change=_apply_broken_preset, format_func=lambda name: _(name) if name == NO_BREAKAGE
+                              else broken_preset_title(name),
+                              help=_("Known ways to make training fail; the diagnosis under the chart should spot "
+                                     "them."))
         if broken in BROKEN_PRESETS:
-            st.info(f"**Watch for:** {BROKEN_PRESETS[broken].watch_for}", icon=":material/visibility:")
+            st.info(watch_for_text(broken), icon=":material/visibility:")
     with hyperparameter_column:
         overrides = {name: _hyperparameter_input(key, name, family)
                      for key, name in shown_hyperparameters(family, preset).items()}
@@ -278,21 +411,21 @@ def settings_form() -> TrainingConfig:
         if ratio:
             st.caption(ratio)
     with budget_column:
-        batch_size = st.number_input("Batch size", min_value=1, step=1, key="train_batch_size")
-        budget_kind = st.radio("Budget", ("steps", "minutes"), key="train_budget_kind", horizontal=True)
+        batch_size = st.number_input(_("Batch size"), min_value=1, step=1, key="train_batch_size")
+        budget_kind = st.radio(_("Budget"), ("steps", "minutes"), key="train_budget_kind", horizontal=True,
+                               format_func=lambda kind: _(BUDGET_TITLES[kind]))
         budget = {}
         if budget_kind == "steps":
-            budget["steps"] = st.number_input("Steps (generator updates for a GAN)", min_value=1, step=50,
-                                              key="train_steps")
+            budget["steps"] = st.number_input(setting_label("steps", family), min_value=1, step=50, key="train_steps")
         else:
-            budget["minutes"] = st.number_input("Minutes", min_value=0.5, max_value=MAX_MINUTES, step=0.5,
+            budget["minutes"] = st.number_input(_("Minutes"), min_value=0.5, max_value=MAX_MINUTES, step=0.5,
                                                 format="%.1f", key="train_minutes")
     with seed_column:
-        seed = st.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key="train_seed")
+        seed = st.number_input(_("Seed"), min_value=0, max_value=MAX_SEED, step=1, key="train_seed")
         precision = st.selectbox(
-            "Precision", PRECISIONS, key="train_precision", format_func=PRECISION_CHOICES.get,
-            help="Mixed bfloat16 computes in 16 bits and keeps the weights in 32: faster on GPUs and on CPUs "
-                 "with AMX or AVX512-BF16 (1.25x measured on this project's Xeon), slower on other CPUs.")
+            _("Precision"), PRECISIONS, key="train_precision", format_func=lambda name: _(PRECISION_CHOICES[name]),
+            help=_("Mixed bfloat16 computes in 16 bits and keeps the weights in 32: faster on GPUs and on CPUs "
+                   "with AMX or AVX512-BF16 (1.25x measured on this project's Xeon), slower on other CPUs."))
     break_it = broken_preset_in_form(broken, family, preset, overrides)
     if break_it:  # settings the form does not show (Adam's momentum) travel with the preset's name
         overrides = {**BROKEN_PRESETS[break_it].overrides, **overrides}
@@ -303,13 +436,15 @@ def settings_form() -> TrainingConfig:
 def precision_note(config: dict) -> str:
     """A run caption's " · mixed bfloat16" for a run not trained in float32, the default."""
     precision = config.get("precision", "float32")
-    return "" if precision == "float32" else f" · {PRECISION_CHOICES.get(precision, precision)}"
+    if precision == "float32":
+        return ""
+    return " · " + (_(PRECISION_CHOICES[precision]) if precision in PRECISION_CHOICES else precision)
 
 
 def dataset_note(config: dict) -> str:
     """A run caption's " · on Fashion-MNIST" for a run not trained on MNIST; "" for MNIST, the default."""
     dataset = config.get("dataset", "mnist")
-    return "" if dataset == "mnist" else f" · on {DATASET_TITLES.get(dataset, dataset)}"
+    return "" if dataset == "mnist" else " · " + _("on {dataset}").format(dataset=DATASET_TITLES.get(dataset, dataset))
 
 
 def format_duration(seconds: float | None) -> str:
@@ -336,15 +471,21 @@ def progress_fraction(status: dict, config: dict) -> float:
 
 def _progress_text(status: dict, config: dict) -> str:
     total = status.get("total_steps")
-    step = f"step {status.get('step', 0)}" + (f" / {total}" if total else "")
-    parts = [step, f"elapsed {format_duration(status.get('elapsed_s'))}"]
+    step = status.get("step", 0)
+    parts = [_("step {step:,} / {total:,}").format(step=step, total=total) if total
+             else _("step {step:,}").format(step=step)]
+    elapsed = format_duration(status.get("elapsed_s"))
     if config.get("minutes") and not total:
-        parts[-1] += f" of {format_duration(config['minutes'] * 60)}"
+        parts.append(_("elapsed {elapsed} of {budget}").format(elapsed=elapsed,
+                                                              budget=format_duration(config["minutes"] * 60)))
+    else:
+        parts.append(_("elapsed {elapsed}").format(elapsed=elapsed))
     if is_paused(status):
-        parts.append("paused")
+        parts.append(_("paused"))
     elif status.get("state") == "running" and (total or config.get("minutes")):
         # The worker leaves eta_s empty until it has timed a few steps (aigc_core.eta).
-        parts.append("ETA estimating…" if status.get("eta_s") is None else f"ETA {format_duration(status['eta_s'])}")
+        parts.append(_("ETA estimating…") if status.get("eta_s") is None
+                     else _("ETA {duration}").format(duration=format_duration(status["eta_s"])))
     return "  ·  ".join(parts)
 
 
@@ -352,8 +493,9 @@ def _queue_message(run: Run, store: RunStore) -> str:
     ahead = queue_position(run, store)
     training = sum(1 for other in store.list() if other.path != run.path and other.status().get("state") == "running")
     if not ahead and not training:
-        return "Starting the worker: loading TensorFlow and the data…"
-    return f"Waiting for a free training slot: {training} training now, {ahead} queued ahead of this run."
+        return _("Starting the worker: loading TensorFlow and the data…")
+    return _("Waiting for a free training slot: {training} training now, {ahead} queued ahead of this "
+             "run.").format(training=training, ahead=ahead)
 
 
 def _preset_batch_size(family: str, preset) -> int | str:
@@ -376,12 +518,13 @@ def _render_resume(run: Run, status: dict) -> None:
         not_owner_note("resume")
         return
     # Without a checkpoint (a worker killed before its first one) the run can still start over.
-    label = f"Resume from step {checkpoint.get('step', 0)}" if checkpoint else "Start again from step 0 (no checkpoint)"
+    label = (_("Resume from step {step:,}").format(step=checkpoint.get("step", 0)) if checkpoint
+             else _("Start again from step 0 (no checkpoint)"))
     if st.button(label, key="train_resume", icon=":material/play_arrow:"):
         try:
             resume(run, requester=requester(RunStore(run.path.parent)))
         except (ValueError, OSError) as error:  # a cap, the disk, another browser's run, a read-only folder
-            st.error(f"Could not resume: {failure_text(error)}")
+            st.error(_("Could not resume: {reason}").format(reason=failure_text(error)))
         else:
             st.rerun()
 
@@ -392,14 +535,15 @@ STOP_ERROR_KEY = "train_stop_error"
 def _render_stop(run: Run, store: RunStore) -> None:
     """The Stop button; a refused stop stays on screen across the live view's reruns, until retried."""
     failed = st.session_state.get(STOP_ERROR_KEY)
-    if st.button("Stop training", key="train_stop", icon=":material/stop_circle:"):
+    if st.button(_("Stop training"), key="train_stop", icon=":material/stop_circle:"):
         try:
             stop_run(run, requester(store))
         except (ValueError, OSError) as error:
-            failed = st.session_state[STOP_ERROR_KEY] = (run.run_id, f"Could not stop the run: {failure_text(error)}")
+            failed = st.session_state[STOP_ERROR_KEY] = (
+                run.run_id, _("Could not stop the run: {reason}").format(reason=failure_text(error)))
         else:
             st.session_state.pop(STOP_ERROR_KEY, None)
-            st.caption("Stop requested: the run checkpoints and ends after the current step.")
+            st.caption(_("Stop requested: the run checkpoints and ends after the current step."))
             return
     if failed and failed[0] == run.run_id:
         st.error(failed[1])
@@ -408,28 +552,31 @@ def _render_stop(run: Run, store: RunStore) -> None:
 def _render_state(run: Run, store: RunStore, status: dict, config: dict) -> None:
     state = status.get("state", "unknown")
     if is_paused(status):
-        st.badge("paused", color="orange")
+        st.badge(_("paused"), color="orange")
     else:
-        st.badge(state, color=STATE_COLOURS.get(state, "gray"))
+        st.badge(state_title(state), color=STATE_COLOURS.get(state, "gray"))
     if state == "queued":
         st.info(_queue_message(run, store))
     st.progress(progress_fraction(status, config), text=_progress_text(status, config))
+    family = config.get("model", "gan")
     if state == "failed":
-        st.error(f"The run failed: {status.get('error') or 'no reason recorded'}")
+        st.error(_("The run failed: {reason}").format(reason=failure_reason(status.get("error"), family)))
     elif state == "stopped":
-        st.warning(f"Stopped at step {status.get('step', 0)}; its last checkpoint is kept.")
+        st.warning(_("Stopped at step {step:,}; its last checkpoint is kept.").format(step=status.get("step", 0)))
     elif state == "interrupted":
-        st.warning(f"Interrupted: {status.get('error') or 'the worker was asked to end'}. Resume continues from its checkpoint.")
+        reason = plain_names(status["error"], family) if status.get("error") else _("the worker was asked to end")
+        st.warning(_("Interrupted: {reason}. Resume continues from its checkpoint.").format(reason=reason))
     elif state == "finished":
-        st.success(f"Finished {status.get('step', 0)} steps in {format_duration(status.get('elapsed_s'))}.")
+        st.success(_("Finished {steps:,} steps in {duration}.").format(
+            steps=status.get("step", 0), duration=format_duration(status.get("elapsed_s"))))
     elif state == "damaged":
-        st.error(f"This run is damaged and cannot be resumed: {status.get('error')}")
+        st.error(_("This run is damaged and cannot be resumed: {reason}").format(reason=status.get("error")))
     damage = run.file_damage(rows=True) if state not in ACTIVE_STATES and state != "damaged" else None
     if damage:
-        st.warning(f"This run is damaged: {damage}. What can still be read is shown below.")
+        st.warning(_("This run is damaged: {damage}. What can still be read is shown below.").format(damage=damage))
     if state in ACTIVE_STATES:
         if run.stop_requested():
-            st.caption("Stop requested: the run checkpoints and ends after the current step.")
+            st.caption(_("Stop requested: the run checkpoints and ends after the current step."))
         elif not may_control_run(run):
             not_owner_note("stop")
         else:
@@ -438,8 +585,8 @@ def _render_state(run: Run, store: RunStore, status: dict, config: dict) -> None
             render_run_controls(run, status)
     else:
         _render_resume(run, status)
-        st.page_link("pages/compare.py", label="Compare this model with the shipped ones", icon=":material/compare:")
-        st.page_link("pages/runs.py", label="All runs: timeline, downloads, delete", icon=":material/folder_open:")
+        st.page_link("pages/compare.py", label=_("Compare this model with the shipped ones"), icon=":material/compare:")
+        st.page_link("pages/runs.py", label=_("All runs: timeline, downloads, delete"), icon=":material/folder_open:")
 
 
 def _file_signature(path) -> tuple | None:
@@ -461,7 +608,7 @@ def run_signature(run: Run) -> tuple:
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def _run_view(run_path: str, family: str, signature: tuple, scale: float) -> dict:
+def _run_view(run_path: str, family: str, signature: tuple, scale: float, language: str = "en") -> dict:
     """Figures, findings and the sample grid of one run, built once per change of its files.
 
     The live fragment reruns every second in every open tab; building plotly figures costs
@@ -484,7 +631,7 @@ def _run_view(run_path: str, family: str, signature: tuple, scale: float) -> dic
         "quality_rows": quality_rows,
         "quality_figure": quality_figure(quality_rows) if quality_rows else None,
         "kl_row": kl_rows[-1] if kl_rows else None,
-        "kl_figure": kl_figure(kl_rows[-1]["kl"], step=kl_rows[-1].get("step"), title="KL per latent dimension")
+        "kl_figure": kl_figure(kl_rows[-1]["kl"], step=kl_rows[-1].get("step"), title=_("KL per latent dimension"))
         if kl_rows else None,
         "latest_step": latest[0] if latest else None,
         "grid_uri": png_data_uri(image_grid_png(latest[1], scale=2)) if latest else None,
@@ -495,18 +642,18 @@ def no_loss_curves_caption(status: dict, config: dict) -> str:
     """What stands where the loss curves will be: a wait while training, what happened once it ended."""
     log_every = config.get("log_every", "")
     if status.get("state") in ACTIVE_STATES or not status:
-        return f"Loss curves appear after the first {log_every} steps."
+        return _("Loss curves appear after the first {count} steps.").format(count=log_every)
     state = status.get("state")
-    ended = {"failed": "failed (see why above)", "stopped": "was stopped",
-             "interrupted": "was interrupted"}.get(state, "ended")
-    return (f"No loss curves: the run {ended} at step {status.get('step', 0)}, before its first logged step "
-            f"(losses are logged every {log_every} steps).")
+    ended = {"failed": N_("failed (see why above)"), "stopped": N_("was stopped"),
+             "interrupted": N_("was interrupted")}.get(state, N_("ended"))
+    return _("No loss curves: the run {ended} at step {step:,}, before its first logged step (losses are logged "
+             "every {count} steps).").format(ended=_(ended), step=status.get("step", 0), count=log_every)
 
 
 def render_curves_and_samples(run: Run, family: str, config: dict) -> None:
     """The loss curves (with diagnosis markers) and the quality curve (FID, IS of each scored
     snapshot) beside the latest snapshot grid of the fixed latent batch and the diagnosis."""
-    view = _run_view(str(run.path), family, run_signature(run), figure_scale())
+    view = _run_view(str(run.path), family, run_signature(run), figure_scale(), current_language())
     curves_column, samples_column = st.columns([4, 3], gap="medium")
     with curves_column:
         if view["loss_figure"] is not None:
@@ -518,10 +665,10 @@ def render_curves_and_samples(run: Run, family: str, config: dict) -> None:
             render_kl_bars(view)
     with samples_column:
         if view["grid_uri"] is None:
-            st.caption("Samples appear once the model is built.")
+            st.caption(_("Samples appear once the model is built."))
         else:
             st.image(view["grid_uri"], width="stretch",
-                     caption=f"Samples from one fixed noise batch at step {view['latest_step']}")
+                     caption=_("Samples from one fixed noise batch at step {step:,}").format(step=view["latest_step"]))
         render_finding_cards(view["findings"])  # beside the chart it explains, not under all of them
         status = run.status()  # lesson mode: what is happening now, in two or three plain sentences
         render_narration(family, status.get("state"), view["rows"], view["quality_rows"], view["findings"],
@@ -531,12 +678,12 @@ def render_curves_and_samples(run: Run, family: str, config: dict) -> None:
 def render_kl_bars(view: dict) -> None:
     """The KL term per latent dimension at the latest snapshot, from kl.jsonl: collapse made visible."""
     if view["kl_figure"] is None:
-        st.caption("The KL per latent dimension appears with the first snapshot.")
+        st.caption(_("The KL per latent dimension appears with the first snapshot."))
         return
     st.plotly_chart(view["kl_figure"], config={"displayModeBar": False})
-    st.caption("Averaged over a fixed batch of test images at each snapshot. A grey bar near 0 is a collapsed "
-               "dimension: its code is the same for every image, so the decoder ignores it. Raising β pushes "
-               "the bars down.")
+    st.caption(_("Averaged over a fixed batch of test images at each snapshot. A grey bar near 0 is a collapsed "
+                 "dimension: its code is the same for every image, so the decoder ignores it. Raising β pushes "
+                 "the bars down."))
 
 
 def render_quality_curve(view: dict, dataset: str = "mnist") -> None:
@@ -547,13 +694,25 @@ def render_quality_curve(view: dict, dataset: str = "mnist") -> None:
     rows = view["quality_rows"]
     if rows:
         st.plotly_chart(view["quality_figure"], config={"displayModeBar": False})
-        st.caption(f"Each point scores {rows[-1].get('num_samples', '')} samples of one fixed noise batch "
-                   f"with the project's {DATASET_TITLES.get(dataset, dataset)} classifier; compare points of this "
-                   "curve with each other, not with the 10,000-sample numbers of `python -m aigc_core evaluate`.")
+        st.caption(_("Each point scores {count} samples of one fixed noise batch with the project's {dataset} "
+                     "classifier; compare points of this curve with each other, not with the 10,000-sample "
+                     "numbers of `python -m aigc_core evaluate`.").format(
+                         count=rows[-1].get("num_samples", ""), dataset=DATASET_TITLES.get(dataset, dataset)))
     else:
-        reason = scoring_unavailable_reason(dataset)
-        st.caption(f"No quality curve: {reason}." if reason
-                   else "Quality (FID, Inception Score) appears after the first snapshot is scored.")
+        reason = quality_unavailable_text(dataset)
+        st.caption(_("No quality curve: {reason}.").format(reason=reason) if reason
+                   else _("Quality (FID, Inception Score) appears after the first snapshot is scored."))
+
+
+def quality_unavailable_text(dataset: str) -> str | None:
+    """`scoring_unavailable_reason` in the session's language (None when runs on `dataset` are scored)."""
+    if scoring_unavailable_reason(dataset) is None:
+        return None
+    if os.environ.get(QUALITY_SAMPLES_VARIABLE, "").strip() == "0":
+        return _("quality scoring is switched off on this server (`{setting}`)").format(
+            setting=f"{QUALITY_SAMPLES_VARIABLE}=0")
+    return _("this server has no {dataset} classifier; train it with `{command}` (minutes on a CPU)").format(
+        dataset=DATASET_TITLES.get(dataset, dataset), command=train_command(dataset))
 
 
 # How often an open tab redraws a run. A running run changes every second; a queued one only
@@ -568,7 +727,7 @@ def render_run(run_id: str) -> None:
     try:
         run = store.get(run_id)
     except ValueError as error:
-        st.error(f"Cannot show run from the URL: {error}")
+        st.error(_("Cannot show run from the URL: {reason}").format(reason=error))
         return
     config = run.config()
     family = config.get("model", "gan")
@@ -581,10 +740,10 @@ def render_run(run_id: str) -> None:
         status = run.status()
         if interval and status.get("state") != state:
             st.rerun()  # started or ended: a full rerun sets the new pace and refreshes the sidebar
-        st.subheader(f"Run {run.run_id}")
+        st.subheader(_("Run {run_id}").format(run_id=run.run_id))
         batch_size = config.get("batch_size") or _preset_batch_size(family, config.get("preset"))
-        st.caption(f"{family.upper()} · {break_it_note(config)}{dataset_note(config)}{precision_note(config)} · batch {batch_size} · "
-                   f"seed {config.get('seed')}")
+        st.caption(f"{family.upper()} · {break_it_note(config)}{dataset_note(config)}{precision_note(config)} · "
+                   + _("batch {batch_size} · seed {seed}").format(batch_size=batch_size, seed=config.get("seed")))
         _render_state(run, store, status, config)
         render_curves_and_samples(run, family, config)
 

@@ -7,6 +7,8 @@ folders; nothing here touches a training process.
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from aigc_core.animation import twin_gif
@@ -19,24 +21,38 @@ from aigc_core.twin import AXES, Twin, find_twin, find_twins, launch_twin, read_
 from ui import share
 from ui.charts import image_grid_png, png_data_uri
 from ui.gallery import keep_choice
-from ui.train_view import STATE_COLOURS, format_duration, progress_fraction
+from ui.i18n import N_, _
+from ui.train_view import STATE_COLOURS, failure_reason, format_duration, progress_fraction, state_title
 from ui.visitor import failure_text, may_control_run, not_owner_note, requester
 
 TWIN_PARAM = "twin"
-AXIS_LABELS = {"seconds": "training time (s)", "images": "images seen"}
+AXIS_LABELS = {"seconds": N_("training time (s)"), "images": N_("images seen")}
+
+# The race slider's title per clock.
+AXIS_TITLES = {"seconds": N_("Training time (s)"), "images": N_("Images seen")}
+
+
+def twin_label(twin: Twin) -> str:
+    """A twin pair as the picker and the caption name it: when, seed and budget, in the session's language."""
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(twin.created_at)) if twin.created_at else "?"
+    budget = (_("{count:,} steps").format(count=int(twin.budget_value)) if twin.budget_kind == "steps"
+              else _("{minutes:g} minutes").format(minutes=twin.budget_value) if twin.budget_kind == "minutes"
+              else f"{twin.budget_value:g} {twin.budget_kind}")
+    return _("{when} · seed {seed} · {budget}").format(when=when, seed=twin.seed, budget=budget)
 
 
 def format_moment(moment: float, axis: str) -> str:
-    return f"{moment:,.0f} s" if axis == "seconds" else f"{int(moment):,} images"
+    return (_("{seconds:,.0f} s").format(seconds=moment) if axis == "seconds"
+            else _("{count:,} images").format(count=int(moment)))
 
 
 # -- Train page ------------------------------------------------------------------------------
 def render_twin_button(config: TrainingConfig, disabled: bool) -> str | None:
     """The "Twin run" button: a GAN and a VAE on the form's seed and budget. Returns the twin id
     it launched (also put in the URL), or None."""
-    if not st.button("Twin run: GAN vs VAE", key="train_twin", icon=":material/compare_arrows:", disabled=disabled,
-                     help="Trains gan-fast and vae-fast with this seed, budget and dataset, on the same batches "
-                          "(one after the other on a CPU); Compare then races them on one clock."):
+    if not st.button(_("Twin run: GAN vs VAE"), key="train_twin", icon=":material/compare_arrows:", disabled=disabled,
+                     help=_("Trains gan-fast and vae-fast with this seed, budget and dataset, on the same batches "
+                            "(one after the other on a CPU); Compare then races them on one clock.")):
         return None
     kind = "steps" if config.steps is not None else "minutes"
     value = config.steps if kind == "steps" else config.minutes
@@ -45,10 +61,10 @@ def render_twin_button(config: TrainingConfig, disabled: bool) -> str | None:
         gan_run, vae_run = launch_twin(config.seed, kind, value, store, dataset=config.dataset,
                                        requester=requester(store))
     except ValueError as error:
-        st.error(f"Could not start the twin: {error}")
+        st.error(_("Could not start the twin: {reason}").format(reason=error))
         return None
     except OSError as error:
-        st.error(f"Could not start the twin: {describe_os_error(error)}")
+        st.error(_("Could not start the twin: {reason}").format(reason=describe_os_error(error)))
         return None
     twin = read_twin(gan_run)
     twin_id = twin.twin_id if twin else f"{gan_run.run_id},{vae_run.run_id}"
@@ -61,22 +77,23 @@ def _render_twin_member(run: Run, store: RunStore) -> None:
     status, config = run.status(), run.config()
     state = status.get("state", "unknown")
     st.markdown(f"#### {str(config.get('model', '?')).upper()} · `{run.run_id}`")
-    st.badge(state, color=STATE_COLOURS.get(state, "gray"))
-    text = f"step {status.get('step', 0)}"
-    if status.get("total_steps"):
-        text += f" / {status['total_steps']}"
-    text += f"  ·  training time {format_duration(status.get('elapsed_s'))}"
+    st.badge(state_title(state), color=STATE_COLOURS.get(state, "gray"))
+    step, total = status.get("step", 0), status.get("total_steps")
+    text = (_("step {step:,} / {total:,}").format(step=step, total=total) if total
+            else _("step {step:,}").format(step=step))
+    text += "  ·  " + _("training time {duration}").format(duration=format_duration(status.get("elapsed_s")))
     st.progress(progress_fraction(status, config), text=text)
     if state == "failed":
-        st.error(f"The run failed: {status.get('error') or 'no reason recorded'}")
+        reason = failure_reason(status.get("error"), config.get("model", "gan"))
+        st.error(_("The run failed: {reason}").format(reason=reason))
     latest = run.latest_snapshot()
     if latest is None:
-        st.caption("Waiting for a training slot: the twins train one after the other." if state == "queued"
-                   else "Samples appear once the model is built.")
+        st.caption(_("Waiting for a training slot: the twins train one after the other.") if state == "queued"
+                   else _("Samples appear once the model is built."))
     else:
         step, images = latest
         st.image(png_data_uri(image_grid_png(images, scale=2)), width="stretch",
-                 caption=f"The fixed noise batch at step {step}")
+                 caption=_("The fixed noise batch at step {step:,}").format(step=step))
 
 
 def render_twin_progress(value: str) -> None:
@@ -84,7 +101,7 @@ def render_twin_progress(value: str) -> None:
     store = RunStore()
     twin = find_twin(value, store)
     if twin is None:
-        st.info("The twin run in this link no longer exists (or never did): start a new one above.")
+        st.info(_("The twin run in this link no longer exists (or never did): start a new one above."))
         return
     active = any(run.status().get("state") in ACTIVE_STATES for run in twin.runs)
 
@@ -93,30 +110,30 @@ def render_twin_progress(value: str) -> None:
         states = [run.status().get("state") for run in twin.runs]
         if active and not any(state in ACTIVE_STATES for state in states):
             st.rerun()
-        st.subheader("Twin run: GAN vs VAE")
-        st.caption(f"{twin.label()} · the same seed, budget and batches for both")
+        st.subheader(_("Twin run: GAN vs VAE"))
+        st.caption(_("{twin} · the same seed, budget and batches for both").format(twin=twin_label(twin)))
         for column, run in zip(st.columns(2, gap="large"), twin.runs):
             with column:
                 _render_twin_member(run, store)
         if any(state in ACTIVE_STATES for state in states):
             if not all(may_control_run(run) for run in twin.runs):
                 not_owner_note("stop")
-            elif st.button("Stop both", key="train_twin_stop", icon=":material/stop_circle:"):
+            elif st.button(_("Stop both"), key="train_twin_stop", icon=":material/stop_circle:"):
                 try:
                     for run in twin.runs:
                         stop_run(run, requester(store))
                 except (ValueError, OSError) as error:
-                    st.error(f"Could not stop the runs: {failure_text(error)}")
+                    st.error(_("Could not stop the runs: {reason}").format(reason=failure_text(error)))
                 else:
-                    st.caption("Stop requested: each run checkpoints and ends after its current step.")
-        st.page_link("pages/compare.py", label="Race them on Compare", icon=":material/compare:",
+                    st.caption(_("Stop requested: each run checkpoints and ends after its current step."))
+        st.page_link("pages/compare.py", label=_("Race them on Compare"), icon=":material/compare:",
                      query_params={TWIN_PARAM: twin.twin_id})
 
     live_view()
 
 
 # -- Compare page -------------------------------------------------------------------------------
-@st.cache_data(max_entries=4, show_spinner="Drawing the twin GIF…")
+@st.cache_data(max_entries=4, show_spinner=False)
 def _twin_gif(gan_path: str, vae_path: str, match: str, versions: tuple) -> bytes:
     """Keyed by both runs' snapshot steps too, so new snapshots make a new GIF."""
     return twin_gif(Run(gan_path), Run(vae_path), match=match)
@@ -137,39 +154,43 @@ def render_twin_race(twins: list[Twin]) -> None:
         if linked is None and share.url_value(TWIN_PARAM) is not None:
             share.notice_bad_value(TWIN_PARAM, "one on offer here")
         state["compare_twin"] = linked or twins[0].twin_id
-    twin = by_id[st.selectbox("Twin pair", list(by_id), key="compare_twin",
-                              format_func=lambda twin_id: by_id[twin_id].label())]
+    twin = by_id[st.selectbox(_("Twin pair"), list(by_id), key="compare_twin",
+                              format_func=lambda twin_id: twin_label(by_id[twin_id]))]
     share.restore_choice("compare_twin_axis", "axis", list(AXES), "seconds")
-    axis = st.radio("Clock", AXES, key="compare_twin_axis", horizontal=True, format_func=AXIS_LABELS.get)
+    axis = st.radio(_("Clock"), AXES, key="compare_twin_axis", horizontal=True,
+                    format_func=lambda name: _(AXIS_LABELS[name]))
     share.publish_all({TWIN_PARAM: twin.twin_id, "axis": axis})
     moments = twin_moments(twin, axis)
     if not moments:
-        st.caption("Neither twin has saved samples yet: the race starts with their first snapshots.")
+        st.caption(_("Neither twin has saved samples yet: the race starts with their first snapshots."))
         return
     if len(moments) > 1:
         keep_choice("compare_twin_time", moments)
-        moment = st.select_slider(AXIS_LABELS[axis].capitalize(), moments, key="compare_twin_time",
+        moment = st.select_slider(_(AXIS_TITLES[axis]), moments, key="compare_twin_time",
                                   format_func=lambda value: format_moment(value, axis))
     else:
         moment = moments[0]
     for column, run in zip(st.columns(2, gap="large"), twin.runs):
         family = str(run.config().get("model", "?")).upper()
         if not run.snapshots():
-            column.caption(f"{family}: no samples yet.")
+            column.caption(_("{model}: no samples yet.").format(model=family))
             continue
         when, step, path = snapshot_at(timed_snapshots(run, axis), moment)
         try:
             column.image(image_grid_png(run.load_snapshot(path), scale=4), width="stretch", output_format="PNG",
-                         caption=f"{family} at {format_moment(moment, axis)}: its step {step:,} "
-                                 f"(taken at {format_moment(when, axis)})")
+                         caption=_("{model} at {moment}: its step {step:,} (taken at {taken})").format(
+                             model=family, moment=format_moment(moment, axis), step=step,
+                             taken=format_moment(when, axis)))
         except ValueError as error:  # a damaged snapshot file: named, the other side still shows
-            column.warning(f"{family}: the samples at step {step:,} cannot be shown: {error}")
-    st.caption("Each side shows the latest snapshot it had taken by then, so neither is shown ahead of itself. "
-               "A GAN step and a VAE step cost different time: the seconds clock is the honest race.")
+            column.warning(_("{model}: the samples at step {step:,} cannot be shown: {reason}").format(
+                model=family, step=step, reason=error))
+    st.caption(_("Each side shows the latest snapshot it had taken by then, so neither is shown ahead of itself. "
+                 "A GAN step and a VAE step cost different time: the seconds clock is the honest race."))
     if all(run.snapshots() for run in twin.runs):
         match = "time" if axis == "seconds" else "step"  # twins share a batch size: steps count images
         versions = tuple(tuple(step for step, _ in run.snapshots()) for run in twin.runs)
-        st.download_button("Twin GIF", data=lambda: _twin_gif(str(twin.gan.path), str(twin.vae.path), match, versions),
+        st.download_button(_("Twin GIF"),
+                           data=lambda: _twin_gif(str(twin.gan.path), str(twin.vae.path), match, versions),
                            file_name=f"{twin.twin_id}.gif", mime="image/gif", key="compare_twin_gif",
                            on_click="ignore", icon=":material/gif_box:")
 

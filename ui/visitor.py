@@ -22,11 +22,17 @@ import streamlit as st
 
 from aigc_core.ownership import Requester, may_control, visitor, write_failure
 from aigc_core.runs import Run, RunStore
+from ui.i18n import N_, _
 
 XSRF_COOKIE = "_streamlit_xsrf"
 FALLBACK_KEY = "visitor_fallback_identity"
 OPERATOR_KEY = "visitor_is_operator"
 ADMIN_PARAM = "admin"
+# The note shown in place of each control only the run's owner may use (one sentence per action,
+# so that a translation can word the verb).
+OWNER_ONLY_NOTES = {"stop": N_("Only the browser that started this run can stop it."),
+                    "resume": N_("Only the browser that started this run can resume it."),
+                    "delete": N_("Only the browser that started this run can delete it.")}
 
 
 def browser_cookie() -> str | None:
@@ -76,9 +82,9 @@ def accept_admin_token() -> None:
     expected = os.environ.get("AIGC_ADMIN_TOKEN", "")
     if expected and hmac.compare_digest(offered.encode(), expected.encode()):
         st.session_state[OPERATOR_KEY] = True
-        st.toast("Operator mode: this tab may stop, resume and delete every run.")
+        st.toast(_("Operator mode: this tab may stop, resume and delete every run."))
     else:
-        st.toast("That operator link is not valid on this server.")
+        st.toast(_("That operator link is not valid on this server."))
 
 
 def is_operator() -> bool:
@@ -97,7 +103,8 @@ def may_control_run(run: Run) -> bool:
 
 def not_owner_note(action: str) -> None:
     """The one line a visitor sees instead of a control that belongs to the run's owner."""
-    st.caption(f"Only the browser that started this run can {action} it.")
+    st.caption(_(OWNER_ONLY_NOTES[action]) if action in OWNER_ONLY_NOTES
+               else _("Only the browser that started this run can control it."))
 
 
 def failure_text(error: Exception) -> str:
