@@ -206,7 +206,8 @@ def damaged_runs(browser, server, runs_dir: Path):
     problems = []
     context = new_context(browser)
     page = new_tab(context)
-    for path in ["home", "compare", "runs", *(f"train?run={run_id}" for run_id in [*DAMAGED, "sound"])]:
+    paths = ["", "compare", "runs", *(f"train?run={run_id}" for run_id in [*DAMAGED, "sound"])]
+    for path in paths:
         open_page(page, server, path)
         try:
             assert_no_exception(page, path)
@@ -234,7 +235,7 @@ def damaged_runs(browser, server, runs_dir: Path):
         problems.append(f"list exited {listing.returncode} with runs {sorted(run_lines)}")
     if not all(" damaged " in run_lines.get(run_id, "") for run_id in DAMAGED):
         problems.append("list does not say damaged for each")
-    observed = (f"18 page views, no exception box; Runs lists {damaged_listed}/5 as damaged; "
+    observed = (f"{len(paths) + len(DAMAGED)} page views; Runs lists {damaged_listed}/5 as damaged; "
                 f"`list` exit {listing.returncode}, {len(run_lines)} lines")
     return observed + ("; " + "; ".join(problems) if problems else ""), not problems
 
