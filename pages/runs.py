@@ -12,7 +12,8 @@ ensure_router()  # a deep link on a fresh server must still go through app.py
 
 # A run's state as the list names it (the status file's own words are compared by code, not shown).
 STATE_LABELS = {"queued": N_("queued"), "running": N_("running"), "finished": N_("finished"),
-                "stopped": N_("stopped"), "failed": N_("failed"), "interrupted": N_("interrupted")}
+                "stopped": N_("stopped"), "failed": N_("failed"), "interrupted": N_("interrupted"),
+                "damaged": N_("damaged")}
 
 
 def state_label(state) -> str:
@@ -31,7 +32,8 @@ st.dataframe(runs_table(runs), hide_index=True)
 runs_by_id = {run.run_id: run for run in runs}
 share.restore_choice("runs_select", "run", list(runs_by_id), runs[0].run_id, run_id=True)
 # The labels as read now: a run deleted before the next rerun keeps the label its option was drawn with.
-labels = {run_id: f"{run_id}  ({state_label(run.status().get('state'))})" for run_id, run in runs_by_id.items()}
+# The summary's state, as the table's: a run whose metrics lines are damaged is "damaged" here too.
+labels = {run_id: f"{run_id}  ({state_label(run.summary()['state'])})" for run_id, run in runs_by_id.items()}
 selected = st.selectbox(_("Open run"), list(runs_by_id), key="runs_select", format_func=labels.get)
 share.publish("run", selected)
 render_run_details(runs_by_id[selected])

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from browser_support import (ARTIFACTS_DIR, SCREENSHOTS_DIR, assert_no_exception, chromium_browser, keyed, new_tab,
+from browser_support import (ARTIFACTS_DIR, SCREENSHOTS_DIR, assert_no_exception, keyed, new_tab,
                              open_page, serve_app, set_number, wait_for_app)
 
 pytestmark = pytest.mark.browser
@@ -33,9 +33,9 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser(server):
-    with chromium_browser() as chromium:
-        yield chromium
+def browser(server, shared_chromium):
+    """The session's Chromium: Playwright's sync API allows one running instance per process."""
+    return shared_chromium
 
 
 def shot(page, name: str) -> None:

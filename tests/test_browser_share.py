@@ -160,11 +160,13 @@ def test_digit_link_keeps_the_chosen_models(new_visitor, server):
     assert "vae-large" in selectbox_text(colleague, "digit_vae")
 
 
-def test_a_link_with_unknown_values_falls_back_quietly(new_visitor, server):
+def test_a_link_with_unknown_values_falls_back_with_one_notice_each(new_visitor, server):
+    """A bad value in a link falls back to the default and says so in one line (issue 15 point 2)."""
     page = new_visitor()
     open_page(page, server, "compare?left=run:..%2F..%2Fetc&right=weights:nope&seed=-5")
     assert_no_exception(page, "/compare with a bad link")
-    assert page.locator("[data-testid='stAlert']").count() == 0, page.locator("[data-testid='stAlert']").all_inner_texts()
+    notices = page.locator("[data-testid='stAlert']").all_inner_texts()
+    assert len(notices) == 3 and all("so the default is shown" in notice for notice in notices), notices
     assert page.locator(f"{keyed('compare_seed')} input").input_value() == "0"
     images_with_caption(page, "samples, seed 0").nth(1).wait_for(timeout=TIMEOUT_MS)
 

@@ -45,7 +45,7 @@ PRESENTATION_CSS = """
 [data-testid="stToolbar"], [data-testid="stDecoration"] { display: none; }
 [data-testid="stMain"] .block-container { padding-top: 1.5rem; max-width: 100%; }
 [data-testid="stMain"] :is(p, li, span, label, input, textarea, button, td, th, div, summary, code):not(.katex, .katex *),
-[data-testid="stSidebar"] :is(p, li, span, label, a, div):not(.katex, .katex *) { font-size: max(1em, 1.25rem) !important; }
+[data-testid="stSidebar"] :is(p, li, span, label, a, div, input, button):not(.katex, .katex *) { font-size: max(1em, 1.25rem) !important; }
 [data-testid="stMain"] :is(p, li):not(.katex, .katex *) { font-size: max(1em, 1.35rem) !important; }
 [data-testid="stMain"] [data-testid="stCaptionContainer"] { color: inherit; opacity: 0.85; }
 [data-testid="stMain"] h1 { font-size: 3.2rem; }

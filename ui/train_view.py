@@ -256,7 +256,9 @@ def setting_label(name: str, family: str = "gan") -> str:
     return _(SETTING_LABELS[name]) if name in SETTING_LABELS else name
 
 
-CODE_NAME = re.compile(r"\b(" + "|".join(sorted({*LABELS, *SETTING_LABELS, "steps"}, key=len, reverse=True)) + r")\b")
+# Code names are the snake_case ones: "steps" or "beta" in a sentence are words, not settings.
+CODE_NAME = re.compile(r"\b(" + "|".join(sorted({name for name in {*LABELS, *SETTING_LABELS} if "_" in name},
+                                                  key=len, reverse=True)) + r")\b")
 
 
 def plain_names(text: str, family: str = "gan") -> str:
