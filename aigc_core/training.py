@@ -236,19 +236,24 @@ def make_recorder(model, run: Run, config: TrainingConfig, *, start_step: int, t
                 self.early_checkpoint_due = False
             if progress is not None:
                 progress(self.step, target_step, values)
-            if self.signal_received:
-                self.outcome = "interrupted"
-                self.model.stop_training = True
-            elif run.stop_requested():
-                self.outcome = "stopped"
-                self.model.stop_training = True
-            elif target_step is not None and self.step >= target_step:
-                self.model.stop_training = True
-            elif deadline_s is not None and time.monotonic() - self.started >= deadline_s:
+            budget_spent = (target_step is not None and self.step >= target_step) or (
+                deadline_s is not None and time.monotonic() - self.started >= deadline_s)
+            if not self.end_if_asked() and budget_spent:
                 self.model.stop_training = True
             if not self.model.stop_training:
                 self.hold_between_steps()
             self.write_status()
+
+        def end_if_asked(self) -> bool:
+            """A signal (interrupted) or a stop request (stopped) ends the run after this step; True if so."""
+            if self.signal_received:
+                self.outcome = "interrupted"
+            elif run.stop_requested():
+                self.outcome = "stopped"
+            else:
+                return False
+            self.model.stop_training = True
+            return True
 
         def hold_between_steps(self):
             """Slow motion and pause (control.json); their seconds count neither as training nor in the ETA."""
@@ -261,12 +266,7 @@ def make_recorder(model, run: Run, config: TrainingConfig, *, start_step: int, t
                 self.write_status(force=True, paused=True)
                 self.exclude(self.control.wait_while_paused(
                     self.step, should_end=lambda: self.signal_received or run.stop_requested()))
-                if self.signal_received:
-                    self.outcome = "interrupted"
-                    self.model.stop_training = True
-                elif run.stop_requested():
-                    self.outcome = "stopped"
-                    self.model.stop_training = True
+                self.end_if_asked()
                 self.write_status(force=True, paused=False)
             self.step_began, self.step_excluded = time.monotonic(), 0.0
 

@@ -184,7 +184,7 @@ def _reset_hyperparameters() -> None:
     st.session_state.train_broken = NO_BREAKAGE
 
 
-def _apply_broken_preset() -> None:
+def apply_broken_preset() -> None:
     """Fill the form with a "break it on purpose" setup: its model, preset and bad hyperparameters."""
     name = st.session_state.train_broken
     if name not in BROKEN_PRESETS:
@@ -400,7 +400,7 @@ def settings_form() -> TrainingConfig:
                          "internet (to avoid that, {fix}).").format(dataset=DATASET_TITLES[dataset],
                                                                     fix=fetch_fix(dataset)))
         broken = st.selectbox(_("Break it on purpose"), [NO_BREAKAGE, *BROKEN_PRESETS], key="train_broken",
-                              on_change=_apply_broken_preset, format_func=lambda name: _(name) if name == NO_BREAKAGE
+                              on_change=apply_broken_preset, format_func=lambda name: _(name) if name == NO_BREAKAGE
                               else broken_preset_title(name),
                               help=_("Known ways to make training fail; the diagnosis under the chart should spot "
                                      "them."))
