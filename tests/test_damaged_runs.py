@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import secrets
 import shutil
 import tempfile
 import time
@@ -384,3 +385,40 @@ def test_runs_page_offers_no_download_of_a_linked_file(planted_links, monkeypatc
     buttons = {button.proto.label: button.proto.disabled for button in app.get("download_button")}
     assert buttons["Weights (.weights.h5)"] and buttons["Metrics (.csv)"]
     assert not buttons["Latest samples (.png)"]  # its own snapshot at step 10
+
+
+# -- fuzzed files through every page and every CLI command -------------------------------------------------
+PAGES_AND_COMMANDS = settings(derandomize=True, max_examples=3, deadline=None,
+                              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+@PAGES_AND_COMMANDS
+@given(name=strategies.sampled_from(sorted(SOUND)), data=strategies.binary(max_size=48) | JSON_VALUES.map(
+    lambda value: json.dumps(value).encode()))
+def test_a_fuzzed_run_file_breaks_no_page_and_no_command(runs_dir, tmp_path, monkeypatch, capsys, name, data):
+    """The issue's own demand: random bytes or wrong JSON in any file of a run, and then every page
+    renders and every CLI command that takes a run ends with a clean exit code and one-line errors."""
+    monkeypatch.setenv("AIGC_WEIGHTS_DIR", str(tmp_path / "no-weights"))
+    run_id = f"fuzzed-{secrets.token_hex(4)}"
+    run = write_run(Path(runs_dir), run_id, {**SOUND, name: data})
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    app.query_params["run"] = run_id
+    app.run()
+    assert_clean(app)
+    for page in ("pages/train.py", "pages/compare.py", "pages/latent.py", "pages/runs.py"):
+        app.switch_page(page).run()
+        assert_clean(app)
+    capsys.readouterr()  # what the pages logged is not the CLI's
+    out = tmp_path / f"{run_id}.png"
+    for command in (["list"], ["stop", "--run", str(run.path)], ["resume", "--run", str(run.path), "--steps", "1"],
+                    ["sample", "--run", str(run.path), "--num", "2", "--out", str(out)],
+                    ["evaluate", "--run", str(run.path), "--num", "2"]):
+        code = main(command)
+        errors = capsys.readouterr().err.strip().splitlines()
+        assert code in (0, 1, 2), (command, code)
+        assert len(errors) <= 1 and not any("Traceback" in line for line in errors), (command, errors)
+    from conftest import end_workers
+
+    end_workers(RunStore(runs_dir), timeout_s=10)  # a resume that was accepted queued a worker
