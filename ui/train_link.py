@@ -46,17 +46,23 @@ def apply_link_settings(apply_broken_preset) -> None:
             state.train_preset = preset
 
 
-def render_replay_section() -> str | None:
-    """Recorded runs of the demo pack; returns the id of a replay just started, else None."""
-    names = replay.list_recordings()
-    if not names:
-        return None
-    recordings = {}
+@st.cache_data(show_spinner=False)
+def recording_texts(names: tuple[str, ...]) -> dict[str, tuple[str, str]]:
+    """name -> (title, note) of the demo pack's recordings, read once per server, not on every rerun
+    of the Train page (the pack's snapshots are 4 MB). A damaged recording is left out."""
+    texts = {}
     for name in names:
         try:
-            recordings[name] = replay.load_recording(name)
+            recording = replay.load_recording(name)
         except ValueError:
-            continue  # a damaged recording is left out; the others still play
+            continue
+        texts[name] = (recording.title, recording.note)
+    return texts
+
+
+def render_replay_section() -> str | None:
+    """Recorded runs of the demo pack; returns the id of a replay just started, else None."""
+    recordings = recording_texts(tuple(replay.list_recordings()))
     if not recordings:
         return None
     with st.expander(_("Replay a recorded run (no training needed)"), icon=":material/replay:"):
@@ -64,10 +70,10 @@ def render_replay_section() -> str | None:
                      "speed you choose: for a slow laptop, or a class with no time to train."))
         choice_column, speed_column, button_column = st.columns([4, 2, 2], vertical_alignment="bottom")
         name = choice_column.selectbox(_("Recording"), list(recordings), key="train_replay_choice",
-                                       format_func=lambda key: _(recordings[key].title))
+                                       format_func=lambda key: _(recordings[key][0]))
         speed = speed_column.select_slider(_("Speed"), list(replay.SPEEDS), value=1.0, key="train_replay_speed",
                                            format_func=SPEED_TITLES.get)
-        st.caption(_(recordings[name].note))
+        st.caption(_(recordings[name][1]))
         if button_column.button(_("Replay"), key="train_replay", icon=":material/replay:", width="stretch"):
             try:
                 store = RunStore()
