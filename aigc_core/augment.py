@@ -542,7 +542,7 @@ def is_conditional_class(model_class_name: str | None) -> bool:
 
 def is_conditional_source(source) -> bool:
     """Whether a model source's saved config names a class that draws a chosen digit."""
-    from aigc_core.runs import read_json
+    from aigc_core.files import read_json
 
     description = read_json(source.config_path)
     return isinstance(description, dict) and is_conditional_class(description.get("model_class"))
@@ -568,7 +568,7 @@ def load_generator_arm(family: str, key: str, store=None, weights_dir: Path | No
     Raises:
         ValueError: for an unknown key, or a model that is not a conditional `family` model.
     """
-    from aigc_core.runs import read_json
+    from aigc_core.files import read_json
     from aigc_core.sources import load_source, resolve_source
     from aigc_core.weights import WEIGHTS_DIR
 

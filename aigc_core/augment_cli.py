@@ -142,7 +142,7 @@ def command_augment(arguments) -> int:
         print(f"  {line}")
     print(f"finished in {result.elapsed_s:.1f} s ({result.cpu_s:.1f} s of CPU time)")
     if out is not None:
-        from aigc_core.runs import write_json_atomic
+        from aigc_core.files import write_json_atomic
 
         write_json_atomic(out, result.to_dict())
         print(f"wrote {out}")

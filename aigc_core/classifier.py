@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from aigc_core.data import DATASET_NAMES, DATASET_TITLES
-from aigc_core.runs import PROJECT_ROOT, read_json, write_json_atomic
+from aigc_core.files import PROJECT_ROOT, read_json, write_json_atomic
 
 CLASSIFIER_DIR = PROJECT_ROOT / "weights" / "classifier"
 CLASSIFIER_WEIGHTS_PATH = CLASSIFIER_DIR / "mnist.weights.h5"

@@ -239,7 +239,7 @@ def command_sample(arguments) -> int:
 
     from aigc_core.images import make_grid, png_bytes
     from aigc_core.limits import labels_for, validate_label, validate_sample_output, validate_sampling
-    from aigc_core.runs import write_bytes_atomic
+    from aigc_core.files import write_bytes_atomic
     from aigc_core.training import quiet_tensorflow
 
     quiet_tensorflow()

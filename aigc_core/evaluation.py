@@ -23,7 +23,7 @@ import numpy as np
 
 from aigc_core import classifier as classifier_module
 from aigc_core.data import DATASET_NAMES, DATASET_TITLES
-from aigc_core.runs import PROJECT_ROOT, read_json, write_json_atomic
+from aigc_core.files import PROJECT_ROOT, read_json, write_json_atomic
 
 REFERENCE_PATH = PROJECT_ROOT / "weights" / "reference_metrics.json"  # MNIST's; other datasets' sit beside their classifier
 REFERENCE_FILENAME = "reference_metrics.json"

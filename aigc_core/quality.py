@@ -30,13 +30,17 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from aigc_core import classifier as classifier_module
 from aigc_core import evaluation
 from aigc_core.data import DatasetError
-from aigc_core.runs import Run, write_bytes_atomic
+from aigc_core.files import write_bytes_atomic
+
+if TYPE_CHECKING:  # the scorer writes through the Run it is given; the run store is not imported
+    from aigc_core.runs import Run
 
 QUALITY_SAMPLES_VARIABLE = "AIGC_QUALITY_SAMPLES"
 DEFAULT_QUALITY_SAMPLES = 1000

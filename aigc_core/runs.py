@@ -24,18 +24,17 @@ import os
 import re
 import secrets
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from aigc_core.files import PROJECT_ROOT, append_json_lines, read_json, write_bytes_atomic, write_json_atomic
 from aigc_core.run_files import (
     CHECKPOINT, CONFIG, DAMAGED, MODEL_CONFIG, OBJECT_FILES, STATUS, DamagedRunFile, read_json_lines,
     read_json_object, read_snapshot,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 ACTIVE_STATES = ("queued", "running")
 FINAL_STATES = ("finished", "stopped", "failed", "interrupted")
@@ -46,33 +45,6 @@ STARTUP_GRACE_S = 60.0
 def default_runs_root() -> Path:
     """`$AIGC_RUNS_DIR`, or `runs/` in the project folder."""
     return Path(os.environ.get("AIGC_RUNS_DIR", PROJECT_ROOT / "runs")).resolve()
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename: readers see old or new, never half."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, data) -> None:
-    write_bytes_atomic(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
-
-
-def read_json(path: Path, default=None):
-    """The JSON in a file, or `default` when it is missing, unreadable or not JSON (binary bytes too)."""
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError, RecursionError):
-        return default
 
 
 def validate_run_id(run_id: str) -> str:
@@ -124,20 +96,6 @@ def worker_gone(status: dict) -> bool:
     if pid:
         return not process_alive(pid, status.get("pid_start_time"))
     return time.time() - status.get("created_at", time.time()) > STARTUP_GRACE_S
-
-
-def append_json_lines(path: Path, rows: list[dict]) -> None:
-    """Append rows as JSON lines in one write, synced: a reader skips at most a partial last line.
-
-    Every `.jsonl` file of a run grows this way (metrics, quality, the VAE's KL history).
-    """
-    if not rows:
-        return
-    text = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
-    with open(path, "a") as stream:
-        stream.write(text)
-        stream.flush()
-        os.fsync(stream.fileno())
 
 
 class Run:

@@ -10,7 +10,7 @@ import threading
 import warnings
 from pathlib import Path
 
-from aigc_core.runs import PROJECT_ROOT, read_json, write_json_atomic
+from aigc_core.files import PROJECT_ROOT, read_json, write_json_atomic
 
 WEIGHTS_DIR = PROJECT_ROOT / "weights"
 

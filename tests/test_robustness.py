@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aigc_core import housekeeping, runs, training, worker
+from aigc_core import files, housekeeping, runs, training, worker
 from aigc_core.cli import main
 from aigc_core.limits import MAX_SEED, validate_sample_output, validate_sampling
 from aigc_core.runs import RunStore, own_process_identity
@@ -214,6 +214,7 @@ def test_runs_folder_not_writable_refuses_to_start_in_one_line(store, monkeypatc
                 raise OSError(errno.ENOSPC, NO_SPACE)
 
             monkeypatch.setattr(runs, "write_bytes_atomic", refuse)
+            monkeypatch.setattr(files, "write_bytes_atomic", refuse)  # behind write_json_atomic
             expected = (OSError, "cannot create a run")
         else:
             expected = (ValueError, "not writable")
@@ -247,6 +248,7 @@ def fail_writes(monkeypatch, should_fail):
         return real(path, data)
 
     monkeypatch.setattr(runs, "write_bytes_atomic", writer)
+    monkeypatch.setattr(files, "write_bytes_atomic", writer)  # behind write_json_atomic
     monkeypatch.setattr(training, "write_bytes_atomic", writer)
     return calls
 

@@ -17,7 +17,7 @@ import pytest
 import streamlit
 from streamlit.testing.v1 import AppTest
 
-from aigc_core import housekeeping, ownership, runs, worker
+from aigc_core import files, housekeeping, ownership, runs, worker
 from aigc_core.cli import main
 from aigc_core.ownership import OPERATOR, NotOwner, Requester
 from aigc_core.runs import RunStore, own_process_identity
@@ -218,6 +218,7 @@ def refuse_writes_in(monkeypatch, root) -> None:
 
     monkeypatch.setattr(os, "rename", lambda source, target: refuse(source, target) or real_rename(source, target))
     monkeypatch.setattr(runs, "write_bytes_atomic", lambda path, data: refuse(path) or real_write(path, data))
+    monkeypatch.setattr(files, "write_bytes_atomic", lambda path, data: refuse(path) or real_write(path, data))
 
 
 def test_deleting_in_a_read_only_folder_loses_no_file(store, monkeypatch):
