@@ -68,24 +68,23 @@ def spawn_worker(run: Run, extra_steps: int | None = None, extra_minutes: float 
 
 
 def launch(config: TrainingConfig, store: RunStore | None = None, requester: Requester = OPERATOR) -> Run:
-    """Validate, create the run directory (queued) and start its worker; returns immediately.
+    """Create the run directory (queued) and start its worker; returns immediately.
+
+    The config is validated once, by the caller: `aigc_core.studio.launch` (the faces' door) or
+    `aigc_core.twin.twin_configs`; it is not checked again here.
 
     Args:
         requester: who starts it; a visitor is held to the per-browser and server-wide caps and
             becomes the run's owner. The default, the operator (the CLI), is never capped.
 
     Raises:
-        ValueError: a bad config, a cap reached, or too little disk space (after old runs are pruned).
+        ValueError: a cap reached, or too little disk space (after old runs are pruned).
         OSError: the runs folder cannot be written; no half-made run is left behind.
     """
-    from aigc_core.config import validate
-    from aigc_core.training import start_run
-
     store = store or RunStore()
-    validate(config)
     with admission(store, requester):
         prepare_new_run(store)
-        run = start_run(config, store, owner=requester.owner)
+        run = store.create(config.to_dict(), owner=requester.owner)
     spawn_worker(run)
     return run
 
