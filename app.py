@@ -6,7 +6,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ chat
 
 import streamlit as st
 
-from aigc_core.runs import RunStore, default_runs_root
+from aigc_core import studio
 from ui.i18n import _, restore_language
 from ui.lesson_view import render_lesson_panel, restore_lesson
 from ui.router import routed
@@ -37,19 +37,11 @@ def reconcile_runs_once(runs_root: str) -> int:
 
     Running runs whose worker is gone are recorded as failed; queued ones get a new worker.
     """
-    from aigc_core.housekeeping import reconcile
-
-    requeued = reconcile(RunStore(runs_root))
-    if requeued:
-        from aigc_core.worker import spawn_worker  # imports Keras: only when there is work to restart
-
-        for run in requeued:
-            spawn_worker(run)
-    return len(requeued)
+    return studio.settle_after_restart()
 
 
 try:
-    reconcile_runs_once(str(default_runs_root()))
+    reconcile_runs_once(str(studio.runs_folder()))
 except OSError:
     pass  # a read-only runs folder: every reader still reports dead workers; Train says why it cannot start
 

@@ -124,7 +124,7 @@ def command_augment(arguments) -> int:
         if key not in (AUTO, NONE) and ":" not in key:
             raise ValueError(f"--{family} must be weights:NAME, run:ID, auto or none; received {key[:80]!r}")
 
-    from aigc_core.training import quiet_tensorflow
+    from aigc_core.studio import quiet_tensorflow
 
     quiet_tensorflow()
     from aigc_core.augment import count_trainings, format_table, run_experiment
@@ -142,8 +142,8 @@ def command_augment(arguments) -> int:
         print(f"  {line}")
     print(f"finished in {result.elapsed_s:.1f} s ({result.cpu_s:.1f} s of CPU time)")
     if out is not None:
-        from aigc_core.files import write_json_atomic
+        from aigc_core.studio import write_json
 
-        write_json_atomic(out, result.to_dict())
+        write_json(out, result.to_dict())
         print(f"wrote {out}")
     return 0

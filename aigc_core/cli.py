@@ -186,12 +186,10 @@ def _report(run, status) -> int:
 
 
 def command_train(arguments) -> int:
-    from aigc_core.config import TrainingConfig, validate
-    from aigc_core.housekeeping import check_disk_space, prepare_new_run
-    from aigc_core.runs import RunStore
-    from aigc_core.training import quiet_tensorflow, train_run
+    from aigc_core import studio
+    from aigc_core.config import TrainingConfig
 
-    quiet_tensorflow()
+    studio.quiet_tensorflow()
     if arguments.model not in ("gan", "vae"):
         return _fail(f"model must be one of ['gan', 'vae']; received {arguments.model!r}")
     config = TrainingConfig(
@@ -201,75 +199,41 @@ def command_train(arguments) -> int:
         checkpoint_every=arguments.checkpoint_every, dataset=arguments.dataset, train_limit=arguments.train_limit,
         devices=arguments.devices, precision=arguments.precision,
     )
-    validate(config)
-    if arguments.run_dir:
-        run_dir = Path(arguments.run_dir).resolve()
-        if run_dir.exists():
-            return _fail(f"--run-dir {run_dir} already exists; choose a new directory or use resume")
-        check_disk_space(run_dir.parent)  # a folder the user named is not pruned
-        run = RunStore(run_dir.parent).create(config.to_dict(), run_id=run_dir.name)
-    else:
-        store = RunStore(arguments.runs_root) if arguments.runs_root else RunStore()
-        prepare_new_run(store)
-        run = store.create(config.to_dict())
+    run = studio.create_run(config, run_dir=arguments.run_dir, runs_root=arguments.runs_root)  # validates, once
     print(f"run directory: {run.path}")
-    status = train_run(run, progress=_progress_printer())
+    status = studio.train_here(run, progress=_progress_printer())
     return _report(run, status)
 
 
 def _load_source(arguments):
-    from aigc_core.runs import RunStore
-    from aigc_core.training import load_run_model
-    from aigc_core.weights import config_path_for, find_shipped, load_model_from_files
+    from aigc_core import studio
 
     if arguments.run is not None:  # an empty --run "" names no run, not the weights branch
-        run = RunStore().open_path(arguments.run)
-        if not run.weights_path.exists():
-            raise ValueError(f"run {run.path} has no checkpoint yet (no model.weights.h5)")
-        return load_run_model(run)
-    weights = Path(arguments.weights)
-    if weights.suffix == ".h5" or weights.exists():
-        return load_model_from_files(config_path_for(weights), weights)
-    entry = find_shipped(arguments.weights)
-    return load_model_from_files(entry["config_path"], entry["weights_path"])
+        return studio.load_run_model(studio.open_run(arguments.run))
+    return studio.load_weights_model(arguments.weights)
 
 
 def command_sample(arguments) -> int:
-    import numpy as np
+    from aigc_core import studio
 
-    from aigc_core.images import make_grid, png_bytes
-    from aigc_core.limits import labels_for, validate_label, validate_sample_output, validate_sampling
-    from aigc_core.files import write_bytes_atomic
-    from aigc_core.training import quiet_tensorflow
-
-    quiet_tensorflow()
-    out = validate_sample_output(arguments.out)
-    num_samples, seed = validate_sampling(arguments.num, arguments.seed, names=("--num", "--seed"))
+    studio.quiet_tensorflow()
+    out = studio.validate_sample_output(arguments.out)
+    num_samples, seed = studio.validate_sampling(arguments.num, arguments.seed, names=("--num", "--seed"))
     if arguments.label is not None:
-        validate_label(arguments.label, name="--label")  # a label out of range is refused before loading
+        studio.validate_label(arguments.label, name="--label")  # a label out of range is refused before loading
     model = _load_source(arguments)
-    labels = labels_for(model.num_classes, num_samples, arguments.label, name="--label")
-    images = model.sample(num_samples, seed=seed, labels=labels)
-    if out.suffix == ".npy":
-        import io
-
-        buffer = io.BytesIO()
-        np.save(buffer, images.astype(np.float32))
-        write_bytes_atomic(out, buffer.getvalue())
-    else:
-        write_bytes_atomic(out, png_bytes(make_grid(images), scale=2))
+    labels = studio.labels_for(model.num_classes, num_samples, arguments.label, name="--label")
+    studio.save_samples(model.sample(num_samples, seed=seed, labels=labels), out)
     shown = f" of digit {arguments.label}" if arguments.label is not None else ""
     print(f"wrote {num_samples} samples{shown} to {out}")
     return 0
 
 
 def command_list(arguments) -> int:
-    from aigc_core.runs import RunStore
-    from aigc_core.weights import shipped_weights
+    from aigc_core import studio
 
-    store = RunStore(arguments.runs_root) if arguments.runs_root else RunStore()
-    runs = store.list()
-    print(f"runs in {store.root}:")
+    runs = studio.list_runs(arguments.runs_root)
+    print(f"runs in {studio.runs_folder(arguments.runs_root)}:")
     if not runs:
         print("  (none)")
     for run in runs:
@@ -280,7 +244,7 @@ def command_list(arguments) -> int:
         print(f"  {row['run_id']:36s} {row['state']:10s} {row['model'] or '?'}-{row['preset'] or '?':6s} "
               f"step {row['step']:>6} {row['elapsed_s']:8.1f} s  {losses}{broken}{error}")
     print("shipped weights:")
-    entries = shipped_weights()
+    entries = studio.shipped_models()
     if not entries:
         print("  (none)")
     for entry in entries:
@@ -289,43 +253,31 @@ def command_list(arguments) -> int:
 
 
 def command_resume(arguments) -> int:
-    from aigc_core.config import TrainingConfig, validate
-    from aigc_core.housekeeping import check_disk_space
-    from aigc_core.limits import validate_extra_budget
-    from aigc_core.runs import RunStore
-    from aigc_core.training import quiet_tensorflow, train_run
+    from aigc_core import studio
 
-    quiet_tensorflow()
-    run = RunStore().open_path(arguments.run)
-    status = run.status()
-    state = status.get("state")
-    if state in ("queued", "running"):
-        return _fail(f"run {run.path} is still {state}; stop it first")
-    if state == "damaged":
-        return _fail(f"run {run.path} cannot be resumed: {status.get('error')}")
-    if arguments.epochs is not None:
-        return _fail("resume takes --steps or --minutes, not --epochs")
-    for name in ("steps", "minutes"):
-        value = getattr(arguments, name)
-        if value is not None and not value > 0:
-            return _fail(f"--{name} must be positive; received {value}")
-    arguments.steps, arguments.minutes = validate_extra_budget(arguments.steps, arguments.minutes,
-                                                               names=("--steps", "--minutes"))
-    # The run's recorded config must still fit this machine (e.g. its `devices`): refused here, the
-    # run keeps its state instead of being marked failed by a training that cannot start.
-    validate(TrainingConfig.from_dict(run.config()))
-    check_disk_space(run.path.parent)  # the same free-space rule as a new run (AIGC_MIN_FREE_MB)
+    studio.quiet_tensorflow()
+    run = studio.open_run(arguments.run)
+    state = run.status().get("state")
+    if state not in studio.ACTIVE_STATES and state != "damaged":
+        if arguments.epochs is not None:
+            return _fail("resume takes --steps or --minutes, not --epochs")
+        for name in ("steps", "minutes"):
+            value = getattr(arguments, name)
+            if value is not None and not value > 0:
+                return _fail(f"--{name} must be positive; received {value}")
+    # The state, the budget, the recorded config on this machine and the free disk space, checked at the door.
+    arguments.steps, arguments.minutes = studio.check_resumable_here(run, arguments.steps, arguments.minutes)
     print(f"resuming {run.path} from step {(run.checkpoint() or {}).get('step', 0)}")
-    status = train_run(run, extra_steps=arguments.steps, extra_minutes=arguments.minutes,
-                       progress=_progress_printer())
+    status = studio.train_here(run, extra_steps=arguments.steps, extra_minutes=arguments.minutes,
+                               progress=_progress_printer())
     return _report(run, status)
 
 
 def command_stop(arguments) -> int:
-    from aigc_core.runs import RunStore
+    from aigc_core import studio
 
-    run = RunStore().open_path(arguments.run)
-    run.request_stop()
+    run = studio.open_run(arguments.run)
+    studio.stop(run)  # the CLI is the operator: any run
     print(f"stop requested for {run.path}")
     return 0
 
@@ -337,51 +289,35 @@ def command_evaluate(arguments) -> int:
     beside: the shipped `weights/<name>.metrics.json` come from 10,000 samples and only their
     maker (scripts/train_all_shipped.sh) replaces them, by naming the file with `--json FILE`.
     """
-    from aigc_core.evaluation import (
-        MAX_NUM_SAMPLES, REAL_FLOOR, UNTRAINED_CEILING, dataset_of_weights, default_classifier, evaluate_model,
-        format_table, reference_rows,
-    )
-    from aigc_core.limits import validate_sampling
-    from aigc_core.runs import RunStore, write_json_atomic
-    from aigc_core.training import quiet_tensorflow
-    from aigc_core.weights import WEIGHTS_DIR
+    from aigc_core import studio
 
-    quiet_tensorflow()
-    arguments.num, arguments.seed = validate_sampling(arguments.num, arguments.seed, min_samples=2,
-                                                      max_samples=MAX_NUM_SAMPLES, names=("--num", "--seed"))
+    studio.quiet_tensorflow()
+    arguments.num, arguments.seed = studio.validate_sampling(
+        arguments.num, arguments.seed, min_samples=2, max_samples=studio.evaluation_limits(), names=("--num", "--seed"))
     outputs = []
     if arguments.json is not None:
         if not arguments.json.endswith(".json"):
             return _fail(f"--json expects a FILE.json path; received {arguments.json!r}")
         outputs.append(Path(arguments.json))
+    run = None
     if arguments.run is not None:  # an empty --run "" names no run, not the weights branch
-        run = RunStore().open_path(arguments.run)
-        name, weights = run.run_id, run.weights_path
+        run = studio.open_run(arguments.run)
         outputs.insert(0, run.path / "metrics.json")
-    else:
-        weights = Path(arguments.weights)
-        if weights.suffix == ".h5" or weights.exists():
-            name = weights.name.removesuffix(".weights.h5")
-        else:
-            name, weights = arguments.weights, WEIGHTS_DIR / f"{arguments.weights}.weights.h5"
-    dataset = dataset_of_weights(weights)  # a run's config.json, or "dataset" in shipped <name>.json; else mnist
-    default_classifier(dataset=dataset)  # a missing classifier is reported before any model is loaded
-    model = _load_source(arguments)
-    from aigc_core.data import sha256_of
 
-    weights_sha256 = sha256_of(weights)  # names the weights measured; loading has checked the file exists
-    print(f"evaluating {name} ({dataset}) on {arguments.num} samples (seed {arguments.seed}) ...", file=sys.stderr,
-          flush=True)
-    metrics = evaluate_model(model, num_samples=arguments.num, seed=arguments.seed, dataset=dataset)
-    reference = reference_rows(arguments.num, dataset=dataset)
-    print(format_table({name: metrics, REAL_FLOOR: reference[REAL_FLOOR], UNTRAINED_CEILING: reference[UNTRAINED_CEILING]}))
+    def announce(name: str, dataset: str) -> None:
+        print(f"evaluating {name} ({dataset}) on {arguments.num} samples (seed {arguments.seed}) ...", file=sys.stderr,
+              flush=True)
+
+    report = studio.evaluate(run, arguments.weights, arguments.num, arguments.seed, announce=announce)
+    metrics = report["metrics"]
+    print(studio.evaluation_text(report))
     if metrics.get("digit_agreement"):  # a conditional model: does the label pick the digit?
         shares = "  ".join(f"{digit}: {share:.0%}" for digit, share in enumerate(metrics["digit_agreement"])
                            if share is not None)
         print(f"classifier agrees with the label asked for: {shares}")
     for out in outputs:
-        write_json_atomic(out, {"name": name, "family": model.family, "weights_sha256": weights_sha256, **metrics,
-                                "reference": reference})
+        studio.write_json(out, {"name": report["name"], "family": report["family"],
+                                "weights_sha256": report["weights_sha256"], **metrics, "reference": report["reference"]})
         print(f"wrote {out}")
     return 0
 
@@ -421,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as error:  # DatasetError: offline download and corrupt files
         return _fail(str(error), code=1)
     except OSError as error:  # a full disk, a read-only runs folder, a path that cannot be opened
-        from aigc_core.housekeeping import describe_os_error
+        from aigc_core.studio import describe_os_error
 
         return _fail(describe_os_error(error), code=1)
     except KeyboardInterrupt:

@@ -21,7 +21,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aigc_core import evaluate_process, housekeeping, ownership, replay, run_control, run_files, sources, worker
+from aigc_core.classifier import train_command
+from aigc_core.data import CLASS_NAMES, DATASET_NAMES, DATASET_TITLES, FETCH_COMMANDS, DatasetError, dataset_source
+from aigc_core.devices import PRECISIONS, enable_gpu_memory_growth
+from aigc_core.evaluation import DEFAULT_SAMPLES_PER_DIGIT, REAL_FLOOR, UNTRAINED_CEILING, dataset_of_weights
+from aigc_core.limits import (
+    MAX_SEED, labels_for, validate_extra_budget, validate_label, validate_sample_output, validate_sampling,
+)
 from aigc_core.ownership import OPERATOR, NotOwner, Requester
+from aigc_core.quality import QUALITY_SAMPLES_VARIABLE, scoring_unavailable_reason
+from aigc_core.replay import KL_FILENAME
+from aigc_core.run_files import MODEL_FAMILIES as FAMILIES
 from aigc_core.runs import ACTIVE_STATES, FINAL_STATES, Run, RunStore
 from aigc_core.sources import Source
 
@@ -29,14 +39,24 @@ if TYPE_CHECKING:  # both import Keras (through the model registry): only when a
     from aigc_core.config import TrainingConfig
     from aigc_core.twin import Twin
 
-__all__ = ["ACTIVE_STATES", "FINAL_STATES", "OPERATOR", "NotOwner", "Requester", "Run", "Source"]
+# Plain data the faces draw with (names, titles, limits), passed through from the modules that own them.
+__all__ = [
+    "ACTIVE_STATES", "CLASS_NAMES", "DATASET_NAMES", "DATASET_TITLES", "DEFAULT_SAMPLES_PER_DIGIT", "DatasetError",
+    "FAMILIES", "FETCH_COMMANDS", "FINAL_STATES", "KL_FILENAME", "MAX_SEED", "OPERATOR", "PRECISIONS",
+    "QUALITY_SAMPLES_VARIABLE", "REAL_FLOOR", "UNTRAINED_CEILING", "NotOwner", "Requester", "Run", "Source",
+    "dataset_of_weights", "dataset_source", "enable_gpu_memory_growth", "labels_for", "scoring_unavailable_reason",
+    "train_command", "validate_extra_budget", "validate_label", "validate_sample_output", "validate_sampling",
+]
 
 TWIN_AXES = ("seconds", "images")  # aigc_core.twin.AXES, without importing the model registry
 TWIN_FILE = "twin.json"  # aigc_core.twin.TWIN_FILE
 
 
-def _store(store: RunStore | None) -> RunStore:
-    return store if store is not None else RunStore()
+def _store(store: RunStore | str | Path | None) -> RunStore:
+    """`store` itself, a runs folder given by its path (the CLI's --runs-root), or `$AIGC_RUNS_DIR`'s."""
+    if isinstance(store, RunStore):
+        return store
+    return RunStore(store) if store else RunStore()
 
 
 # -- configs and launching -----------------------------------------------------------------
@@ -83,14 +103,21 @@ def create_run(config: TrainingConfig, run_dir: str | Path | None = None, runs_r
             raise ValueError(f"--run-dir {run_dir} already exists; choose a new directory or use resume")
         housekeeping.check_disk_space(run_dir.parent)
         return RunStore(run_dir.parent).create(config.to_dict(), run_id=run_dir.name)
-    store = RunStore(runs_root) if runs_root else RunStore()
+    store = _store(runs_root)
     housekeeping.prepare_new_run(store)
     return store.create(config.to_dict())
 
 
+def quiet_tensorflow() -> None:
+    """Keep TensorFlow's start-up chatter out of a command's output (imports it)."""
+    from aigc_core.training import quiet_tensorflow as quiet
+
+    quiet()
+
+
 def train_here(run: Run, extra_steps: int | None = None, extra_minutes: float | None = None, progress=None) -> dict:
     """Train `run` in this process until its budget ends (the CLI's foreground training); the final status."""
-    from aigc_core.training import quiet_tensorflow, train_run
+    from aigc_core.training import train_run
 
     quiet_tensorflow()
     return train_run(run, extra_steps=extra_steps, extra_minutes=extra_minutes, progress=progress)
@@ -106,8 +133,6 @@ def check_resumable_here(run: Run, extra_steps=None, extra_minutes=None) -> tupl
         ValueError: an active or damaged run, a bad budget, a config this machine refuses, or too
             little disk space.
     """
-    from aigc_core.limits import validate_extra_budget
-
     status = run.status()
     state = status.get("state")
     if state in ACTIVE_STATES:
@@ -221,6 +246,17 @@ def read_run_file(run: Run, name: str) -> bytes | None:
     return run_files.read_run_bytes(path)
 
 
+def has_file(run: Run, name: str) -> bool:
+    """True when the run has this file of its own (not a link planted in the runs folder)."""
+    return run_files.is_own_file(run.path / name)
+
+
+def run_source(run: Run) -> Source:
+    """The run's checkpoint as a model source (its label the bare run id), whether or not it exists yet."""
+    return Source(f"run:{run.run_id}", run.run_id, run.config().get("model", "gan"), run.model_config_path,
+                  run.weights_path)
+
+
 def kl_history(run: Run) -> list[dict]:
     """A VAE run's per-dimension KL rows, oldest first ([] for other runs)."""
     from aigc_core.training import kl_history as read_kl_history
@@ -244,6 +280,64 @@ def resolve_source(key: str, weights_dir: Path | None = None, store: RunStore | 
 def load_source(key: str, weights_dir: Path | None = None, store: RunStore | None = None):
     """The model behind a source key, built from its config and loaded with its weights."""
     return sources.load_source(key, _store(store), *([weights_dir] if weights_dir is not None else []))
+
+
+def source_dataset(source: Source) -> str:
+    """The dataset a source's model was trained on (its run's config.json or its weights' JSON).
+
+    Raises:
+        ValueError: when those files name a dataset this version does not know.
+    """
+    return dataset_of_weights(source.weights_path)
+
+
+def source_run(source: Source) -> Run | None:
+    """The run behind a source: its own run, or the run shipped weights name as `source_run`."""
+    from aigc_core.files import read_json
+
+    if source.key.startswith("run:"):
+        run_id = source.key.split(":", 1)[1]
+    else:
+        run_id = (read_json(source.config_path) or {}).get("source_run")
+    if not run_id:
+        return None
+    try:
+        return RunStore().get(run_id)
+    except ValueError:
+        return None
+
+
+def training_facts(source: Source) -> dict:
+    """Steps, training seconds and loss rows of a source (rows None: no history available).
+
+    A run reports its own status and metrics. Shipped weights carry `steps` and
+    `training_seconds` in their JSON; their loss history exists only if the run that made
+    them (`source_run`) is in the local run store, or a `<name>.history.jsonl` ships beside them.
+    """
+    from aigc_core.files import read_json
+
+    run = source_run(source)
+    if source.key.startswith("run:"):
+        status = run.status() if run else {}
+        return {"steps": status.get("step"), "seconds": status.get("elapsed_s"),
+                "rows": run.metrics() if run else None}
+    metadata = read_json(source.config_path) or {}
+    history = source.weights_path.with_name(f"{source.key.split(':', 1)[1]}.history.jsonl")
+    rows = Run.read_metrics_file(history) if history.exists() else (run.metrics() if run else None)
+    return {"steps": metadata.get("steps"), "seconds": metadata.get("training_seconds"), "rows": rows}
+
+
+def source_evaluation(source: Source) -> dict | None:
+    """The measured sample quality of a source (`metrics.json` in a run's folder, or
+    `weights/<name>.metrics.json` beside shipped weights); None when it was not evaluated."""
+    from aigc_core.files import read_json
+
+    if source.key.startswith("run:"):
+        path = source.weights_path.parent / "metrics.json"
+    else:
+        path = source.weights_path.with_name(f"{source.key.split(':', 1)[1]}.metrics.json")
+    metrics = read_json(path)
+    return metrics if isinstance(metrics, dict) else None
 
 
 def shipped_models(weights_dir: Path | None = None) -> list[dict]:
@@ -326,11 +420,18 @@ def read_twin(run: Run) -> Twin | None:
     return twin.read_twin(run, RunStore(run.path.parent))
 
 
-def twin_snapshot_at(run: Run, moment: float, axis: str = "seconds"):
-    """The run's snapshot shown at `moment` on the twin race's axis (see `aigc_core.twin.snapshot_at`)."""
+def timed_snapshots(run: Run, axis: str = "seconds") -> list[tuple[float, int, object]]:
+    """(moment on the axis, step, snapshot file) of each of a twin member's snapshots, oldest first."""
     from aigc_core import twin
 
-    return twin.snapshot_at(run, moment, axis)
+    return twin.timed_snapshots(run, axis)
+
+
+def snapshot_at(snapshots: list, moment: float):
+    """The last of `timed_snapshots` taken at or before `moment` (the first one before any)."""
+    from aigc_core import twin
+
+    return twin.snapshot_at(snapshots, moment)
 
 
 def twin_moments(found: Twin, axis: str = "seconds") -> list[float]:
@@ -361,14 +462,15 @@ def start_replay(name: str, speed: float = 1.0, requester: Requester = OPERATOR,
 # -- housekeeping and ownership -------------------------------------------------------------------
 
 
-def reconcile_after_restart(store: RunStore | None = None) -> list[Run]:
-    """Mark the runs a previous server left running; returns those whose workers must be restarted."""
-    return housekeeping.reconcile(_store(store))
+def settle_after_restart(store: RunStore | None = None) -> int:
+    """Settle the runs a previous server left behind; returns how many were queued again.
 
-
-def restart_worker(run: Run) -> None:
-    """Start the worker of a run that `reconcile_after_restart` queued again."""
-    worker.spawn_worker(run)
+    Running runs whose worker is gone are recorded as failed; queued ones get a new worker.
+    """
+    requeued = housekeeping.reconcile(_store(store))
+    for run in requeued:
+        worker.spawn_worker(run)
+    return len(requeued)
 
 
 def describe_os_error(error: OSError) -> str:
@@ -389,3 +491,138 @@ def may_control(run: Run, requester: Requester) -> bool:
 def write_failure(error: OSError) -> str:
     """A refused stop, resume or delete's write, in one line."""
     return ownership.write_failure(error)
+
+
+# -- model variants and data (the registry imports Keras: asked only when called) ------------------
+
+
+def presets_for(family: str) -> tuple[str, ...]:
+    """The preset names of a model family, in the order the Train page lists them."""
+    from aigc_core.registry import presets_for as presets
+
+    return presets(family)
+
+
+def get_variant(family: str, preset: str):
+    """A family's preset (its description, batch size, model config); ValueError for an unknown one."""
+    from aigc_core.registry import get_variant as variant
+
+    return variant(family, preset)
+
+
+def load_test_images(dataset: str, limit: int | None = None):
+    """A dataset's test split (images as uint8, labels); DatasetError when its data cannot be read."""
+    from aigc_core.data import load_images
+
+    return load_images(dataset, "test", limit=limit)
+
+
+def kl_test_images(dataset: str):
+    """The fixed test batch a VAE's KL per latent dimension is measured on (the same as in training)."""
+    from aigc_core.training import kl_test_images as images
+
+    return images(dataset)
+
+
+def kl_image_count() -> int:
+    """How many test images `kl_test_images` holds."""
+    from aigc_core.training import KL_IMAGES
+
+    return KL_IMAGES
+
+
+def conditional_agreement(model, samples_per_digit: int = DEFAULT_SAMPLES_PER_DIGIT, seed: int = 0) -> dict:
+    """How often the classifier sees the digit a conditional model was asked for, per digit."""
+    from aigc_core.evaluation import conditional_agreement as agreement
+
+    return agreement(model, samples_per_digit, seed)
+
+
+def collapsed_dimension_nats() -> float:
+    """Below this KL (nats) a VAE's latent dimension counts as collapsed."""
+    from aigc_core.models.vae import COLLAPSED_DIMENSION_NATS
+
+    return COLLAPSED_DIMENSION_NATS
+
+
+# -- files the command line writes ---------------------------------------------------------------
+
+
+def write_json(path: str | Path, data) -> None:
+    """Write a report as JSON atomically: a reader never sees half of it."""
+    from aigc_core.files import write_json_atomic
+
+    write_json_atomic(Path(path), data)
+
+
+def save_samples(images, out: str | Path) -> None:
+    """Write sampled images to `out`: a .npy array of floats in [0, 1], or a .png grid; atomically."""
+    import io
+
+    import numpy as np
+
+    from aigc_core.files import write_bytes_atomic
+    from aigc_core.images import make_grid, png_bytes
+
+    out = Path(out)
+    if out.suffix == ".npy":
+        buffer = io.BytesIO()
+        np.save(buffer, images.astype(np.float32))
+        write_bytes_atomic(out, buffer.getvalue())
+    else:
+        write_bytes_atomic(out, png_bytes(make_grid(images), scale=2))
+
+
+# -- evaluation of a run or weights (the CLI's `evaluate`) -------------------------------------------
+
+
+def evaluation_limits() -> int:
+    """The most samples one evaluation may draw."""
+    from aigc_core.evaluation import MAX_NUM_SAMPLES
+
+    return MAX_NUM_SAMPLES
+
+
+def evaluate(run: Run | None, weights: str | None, num_samples: int, seed: int, announce=None) -> dict:
+    """Measure FID, Inception Score and class coverage of a run's checkpoint or of weights.
+
+    Args:
+        run: the run to measure; else `weights`, a `*.weights.h5` path or a shipped name.
+        announce: called with (name, dataset) once the model is loaded, before the slow part.
+
+    Returns:
+        {"name", "family", "dataset", "weights_sha256", "metrics", "reference"}: the reference rows
+        (real data, an untrained generator) measured the same way, beside which the metrics mean something.
+
+    Raises:
+        ValueError: unknown weights, a run without a checkpoint, or a missing classifier.
+    """
+    from aigc_core.data import sha256_of
+    from aigc_core.evaluation import dataset_of_weights, default_classifier, evaluate_model, reference_rows
+
+    if run is not None:
+        name, path = run.run_id, run.weights_path
+    else:
+        path = Path(weights)
+        if path.suffix == ".h5" or path.exists():
+            name = path.name.removesuffix(".weights.h5")
+        else:
+            name, path = weights, default_weights_dir() / f"{weights}.weights.h5"
+    dataset = dataset_of_weights(path)  # a run's config.json, or "dataset" in shipped <name>.json; else mnist
+    default_classifier(dataset=dataset)  # a missing classifier is reported before any model is loaded
+    model = load_run_model(run) if run is not None else load_weights_model(weights)
+    weights_sha256 = sha256_of(path)  # names the weights measured; loading has checked the file exists
+    if announce is not None:
+        announce(name, dataset)
+    metrics = evaluate_model(model, num_samples=num_samples, seed=seed, dataset=dataset)
+    return {"name": name, "family": model.family, "dataset": dataset, "weights_sha256": weights_sha256,
+            "metrics": metrics, "reference": reference_rows(num_samples, dataset=dataset)}
+
+
+def evaluation_text(report: dict) -> str:
+    """An `evaluate` report as the table printed by the CLI: the model beside the reference rows."""
+    from aigc_core.evaluation import format_table
+
+    reference = report["reference"]
+    return format_table({report["name"]: report["metrics"], REAL_FLOOR: reference[REAL_FLOOR],
+                         UNTRAINED_CEILING: reference[UNTRAINED_CEILING]})

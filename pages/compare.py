@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from aigc_core.runs import RunStore
+from aigc_core import studio
 from ui.cache import model_sources
 from ui import gallery
 from ui.charts import image_grid_png, loss_figure
@@ -28,13 +28,13 @@ else:
     # A shared link (?left=...&right=...&seed=...) opens the same pair; unknown keys fall back.
     share.restore_choice("compare_left", "left", list(by_key), sources[left_index].key)
     share.restore_choice("compare_right", "right", list(by_key), sources[right_index].key)
-    share.restore_int("compare_seed", "seed", 0, 0, 2**31 - 1)
+    share.restore_int("compare_seed", "seed", 0, 0, studio.MAX_SEED)
     left_column, right_column, seed_column = st.columns([2, 2, 1])
     left_key = left_column.selectbox(_("Left model"), list(by_key), key="compare_left",
                                      format_func=lambda key: gallery.source_text(by_key[key]))
     right_key = right_column.selectbox(_("Right model"), list(by_key), key="compare_right",
                                        format_func=lambda key: gallery.source_text(by_key[key]))
-    seed = int(seed_column.number_input(_("Seed"), min_value=0, max_value=2**31 - 1, step=1, key="compare_seed"))
+    seed = int(seed_column.number_input(_("Seed"), min_value=0, max_value=studio.MAX_SEED, step=1, key="compare_seed"))
     share.publish_all({"left": left_key, "right": right_key, "seed": seed})
     mismatch = gallery.dataset_mismatch(by_key[left_key], by_key[right_key])
     if mismatch:
@@ -45,7 +45,7 @@ else:
 
 st.divider()
 st.subheader(_("Training timeline"))
-runs = [run for run in RunStore().list() if run.snapshots()]
+runs = [run for run in studio.list_runs() if run.snapshots()]
 if not runs:
     st.caption(_("No run has saved samples yet; every run saves a grid of the same latent batch as it trains."))
 else:

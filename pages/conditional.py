@@ -3,6 +3,7 @@ grid per model, one row per digit."""
 
 import streamlit as st
 
+from aigc_core.studio import MAX_SEED
 from ui.conditional_view import DEFAULT_PER_DIGIT, MAX_PER_DIGIT, digit_picker, render_model_column, render_one_digit
 from ui import share
 from ui.i18n import _
@@ -17,10 +18,10 @@ st.caption(_("A conditional GAN and a conditional VAE are told which digit to dr
              "under each grid, how often the project's classifier sees the digit that was asked for."))
 
 # A shared link (?seed=...&per_digit=...&digit=...) opens the same view; bad values fall back with a notice.
-share.restore_int("conditional_seed", "seed", 0, 0, 2**31 - 1)
+share.restore_int("conditional_seed", "seed", 0, 0, MAX_SEED)
 share.restore_int("conditional_per_digit", "per_digit", DEFAULT_PER_DIGIT, 2, MAX_PER_DIGIT)
 seed_column, count_column = st.columns([1, 2])
-seed = int(seed_column.number_input(_("Seed"), min_value=0, max_value=2**31 - 1, step=1, key="conditional_seed"))
+seed = int(seed_column.number_input(_("Seed"), min_value=0, max_value=MAX_SEED, step=1, key="conditional_seed"))
 per_digit = int(count_column.slider(_("Samples per digit"), min_value=2, max_value=MAX_PER_DIGIT,
                                     key="conditional_per_digit"))
 share.publish_all({"seed": seed, "per_digit": per_digit})

@@ -5,6 +5,7 @@ import random
 
 import streamlit as st
 
+from aigc_core.studio import MAX_SEED
 from ui.cache import shipped_models
 from ui.home_view import (diagram_style, featured_models, gan_diagram, model_description, render_featured, render_samples,
                           train_a_gan_button, vae_diagram)
@@ -15,7 +16,6 @@ from ui import share
 ensure_router()  # a deep link on a fresh server must still go through app.py
 
 SAMPLES_PER_ROW = 10
-MAX_SEED = 2**31 - 1
 
 def draw_new_seed() -> None:
     """Button callback: runs before the script, so the seed input may still be changed."""

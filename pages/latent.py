@@ -3,6 +3,7 @@ GAN at one chosen digit, or between two digits at one z)."""
 
 import streamlit as st
 
+from aigc_core.studio import MAX_SEED
 from ui.cache import model_sources
 from ui import gallery
 from ui.cache import load_model
@@ -67,15 +68,15 @@ elif model is not None:
         share.restore_choice("latent_walk", "walk", list(WALKS), "z")
         walk = st.radio(_("What moves"), list(WALKS), format_func=lambda value: _(WALKS[value]), key="latent_walk")
         share.restore_int("latent_digit", "digit", gallery.HELD_DIGIT, 0, 9)
-    share.restore_int("latent_seed_a", "seed_a", 0, 0, 2**31 - 1)
+    share.restore_int("latent_seed_a", "seed_a", 0, 0, MAX_SEED)
     if walk == "z":
         st.subheader(_("Walking between two seeds, one digit held fixed") if conditional else _("Walking between two seeds"))
         columns = st.columns([1, 1, 1, 2] if conditional else [1, 1, 2])
         seed_a_column, seed_b_column, method_column = columns[0], columns[1], columns[-1]
-        share.restore_int("latent_seed_b", "seed_b", 1, 0, 2**31 - 1)
+        share.restore_int("latent_seed_b", "seed_b", 1, 0, MAX_SEED)
         share.restore_choice("latent_method", "method", ["linear", "spherical"], "spherical")
-        seed_a = int(seed_a_column.number_input(_("Seed A"), min_value=0, max_value=2**31 - 1, key="latent_seed_a"))
-        seed_b = int(seed_b_column.number_input(_("Seed B"), min_value=0, max_value=2**31 - 1, key="latent_seed_b"))
+        seed_a = int(seed_a_column.number_input(_("Seed A"), min_value=0, max_value=MAX_SEED, key="latent_seed_a"))
+        seed_b = int(seed_b_column.number_input(_("Seed B"), min_value=0, max_value=MAX_SEED, key="latent_seed_b"))
         method = method_column.radio(_("Interpolation"), ["linear", "spherical"], horizontal=True, key="latent_method",
                                      format_func=gallery.method_text)
         digit = None
@@ -88,7 +89,7 @@ elif model is not None:
         st.subheader(_("Label interpolation: one digit blends into another"))
         share.restore_int("latent_digit_b", "digit_b", 8, 0, 9)
         seed_column, from_column, to_column = st.columns(3)
-        seed_a = int(seed_column.number_input(_("Seed (z, held still)"), min_value=0, max_value=2**31 - 1,
+        seed_a = int(seed_column.number_input(_("Seed (z, held still)"), min_value=0, max_value=MAX_SEED,
                                               key="latent_seed_a"))
         digit_a = int(from_column.selectbox(_("From digit"), list(range(10)), key="latent_digit"))
         digit_b = int(to_column.selectbox(_("To digit"), list(range(10)), key="latent_digit_b"))

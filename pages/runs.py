@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from aigc_core.runs import RunStore
+from aigc_core import studio
 from ui.runs_view import render_run_details, report_deleted_selection, runs_table, show_message
 from ui.router import ensure_router
 from ui import share
@@ -21,7 +21,7 @@ def state_label(state) -> str:
 
 
 st.title(_("Runs"))
-runs = RunStore().list()
+runs = studio.list_runs()
 report_deleted_selection({run.run_id for run in runs})
 show_message()
 if not runs:

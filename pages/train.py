@@ -6,9 +6,7 @@ run (a GAN and a VAE on one budget) lives there as `?twin=<twin id>`.
 
 import streamlit as st
 
-from aigc_core.housekeeping import describe_os_error
-from aigc_core.runs import RunStore
-from aigc_core.worker import launch
+from aigc_core import studio
 from ui.i18n import _
 from ui.visitor import requester
 from ui.train_link import apply_link_settings, render_replay_section, replay_caption
@@ -38,12 +36,11 @@ with st.expander(_("Settings for a new run"), key="train_settings", on_change="r
     if start_column.button(_("Start training"), key="train_start", type="primary", icon=":material/play_arrow:",
                            disabled=problem is not None):
         try:
-            store = RunStore()  # the run belongs to this browser; its caps count the run store
-            run_id = launch(config, store, requester(store)).run_id
+            run_id = studio.launch(config, requester()).run_id  # the run belongs to this browser
         except ValueError as error:
             st.error(_("Could not start: {reason}").format(reason=setting_problem_text(error, config.model)))
         except OSError as error:  # a full disk or a read-only runs folder
-            st.error(_("Could not start: {reason}").format(reason=describe_os_error(error)))
+            st.error(_("Could not start: {reason}").format(reason=studio.describe_os_error(error)))
         else:
             twin_value = None
             st.query_params.pop("twin", None)
@@ -64,7 +61,7 @@ if twin_value:
     render_twin_progress(twin_value)
 elif run_id:
     try:
-        replay_caption(RunStore().get(run_id))
+        replay_caption(studio.get_run(run_id))
     except ValueError:
         pass  # an unknown or malformed id: render_run says so
     render_run(run_id)

@@ -15,7 +15,6 @@ from aigc_core.augment import (
     ARM_FAMILIES, GENERATED_RANGE, MIN_EFFECT_POINTS, SEEDS_RANGE, TRAIN_STEPS_RANGE, AugmentSettings,
     Comparison, ExperimentResult, conditional_sources, load_generator_arm, run_experiment, validate_settings,
 )
-from aigc_core.runs import RunStore
 from ui.cache import load_model, weights_directory
 from ui.charts import GRID_COLOUR
 from ui.gallery import one_line, projector_fonts
@@ -45,7 +44,7 @@ def _default(key: str, value) -> None:
 
 def source_choice(family: str) -> str:
     """A select box of the conditional sources of one family; NO_SOURCE when there are none or none is chosen."""
-    sources = conditional_sources(family, RunStore(), weights_directory())
+    sources = conditional_sources(family, None, weights_directory())  # None: the app's run store
     by_key = {source.key: source.label for source in sources}
     options = [*by_key, NO_SOURCE]
     if st.session_state.get(f"augment_{family}") not in options:
@@ -118,8 +117,8 @@ def run_with_progress(settings: AugmentSettings, choices: dict[str, str]) -> Exp
     arms, notes = [], []
     for family, key in choices.items():
         if key:
-            arms.append(load_generator_arm(family, key, RunStore(), weights_directory(), model=load_model(key)))
-        elif conditional_sources(family, RunStore(), weights_directory()):
+            arms.append(load_generator_arm(family, key, None, weights_directory(), model=load_model(key)))
+        elif conditional_sources(family, None, weights_directory()):
             notes.append(_("The {model} arm was switched off.").format(model=_(ARM_FAMILIES[family])))
         else:
             notes.append(missing_model_text(family))

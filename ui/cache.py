@@ -8,10 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-import aigc_core.weights
-from aigc_core.runs import RunStore
-from aigc_core.sources import list_sources, load_source, resolve_source
-from aigc_core.weights import shipped_weights
+from aigc_core import studio
 
 
 def weights_directory() -> Path:
@@ -20,17 +17,17 @@ def weights_directory() -> Path:
     Read at call time (aigc_core binds WEIGHTS_DIR as a default argument when imported), so a
     test or a deployment can point the app at another folder.
     """
-    return Path(os.environ.get("AIGC_WEIGHTS_DIR") or aigc_core.weights.WEIGHTS_DIR)
+    return Path(os.environ.get("AIGC_WEIGHTS_DIR") or studio.default_weights_dir())
 
 
 def model_sources():
     """Every model source (shipped weights, then runs with a checkpoint), read afresh."""
-    return list_sources(RunStore(), weights_directory())
+    return studio.list_sources(weights_directory())
 
 
 def shipped_models() -> list[dict]:
     """The shipped weights entries (name, family, description, paths) of `weights_directory()`."""
-    return shipped_weights(weights_directory())
+    return studio.shipped_models(weights_directory())
 
 
 @st.cache_resource(show_spinner=False)
@@ -41,9 +38,7 @@ def device_description() -> str:
     """
     import tensorflow as tf
 
-    from aigc_core.devices import enable_gpu_memory_growth
-
-    enable_gpu_memory_growth()
+    studio.enable_gpu_memory_growth()
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus:
         return "CPU"
@@ -53,7 +48,7 @@ def device_description() -> str:
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=16)
 def _load_model(key: str, version: float, weights_dir: str):
-    return load_source(key, RunStore(), Path(weights_dir))
+    return studio.load_source(key, Path(weights_dir))
 
 
 def load_model(key: str):
@@ -62,5 +57,5 @@ def load_model(key: str):
     Raises:
         ValueError: for an unknown key or weights that do not fit their config.
     """
-    source = resolve_source(key, RunStore(), weights_directory())
+    source = studio.resolve_source(key, weights_directory())
     return _load_model(key, source.version(), str(weights_directory()))

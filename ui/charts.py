@@ -222,8 +222,9 @@ def kl_figure(kl_values, step: int | None = None, title: str | None = None) -> g
         step: the training step they were measured at, named in the axis title.
         title: optional heading drawn above the figure.
     """
-    from aigc_core.models.vae import COLLAPSED_DIMENSION_NATS
+    from aigc_core.studio import collapsed_dimension_nats
 
+    COLLAPSED_DIMENSION_NATS = collapsed_dimension_nats()
     values = [float(value) for value in kl_values]
     figure = go.Figure(go.Bar(
         x=[f"z{index + 1}" for index in range(len(values))],

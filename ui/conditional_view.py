@@ -11,9 +11,7 @@ import numpy as np
 import streamlit as st
 
 from aigc_core import augment
-from aigc_core.evaluation import DEFAULT_SAMPLES_PER_DIGIT, conditional_agreement
-from aigc_core.runs import RunStore
-from aigc_core.sources import Source
+from aigc_core.studio import DEFAULT_SAMPLES_PER_DIGIT, Source, conditional_agreement
 from ui.cache import load_model, weights_directory
 from ui.charts import image_grid_png
 from ui import share
@@ -27,7 +25,7 @@ NUM_DIGITS = 10
 
 def conditional_sources(family: str) -> list[Source]:
     """The conditional sources of one family in the app's runs and weights folders (shipped weights first)."""
-    return augment.conditional_sources(family, RunStore(), weights_directory())
+    return augment.conditional_sources(family, None, weights_directory())  # None: the app's run store
 
 
 def digit_labels(per_digit: int) -> np.ndarray:

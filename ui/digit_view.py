@@ -272,7 +272,7 @@ def render_vae(model, prepared: PreparedDigit) -> None:
 
 def render_vae_scatter(key: str, model, prepared: PreparedDigit | None) -> None:
     """Where the user's digits land among the encoded test digits (2-D latent spaces only)."""
-    from aigc_core.data import DatasetError
+    from aigc_core.studio import DatasetError
 
     if model.latent_dim != 2:
         st.caption(_("This VAE has a {dimensions}-D latent space; pick a 2-D one (vae-fast) to see where your digit "

@@ -15,11 +15,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from aigc_core import latent
-from aigc_core.data import CLASS_NAMES, DATASET_TITLES
+from aigc_core import studio
 from aigc_core.diagnosis import diagnose
-from aigc_core.evaluation import REAL_FLOOR, UNTRAINED_CEILING, dataset_of_weights
-from aigc_core.runs import Run, RunStore, read_json
-from aigc_core.sources import Source, resolve_source
+from aigc_core.studio import (
+    CLASS_NAMES, DATASET_TITLES, REAL_FLOOR, UNTRAINED_CEILING, DatasetError, Source, training_facts,
+)
 from ui.cache import load_model, weights_directory
 from ui.charts import FONT_SIZE, GRID_COLOUR, image_grid_png, kl_figure, loss_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards
@@ -106,7 +106,7 @@ def default_index(sources: list[Source], family: str, exclude: int | None = None
 def find_source(key: str) -> Source | None:
     """The source behind a key, or None for an unknown one (looked up alone, not by listing all)."""
     try:
-        return resolve_source(key, RunStore(), weights_directory())
+        return studio.resolve_source(key, weights_directory())
     except ValueError:
         return None
 
@@ -118,7 +118,7 @@ def source_dataset(key: str) -> str:
         ValueError: when those files name a dataset this version does not know.
     """
     source = find_source(key)
-    return dataset_of_weights(source.weights_path) if source else "mnist"
+    return studio.source_dataset(source) if source else "mnist"
 
 
 def dataset_title(dataset: str) -> str:
@@ -132,7 +132,7 @@ def dataset_mismatch(left: Source, right: Source) -> str | None:
     digit model and a clothes model measure different things and cannot be ranked.
     """
     try:
-        datasets = dataset_of_weights(left.weights_path), dataset_of_weights(right.weights_path)
+        datasets = studio.source_dataset(left), studio.source_dataset(right)
     except ValueError:
         return None  # an unknown dataset: the card's own loading reports what is wrong
     if datasets[0] == datasets[1]:
@@ -146,46 +146,6 @@ def source_version(key: str) -> float:
     """The checkpoint's mtime: part of every cache key below, so a new checkpoint recomputes."""
     source = find_source(key)
     return source.version() if source else 0.0
-
-
-def source_run(source: Source):
-    """The run behind a source: its own run, or the run shipped weights name as `source_run`."""
-    store = RunStore()
-    if source.key.startswith("run:"):
-        run_id = source.key.split(":", 1)[1]
-    else:
-        run_id = (read_json(source.config_path) or {}).get("source_run")
-    if not run_id:
-        return None
-    try:
-        return store.get(run_id)
-    except ValueError:
-        return None
-
-
-def training_facts(source: Source) -> dict:
-    """Steps, training seconds and loss rows of a source (rows None: no history available).
-
-    A run reports its own status and metrics. Shipped weights carry `steps` and
-    `training_seconds` in their JSON; their loss history exists only if the run that made
-    them (`source_run`) is in the local run store.
-    """
-    run = source_run(source)
-    if source.key.startswith("run:"):
-        status = run.status() if run else {}
-        return {"steps": status.get("step"), "seconds": status.get("elapsed_s"),
-                "rows": run.metrics() if run else None}
-    metadata = read_json(source.config_path) or {}
-    history = source.weights_path.with_name(f"{source.key.split(':', 1)[1]}.history.jsonl")
-    rows = Run.read_metrics_file(history) if history.exists() else (run.metrics() if run else None)
-    return {"steps": metadata.get("steps"), "seconds": metadata.get("training_seconds"), "rows": rows}
-
-
-def evaluation_path(source: Source):
-    """`metrics.json` in a run's folder, or `weights/<name>.metrics.json` beside shipped weights."""
-    if source.key.startswith("run:"):
-        return source.weights_path.parent / "metrics.json"
-    return source.weights_path.with_name(f"{source.key.split(':', 1)[1]}.metrics.json")
 
 
 def evaluation_table(metrics: dict):
@@ -210,8 +170,8 @@ def evaluation_table(metrics: dict):
 
 def render_evaluation(source: Source) -> None:
     """The sample-quality table of a source, or the line saying it was not evaluated yet."""
-    metrics = read_json(evaluation_path(source))
-    table = evaluation_table(metrics) if isinstance(metrics, dict) else None
+    metrics = studio.source_evaluation(source)
+    table = evaluation_table(metrics) if metrics is not None else None
     if table is None:
         st.caption(_("Sample quality (FID, Inception Score): not evaluated yet."))
         return
@@ -320,9 +280,7 @@ def encoded_test_set(key: str, limit: int = SCATTER_LIMIT):
 @st.cache_data(max_entries=4, show_spinner=False)
 def load_test_digits(indices: tuple[int, ...], dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray]:
     """A dataset's test images (as [0, 1] floats) and labels at `indices`."""
-    from aigc_core.data import load_images
-
-    test = load_images(dataset, "test")
+    test = studio.load_test_images(dataset)
     chosen = np.asarray(indices, dtype=np.int64)
     if chosen.size and chosen.max() >= len(test.images):  # a fetched data file may hold fewer than 10,000
         raise ValueError(f"Expected test-set indices below {len(test.images)}. Received: {int(chosen.max())}")
@@ -342,9 +300,7 @@ def reconstructions(key: str, indices: tuple[int, ...]) -> np.ndarray:
 
 @st.cache_data(show_spinner=False)
 def _first_index_of_each_class(dataset: str) -> tuple[int, ...]:
-    from aigc_core.data import load_images
-
-    return tuple(latent.first_index_of_each_label(load_images(dataset, "test", limit=500).labels))
+    return tuple(latent.first_index_of_each_label(studio.load_test_images(dataset, limit=500).labels))
 
 
 def default_digit_indices(key: str | None = None) -> tuple[int, ...]:
@@ -512,7 +468,7 @@ def render_model_card(source: Source, seed: int, side: str) -> None:
     name = source.key.split(":", 1)[1]
     kind = _("run") if source.key.startswith("run:") else _("shipped")
     try:
-        dataset = dataset_of_weights(source.weights_path)
+        dataset = studio.source_dataset(source)
     except ValueError:
         dataset = "?"
     on_dataset = "" if dataset == "mnist" else f" · {dataset_title(dataset)}"
@@ -552,8 +508,6 @@ def render_model_card(source: Source, seed: int, side: str) -> None:
 def render_latent_map(key: str, model) -> None:
     """A VAE's latent space: the decoded 2-D plane beside the encoded test set, or (more than
     two dimensions) the test set projected onto its two main directions, and why."""
-    from aigc_core.data import DatasetError
-
     if model.latent_dim == 2:
         manifold_column, scatter_column = st.columns(2, gap="large")
         extent = latent.manifold_extent()
@@ -582,8 +536,6 @@ def render_latent_map(key: str, model) -> None:
 
 def render_reconstructions(key: str, indices_text: str) -> None:
     """Chosen test digits above their reconstructions (encode to the posterior mean, decode)."""
-    from aigc_core.data import DatasetError
-
     try:
         indices = parse_indices(indices_text, TEST_SET_SIZE)
         dataset = source_dataset(key)
@@ -602,16 +554,11 @@ def render_reconstructions(key: str, indices_text: str) -> None:
 
 @st.cache_data(max_entries=16, show_spinner=False)  # the spinner's words are chosen per session, below
 def _kl_per_dimension(key: str, version: float, dataset: str) -> np.ndarray:
-    from aigc_core.training import kl_test_images
-
-    return load_model(key).kl_per_dimension_on(kl_test_images(dataset))
+    return load_model(key).kl_per_dimension_on(studio.kl_test_images(dataset))
 
 
 def render_kl_bars(key: str, model) -> None:
     """A VAE's KL term per latent dimension on a fixed test batch: collapsed dimensions show as grey bars."""
-    from aigc_core.data import DatasetError
-    from aigc_core.training import KL_IMAGES
-
     if not hasattr(model, "kl_per_dimension_on"):
         return
     st.subheader(_("KL per latent dimension"))
@@ -626,7 +573,7 @@ def render_kl_bars(key: str, model) -> None:
     st.caption(_("KL(q(z|x) ‖ N(0, I)) of each dimension, averaged over the first {count} {dataset} test images "
                  "(total {total:.2f} nats). A grey bar near 0 is a collapsed dimension: the encoder gives it the same "
                  "value for every image, so it carries nothing; a larger β pushes more bars there.").format(
-        count=KL_IMAGES, dataset=dataset_title(dataset), total=float(values.sum())))
+        count=studio.kl_image_count(), dataset=dataset_title(dataset), total=float(values.sum())))
 
 
 def render_interpolation(key: str, seed_a: int, seed_b: int, method: str, digit: int | None = None) -> None:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from aigc_core.run_control import (
-    DEFAULT_STEP_COUNT, MAX_STEP_COUNT, SPEED_TITLES, SPEEDS, read_control, request_pause, request_resume,
-    request_steps, set_speed,
+from aigc_core.studio import (
+    DEFAULT_STEP_COUNT, MAX_STEP_COUNT, SPEED_TITLES, SPEEDS, Run, control as read_control, pause as request_pause,
+    set_speed, step as request_steps, unpause as request_resume,
 )
-from aigc_core.runs import Run
 from ui.i18n import N_, _
 from ui.visitor import may_control_run
 

@@ -8,12 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from aigc_core.animation import timeline_gif
-from aigc_core.evaluate_process import TYPICAL_SECONDS, evaluation_progress, start_evaluation
-from aigc_core.ownership import delete_run
-from aigc_core.run_files import is_own_file, read_run_bytes
-from aigc_core.runs import ACTIVE_STATES, Run, RunStore
-from aigc_core.sources import Source
-from aigc_core.twin import TWIN_FILE, read_twin
+from aigc_core import studio
+from aigc_core.studio import ACTIVE_STATES, EVALUATION_TYPICAL_SECONDS as TYPICAL_SECONDS, Run, evaluation_progress, \
+    start_evaluation
 from ui.charts import COLOURS, image_grid_png, loss_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards, run_findings
 from ui.gallery import one_line, render_evaluation, state_text
@@ -66,8 +63,7 @@ def metrics_csv(run: Run) -> bytes:
 def _delete(run_id: str) -> None:
     """Button callback: runs before the script, so the selection and checkbox can still be reset."""
     try:
-        store = RunStore()
-        delete_run(store, run_id, requester(store))  # refused for another browser's run
+        studio.delete(run_id, requester())  # refused for another browser's run
     except (ValueError, OSError) as error:  # an active run, a read-only runs folder
         st.session_state[MESSAGE_KEY] = ("error", _("Could not delete the run: {reason}").format(
             reason=failure_text(error)))
@@ -112,9 +108,9 @@ def show_message() -> None:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)  # the spinner's words are chosen per session, where it is called
-def _timeline_gif(run_path: str, steps: tuple[int, ...]) -> bytes:
+def _timeline_gif(run_id: str, steps: tuple[int, ...]) -> bytes:
     """Keyed by the snapshot steps too, so a run that saved a new snapshot gets a new GIF."""
-    return timeline_gif(Run(run_path))
+    return timeline_gif(studio.get_run(run_id))
 
 
 def _render_timeline(run: Run) -> None:
@@ -141,7 +137,7 @@ def _render_timeline(run: Run) -> None:
     if st.toggle(_("Animate the timeline (GIF)"), key="runs_timeline_gif"):
         try:
             with st.spinner(_("Drawing the GIF…")):
-                gif = _timeline_gif(str(run.path), tuple(step for step, _path in snapshots))
+                gif = _timeline_gif(run.run_id, tuple(step for step, _path in snapshots))
         except ValueError as error:  # a damaged snapshot among the frames
             st.warning(_("No GIF: {reason}").format(reason=one_line(error)))
             return
@@ -155,13 +151,13 @@ def _render_downloads(run: Run) -> None:
     weights_column, metrics_column, grid_column = st.columns(3)
     with weights_column:
         # Only the run's own files: a link planted in the runs folder is never followed.
-        st.download_button(_("Weights (.weights.h5)"), data=_deferred(run, lambda: read_run_bytes(run.weights_path) or b""),
+        st.download_button(_("Weights (.weights.h5)"), data=_deferred(run, lambda: studio.read_run_file(run, "model.weights.h5") or b""),
                            file_name=f"{run.run_id}.weights.h5", mime="application/octet-stream",
-                           key="runs_download_weights", on_click="ignore", disabled=not is_own_file(run.weights_path))
+                           key="runs_download_weights", on_click="ignore", disabled=not studio.has_file(run, "model.weights.h5"))
     with metrics_column:
         st.download_button(_("Metrics (.csv)"), data=_deferred(run, lambda: metrics_csv(run)), file_name=f"{run.run_id}-metrics.csv",
                            mime="text/csv", key="runs_download_metrics", on_click="ignore",
-                           disabled=not is_own_file(run.metrics_path))
+                           disabled=not studio.has_file(run, "metrics.jsonl"))
     with grid_column:
         latest = run.latest_snapshot()
         st.download_button(_("Latest samples (.png)"),
@@ -174,9 +170,8 @@ def _render_sample_quality(run: Run, family: str) -> None:
     """FID / Inception Score beside the reference rows, with a button that measures (or re-measures)
     a finished run the way `python -m aigc_core evaluate --run DIR` does."""
     st.markdown("**" + _("Sample quality") + "**")
-    source = Source(f"run:{run.run_id}", run.run_id, family, run.model_config_path, run.weights_path)
-    render_evaluation(source)
-    if run.status().get("state") in ACTIVE_STATES or not is_own_file(run.weights_path) or not may_control_run(run):
+    render_evaluation(studio.run_source(run))
+    if run.status().get("state") in ACTIVE_STATES or not studio.has_file(run, "model.weights.h5") or not may_control_run(run):
         return  # nothing finished to measure yet, or another browser's run
     progress = evaluation_progress(run)
     if progress and progress["state"] == "running":
@@ -184,7 +179,7 @@ def _render_sample_quality(run: Run, family: str) -> None:
         return
     if progress and progress["state"] == "failed":
         st.error(_("The last evaluation failed: {reason}").format(reason=progress["reason"]))
-    measured = (run.path / "metrics.json").exists()
+    measured = studio.has_file(run, "metrics.json")
     low, high = TYPICAL_SECONDS
     if st.button(_("Evaluate again") if measured else _("Evaluate"), key="runs_evaluate", icon=":material/query_stats:",
                  help=_("Measures FID and Inception Score on 10,000 samples with the project's classifier, as "
@@ -212,9 +207,7 @@ def _watch_evaluation(run: Run) -> None:
 
 def twin_note(run: Run) -> str | None:
     """A warning before deleting half of a twin pair: the twin race on Compare goes with it."""
-    if not (run.path / TWIN_FILE).exists():
-        return None
-    twin = read_twin(run, RunStore())
+    twin = studio.read_twin(run)
     if twin is None:
         return None
     other = twin.vae if twin.gan.run_id == run.run_id else twin.gan

@@ -3,7 +3,7 @@
 A page restores its keyed widgets from `st.query_params` before drawing them (only when the
 session has no valid value yet, i.e. on a fresh tab or a pasted link), then publishes the
 values back, so a copied link reopens the same view. Values from a URL are untrusted: a run id
-goes through `validate_run_id`, every value must be one of the options on offer, a number must be
+goes through `check_run_id`, every value must be one of the options on offer, a number must be
 plain ASCII digits in range, and anything else (a deleted run, a typo, an old link) falls back to
 the default with a one-line notice that names the control, never the value itself.
 
@@ -17,7 +17,7 @@ import re
 
 import streamlit as st
 
-from aigc_core.runs import validate_run_id
+from aigc_core.studio import check_run_id
 from ui.i18n import N_, _
 
 PRESENTATION_KEY = "presentation_mode"
@@ -71,7 +71,7 @@ def url_run_id(param: str) -> str | None:
     """A run id from the URL if it is well formed, else None (never an exception)."""
     value = url_value(param)
     try:
-        return validate_run_id(value) if value is not None else None
+        return check_run_id(value) if value is not None else None
     except ValueError:
         return None
 

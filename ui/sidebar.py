@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from aigc_core.runs import RunStore
+from aigc_core import studio
 from ui.cache import device_description
 from ui import share
 from ui.i18n import _, render_language_switch
@@ -11,7 +11,7 @@ from ui.lesson_view import render_lesson_start
 
 def active_run_counts() -> tuple[int, int]:
     """(running, queued) runs in the run store, with dead workers already reported as failed."""
-    states = [run.status().get("state") for run in RunStore().list()]
+    states = [run.status().get("state") for run in studio.list_runs()]
     return states.count("running"), states.count("queued")
 
 

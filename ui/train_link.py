@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from aigc_core import replay
+from aigc_core import studio
 from aigc_core.diagnosis import BROKEN_PRESETS
-from aigc_core.registry import FAMILIES, presets_for
-from aigc_core.runs import Run, RunStore
+from aigc_core.studio import FAMILIES, Run, presets_for
 from ui.i18n import _
 from ui.visitor import failure_text, requester
 
@@ -53,7 +52,7 @@ def recording_texts(names: tuple[str, ...]) -> dict[str, tuple[str, str]]:
     texts = {}
     for name in names:
         try:
-            recording = replay.load_recording(name)
+            recording = studio.load_recording(name)
         except ValueError:
             continue
         texts[name] = (recording.title, recording.note)
@@ -62,7 +61,7 @@ def recording_texts(names: tuple[str, ...]) -> dict[str, tuple[str, str]]:
 
 def render_replay_section() -> str | None:
     """Recorded runs of the demo pack; returns the id of a replay just started, else None."""
-    recordings = recording_texts(tuple(replay.list_recordings()))
+    recordings = recording_texts(tuple(studio.list_recordings()))
     if not recordings:
         return None
     with st.expander(_("Replay a recorded run (no training needed)"), icon=":material/replay:"):
@@ -71,13 +70,12 @@ def render_replay_section() -> str | None:
         choice_column, speed_column, button_column = st.columns([4, 2, 2], vertical_alignment="bottom")
         name = choice_column.selectbox(_("Recording"), list(recordings), key="train_replay_choice",
                                        format_func=lambda key: _(recordings[key][0]))
-        speed = speed_column.select_slider(_("Speed"), list(replay.SPEEDS), value=1.0, key="train_replay_speed",
+        speed = speed_column.select_slider(_("Speed"), list(studio.REPLAY_SPEEDS), value=1.0, key="train_replay_speed",
                                            format_func=SPEED_TITLES.get)
         st.caption(_(recordings[name][1]))
         if button_column.button(_("Replay"), key="train_replay", icon=":material/replay:", width="stretch"):
             try:
-                store = RunStore()
-                return replay.start_replay(name, speed, store, owner=requester(store).owner).run_id
+                return studio.start_replay(name, speed, requester()).run_id
             except (ValueError, OSError) as error:
                 st.error(_("Could not replay: {reason}").format(reason=failure_text(error)))
     return None

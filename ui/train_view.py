@@ -12,24 +12,18 @@ import os
 import numbers
 import re
 from dataclasses import fields
-from pathlib import Path
-
 import streamlit as st
 
+from aigc_core import studio
 from aigc_core.config import (
-    MAX_MINUTES, OVERRIDE_RULES, SettingError, TrainingConfig, constructor_parameters, override_rules, validate,
+    MAX_MINUTES, OVERRIDE_RULES, SettingError, TrainingConfig, constructor_parameters, override_rules,
 )
-from aigc_core.data import DATASET_NAMES, DATASET_TITLES, FETCH_COMMANDS, dataset_source
-from aigc_core.devices import PRECISIONS
 from aigc_core.diagnosis import BROKEN_PRESETS, diagnose
-from aigc_core.limits import MAX_SEED
-from aigc_core.classifier import train_command
-from aigc_core.quality import QUALITY_SAMPLES_VARIABLE, scoring_unavailable_reason
-from aigc_core.registry import FAMILIES, get_variant, presets_for
-from aigc_core.runs import ACTIVE_STATES, Run, RunStore
-from aigc_core.training import KL_FILENAME, kl_history
-from aigc_core.ownership import stop_run
-from aigc_core.worker import queue_position, resume
+from aigc_core.studio import (
+    ACTIVE_STATES, DATASET_NAMES, DATASET_TITLES, FAMILIES, FETCH_COMMANDS, KL_FILENAME, MAX_SEED, PRECISIONS,
+    QUALITY_SAMPLES_VARIABLE, Run, check_config, dataset_source, get_variant, kl_history, presets_for, resume,
+    scoring_unavailable_reason, train_command,
+)
 from ui.charts import image_grid_png, kl_figure, loss_figure, png_data_uri, quality_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards, watch_for_text
 from ui.diagnosis_view import preset_title as broken_preset_title
@@ -161,7 +155,7 @@ def shown_hyperparameters(family: str, preset: str) -> dict[str, str]:
 
 def default_steps() -> int:
     """The steps `validate()` fills in when a config names no budget."""
-    return validate(TrainingConfig()).steps
+    return check_config(TrainingConfig()).steps
 
 
 def widget_defaults(family: str, preset: str) -> dict:
@@ -374,7 +368,7 @@ def fetch_fix(dataset: str) -> str:
 def start_problem(config: TrainingConfig) -> str | None:
     """The one line that keeps Start disabled: what `validate` refuses, else missing data; None when a run can start."""
     try:
-        validate(config)
+        check_config(config)
     except ValueError as error:
         return setting_problem_text(error, config.model)
     return dataset_problem(config.dataset)
@@ -491,9 +485,9 @@ def _progress_text(status: dict, config: dict) -> str:
     return "  ·  ".join(parts)
 
 
-def _queue_message(run: Run, store: RunStore) -> str:
-    ahead = queue_position(run, store)
-    training = sum(1 for other in store.list() if other.path != run.path and other.status().get("state") == "running")
+def _queue_message(run: Run) -> str:
+    ahead = studio.queue_position(run)
+    training = studio.running_count(except_run=run)
     if not ahead and not training:
         return _("Starting the worker: loading TensorFlow and the data…")
     return _("Waiting for a free training slot: {training} training now, {ahead} queued ahead of this "
@@ -524,7 +518,7 @@ def _render_resume(run: Run, status: dict) -> None:
              else _("Start again from step 0 (no checkpoint)"))
     if st.button(label, key="train_resume", icon=":material/play_arrow:"):
         try:
-            resume(run, requester=requester(RunStore(run.path.parent)))
+            resume(run, requester=requester())
         except (ValueError, OSError) as error:  # a cap, the disk, another browser's run, a read-only folder
             st.error(_("Could not resume: {reason}").format(reason=failure_text(error)))
         else:
@@ -534,12 +528,12 @@ def _render_resume(run: Run, status: dict) -> None:
 STOP_ERROR_KEY = "train_stop_error"
 
 
-def _render_stop(run: Run, store: RunStore) -> None:
+def _render_stop(run: Run) -> None:
     """The Stop button; a refused stop stays on screen across the live view's reruns, until retried."""
     failed = st.session_state.get(STOP_ERROR_KEY)
     if st.button(_("Stop training"), key="train_stop", icon=":material/stop_circle:"):
         try:
-            stop_run(run, requester(store))
+            studio.stop(run, requester())
         except (ValueError, OSError) as error:
             failed = st.session_state[STOP_ERROR_KEY] = (
                 run.run_id, _("Could not stop the run: {reason}").format(reason=failure_text(error)))
@@ -551,14 +545,14 @@ def _render_stop(run: Run, store: RunStore) -> None:
         st.error(failed[1])
 
 
-def _render_state(run: Run, store: RunStore, status: dict, config: dict) -> None:
+def _render_state(run: Run, status: dict, config: dict) -> None:
     state = status.get("state", "unknown")
     if is_paused(status):
         st.badge(_("paused"), color="orange")
     else:
         st.badge(state_title(state), color=STATE_COLOURS.get(state, "gray"))
     if state == "queued":
-        st.info(_queue_message(run, store))
+        st.info(_queue_message(run))
     st.progress(progress_fraction(status, config), text=_progress_text(status, config))
     family = config.get("model", "gan")
     if state == "failed":
@@ -582,7 +576,7 @@ def _render_state(run: Run, store: RunStore, status: dict, config: dict) -> None
         elif not may_control_run(run):
             not_owner_note("stop")
         else:
-            _render_stop(run, store)
+            _render_stop(run)
         if state == "running" and not run.stop_requested() and may_control_run(run):
             render_run_controls(run, status)
     else:
@@ -610,7 +604,7 @@ def run_signature(run: Run) -> tuple:
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def _run_view(run_path: str, family: str, signature: tuple, scale: float, language: str = "en") -> dict:
+def _run_view(run_id: str, family: str, signature: tuple, scale: float, language: str = "en") -> dict:
     """Figures, findings and the sample grid of one run, built once per change of its files.
 
     The live fragment reruns every second in every open tab; building plotly figures costs
@@ -619,7 +613,7 @@ def _run_view(run_path: str, family: str, signature: tuple, scale: float, langua
     the run wrote something new, and tabs showing the same run share it. Cached objects are
     only read (serialized by st.plotly_chart), never changed.
     """
-    run = Run(Path(run_path))
+    run = studio.get_run(run_id)
     rows, latest = run.metrics(), run.latest_snapshot()
     error = signature[-1]
     findings = diagnose(family, rows, latest[1] if latest else None, snapshot_step=latest[0] if latest else None,
@@ -655,7 +649,7 @@ def no_loss_curves_caption(status: dict, config: dict) -> str:
 def render_curves_and_samples(run: Run, family: str, config: dict) -> None:
     """The loss curves (with diagnosis markers) and the quality curve (FID, IS of each scored
     snapshot) beside the latest snapshot grid of the fixed latent batch and the diagnosis."""
-    view = _run_view(str(run.path), family, run_signature(run), figure_scale(), current_language())
+    view = _run_view(run.run_id, family, run_signature(run), figure_scale(), current_language())
     curves_column, samples_column = st.columns([4, 3], gap="medium")
     with curves_column:
         if view["loss_figure"] is not None:
@@ -725,9 +719,8 @@ POLL_INTERVALS = {"running": "1s", "queued": "4s"}
 
 def render_run(run_id: str) -> None:
     """The live view of a run named in the URL; one error line for a bad or unknown id."""
-    store = RunStore()
     try:
-        run = store.get(run_id)
+        run = studio.get_run(run_id)
     except ValueError as error:
         st.error(_("Cannot show run from the URL: {reason}").format(reason=error))
         return
@@ -746,7 +739,7 @@ def render_run(run_id: str) -> None:
         batch_size = config.get("batch_size") or _preset_batch_size(family, config.get("preset"))
         st.caption(f"{family.upper()} · {break_it_note(config)}{dataset_note(config)}{precision_note(config)} · "
                    + _("batch {batch_size} · seed {seed}").format(batch_size=batch_size, seed=config.get("seed")))
-        _render_state(run, store, status, config)
+        _render_state(run, status, config)
         render_curves_and_samples(run, family, config)
 
     live_view()

@@ -12,12 +12,15 @@ import time
 import streamlit as st
 
 from aigc_core.animation import twin_gif
+from typing import TYPE_CHECKING
+
+from aigc_core import studio
 from aigc_core.config import TrainingConfig
-from aigc_core.housekeeping import describe_os_error
-from aigc_core.ownership import stop_run
-from aigc_core.runs import ACTIVE_STATES, Run, RunStore
-from aigc_core.twin import AXES, Twin, find_twin, find_twins, launch_twin, read_twin, snapshot_at, \
-    timed_snapshots, twin_moments
+from aigc_core.studio import ACTIVE_STATES, TWIN_AXES as AXES, Run, describe_os_error, find_twin, find_twins, \
+    launch_twin, read_twin, snapshot_at, timed_snapshots, twin_moments
+
+if TYPE_CHECKING:
+    from aigc_core.studio import Twin
 from ui import share
 from ui.charts import image_grid_png, png_data_uri
 from ui.gallery import keep_choice
@@ -57,9 +60,7 @@ def render_twin_button(config: TrainingConfig, disabled: bool) -> str | None:
     kind = "steps" if config.steps is not None else "minutes"
     value = config.steps if kind == "steps" else config.minutes
     try:
-        store = RunStore()
-        gan_run, vae_run = launch_twin(config.seed, kind, value, store, dataset=config.dataset,
-                                       requester=requester(store))
+        gan_run, vae_run = launch_twin(config.seed, kind, value, dataset=config.dataset, requester=requester())
     except ValueError as error:
         st.error(_("Could not start the twin: {reason}").format(reason=error))
         return None
@@ -73,7 +74,7 @@ def render_twin_button(config: TrainingConfig, disabled: bool) -> str | None:
     return twin_id
 
 
-def _render_twin_member(run: Run, store: RunStore) -> None:
+def _render_twin_member(run: Run) -> None:
     status, config = run.status(), run.config()
     state = status.get("state", "unknown")
     st.markdown(f"#### {str(config.get('model', '?')).upper()} · `{run.run_id}`")
@@ -98,8 +99,7 @@ def _render_twin_member(run: Run, store: RunStore) -> None:
 
 def render_twin_progress(value: str) -> None:
     """Both runs of the twin the URL names, live while either is active; a line for an unknown twin."""
-    store = RunStore()
-    twin = find_twin(value, store)
+    twin = find_twin(value)
     if twin is None:
         st.info(_("The twin run in this link no longer exists (or never did): start a new one above."))
         return
@@ -114,14 +114,14 @@ def render_twin_progress(value: str) -> None:
         st.caption(_("{twin} · the same seed, budget and batches for both").format(twin=twin_label(twin)))
         for column, run in zip(st.columns(2, gap="large"), twin.runs):
             with column:
-                _render_twin_member(run, store)
+                _render_twin_member(run)
         if any(state in ACTIVE_STATES for state in states):
             if not all(may_control_run(run) for run in twin.runs):
                 not_owner_note("stop")
             elif st.button(_("Stop both"), key="train_twin_stop", icon=":material/stop_circle:"):
                 try:
                     for run in twin.runs:
-                        stop_run(run, requester(store))
+                        studio.stop(run, requester())
                 except (ValueError, OSError) as error:
                     st.error(_("Could not stop the runs: {reason}").format(reason=failure_text(error)))
                 else:
@@ -134,9 +134,9 @@ def render_twin_progress(value: str) -> None:
 
 # -- Compare page -------------------------------------------------------------------------------
 @st.cache_data(max_entries=4, show_spinner=False)
-def _twin_gif(gan_path: str, vae_path: str, match: str, versions: tuple) -> bytes:
+def _twin_gif(gan_id: str, vae_id: str, match: str, versions: tuple) -> bytes:
     """Keyed by both runs' snapshot steps too, so new snapshots make a new GIF."""
-    return twin_gif(Run(gan_path), Run(vae_path), match=match)
+    return twin_gif(studio.get_run(gan_id), studio.get_run(vae_id), match=match)
 
 
 def _twin_by_url(twins: list[Twin]) -> str | None:
@@ -190,10 +190,10 @@ def render_twin_race(twins: list[Twin]) -> None:
         match = "time" if axis == "seconds" else "step"  # twins share a batch size: steps count images
         versions = tuple(tuple(step for step, _ in run.snapshots()) for run in twin.runs)
         st.download_button(_("Twin GIF"),
-                           data=lambda: _twin_gif(str(twin.gan.path), str(twin.vae.path), match, versions),
+                           data=lambda: _twin_gif(twin.gan.run_id, twin.vae.run_id, match, versions),
                            file_name=f"{twin.twin_id}.gif", mime="image/gif", key="compare_twin_gif",
                            on_click="ignore", icon=":material/gif_box:")
 
 
 def twins_in_store() -> list[Twin]:
-    return find_twins(RunStore())
+    return find_twins()

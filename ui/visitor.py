@@ -20,8 +20,8 @@ import secrets
 
 import streamlit as st
 
-from aigc_core.ownership import Requester, may_control, visitor, write_failure
-from aigc_core.runs import Run, RunStore
+from aigc_core import studio
+from aigc_core.studio import Requester, Run
 from ui.i18n import N_, _
 
 XSRF_COOKIE = "_streamlit_xsrf"
@@ -91,14 +91,14 @@ def is_operator() -> bool:
     return bool(st.session_state.get(OPERATOR_KEY))
 
 
-def requester(store: RunStore | None = None) -> Requester:
+def requester() -> Requester:
     """This visitor, as the library's caps and ownership checks know them."""
-    return visitor(visitor_identity(), store or RunStore(), operator=is_operator())
+    return studio.visitor(visitor_identity(), operator=is_operator())
 
 
 def may_control_run(run: Run) -> bool:
     """True when this visitor may stop, pause, resume or delete `run` (its owner, or the operator)."""
-    return may_control(run, requester(RunStore(run.path.parent)))
+    return studio.may_control(run, requester())
 
 
 def not_owner_note(action: str) -> None:
@@ -109,4 +109,4 @@ def not_owner_note(action: str) -> None:
 
 def failure_text(error: Exception) -> str:
     """A refused stop, resume or delete in one line: a read-only folder is named as such."""
-    return write_failure(error) if isinstance(error, OSError) else str(error)
+    return studio.write_failure(error) if isinstance(error, OSError) else str(error)
