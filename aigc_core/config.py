@@ -13,6 +13,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 
 from aigc_core.data import DATASET_NAMES
+from aigc_core.limits import MAX_SEED
 from aigc_core.models.base import GenerativeModel
 from aigc_core.models.vae import RECONSTRUCTION_LOSSES
 from aigc_core.registry import FAMILIES, get_variant
@@ -228,7 +229,7 @@ def validate(config: TrainingConfig, train_size: int | None = None) -> TrainingC
     config.overrides = {name: _check_number(name, value, *rules[name]) for name, value in config.overrides.items()}
     if config.batch_size is not None:
         config.batch_size = _check_number("batch_size", config.batch_size, "int", 1, MAX_BATCH_SIZE)
-    config.seed = _check_number("seed", config.seed, "int", 0, 2**31 - 1)
+    config.seed = _check_number("seed", config.seed, "int", 0, MAX_SEED)
     budgets = [name for name in ("steps", "epochs", "minutes") if getattr(config, name) is not None]
     if len(budgets) > 1:
         raise ValueError(f"give one budget (steps, epochs or minutes); received {budgets}")

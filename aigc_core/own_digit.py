@@ -26,7 +26,7 @@ from typing import Callable
 import numpy as np
 
 from aigc_core import latent as latent_paths
-from aigc_core.limits import whole_number
+from aigc_core.limits import MAX_SEED, whole_number
 
 IMAGE_SIDE = 28
 # MNIST's digits were scaled to fit a 20x20 box and then centred by their centre of mass in 28x28;
@@ -362,7 +362,7 @@ def invert_generator(
     _require_family(model, "gan", "inversion")
     steps = whole_number("steps", steps, 1, MAX_INVERSION_STEPS)
     restarts = whole_number("restarts", restarts, 1, MAX_RESTARTS)
-    seed = whole_number("seed", seed, 0, 2**31 - 1)
+    seed = whole_number("seed", seed, 0, MAX_SEED)
     learning_rate = _number_in_range("learning_rate", learning_rate, 10.0)
     prior_weight = _number_in_range("prior_weight", prior_weight, 10.0)
     target = ops.convert_to_tensor(_digit_batch(image)[..., None])
