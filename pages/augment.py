@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui.augment_view import RESULT_KEY, check, render_result, run_with_progress, settings_form
-from ui.gallery import one_line
+from ui.sources_view import one_line
 from ui.i18n import _
 from ui.router import ensure_router
 

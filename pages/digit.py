@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import digit_view, gallery, share
+from ui import digit_view, share
 from ui.i18n import _
 from ui.router import ensure_router
 

@@ -5,7 +5,8 @@ import streamlit as st
 
 from aigc_core.studio import MAX_SEED
 from ui.cache import model_sources
-from ui import gallery
+from ui import latent_view
+from ui import sources_view
 from ui.cache import load_model
 from ui.i18n import N_, _
 from ui.router import ensure_router
@@ -25,7 +26,7 @@ def restore_indices(default: str) -> None:
         return
     linked = share.url_value("digits")
     try:
-        indices = gallery.parse_indices(linked, gallery.TEST_SET_SIZE) if linked is not None else None
+        indices = latent_view.parse_indices(linked, latent_view.TEST_SET_SIZE) if linked is not None else None
     except ValueError:
         share.notice_bad_value("digits", _("a list of up to 20 whole numbers from 0 to 9,999"))
         indices = None
@@ -44,30 +45,30 @@ else:
     by_key = {source.key: source for source in sources}
     share.restore_choice("latent_source", "source", list(by_key), sources[0].key)
     key = st.selectbox(_("Model"), list(by_key), key="latent_source",
-                       format_func=lambda source_key: gallery.source_text(by_key[source_key]))
+                       format_func=lambda source_key: sources_view.source_text(by_key[source_key]))
     share.publish("source", key)
     try:
         model = load_model(key)
     except ValueError as error:
-        st.error(_("Could not load {key}: {reason}").format(key=key, reason=gallery.one_line(error)))
+        st.error(_("Could not load {key}: {reason}").format(key=key, reason=sources_view.one_line(error)))
 
 if model is not None and model.family == "vae":
     st.subheader(_("Where the encoder puts the test digits"))
-    gallery.render_latent_map(key, model)
+    latent_view.render_latent_map(key, model)
     st.subheader(_("Reconstructions"))
-    restore_indices(", ".join(map(str, gallery.default_digit_indices(key))))
+    restore_indices(", ".join(map(str, latent_view.default_digit_indices(key))))
     text = st.text_input(_("Test-set indices (up to 20)"), key="latent_digits",
                          help=_("Whole numbers between 0 and 9999, separated by commas or spaces."))
     share.publish("digits", ",".join(text.replace(",", " ").split()) or None)
-    gallery.render_reconstructions(key, text)
-    gallery.render_kl_bars(key, model)
+    latent_view.render_reconstructions(key, text)
+    latent_view.render_kl_bars(key, model)
 elif model is not None:
     conditional = bool(model.num_classes)
     walk = "z"
     if conditional:
         share.restore_choice("latent_walk", "walk", list(WALKS), "z")
         walk = st.radio(_("What moves"), list(WALKS), format_func=lambda value: _(WALKS[value]), key="latent_walk")
-        share.restore_int("latent_digit", "digit", gallery.HELD_DIGIT, 0, 9)
+        share.restore_int("latent_digit", "digit", latent_view.HELD_DIGIT, 0, 9)
     share.restore_int("latent_seed_a", "seed_a", 0, 0, MAX_SEED)
     if walk == "z":
         st.subheader(_("Walking between two seeds, one digit held fixed") if conditional else _("Walking between two seeds"))
@@ -78,13 +79,13 @@ elif model is not None:
         seed_a = int(seed_a_column.number_input(_("Seed A"), min_value=0, max_value=MAX_SEED, key="latent_seed_a"))
         seed_b = int(seed_b_column.number_input(_("Seed B"), min_value=0, max_value=MAX_SEED, key="latent_seed_b"))
         method = method_column.radio(_("Interpolation"), ["linear", "spherical"], horizontal=True, key="latent_method",
-                                     format_func=gallery.method_text)
+                                     format_func=latent_view.method_text)
         digit = None
         if conditional:
             digit = int(columns[2].selectbox(_("Digit in every frame"), list(range(10)), key="latent_digit"))
         share.publish_all({"seed_a": seed_a, "seed_b": seed_b, "method": method, "digit": digit,
                            "walk": "z" if conditional else None})
-        gallery.render_interpolation(key, seed_a, seed_b, method, digit)
+        latent_view.render_interpolation(key, seed_a, seed_b, method, digit)
     else:
         st.subheader(_("Label interpolation: one digit blends into another"))
         share.restore_int("latent_digit_b", "digit_b", 8, 0, 9)
@@ -94,4 +95,4 @@ elif model is not None:
         digit_a = int(from_column.selectbox(_("From digit"), list(range(10)), key="latent_digit"))
         digit_b = int(to_column.selectbox(_("To digit"), list(range(10)), key="latent_digit_b"))
         share.publish_all({"seed_a": seed_a, "digit": digit_a, "digit_b": digit_b, "walk": "label"})
-        gallery.render_label_interpolation(key, seed_a, digit_a, digit_b)
+        latent_view.render_label_interpolation(key, seed_a, digit_a, digit_b)

@@ -128,7 +128,7 @@ def test_deleting_half_of_a_twin_says_the_race_goes_with_it(store, monkeypatch):
 # -- the sample-quality table -------------------------------------------------------------------
 def test_reference_columns_are_named_for_what_they_are():
     """Real data is the best a model can reach on every row (an Inception Score "floor" was wrong)."""
-    from ui.gallery import evaluation_table
+    from ui.sources_view import evaluation_table
 
     numbers = {"fid": 30.0, "inception_score": 7.0}
     table = evaluation_table({**numbers, "reference": {REAL_FLOOR: {"fid": 0.5, "inception_score": 9.7},

@@ -358,6 +358,6 @@ def test_latent_vae_s_test_set_indices_travel_in_the_link(isolated):
     assert reopened.text_input(key="latent_digits").value == "5, 3, 8"
     stale = open_page("pages/latent.py", {"source": vae_key, "digits": "1,99999"})
     assert any(item.value.startswith("This link's row of test-set indices is not") for item in stale.info)
-    from ui.gallery import default_digit_indices
+    from ui.latent_view import default_digit_indices
 
     assert stale.text_input(key="latent_digits").value == ", ".join(map(str, default_digit_indices(vae_key)))

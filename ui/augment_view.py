@@ -17,7 +17,8 @@ from aigc_core.augment import (
 )
 from ui.cache import load_model, weights_directory
 from ui.charts import GRID_COLOUR
-from ui.gallery import one_line, projector_fonts
+from ui.charts import projector_fonts
+from ui.sources_view import one_line
 from ui.i18n import N_, _
 from ui.share import figure_scale
 

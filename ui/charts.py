@@ -247,3 +247,32 @@ def kl_figure(kl_values, step: int | None = None, title: str | None = None) -> g
         showlegend=False,
     )
     return _style_text_and_axes(figure)
+
+
+def style_figure(figure: go.Figure, height: int) -> go.Figure:
+    """The projector look shared with ui.charts: big type, transparent, faint grid."""
+    figure.update_layout(
+        height=int(height * figure_scale()),
+        font={"size": FONT_SIZE},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    )
+    figure.update_xaxes(gridcolor=GRID_COLOUR, zeroline=False)
+    figure.update_yaxes(gridcolor=GRID_COLOUR, zeroline=False)
+    return projector_fonts(figure)
+
+
+def projector_fonts(figure: go.Figure) -> go.Figure:
+    """Give every text element of a figure an explicit large size.
+
+    Streamlit's chart theme (`theme="streamlit"`, which adapts the colours to light and dark)
+    replaces the layout's global font size with its own small one; sizes set on the axes,
+    legend, title and annotations themselves survive it.
+    """
+    figure.update_xaxes(tickfont={"size": FONT_SIZE}, title_font={"size": FONT_SIZE + 2})
+    figure.update_yaxes(tickfont={"size": FONT_SIZE}, title_font={"size": FONT_SIZE + 2})
+    figure.update_layout(legend_font={"size": FONT_SIZE}, legend_title_font={"size": FONT_SIZE},
+                         hoverlabel_font={"size": FONT_SIZE}, title_font={"size": FONT_SIZE + 4})
+    figure.update_annotations(font_size=FONT_SIZE)
+    return figure

@@ -15,7 +15,7 @@ from aigc_core.studio import DEFAULT_SAMPLES_PER_DIGIT, Source, conditional_agre
 from ui.cache import load_model, weights_directory
 from ui.charts import image_grid_png
 from ui import share
-from ui.gallery import FAMILY_NAMES, one_line, source_text, source_version
+from ui.sources_view import FAMILY_NAMES, one_line, source_text, source_version
 from ui.i18n import _
 
 DEFAULT_PER_DIGIT = 8

@@ -19,7 +19,7 @@ from aigc_core.augment import is_conditional_source
 from aigc_core import own_digit
 from aigc_core.own_digit import Inversion, PreparedDigit
 from aigc_core.images import png_bytes
-from ui import gallery, share
+from ui import latent_view, sources_view, share
 from ui.cache import load_model, model_sources
 from ui.charts import FONT_SIZE, image_grid_png
 from ui.i18n import N_, _
@@ -172,7 +172,7 @@ def render_prepared(prepared: PreparedDigit) -> None:
 
 def error_text(error: Exception) -> str:
     """An error's first line for the page, translated when it is one of the fixed `LIBRARY_MESSAGES`."""
-    return _(gallery.one_line(error))
+    return _(sources_view.one_line(error))
 
 
 # -- the two slots ----------------------------------------------------------------------------
@@ -209,8 +209,8 @@ def choose_source(family: str, widget_key: str, url_param: str):
         return None
     by_key = {source.key: source for source in sources}
     share.restore_choice(widget_key, url_param, list(by_key), sources[0].key)
-    key = st.selectbox(f"{gallery.FAMILY_NAMES[family]}", list(by_key), key=widget_key,
-                       format_func=lambda source_key: gallery.source_label(by_key[source_key]))
+    key = st.selectbox(f"{sources_view.FAMILY_NAMES[family]}", list(by_key), key=widget_key,
+                       format_func=lambda source_key: sources_view.source_label(by_key[source_key]))
     share.publish(url_param, key)
     return key
 
@@ -219,19 +219,19 @@ def load_or_explain(key: str | None, family: str):
     """The model behind a key, or None after one line that says why not."""
     if key is None:
         st.info(_("No {model} yet (no shipped weights, no finished run): train one on the **Train** page.").format(
-            model=gallery.FAMILY_NAMES[family]))
+            model=sources_view.FAMILY_NAMES[family]))
         return None
     try:
         return load_model(key)
     except ValueError as error:
-        st.error(_("Could not load {key}: {reason}").format(key=key, reason=gallery.one_line(error)))
+        st.error(_("Could not load {key}: {reason}").format(key=key, reason=sources_view.one_line(error)))
         return None
 
 
 # -- the VAE ----------------------------------------------------------------------------------
 def scatter_with_marks(points, labels, axes: str, marks: list[tuple[str, str, np.ndarray]]) -> go.Figure:
     """The encoded test set with each of the user's digits, (label, colour, posterior mean), as a large star."""
-    figure = gallery.latent_scatter_figure(points, labels, axes)
+    figure = latent_view.latent_scatter_figure(points, labels, axes)
     for name, colour, position in marks:
         figure.add_trace(go.Scatter(
             x=[float(position[0])], y=[float(position[1])], mode="markers+text", name=name,
@@ -279,9 +279,9 @@ def render_vae_scatter(key: str, model, prepared: PreparedDigit | None) -> None:
                      "lands among the test digits.").format(dimensions=model.latent_dim))
         return
     try:
-        points, labels, axes = gallery.encoded_test_set(key)
+        points, labels, axes = latent_view.encoded_test_set(key)
     except DatasetError as error:
-        st.error(_("Could not load the MNIST test set: {reason}").format(reason=gallery.one_line(error)))
+        st.error(_("Could not load the MNIST test set: {reason}").format(reason=sources_view.one_line(error)))
         return
     st.plotly_chart(scatter_with_marks(points, labels, axes, digit_marks(model, prepared)), key="digit_scatter")
     st.caption(_("Each star is one of your digits at its posterior mean, among {count:,} encoded test digits: it "
@@ -301,7 +301,7 @@ def inversion(key: str, model, image: np.ndarray, steps: int, label: str) -> Inv
         ValueError: from `own_digit.invert_generator` for a bad parameter.
     """
     remembered = st.session_state.setdefault(INVERSIONS_KEY, {})
-    cache_key = (key, gallery.source_version(key), digest(image), int(steps))
+    cache_key = (key, sources_view.source_version(key), digest(image), int(steps))
     if cache_key in remembered:
         return remembered[cache_key]
     bar = st.progress(0.0, text=_("Searching the GAN's latent space for {digit}…").format(digit=label))

@@ -13,7 +13,7 @@ from aigc_core.studio import ACTIVE_STATES, EVALUATION_TYPICAL_SECONDS as TYPICA
     start_evaluation
 from ui.charts import COLOURS, image_grid_png, loss_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards, run_findings
-from ui.gallery import one_line, render_evaluation, state_text
+from ui.sources_view import one_line, render_evaluation, state_text
 from ui.i18n import N_, _
 from ui.train_view import break_it_note, dataset_note, format_duration
 from ui.visitor import failure_text, may_control_run, not_owner_note, requester

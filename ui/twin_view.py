@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from aigc_core.studio import Twin
 from ui import share
 from ui.charts import image_grid_png, png_data_uri
-from ui.gallery import keep_choice
+from ui.sources_view import keep_choice
 from ui.i18n import N_, _
 from ui.train_view import STATE_COLOURS, failure_reason, format_duration, progress_fraction, state_title
 from ui.visitor import failure_text, may_control_run, not_owner_note, requester

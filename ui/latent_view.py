@@ -1,4 +1,4 @@
-"""What the Compare and Latent pages show: cached samples and paths, model facts, figures.
+"""What the Latent space page shows: walks between seeds, the latent map, reconstructions, KL bars.
 
 Models come only from `ui.cache.load_model(key)` and are only read here (sampled, encoded,
 decoded), never trained. Arrays are cached with `st.cache_data` keyed by the source key and
@@ -16,18 +16,12 @@ import streamlit as st
 
 from aigc_core import latent
 from aigc_core import studio
-from aigc_core.diagnosis import diagnose
-from aigc_core.studio import (
-    CLASS_NAMES, DATASET_TITLES, REAL_FLOOR, UNTRAINED_CEILING, DatasetError, Source, training_facts,
-)
-from ui.cache import load_model, weights_directory
-from ui.charts import FONT_SIZE, GRID_COLOUR, image_grid_png, kl_figure, loss_figure
-from ui.diagnosis_view import annotate_figure, render_finding_cards
+from aigc_core.studio import CLASS_NAMES, DatasetError
+from ui.cache import load_model
+from ui.charts import image_grid_png, kl_figure, style_figure
 from ui.i18n import N_, _
-from ui.share import figure_scale
+from ui.sources_view import dataset_title, one_line, source_dataset, source_version
 
-NUM_SAMPLES = 64
-GRID_COLUMNS = 8
 NUM_FRAMES = 10
 MANIFOLD_SIDE = 15
 SCATTER_LIMIT = 2000
@@ -36,187 +30,12 @@ TEST_SET_SIZE = 10_000
 # Tableau 10: ten hues that stay apart on a white and on a near-black background.
 DIGIT_COLOURS = ("#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F",
                  "#EDC948", "#B07AA1", "#FF9DA7", "#9C755F", "#BAB0AC")
-# Rows of the sample-quality table: (key in metrics.json, label, format). Add a row to show a new number.
-EVALUATION_ROWS = (
-    ("fid", N_("FID (lower is better)"), "{:.1f}"),
-    ("inception_score", N_("Inception Score (10 at most)"), "{:.2f}"),
-    ("coverage", N_("coverage (higher is better)"), "{:.2f}"),
-    ("confident_share", N_("confident samples (p ≥ 0.9)"), "{:.0%}"),
-    ("min_class_share", N_("rarest digit's share (10% = even)"), "{:.1%}"),
-    ("negative_elbo_nats", N_("−ELBO on the test set (nats)"), "{:.1f}"),
-)
-# Column names of the reference rows stored with the numbers (metrics.json keeps the library's
-# keys). Real data is the best a model can reach on every row (lowest FID, highest Inception
-# Score), an untrained generator the worst: "floor" and "ceiling" held only for FID.
-REFERENCE_COLUMNS = {REAL_FLOOR: N_("real data (best possible)"),
-                     UNTRAINED_CEILING: N_("untrained generator (worst case)")}
-FAMILY_NAMES = {"gan": "GAN", "vae": "VAE"}
-# A run's state as `aigc_core.runs` writes it, marked here to be shown in the session's language.
-RUN_STATES = {"queued": N_("queued"), "running": N_("running"), "paused": N_("paused"), "finished": N_("finished"),
-              "stopped": N_("stopped"), "failed": N_("failed"), "interrupted": N_("interrupted")}
-RUN_LABEL = re.compile(r"run (?P<run_id>\S+) \((?P<state>\w+)\)(?P<rest>.*)")
 INTERPOLATION_NAMES = {"linear": N_("linear"), "spherical": N_("spherical")}
 # The sub-networks `parameter_counts()` names (a WGAN-GP's adversary is its critic).
 NETWORK_NAMES = {"generator": N_("generator"), "discriminator": N_("discriminator"), "critic": N_("critic"),
                  "encoder": N_("encoder"), "decoder": N_("decoder")}
 # The digit a conditional model draws along a seed-to-seed walk where no one picks it (Compare).
 HELD_DIGIT = 7
-
-
-# -- sources --------------------------------------------------------------------------------
-def one_line(error: Exception) -> str:
-    """The first line of an error's message: what the page shows instead of a traceback."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-def state_text(state) -> str:
-    """A run's state in the session's language (an unknown one as written)."""
-    return _(RUN_STATES[state]) if state in RUN_STATES else str(state)
-
-
-def source_text(source: Source) -> str:
-    """A source as every model picker shows it ("GAN · shipped: NAME"), in the session's language.
-
-    A run's label is `aigc_core.sources`' "run ID (state)"; its state is translated, anything the
-    library appends after it is kept as written.
-    """
-    name = FAMILY_NAMES.get(source.family, source.family)
-    kind, identifier = source.key.split(":", 1)
-    if kind == "weights":
-        return _("{model} · shipped: {name}").format(model=name, name=identifier)
-    match = RUN_LABEL.fullmatch(source.label)
-    if match is None:
-        return f"{name} · {source.label}"
-    return _("{model} · run {run_id} ({state})").format(
-        model=name, run_id=match["run_id"], state=state_text(match["state"])) + match["rest"]
-
-
-source_label = source_text  # the name the Your own digit page calls it by
-
-
-def default_index(sources: list[Source], family: str, exclude: int | None = None) -> int:
-    """Index of the first source of `family` (shipped weights come first), else a different one."""
-    for index, source in enumerate(sources):
-        if source.family == family and index != exclude:
-            return index
-    return 1 if exclude == 0 and len(sources) > 1 else 0
-
-
-def find_source(key: str) -> Source | None:
-    """The source behind a key, or None for an unknown one (looked up alone, not by listing all)."""
-    try:
-        return studio.resolve_source(key, weights_directory())
-    except ValueError:
-        return None
-
-
-def source_dataset(key: str) -> str:
-    """The dataset the model behind a key was trained on (its run's config.json or its weights' JSON).
-
-    Raises:
-        ValueError: when those files name a dataset this version does not know.
-    """
-    source = find_source(key)
-    return studio.source_dataset(source) if source else "mnist"
-
-
-def dataset_title(dataset: str) -> str:
-    return DATASET_TITLES.get(dataset, str(dataset))
-
-
-def dataset_mismatch(left: Source, right: Source) -> str | None:
-    """One line when two models were trained on different datasets, else None.
-
-    Each dataset is scored by its own classifier against its own test images, so FIDs of a
-    digit model and a clothes model measure different things and cannot be ranked.
-    """
-    try:
-        datasets = studio.source_dataset(left), studio.source_dataset(right)
-    except ValueError:
-        return None  # an unknown dataset: the card's own loading reports what is wrong
-    if datasets[0] == datasets[1]:
-        return None
-    return _("These models were trained on different datasets ({left} on the left, {right} on the right): "
-             "their FIDs and Inception Scores are not comparable.").format(
-        left=dataset_title(datasets[0]), right=dataset_title(datasets[1]))
-
-
-def source_version(key: str) -> float:
-    """The checkpoint's mtime: part of every cache key below, so a new checkpoint recomputes."""
-    source = find_source(key)
-    return source.version() if source else 0.0
-
-
-def evaluation_table(metrics: dict):
-    """Sample-quality numbers as a table: one row per known metric, one column for the model
-    and one per reference row stored with it (real data, an untrained generator), because
-    these numbers only mean something next to each other. None when nothing is known."""
-    import pandas as pd
-
-    reference = metrics.get("reference") if isinstance(metrics.get("reference"), dict) else {}
-    columns = {_("this model"): metrics, **{_(REFERENCE_COLUMNS[name]) if name in REFERENCE_COLUMNS else name: row
-                                           for name, row in reference.items() if isinstance(row, dict)}}
-    rows = {}
-    for key, label, pattern in EVALUATION_ROWS:
-        value = metrics.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            rows[_(label)] = [pattern.format(column[key]) if isinstance(column.get(key), (int, float)) else "–"
-                           for column in columns.values()]
-    if not rows:
-        return None
-    return pd.DataFrame.from_dict(rows, orient="index", columns=list(columns))
-
-
-def render_evaluation(source: Source) -> None:
-    """The sample-quality table of a source, or the line saying it was not evaluated yet."""
-    metrics = studio.source_evaluation(source)
-    table = evaluation_table(metrics) if metrics is not None else None
-    if table is None:
-        st.caption(_("Sample quality (FID, Inception Score): not evaluated yet."))
-        return
-    st.table(table)
-    if isinstance(metrics.get("num_samples"), int):
-        dataset = dataset_title(metrics.get("dataset", "mnist"))
-        st.caption(_("Measured on {count:,} samples with the project's {dataset} classifier: "
-                     "comparable with these columns, not with published FIDs.").format(
-            count=metrics["num_samples"], dataset=dataset))
-
-
-# -- formatting -------------------------------------------------------------------------------
-def format_count(count: int | None) -> str:
-    if count is None:
-        return "–"
-    if count >= 1_000_000:
-        return f"{count / 1e6:.2f} M"
-    if count >= 1_000:
-        return f"{count / 1e3:.1f} k"
-    return str(count)
-
-
-def format_duration_short(seconds: float | None) -> str:
-    """A duration short enough for an `st.metric` tile (longer strings are cut with an ellipsis)."""
-    if seconds is None:
-        return "–"
-    seconds = float(seconds)
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds < 600:
-        return _("{minutes:.1f} min").format(minutes=seconds / 60)
-    if seconds < 3600:  # whole minutes: "20.0 分钟" no longer fits a third of a column
-        return _("{minutes:.0f} min").format(minutes=seconds / 60)
-    return _("{hours:.1f} h").format(hours=seconds / 3600)
-
-
-# -- cached arrays (keyed by source key + checkpoint version) ----------------------------------
-@st.cache_data(max_entries=64, show_spinner=False)
-def _samples(key: str, version: float, seed: int, num_samples: int) -> np.ndarray:
-    return load_model(key).sample(num_samples, seed=seed)
-
-
-def sample_images(key: str, seed: int, num_samples: int = NUM_SAMPLES) -> np.ndarray:
-    """`num_samples` images of a source for a seed, (N, 28, 28) in [0, 1]."""
-    return _samples(key, source_version(key), int(seed), num_samples)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -343,36 +162,6 @@ def parse_indices(text: str, count: int, max_items: int = MAX_DIGITS) -> tuple[i
     return tuple(indices)
 
 
-# -- figures ----------------------------------------------------------------------------------
-def _style(figure: go.Figure, height: int) -> go.Figure:
-    """The projector look shared with ui.charts: big type, transparent, faint grid."""
-    figure.update_layout(
-        height=int(height * figure_scale()),
-        font={"size": FONT_SIZE},
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-    )
-    figure.update_xaxes(gridcolor=GRID_COLOUR, zeroline=False)
-    figure.update_yaxes(gridcolor=GRID_COLOUR, zeroline=False)
-    return projector_fonts(figure)
-
-
-def projector_fonts(figure: go.Figure) -> go.Figure:
-    """Give every text element of a figure an explicit large size.
-
-    Streamlit's chart theme (`theme="streamlit"`, which adapts the colours to light and dark)
-    replaces the layout's global font size with its own small one; sizes set on the axes,
-    legend, title and annotations themselves survive it.
-    """
-    figure.update_xaxes(tickfont={"size": FONT_SIZE}, title_font={"size": FONT_SIZE + 2})
-    figure.update_yaxes(tickfont={"size": FONT_SIZE}, title_font={"size": FONT_SIZE + 2})
-    figure.update_layout(legend_font={"size": FONT_SIZE}, legend_title_font={"size": FONT_SIZE},
-                         hoverlabel_font={"size": FONT_SIZE}, title_font={"size": FONT_SIZE + 4})
-    figure.update_annotations(font_size=FONT_SIZE)
-    return figure
-
-
 def latent_scatter_figure(points: np.ndarray, labels: np.ndarray, axes: str,
                           manifold_extent: float | None = None, dataset: str = "mnist") -> go.Figure:
     """Encoded test images as points, one colour (and one legend entry) per class of `dataset`.
@@ -397,7 +186,7 @@ def latent_scatter_figure(points: np.ndarray, labels: np.ndarray, axes: str,
     figure.update_xaxes(title_text="z1" if two_d else _("component 1"))
     figure.update_yaxes(title_text="z2" if two_d else _("component 2"), scaleanchor="x", scaleratio=1)
     figure.update_layout(legend={"title": {"text": kind}, "itemsizing": "constant"})
-    return _style(figure, 600)
+    return style_figure(figure, 600)
 
 
 def method_text(method: str) -> str:
@@ -442,67 +231,7 @@ def norm_figure(paths: dict[str, np.ndarray]) -> go.Figure:
     figure.update_xaxes(title_text=_("frame"), dtick=1)
     figure.update_yaxes(title_text="|z|", rangemode="tozero")
     figure.update_layout(legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
-    return _style(figure, 340)
-
-
-# -- page sections ----------------------------------------------------------------------------
-def run_label(run) -> str:
-    config, status = run.config(), run.status()
-    broken = _(" · break it: {preset}").format(preset=config["break_it"]) if config.get("break_it") else ""
-    return (f"{run.run_id} · {config.get('model', '?')}-{config.get('preset', '?')}{broken} · "
-            f"{state_text(status.get('state', '?'))}")
-
-
-def keep_choice(key: str, options: list, default=None) -> None:
-    """Point a keyed choice widget at a valid option before it is drawn.
-
-    When the options change under a widget (another run picked, a snapshot added), a
-    remembered value may no longer exist; it falls back to `default` (the last option).
-    """
-    if st.session_state.get(key) not in options:
-        st.session_state[key] = options[-1] if default is None else default
-
-
-def render_model_card(source: Source, seed: int, side: str) -> None:
-    """One side of the Compare page: samples, an interpolation, size, cost, quality, losses."""
-    name = source.key.split(":", 1)[1]
-    kind = _("run") if source.key.startswith("run:") else _("shipped")
-    try:
-        dataset = studio.source_dataset(source)
-    except ValueError:
-        dataset = "?"
-    on_dataset = "" if dataset == "mnist" else f" · {dataset_title(dataset)}"
-    st.markdown(f"#### {FAMILY_NAMES.get(source.family, source.family)} · {kind} `{name}`{on_dataset}")
-    try:
-        model = load_model(source.key)
-        images = sample_images(source.key, seed)
-        digit = HELD_DIGIT if model.num_classes else None
-        frames = interpolation(source.key, seed, seed + 1, "spherical", digit=digit)[1]
-    except ValueError as error:
-        st.error(_("Could not load {key}: {reason}").format(key=source.key, reason=one_line(error)))
-        return
-    st.image(image_grid_png(images, columns=GRID_COLUMNS, scale=4), width="stretch", output_format="PNG",
-             caption=_("{count} samples, seed {seed}").format(count=len(images), seed=seed))
-    st.image(image_grid_png(frames, columns=len(frames), scale=3), width="stretch", output_format="PNG",
-             caption=_("spherical interpolation from seed {seed} to seed {next_seed}").format(
-                 seed=seed, next_seed=seed + 1) + held_digit_note(digit))
-    counts, facts = model.parameter_counts(), training_facts(source)
-    size_column, time_column, steps_column = st.columns(3)
-    size_column.metric(_("parameters"), format_count(sum(counts.values())),
-                help=" · ".join(f"{network_text(name)}: {count:,}" for name, count in counts.items()))
-    time_column.metric(_("training time"), format_duration_short(facts["seconds"]))
-    steps_column.metric(_("steps"), "–" if facts["steps"] is None else f"{facts['steps']:,}")
-    st.caption(" · ".join(f"{network_text(name)} {format_count(count)}" for name, count in counts.items())
-               + " · " + _("latent dimensions {count}").format(count=model.latent_dim))
-    render_evaluation(source)
-    if facts["rows"]:
-        st.markdown("**" + _("Loss history") + "**")
-        findings = diagnose(source.family, facts["rows"]) if source.family in FAMILY_NAMES else []
-        st.plotly_chart(annotate_figure(projector_fonts(loss_figure(facts["rows"], source.family)), findings),
-                        key=f"compare_loss_{side}")
-        render_finding_cards(findings, quiet_message=None)
-    else:
-        st.caption(_("Loss history: no history shipped with these weights."))
+    return style_figure(figure, 340)
 
 
 def render_latent_map(key: str, model) -> None:
