@@ -176,7 +176,6 @@ def running_count(except_run: Run | None = None, store: RunStore | None = None) 
 
 # -- pause, step, speed --------------------------------------------------------------------
 
-CONTROL_MODES = run_control.MODES
 SPEEDS = run_control.SPEEDS
 SPEED_TITLES = run_control.SPEED_TITLES
 DEFAULT_STEP_COUNT = run_control.DEFAULT_STEP_COUNT

@@ -77,8 +77,12 @@ def test_a_twin_validates_each_of_its_two_configs_once(spawned, validations):
     assert [each.twin_id for each in studio.find_twins()] == [found.twin_id]
 
 
-def test_the_doors_copies_of_twin_names_match_the_twin_module():
+def test_the_doors_light_copies_match_the_modules_that_import_keras():
+    """The door names these without importing the model registry; they must not drift apart."""
+    from aigc_core import registry
+
     assert studio.TWIN_AXES == twin.AXES and studio.TWIN_FILE == twin.TWIN_FILE
+    assert studio.FAMILIES == registry.FAMILIES and studio.KL_FILENAME == training.KL_FILENAME
 
 
 def test_pause_step_and_speed_go_through_the_door(spawned):
