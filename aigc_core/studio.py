@@ -245,6 +245,30 @@ def read_run_file(run: Run, name: str) -> bytes | None:
     return run_files.read_run_bytes(path)
 
 
+def run_exists(run: Run) -> bool:
+    """False once the run's folder is gone (deleted from another tab or the CLI)."""
+    return run.path.exists()
+
+
+def run_version(run: Run) -> tuple:
+    """What a run's live view is drawn from: changes exactly when its metrics, quality, KL history,
+    snapshots or error change (each file's modification time and size), so views can be cached on it."""
+    def signature(path: Path) -> tuple | None:
+        try:
+            info = path.stat()
+        except OSError:
+            return None
+        return info.st_mtime_ns, info.st_size
+
+    return (signature(run.metrics_path), signature(run.quality_path), signature(run.path / KL_FILENAME),
+            signature(run.samples_dir), run.raw_status().get("error"))
+
+
+def has_checkpoint(run: Run) -> bool:
+    """True once the run has saved weights (a resume continues from them)."""
+    return run.weights_path.exists()
+
+
 def has_file(run: Run, name: str) -> bool:
     """True when the run has this file of its own (not a link planted in the runs folder)."""
     return run_files.is_own_file(run.path / name)

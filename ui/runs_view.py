@@ -86,14 +86,14 @@ def report_deleted_selection(run_ids) -> None:
 @st.fragment(run_every="10s")
 def _watch_for_deletion(run: Run) -> None:
     """A full rerun once the open run's folder is gone, so that the page says so (a stat per 10 s)."""
-    if not run.path.exists():
+    if not studio.run_exists(run):
         st.rerun()
 
 
 def _deferred(run: Run, make_file):
     """A download's file, made on click; a run deleted meanwhile is named as such in the server log."""
     def make():
-        if not run.path.exists():
+        if not studio.run_exists(run):
             raise FileNotFoundError(f"run {run.run_id} was deleted meanwhile")
         return make_file()
     return make

@@ -20,7 +20,7 @@ from aigc_core.config import (
 )
 from aigc_core.diagnosis import BROKEN_PRESETS, diagnose
 from aigc_core.studio import (
-    ACTIVE_STATES, DATASET_NAMES, DATASET_TITLES, FAMILIES, FETCH_COMMANDS, KL_FILENAME, MAX_SEED, PRECISIONS,
+    ACTIVE_STATES, DATASET_NAMES, DATASET_TITLES, FAMILIES, FETCH_COMMANDS, MAX_SEED, PRECISIONS,
     QUALITY_SAMPLES_VARIABLE, Run, check_config, dataset_source, get_variant, kl_history, presets_for, resume,
     scoring_unavailable_reason, train_command,
 )
@@ -507,7 +507,7 @@ RESUMABLE_STATES = ("stopped", "interrupted", "failed")
 
 def _render_resume(run: Run, status: dict) -> None:
     """A run that ended early continues from its last checkpoint up to its original budget."""
-    checkpoint = run.checkpoint() if run.weights_path.exists() else None
+    checkpoint = run.checkpoint() if studio.has_checkpoint(run) else None
     if status.get("state") not in RESUMABLE_STATES:
         return
     if not may_control_run(run):
@@ -585,22 +585,9 @@ def _render_state(run: Run, status: dict, config: dict) -> None:
         st.page_link("pages/runs.py", label=_("All runs: timeline, downloads, delete"), icon=":material/folder_open:")
 
 
-def _file_signature(path) -> tuple | None:
-    """(modification time, size) of a file or folder, None when it does not exist."""
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    return info.st_mtime_ns, info.st_size
-
-
 def run_signature(run: Run) -> tuple:
     """What the live view is drawn from: it changes exactly when the view would change."""
-    return (
-        _file_signature(run.metrics_path), _file_signature(run.quality_path),
-        _file_signature(run.path / KL_FILENAME), _file_signature(run.samples_dir),
-        run.raw_status().get("error"),
-    )
+    return studio.run_version(run)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
