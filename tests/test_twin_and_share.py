@@ -200,7 +200,7 @@ def test_twin_gif_for_the_pair_is_a_two_grid_animation(store, isolated):
     from ui.twin_view import _twin_gif
 
     gan, vae, _ = make_twin(store)
-    gif = _twin_gif(str(gan.path), str(vae.path), "time", ((0, 10, 20), (0, 10, 20)))
+    gif = _twin_gif(gan.run_id, vae.run_id, "time", ((0, 10, 20), (0, 10, 20)))
     image = Image.open(io.BytesIO(gif))
     assert image.format == "GIF" and image.n_frames == 4  # moments 0, 2, 4 and 8 s
 
