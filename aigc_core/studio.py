@@ -363,6 +363,14 @@ def source_evaluation(source: Source) -> dict | None:
     return metrics if isinstance(metrics, dict) else None
 
 
+def shipped_metrics(entry: dict) -> dict | None:
+    """The sample quality recorded beside shipped weights (`<name>.metrics.json`), None without one."""
+    from aigc_core.files import read_json
+
+    metrics = read_json(Path(entry["weights_path"]).with_name(f"{entry['name']}.metrics.json"))
+    return metrics if isinstance(metrics, dict) else None
+
+
 def shipped_models(weights_dir: Path | None = None) -> list[dict]:
     """The shipped weights entries (name, family, description) of the weights folder."""
     from aigc_core.weights import shipped_weights

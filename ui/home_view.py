@@ -6,12 +6,12 @@ side and one obvious next step (train a GAN). The other shipped models follow fu
 
 from __future__ import annotations
 
-import json
 import math
 import string
 
 import streamlit as st
 
+from aigc_core import studio
 from ui.cache import load_model
 from ui.charts import image_grid_png
 from ui.i18n import N_, _
@@ -108,11 +108,7 @@ def diagram_style() -> None:
 
 def shipped_fid(entry: dict) -> float:
     """The FID recorded beside shipped weights (`<name>.metrics.json`); infinity when there is none."""
-    path = entry["weights_path"].with_name(f"{entry['name']}.metrics.json")
-    try:
-        value = json.loads(path.read_text()).get("fid")
-    except (OSError, ValueError, AttributeError):
-        return math.inf
+    value = (studio.shipped_metrics(entry) or {}).get("fid")
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.inf
 
 
