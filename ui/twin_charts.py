@@ -19,17 +19,20 @@ from ui.share import figure_scale
 RACE_LOSSES = {"gan": ("d_loss", "g_loss"), "vae": ("reconstruction_loss", "kl_loss")}
 AXIS_TITLES = {"seconds": N_("training time (s)"), "images": N_("images seen")}
 FAMILY_COLOURS = {"gan": "#D55E00", "vae": "#0072B2"}
-HEIGHT_PX = 210
+HEIGHT_PX = 240
 
 
-def _layout(figure: go.Figure, axis: str, moment: float, title: str) -> go.Figure:
+def _layout(figure: go.Figure, axis: str, moment: float, title: str | None) -> go.Figure:
+    """The dashed moment line, the clock's axis title, and a legend in a row of its own above the plot
+    (inside it, it would hide the curves of a 210-pixel chart)."""
     figure.add_vline(x=moment, line={"color": "gray", "width": 2, "dash": "dash"})
     figure.update_xaxes(title_text=_(AXIS_TITLES[axis]))
     figure.update_layout(
-        title={"text": title, "y": 0.98, "yanchor": "top"}, height=int(HEIGHT_PX * figure_scale()),
+        title={"text": title, "y": 0.98, "yanchor": "top"} if title else None, height=int(HEIGHT_PX * figure_scale()),
         paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
         margin={"l": 10, "r": 10, "t": 36, "b": 10}, hovermode="x unified",
-        legend={"orientation": "h", "yanchor": "top", "y": 1.0, "x": 1, "xanchor": "right"},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0 if title is None else 1,
+                "xanchor": "left" if title is None else "right"},
     )
     figure = _style_text_and_axes(figure)
     small = round(14 * figure_scale())
@@ -40,17 +43,25 @@ def _layout(figure: go.Figure, axis: str, moment: float, title: str) -> go.Figur
 
 
 def race_loss_figure(run: Run, family: str, axis: str, moment: float) -> go.Figure | None:
-    """One model's two main losses on the race's clock; None before its first logged row."""
+    """One model's two main losses on the race's clock (the side's header names the model); None before
+    its first logged row."""
     timed = rows_on_clock(run, run.metrics(), axis)
     if not timed:
         return None
     figure = go.Figure()
-    for name in RACE_LOSSES[family]:
+    for index, name in enumerate(RACE_LOSSES[family]):
         points = [(when, row[name]) for when, row in timed if isinstance(row.get(name), (int, float))]
+        # A VAE's KL term is a hundred times smaller than its reconstruction loss: it gets the right-hand axis.
+        second_axis = family == "vae" and index == 1
         figure.add_trace(go.Scatter(x=[when for when, _value in points], y=[value for _when, value in points],
-                                    name=_(LABELS[name]), mode="lines",
+                                    name=_(LABELS[name]), mode="lines", yaxis="y2" if second_axis else "y",
                                     line={"color": COLOURS[name], "width": 3}))
-    return _layout(figure, axis, moment, _("{model} losses").format(model=family.upper()))
+    if family == "vae":
+        figure.update_layout(yaxis2={"overlaying": "y", "side": "right", "showgrid": False})
+    figure = _layout(figure, axis, moment, None)
+    if family == "vae":
+        figure.update_layout(yaxis2={"tickfont": {"size": round(14 * figure_scale()), "color": COLOURS["kl_loss"]}})
+    return figure
 
 
 def race_quality_figure(twin: Twin, axis: str, moment: float) -> go.Figure:
@@ -63,5 +74,5 @@ def race_quality_figure(twin: Twin, axis: str, moment: float) -> go.Figure:
                                     name=family.upper(), mode="lines+markers",
                                     line={"color": FAMILY_COLOURS[family], "width": 3}, marker={"size": 6}))
     figure = _layout(figure, axis, moment, _("FID (lower is better)"))
-    figure.update_layout(height=int((HEIGHT_PX + 90) * figure_scale()))
+    figure.update_layout(height=int((HEIGHT_PX + 60) * figure_scale()))
     return figure

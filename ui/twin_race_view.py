@@ -34,7 +34,7 @@ AXIS_LABELS = {"seconds": N_("training time"), "images": N_("images seen")}
 MOMENT_TEXT = re.compile(r"[0-9]{1,12}(\.[0-9])?")
 FAMILIES = ("gan", "vae")
 # Sample grids are drawn at a fixed width so that both grids, the curves and the slider fit one screen.
-GRID_WIDTH_PX, PRESENTATION_GRID_WIDTH_PX = 250, 330
+GRID_WIDTH_PX, PRESENTATION_GRID_WIDTH_PX = 250, 300
 # The page's own spacing: less padding above the title, so the race starts high enough to fit.
 PAGE_CSS = """
 <style>
@@ -139,7 +139,7 @@ def render_twin_page() -> None:
     _restore_twin(twins)
     by_id = {twin.twin_id: twin for twin in twins}
     share.restore_choice("twin_axis", AXIS_PARAM, list(AXES), "seconds")
-    pick_column, axis_column, replay_column = st.columns([5, 3, 2], vertical_alignment="bottom")
+    pick_column, axis_column, replay_column = st.columns([4, 3, 3], vertical_alignment="bottom")
     twin = by_id[pick_column.selectbox(_("Twin pair"), list(by_id), key="twin_choice",
                                        format_func=lambda twin_id: twin_label(by_id[twin_id]))]
     axis = axis_column.radio(_("Clock"), AXES, key="twin_axis", horizontal=True,
@@ -249,8 +249,11 @@ def _render_side(run: Run, family: str, axis: str, moment: float, grid_width: in
         return
     timed = [(rounded_moment(when, axis), step, path) for when, step, path in timed_snapshots(run, axis)]
     _when, step, path = snapshot_at(timed, moment)
-    st.markdown(_("**{model}** · step {step:,}").format(model=family.upper(), step=step)
-                + f" · :{colour}-badge[{state_title(state)}]")
+    header = _("**{model}** · step {step:,}").format(model=family.upper(), step=step)
+    # The run's state belongs to now: shown while it trains, or once the slider reaches its last snapshot.
+    if state in ACTIVE_STATES or step == timed[-1][1]:
+        header += f" · :{colour}-badge[{state_title(state)}]"
+    st.markdown(header)
     try:
         st.image(image_grid_png(run.load_snapshot(path), scale=4), width=grid_width, output_format="PNG")
     except ValueError as error:  # a damaged snapshot file: named, the other side still shows
