@@ -12,6 +12,11 @@ snapshot, at the pace the original run wrote them (scaled by a speed factor), fr
 process that never imports TensorFlow. The Train page's live view, the diagnosis and lesson
 mode's narration then see exactly what they saw during the real run. A replay has no
 weights: it is shown, not sampled, and it cannot be resumed.
+
+A twin race (a GAN and a VAE on one seed and budget, `aigc_core.twin`) is recorded in
+`demo/twins/` as one pair of files holding both members; replaying it creates two runs that
+form a twin, each filled by its own replay process on its own recorded clock, so the Twin race
+page shows them racing as the real pair did.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from aigc_core.run_control import RunControl
 from aigc_core.runs import PROJECT_ROOT, Run, RunStore, append_json_lines, own_process_identity, write_bytes_atomic
 
 DEMO_DIR = PROJECT_ROOT / "demo"
+TWIN_SUBDIR = "twins"  # twin recordings live apart, so the single-run list never offers half a twin
+TWIN_MEMBERS = ("gan", "vae")
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 KL_FILENAME = "kl.jsonl"  # the name aigc_core.training writes a VAE's per-dimension KL under
 # A replay writes its status at most this often (the live view polls every second).
@@ -90,9 +97,8 @@ def load_recording(name: str, demo_dir: Path = DEMO_DIR) -> Recording:
         raise ValueError(f"demo recording {name!r} is damaged: {type(error).__name__}: {error}") from None
 
 
-def record(run: Run, name: str, title: str, note: str, demo_dir: Path = DEMO_DIR,
-           broken: str | None = None) -> tuple[Path, Path]:
-    """Pack a finished run into the demo pack (scripts/record_demo_pack.py calls this)."""
+def _packed_run(run: Run) -> tuple[dict, np.ndarray, np.ndarray]:
+    """A finished run's header fields, snapshot steps and uint8 snapshots, as a recording stores them."""
     snapshots = run.snapshots()
     if not snapshots:
         raise ValueError(f"run {run.run_id} has no snapshots to record")
@@ -102,17 +108,134 @@ def record(run: Run, name: str, title: str, note: str, demo_dir: Path = DEMO_DIR
     images = images.reshape(images.shape[0], images.shape[1], 28, 28)
     status = run.raw_status()
     final_status = {key: status.get(key) for key in ("state", "error", "step", "total_steps", "elapsed_s", "epoch")}
-    header = {"title": title, "note": note, "broken": broken, "config": run.config(), "final_status": final_status,
-              "metrics": run.metrics(), "quality": run.quality(),
-              "kl": Run.read_metrics_file(run.path / KL_FILENAME)}
-    demo_dir = Path(demo_dir)
-    demo_dir.mkdir(parents=True, exist_ok=True)
-    json_path, npz_path = demo_dir / f"{name}.json", demo_dir / f"{name}.npz"
+    fields = {"config": run.config(), "final_status": final_status, "metrics": run.metrics(),
+              "quality": run.quality(), "kl": Run.read_metrics_file(run.path / KL_FILENAME)}
+    return fields, steps, images
+
+
+def _write_pack(base: Path, header: dict, arrays: dict) -> tuple[Path, Path]:
+    base.parent.mkdir(parents=True, exist_ok=True)
+    json_path, npz_path = base.with_suffix(".json"), base.with_suffix(".npz")
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, steps=steps, images=images)
+    np.savez_compressed(buffer, **arrays)
     write_bytes_atomic(npz_path, buffer.getvalue())
     write_bytes_atomic(json_path, (json.dumps(header, sort_keys=True, separators=(",", ":")) + "\n").encode())
     return json_path, npz_path
+
+
+def record(run: Run, name: str, title: str, note: str, demo_dir: Path = DEMO_DIR,
+           broken: str | None = None) -> tuple[Path, Path]:
+    """Pack a finished run into the demo pack (scripts/record_demo_pack.py calls this)."""
+    fields, steps, images = _packed_run(run)
+    header = {"title": title, "note": note, "broken": broken, **fields}
+    return _write_pack(Path(demo_dir) / name, header, {"steps": steps, "images": images})
+
+
+# -- twin races ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TwinRecording:
+    """A recorded twin race: both members, and the seed and budget they shared."""
+
+    name: str
+    title: str
+    note: str
+    seed: int
+    budget_kind: str
+    budget_value: float
+    members: dict  # "gan"/"vae" -> Recording
+
+    @property
+    def duration_s(self) -> float:
+        return max(member.duration_s for member in self.members.values())
+
+
+def list_twin_recordings(demo_dir: Path = DEMO_DIR) -> list[str]:
+    """Names of the twin races in the demo pack (`demo/twins/`)."""
+    return list_recordings(Path(demo_dir) / TWIN_SUBDIR)
+
+
+def record_twin(gan_run: Run, vae_run: Run, name: str, title: str, note: str, seed: int, budget_kind: str,
+                budget_value: float, demo_dir: Path = DEMO_DIR) -> tuple[Path, Path]:
+    """Pack a finished twin (two runs on one seed and budget) into `demo/twins/<name>.json|npz`."""
+    header = {"title": title, "note": note, "twin": {"seed": int(seed), "budget": {"kind": budget_kind,
+                                                                                      "value": budget_value}},
+              "members": {}}
+    arrays = {}
+    for family, run in zip(TWIN_MEMBERS, (gan_run, vae_run)):
+        if run.config().get("model") != family:
+            raise ValueError(f"Expected a {family.upper()} run as the twin's {family} member. "
+                             f"Received: run {run.run_id} of model {run.config().get('model')!r}")
+        fields, steps, images = _packed_run(run)
+        header["members"][family] = fields
+        arrays[f"{family}_steps"], arrays[f"{family}_images"] = steps, images
+    return _write_pack(Path(demo_dir) / TWIN_SUBDIR / name, header, arrays)
+
+
+def load_twin_recording(name: str, demo_dir: Path = DEMO_DIR) -> TwinRecording:
+    """Read one twin race; ValueError for an unknown name or a damaged file."""
+    names = list_twin_recordings(demo_dir)
+    if name not in names:
+        raise ValueError(f"Expected one of the twin recordings {names}. Received: {name[:100]!r}")
+    base = Path(demo_dir) / TWIN_SUBDIR / name
+    try:
+        header = json.loads(base.with_suffix(".json").read_text())
+        with np.load(base.with_suffix(".npz"), allow_pickle=False) as arrays:
+            packed = {key: np.asarray(arrays[key]) for key in arrays.files}
+        members = {}
+        for family in TWIN_MEMBERS:
+            fields = header["members"][family]
+            members[family] = Recording(f"{name}:{family}", str(header["title"]), str(header.get("note", "")),
+                                        str(fields["config"]["model"]), dict(fields["config"]),
+                                        dict(fields["final_status"]), list(fields["metrics"]),
+                                        list(fields.get("quality", [])), list(fields.get("kl", [])),
+                                        packed[f"{family}_steps"], packed[f"{family}_images"])
+        budget = header["twin"]["budget"]
+        return TwinRecording(name, str(header["title"]), str(header.get("note", "")), int(header["twin"]["seed"]),
+                             str(budget["kind"]), float(budget["value"]), members)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"twin recording {name!r} is damaged: {type(error).__name__}: {error}") from None
+
+
+def _spawn_replay(run: Run, arguments: list[str]) -> None:
+    command = [sys.executable, "-m", "aigc_core.replay", "--run", str(run.path), *arguments]
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+    with open(run.path / "worker.log", "ab") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   cwd=PROJECT_ROOT, env=environment, start_new_session=True)
+    threading.Thread(target=process.wait, daemon=True).start()  # reap it, so a finished replay is not a zombie
+
+
+def start_twin_replay(name: str, speed: float = 1.0, store: RunStore | None = None, demo_dir: Path = DEMO_DIR,
+                      owner: str | None = None) -> tuple[Run, Run]:
+    """Create the two runs of a replayed twin race and start both replay processes; returns at once.
+
+    Both members replay side by side, each at `speed` times its own recorded pace, so the
+    race plays on one clock as the real pair trained (one after the other on a CPU).
+
+    Raises:
+        ValueError: an unknown twin recording or a speed not in SPEEDS.
+    """
+    from aigc_core.twin import write_twin_record  # the twin module is the one writer of twin.json
+
+    if speed not in SPEEDS:
+        raise ValueError(f"Expected a replay speed in {list(SPEEDS)}. Received: speed={speed!r}")
+    recording = load_twin_recording(name, demo_dir)
+    store = store or RunStore()
+    runs = []
+    for family in TWIN_MEMBERS:
+        member = recording.members[family]
+        run = store.create(member.config, run_id=store.new_run_id(f"replay-{family}"))
+        fields = {"replay": {"name": f"{TWIN_SUBDIR}/{name}", "title": recording.title, "speed": speed}}
+        if owner is not None:
+            fields["owner"] = owner
+        run.update_status(**fields)
+        runs.append(run)
+    gan_run, vae_run = runs
+    write_twin_record(gan_run, vae_run, recording.seed, recording.budget_kind, recording.budget_value,
+                      batch_size=gan_run.config().get("batch_size"), replay={"name": name, "speed": speed})
+    for family, run in zip(TWIN_MEMBERS, runs):
+        _spawn_replay(run, ["--twin", name, "--member", family, "--speed", str(speed), "--demo-dir", str(demo_dir)])
+    return gan_run, vae_run
 
 
 def start_replay(name: str, speed: float = 1.0, store: RunStore | None = None, demo_dir: Path = DEMO_DIR,
@@ -131,13 +254,7 @@ def start_replay(name: str, speed: float = 1.0, store: RunStore | None = None, d
     if owner is not None:
         fields["owner"] = owner
     run.update_status(**fields)
-    command = [sys.executable, "-m", "aigc_core.replay", "--run", str(run.path), "--name", name,
-               "--speed", str(speed), "--demo-dir", str(demo_dir)]
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
-    with open(run.path / "worker.log", "ab") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   cwd=PROJECT_ROOT, env=environment, start_new_session=True)
-    threading.Thread(target=process.wait, daemon=True).start()  # reap it, so a finished replay is not a zombie
+    _spawn_replay(run, ["--name", name, "--speed", str(speed), "--demo-dir", str(demo_dir)])
     return run
 
 
@@ -206,16 +323,22 @@ def replay_into(run: Run, recording: Recording, speed: float, sleep=time.sleep, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m aigc_core.replay --run DIR --name NAME --speed S`: the replay process."""
+    """`python -m aigc_core.replay --run DIR (--name NAME | --twin NAME --member gan|vae) --speed S`."""
     parser = argparse.ArgumentParser(prog="python -m aigc_core.replay")
     parser.add_argument("--run", required=True)
-    parser.add_argument("--name", required=True)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--name")
+    source.add_argument("--twin")
+    parser.add_argument("--member", choices=TWIN_MEMBERS)
     parser.add_argument("--speed", type=float, default=1.0)
     parser.add_argument("--demo-dir", default=str(DEMO_DIR))
     arguments = parser.parse_args(argv)
     run = RunStore().open_path(arguments.run)
     try:
-        recording = load_recording(arguments.name, Path(arguments.demo_dir))
+        if arguments.twin is not None:
+            recording = load_twin_recording(arguments.twin, Path(arguments.demo_dir)).members[arguments.member]
+        else:
+            recording = load_recording(arguments.name, Path(arguments.demo_dir))
         replay_into(run, recording, arguments.speed)
     except Exception as error:  # a replay must end in a clear state, whatever broke
         run.update_status(state="failed", error=f"replay failed: {type(error).__name__}: {error}"[:300], eta_s=None)

@@ -472,6 +472,20 @@ def twin_moments(found: Twin, axis: str = "seconds") -> list[float]:
     return twin.twin_moments(found, axis)
 
 
+def rows_on_clock(run: Run, rows: list, axis: str = "seconds") -> list[tuple[float, dict]]:
+    """(moment, row) of a twin member's logged rows (metrics or quality) on the race's clock."""
+    from aigc_core import twin
+
+    return twin.rows_on_clock(run, rows, axis)
+
+
+def race_verdict(found: Twin, moment: float, axis: str = "seconds"):
+    """Who leads the twin race at `moment`: each side's latest live FID by then, the lower one."""
+    from aigc_core import twin
+
+    return twin.race_verdict(found, moment, axis)
+
+
 REPLAY_SPEEDS = replay.SPEEDS
 
 
@@ -488,6 +502,22 @@ def load_recording(name: str):
 def start_replay(name: str, speed: float = 1.0, requester: Requester = OPERATOR, store: RunStore | None = None) -> Run:
     """Replay a recording into a new run at `speed`; returns the queued replay run."""
     return replay.start_replay(name, speed, _store(store), owner=requester.owner)
+
+
+def list_twin_recordings() -> list[str]:
+    """The names of the recorded twin races in the demo pack."""
+    return replay.list_twin_recordings(replay.DEMO_DIR)
+
+
+def load_twin_recording(name: str):
+    """One recorded twin race of the demo pack (its title, note, both configs); ValueError if unknown."""
+    return replay.load_twin_recording(name, replay.DEMO_DIR)
+
+
+def start_twin_replay(name: str, speed: float = 1.0, requester: Requester = OPERATOR,
+                      store: RunStore | None = None) -> tuple[Run, Run]:
+    """Replay a recorded twin race into two new runs at `speed`; returns (GAN run, VAE run) at once."""
+    return replay.start_twin_replay(name, speed, _store(store), demo_dir=replay.DEMO_DIR, owner=requester.owner)
 
 
 # -- housekeeping and ownership -------------------------------------------------------------------

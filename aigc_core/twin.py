@@ -115,18 +115,29 @@ def launch_twin(seed: int, budget_kind: str, budget_value: float, store: RunStor
     except BaseException:
         gan_run.request_stop()  # half a twin races nobody
         raise
+    write_twin_record(gan_run, vae_run, seed, budget_kind, budget_value, gan_config.batch_size)
+    return gan_run, vae_run
+
+
+def write_twin_record(gan_run: Run, vae_run: Run, seed: int, budget_kind: str, budget_value: float,
+                      batch_size: int | None, **extra) -> str:
+    """Make two runs a twin: the same `twin.json` in both folders. Returns the new twin id.
+
+    `extra` fields are stored as they are (a replayed twin names its recording there).
+    """
     record = {
         "twin_id": new_twin_id(),
         "runs": {"gan": gan_run.run_id, "vae": vae_run.run_id},
         "run_ids": [gan_run.run_id, vae_run.run_id],
         "seed": int(seed),
         "budget": {"kind": budget_kind, "value": budget_value},
-        "batch_size": gan_config.batch_size,
+        "batch_size": batch_size,
         "created_at": time.time(),
+        **extra,
     }
     for run in (gan_run, vae_run):
         write_json_atomic(run.path / TWIN_FILE, record)
-    return gan_run, vae_run
+    return record["twin_id"]
 
 
 def read_twin(run: Run, store: RunStore | None = None) -> Twin | None:
@@ -202,3 +213,54 @@ def twin_moments(twin: Twin, axis: str = "seconds") -> list[float]:
         if run.snapshots():
             moments.update(moment for moment, _, _ in timed_snapshots(run, axis))
     return sorted(moments)
+
+
+def rows_on_clock(run: Run, rows: list, axis: str = "seconds") -> list[tuple[float, dict]]:
+    """(moment, row) of logged rows (metrics or quality) on the race's clock, oldest first.
+
+    Rows without a numeric step (or, on the seconds clock, without `elapsed_s`) are skipped.
+
+    Raises:
+        ValueError: for an unknown axis.
+    """
+    if axis not in AXES:
+        raise ValueError(f"Expected axis to be one of {AXES}. Received: axis={axis!r}")
+    batch_size = int(run.config().get("batch_size") or 1)
+    timed = []
+    for row in rows:
+        if not isinstance(row, dict) or not isinstance(row.get("step"), (int, float)):
+            continue
+        if axis == "images":
+            timed.append((float(row["step"] * batch_size), row))
+        elif isinstance(row.get("elapsed_s"), (int, float)):
+            timed.append((float(row["elapsed_s"]), row))
+    return sorted(timed, key=lambda pair: pair[0])
+
+
+@dataclass(frozen=True)
+class RaceVerdict:
+    """Who leads a twin race at one moment, by the live FID each side had measured by then."""
+
+    leader: str | None  # "gan" or "vae"; None when neither or only one is measured, or they are level
+    fid: dict  # "gan"/"vae" -> the latest FID at or before the moment, or None
+
+
+# Live FID from ~1,000 samples wobbles by a few percent between snapshots: closer than this is a tie.
+TIE_SHARE = 0.05
+
+
+def race_verdict(twin: Twin, moment: float, axis: str = "seconds") -> RaceVerdict:
+    """The verdict at `moment`: each side's latest live FID by then, and the lower one leads.
+
+    A side is never judged on a score it measured later than `moment`.
+    """
+    fid = {}
+    for family, run in zip(("gan", "vae"), twin.runs):
+        scored = [(when, row) for when, row in rows_on_clock(run, run.quality(), axis)
+                  if isinstance(row.get("fid"), (int, float)) and when <= moment]
+        fid[family] = float(scored[-1][1]["fid"]) if scored else None
+    if fid["gan"] is None or fid["vae"] is None:
+        return RaceVerdict(None, fid)
+    if abs(fid["gan"] - fid["vae"]) <= TIE_SHARE * max(fid["gan"], fid["vae"]):
+        return RaceVerdict(None, fid)
+    return RaceVerdict("gan" if fid["gan"] < fid["vae"] else "vae", fid)

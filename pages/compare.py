@@ -10,7 +10,6 @@ from ui.charts import image_grid_png, loss_figure, projector_fonts
 from ui.i18n import _
 from ui.router import ensure_router
 from ui import share
-from ui.twin_view import render_twin_race, twins_in_store
 
 ensure_router()  # a deep link on a fresh server must still go through app.py
 
@@ -86,10 +85,6 @@ else:
         loss_column.caption(_("No losses logged yet."))
 
 st.divider()
-st.subheader(_("Twin race: GAN vs VAE on one clock"))
-twins = twins_in_store()
-if not twins:
-    st.caption(_("No twin run yet: **Twin run: GAN vs VAE** on the Train page trains both on the same seed and "
-                 "budget; here they race side by side."))
-else:
-    render_twin_race(twins)
+# The twin race has a page of its own; an old Compare link to a twin (`?twin=`) still gets there.
+st.page_link("pages/twin.py", label=_("Twin race: a GAN and a VAE on one clock, on a page of its own"),
+             icon=":material/sprint:", query_params={"twin": share.url_value("twin")} if share.url_value("twin") else None)

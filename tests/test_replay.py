@@ -23,8 +23,8 @@ from conftest import wait_for
 STEPS = (0, 10, 20, 30)
 
 
-def make_finished_run(store: RunStore, state: str = "finished", error: str | None = None):
-    run = store.create({"model": "gan", "preset": "fast", "steps": 30})
+def make_finished_run(store: RunStore, state: str = "finished", error: str | None = None, model: str = "gan"):
+    run = store.create({"model": model, "preset": "fast", "steps": 30, "batch_size": 32})
     run.append_metrics([{"step": step, "elapsed_s": step / 10, "d_loss": 1.0 / (step + 1), "g_loss": 2.0,
                          "d_real": 0.8, "d_fake": 0.2} for step in STEPS[1:]])
     run.append_quality([{"step": 20, "elapsed_s": 2.0, "fid": 80.0, "inception_score": 3.0}])
@@ -128,12 +128,72 @@ def test_a_replay_process_runs_without_tensorflow_and_finishes(store, tmp_path):
     assert probe.stdout.strip() == "False"
 
 
+# -- twin races ---------------------------------------------------------------------------------
+def test_a_recorded_twin_replays_both_members_as_they_were(store, tmp_path):
+    gan, vae = make_finished_run(store), make_finished_run(store, model="vae")
+    vae.append_metrics([{"step": 40, "elapsed_s": 5.0, "loss": 1.0}])  # the VAE's clock runs longer
+    replay.record_twin(gan, vae, "race", "A race", "A note", seed=3, budget_kind="steps", budget_value=30,
+                       demo_dir=tmp_path)
+    assert replay.list_recordings(tmp_path) == []  # never offered as a single run
+    recording = replay.load_twin_recording("race", demo_dir=tmp_path)
+    assert (recording.seed, recording.budget_kind, recording.budget_value) == (3, "steps", 30.0)
+    assert recording.duration_s == 5.0
+    for family, original in zip(replay.TWIN_MEMBERS, (gan, vae)):
+        member = recording.members[family]
+        target = store.create(member.config)
+        clock = FakeClock()
+        status = replay.replay_into(target, member, speed=2.0, sleep=clock.sleep, clock=clock)
+        assert status["state"] == "finished" and member.family == family
+        assert target.metrics() == original.metrics() and target.quality() == original.quality()
+        assert [step for step, _ in target.snapshots()] == list(STEPS)
+        # Each member keeps its own recorded pace: its last row at its own time, halved.
+        assert clock.now == pytest.approx(max(row["elapsed_s"] for row in original.metrics()) / 2, abs=replay.POLL_S)
+    with pytest.raises(ValueError, match="Expected a VAE run"):
+        replay.record_twin(gan, gan, "bad", "t", "n", 3, "steps", 30, demo_dir=tmp_path)
+    with pytest.raises(ValueError, match="twin recordings"):
+        replay.load_twin_recording("../race", demo_dir=tmp_path)
+    (tmp_path / replay.TWIN_SUBDIR / "race.npz").write_bytes(b"not an npz")
+    with pytest.raises(ValueError, match="damaged"):
+        replay.load_twin_recording("race", demo_dir=tmp_path)
+
+
+def test_a_twin_replay_makes_a_twin_whose_two_processes_finish(store, tmp_path):
+    from aigc_core.twin import find_twins
+
+    replay.record_twin(make_finished_run(store), make_finished_run(store, model="vae"), "race", "t", "n",
+                       seed=3, budget_kind="steps", budget_value=30, demo_dir=tmp_path)
+    with pytest.raises(ValueError, match="speed"):
+        replay.start_twin_replay("race", speed=3.0, store=store, demo_dir=tmp_path)
+    gan, vae = replay.start_twin_replay("race", speed=4.0, store=store, demo_dir=tmp_path, owner="someone")
+    twin = next(twin for twin in find_twins(store) if twin.gan.run_id == gan.run_id)
+    assert twin.vae.run_id == vae.run_id and twin.seed == 3
+    for run in (gan, vae):
+        assert run.raw_status()["owner"] == "someone"
+        wait_for(lambda: run.raw_status().get("state") == "finished", 60,
+                 message=lambda: (run.path / "worker.log").read_text())
+        assert len(run.snapshots()) == len(STEPS)
+
+
 # -- the shipped pack ------------------------------------------------------------------------
 SHIPPED = replay.list_recordings()
 
 
+def test_the_shipped_twin_race_is_small_and_fair():
+    assert replay.list_twin_recordings() == ["twin-race"]
+    size = sum(path.stat().st_size for path in (replay.DEMO_DIR / replay.TWIN_SUBDIR).glob("twin-race.*"))
+    assert size < 600_000, f"the twin race is {size / 1e3:.0f} kB"
+    recording = replay.load_twin_recording("twin-race")
+    gan, vae = (recording.members[family] for family in replay.TWIN_MEMBERS)
+    assert (gan.family, vae.family) == ("gan", "vae")
+    for field in ("seed", "batch_size", "steps", "dataset"):
+        assert gan.config[field] == vae.config[field], field
+    for member in (gan, vae):
+        assert member.final_status["state"] == "finished" and len(member.metrics) >= 10
+        assert len(member.snapshot_steps) >= 10 and len(member.quality) >= 5
+
+
 def test_the_shipped_pack_is_small_and_covers_the_lesson():
-    sizes = sum(path.stat().st_size for path in replay.DEMO_DIR.iterdir())
+    sizes = sum(path.stat().st_size for path in replay.DEMO_DIR.rglob("*") if path.is_file())
     assert sizes < 6_000_000, f"the demo pack is {sizes / 1e6:.1f} MB"
     families = {replay.load_recording(name).family for name in SHIPPED}
     assert {"gan", "vae"} <= families

@@ -1,4 +1,4 @@
-"""Twin runs (launch, find, race on Compare) and shareable views (URL state, presentation mode).
+"""Twin runs (launch, find; the race itself: test_twin_race.py) and shareable views (URL state, presentation mode).
 
 No test trains: worker processes are replaced by a recorder (the queue and the worker have
 their own tests), twin timelines get hand-written snapshots and metric rows, and models for
@@ -169,35 +169,14 @@ def test_train_twin_button_launches_the_pair_and_shows_both(isolated):
     assert not stale.error and any("no longer exists" in item.value for item in stale.info)
 
 
-def test_compare_twin_race_slider_shows_both_models_at_a_moment(store, isolated):
-    gan, vae, twin_id = make_twin(store)
-    app = open_page("pages/compare.py", {"twin": twin_id})
-    assert app.selectbox(key="compare_twin").value == twin_id
-    slider = app.select_slider(key="compare_twin_time")
-    assert slider.options == ["0 s", "2 s", "4 s", "8 s"]
-
-    def captions():
-        return [image.proto.imgs[0].caption for image in app.get("image") if image.proto.imgs
-                and " at " in image.proto.imgs[0].caption and "its step" in image.proto.imgs[0].caption]
-
-    slider.set_value(4.0).run()
-    assert not app.exception
-    assert captions() == ["GAN at 4 s: its step 10 (taken at 4 s)", "VAE at 4 s: its step 20 (taken at 4 s)"]
-    app.select_slider(key="compare_twin_time").set_value(2.0).run()
-    assert captions() == ["GAN at 2 s: its step 0 (taken at 0 s)", "VAE at 2 s: its step 10 (taken at 2 s)"]
-
-    app.radio(key="compare_twin_axis").set_value("images").run()
-    assert not app.exception
-    assert app.select_slider(key="compare_twin_time").options[-1] == f"{20 * DEFAULT_BATCH_SIZE:,} images"
-    assert app.query_params.get("axis") in ("images", ["images"])
-    assert app.get("download_button")
+# The race itself (slider, both sides at a moment, the clock) is tested on its own page: test_twin_race.py.
 
 
 def test_twin_gif_for_the_pair_is_a_two_grid_animation(store, isolated):
     from PIL import Image
     import io
 
-    from ui.twin_view import _twin_gif
+    from ui.twin_race_view import _twin_gif
 
     gan, vae, _ = make_twin(store)
     gif = _twin_gif(gan.run_id, vae.run_id, "time", ((0, 10, 20), (0, 10, 20)))

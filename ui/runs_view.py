@@ -206,13 +206,13 @@ def _watch_evaluation(run: Run) -> None:
 
 
 def twin_note(run: Run) -> str | None:
-    """A warning before deleting half of a twin pair: the twin race on Compare goes with it."""
+    """A warning before deleting half of a twin pair: its race on the Twin race page goes with it."""
     twin = studio.read_twin(run)
     if twin is None:
         return None
     other = twin.vae if twin.gan.run_id == run.run_id else twin.gan
-    return _("This run is half of a twin pair (with run {other}): deleting it also removes their twin race from the "
-             "Compare page. Run {other} itself stays.").format(other=other.run_id)
+    return _("This run is half of a twin pair (with run {other}): deleting it also removes their race from the "
+             "Twin race page. Run {other} itself stays.").format(other=other.run_id)
 
 
 def render_run_details(run: Run) -> None:

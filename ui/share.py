@@ -31,7 +31,7 @@ WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
 PARAM_LABELS = {
     "seed": N_("seed"), "seed_a": N_("seed A"), "seed_b": N_("seed B"), "left": N_("left model"),
     "right": N_("right model"), "timeline": N_("timeline run"), "step": N_("timeline step"), "source": N_("model"),
-    "method": N_("interpolation"), "run": N_("run"), "axis": N_("race clock"), "twin": N_("twin pair"),
+    "method": N_("interpolation"), "run": N_("run"), "axis": N_("race clock"), "twin": N_("twin pair"), "at": N_("race moment"),
     "vae": "VAE", "gan": "GAN", "digit": N_("digit"), "digit_b": N_("second digit"), "walk": N_("what moves"),
     "per_digit": N_("samples per digit"), "digits": N_("row of test-set indices"), PRESENT_PARAM: N_("presentation mode"),
 }
