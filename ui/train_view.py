@@ -559,7 +559,8 @@ def _render_state(run: Run, store: RunStore, status: dict, config: dict) -> None
         st.badge(state_title(state), color=STATE_COLOURS.get(state, "gray"))
     if state == "queued":
         st.info(_queue_message(run, store))
-    st.progress(progress_fraction(status, config), text=_progress_text(status, config))
+    with st.container(key="live_progress"):
+        st.progress(progress_fraction(status, config), text=_progress_text(status, config))
     family = config.get("model", "gan")
     if state == "failed":
         st.error(_("The run failed: {reason}").format(reason=failure_reason(status.get("error"), family)))
@@ -584,7 +585,8 @@ def _render_state(run: Run, store: RunStore, status: dict, config: dict) -> None
         else:
             _render_stop(run, store)
         if state == "running" and not run.stop_requested() and may_control_run(run):
-            render_run_controls(run, status)
+            with st.container(key="live_controls"):
+                render_run_controls(run, status)
     else:
         _render_resume(run, status)
         st.page_link("pages/compare.py", label=_("Compare this model with the shipped ones"), icon=":material/compare:")
@@ -658,20 +660,24 @@ def render_curves_and_samples(run: Run, family: str, config: dict) -> None:
     view = _run_view(str(run.path), family, run_signature(run), figure_scale(), current_language())
     curves_column, samples_column = st.columns([4, 3], gap="medium")
     with curves_column:
-        if view["loss_figure"] is not None:
-            st.plotly_chart(view["loss_figure"], config={"displayModeBar": False})
-        else:
-            st.caption(no_loss_curves_caption(run.status(), config))
-        render_quality_curve(view, config.get("dataset", "mnist"))
+        with st.container(key="live_loss_chart"):
+            if view["loss_figure"] is not None:
+                st.plotly_chart(view["loss_figure"], config={"displayModeBar": False})
+            else:
+                st.caption(no_loss_curves_caption(run.status(), config))
+        with st.container(key="live_quality"):
+            render_quality_curve(view, config.get("dataset", "mnist"))
         if family == "vae":
             render_kl_bars(view)
     with samples_column:
-        if view["grid_uri"] is None:
-            st.caption(_("Samples appear once the model is built."))
-        else:
-            st.image(view["grid_uri"], width="stretch",
-                     caption=_("Samples from one fixed noise batch at step {step:,}").format(step=view["latest_step"]))
-        render_finding_cards(view["findings"])  # beside the chart it explains, not under all of them
+        with st.container(key="live_samples"):
+            if view["grid_uri"] is None:
+                st.caption(_("Samples appear once the model is built."))
+            else:
+                st.image(view["grid_uri"], width="stretch",
+                         caption=_("Samples from one fixed noise batch at step {step:,}").format(step=view["latest_step"]))
+        with st.container(key="live_diagnosis"):
+            render_finding_cards(view["findings"])  # beside the chart it explains, not under all of them
         status = run.status()  # lesson mode: what is happening now, in two or three plain sentences
         render_narration(family, status.get("state"), view["rows"], view["quality_rows"], view["findings"],
                          total_steps=status.get("total_steps"), paused=is_paused(status))
@@ -742,11 +748,12 @@ def render_run(run_id: str) -> None:
         status = run.status()
         if interval and status.get("state") != state:
             st.rerun()  # started or ended: a full rerun sets the new pace and refreshes the sidebar
-        st.subheader(_("Run {run_id}").format(run_id=run.run_id))
-        batch_size = config.get("batch_size") or _preset_batch_size(family, config.get("preset"))
-        st.caption(f"{family.upper()} · {break_it_note(config)}{dataset_note(config)}{precision_note(config)} · "
-                   + _("batch {batch_size} · seed {seed}").format(batch_size=batch_size, seed=config.get("seed")))
-        _render_state(run, store, status, config)
-        render_curves_and_samples(run, family, config)
+        with st.container(key="live_view"):
+            st.subheader(_("Run {run_id}").format(run_id=run.run_id))
+            batch_size = config.get("batch_size") or _preset_batch_size(family, config.get("preset"))
+            st.caption(f"{family.upper()} · {break_it_note(config)}{dataset_note(config)}{precision_note(config)} · "
+                       + _("batch {batch_size} · seed {seed}").format(batch_size=batch_size, seed=config.get("seed")))
+            _render_state(run, store, status, config)
+            render_curves_and_samples(run, family, config)
 
     live_view()
