@@ -135,7 +135,7 @@ def paused_replay_owned_by(page, server, name: str):
     the run's), so the app sees a live run; the caller ends it."""
     from ui.visitor import identity_from_cookie
 
-    open_page(page, server, "")  # the server sets the browser's identity cookie on the first load
+    open_page(page, server, "train")  # the server sets the browser's identity cookie on the first load
     cookie = next(item["value"] for item in page.context.cookies() if item["name"] == "_streamlit_xsrf")
     store = RunStore(server.runs_dir)
     recording = replay.load_recording(name)

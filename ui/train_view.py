@@ -605,9 +605,11 @@ def _render_state(run: Run, store: RunStore, status: dict, config: dict) -> None
     if state in ACTIVE_STATES:
         _render_active_controls(run, store, status)
     else:
-        resume_column, compare_column, runs_column = st.columns(3, vertical_alignment="center")
-        with resume_column:
-            _render_resume(run, status)
+        columns = st.columns(3 if state in RESUMABLE_STATES else 2, vertical_alignment="center")
+        if state in RESUMABLE_STATES:
+            with columns[0]:
+                _render_resume(run, status)
+        compare_column, runs_column = columns[-2:]
         compare_column.page_link("pages/compare.py", label=_("Compare this model with the shipped ones"),
                                  icon=":material/compare:")
         runs_column.page_link("pages/runs.py", label=_("All runs: timeline, downloads, delete"),
