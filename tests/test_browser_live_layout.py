@@ -1,7 +1,7 @@
 """The live view of a run fits one screen, in a real browser (issue #14, defect 6).
 
 A class watches a run on one screen: progress with its controls, the loss chart, the latest
-samples, the quality figure and the current diagnosis must all be visible at once, without
+samples, the quality numbers and the current diagnosis must all be visible at once, without
 scrolling, on a 1400x900 laptop and on a 1920x1080 projector in presentation mode; nothing may
 stick out of its column, a chart's diagnosis label must stay inside its chart, and on the
 projector no text of the live view is under 18 px.
