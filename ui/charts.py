@@ -85,7 +85,7 @@ def _style_text_and_axes(figure: go.Figure) -> go.Figure:
     return figure
 
 
-def loss_figure(rows: list[dict], family: str, title: str | None = None) -> go.Figure:
+def loss_figure(rows: list[dict], family: str, title: str | None = None, height: int | None = None) -> go.Figure:
     """Loss curves of one run against the training step.
 
     Args:
@@ -95,10 +95,14 @@ def loss_figure(rows: list[dict], family: str, title: str | None = None) -> go.F
             penalty instead, which are scores, not probabilities) or "vae" (total,
             reconstruction and KL losses on one axis).
         title: optional heading drawn above the figure.
+        height: the figure's height in pixels at screen size (scaled in presentation mode); by
+            default tall enough for its panels on a page of their own. The Train page's live
+            view passes less, so that the whole run fits one screen.
 
     Raises:
         ValueError: for a family other than "gan" or "vae".
     """
+    chosen_height = height
     if family == "gan" and is_critic_history(rows):
         figure = make_subplots(
             rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.09, row_heights=[0.4, 0.33, 0.27],
@@ -136,7 +140,7 @@ def loss_figure(rows: list[dict], family: str, title: str | None = None) -> go.F
 
     figure.update_layout(
         title={"text": title} if title else None,
-        height=int(height * figure_scale()),
+        height=int((chosen_height or height) * figure_scale()),
         font={"size": FONT_SIZE},
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
@@ -211,7 +215,7 @@ def png_data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def kl_figure(kl_values, step: int | None = None, title: str | None = None) -> go.Figure:
+def kl_figure(kl_values, step: int | None = None, title: str | None = None, height: int = 300) -> go.Figure:
     """The KL term per latent dimension as bars: posterior collapse made visible.
 
     A dimension whose bar is near 0 (grey, below `COLLAPSED_DIMENSION_NATS`) has a posterior
@@ -221,6 +225,7 @@ def kl_figure(kl_values, step: int | None = None, title: str | None = None) -> g
         kl_values: nats per latent dimension (as `VAE.kl_per_dimension_on` returns them).
         step: the training step they were measured at, named in the axis title.
         title: optional heading drawn above the figure.
+        height: in pixels at screen size (scaled in presentation mode).
     """
     from aigc_core.studio import collapsed_dimension_nats
 
@@ -239,7 +244,7 @@ def kl_figure(kl_values, step: int | None = None, title: str | None = None) -> g
     figure.update_yaxes(title_text=_("KL (nats)"), rangemode="tozero")
     figure.update_layout(
         title={"text": title} if title else None,
-        height=int(300 * figure_scale()),
+        height=int(height * figure_scale()),
         font={"size": FONT_SIZE},
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",

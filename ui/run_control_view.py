@@ -62,16 +62,25 @@ def control_message(status: dict, control: dict) -> str | None:
     return None
 
 
-def render_run_controls(run: Run, status: dict) -> None:
-    """The Pause or Resume button, Step with its step count, and the speed, for a running run."""
+def render_run_controls(run: Run, status: dict, first_control=None, notices=st) -> None:
+    """The Pause or Resume button, Step with its step count, and the speed, for a running run, in one row.
+
+    Args:
+        first_control: draws a control of the caller's (the Stop button) in the row's first column.
+        notices: where the one line on a pause or step request goes (under the row, at full width).
+    """
     control = read_control(run)
     message = control_message(status, control)
-    if message and is_paused(status):
-        st.info(message, icon=":material/pause_circle:")
-    elif message:
-        st.caption(message)
+    if message:
+        icon = ":material/pause_circle: " if is_paused(status) else ""
+        notices.caption(icon + message)
     holding = control["mode"] != "run"
-    pause_column, count_column, step_column, speed_column = st.columns([2, 2, 2, 3], vertical_alignment="bottom")
+    widths = ([2] if first_control else []) + [2, 2, 2, 3]
+    columns = st.columns(widths, vertical_alignment="bottom")
+    if first_control:
+        with columns[0]:
+            first_control()
+    pause_column, count_column, step_column, speed_column = columns[-4:]
     if holding:
         pause_column.button(_("Resume"), key="train_continue", icon=":material/play_arrow:", on_click=_resume,
                             args=(run,), help=_("Train on to the end of the budget."))

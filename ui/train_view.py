@@ -18,19 +18,20 @@ from aigc_core import studio
 from aigc_core.config import (
     MAX_MINUTES, OVERRIDE_RULES, SettingError, TrainingConfig, constructor_parameters, override_rules,
 )
-from aigc_core.diagnosis import BROKEN_PRESETS, diagnose
+from aigc_core.diagnosis import BROKEN_PRESETS, diagnose, is_critic_history
 from aigc_core.studio import (
     ACTIVE_STATES, DATASET_NAMES, DATASET_TITLES, FAMILIES, FETCH_COMMANDS, MAX_SEED, PRECISIONS,
     QUALITY_SAMPLES_VARIABLE, Run, check_config, dataset_source, get_variant, kl_history, presets_for, resume,
     scoring_unavailable_reason, train_command,
 )
+from ui.charts import LABELS as QUALITY_LABELS
 from ui.charts import image_grid_png, kl_figure, loss_figure, png_data_uri, quality_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards, watch_for_text
 from ui.diagnosis_view import preset_title as broken_preset_title
 from ui.i18n import N_, _, current_language
 from ui.lesson_view import render_narration
 from ui.run_control_view import is_paused, render_run_controls
-from ui.share import figure_scale
+from ui.share import figure_scale, presentation_mode
 from ui.visitor import failure_text, may_control_run, not_owner_note, requester
 
 # Widget key -> model hyperparameter (an `overrides` name), per family, in display order. A
@@ -528,8 +529,11 @@ def _render_resume(run: Run, status: dict) -> None:
 STOP_ERROR_KEY = "train_stop_error"
 
 
-def _render_stop(run: Run) -> None:
-    """The Stop button; a refused stop stays on screen across the live view's reruns, until retried."""
+def _render_stop(run: Run, notices=st) -> None:
+    """The Stop button; a refused stop stays on screen across the live view's reruns, until retried.
+
+    `notices` is where its messages go: the full width under a row of controls, not the button's narrow column.
+    """
     failed = st.session_state.get(STOP_ERROR_KEY)
     if st.button(_("Stop training"), key="train_stop", icon=":material/stop_circle:"):
         try:
@@ -539,21 +543,43 @@ def _render_stop(run: Run) -> None:
                 run.run_id, _("Could not stop the run: {reason}").format(reason=failure_text(error)))
         else:
             st.session_state.pop(STOP_ERROR_KEY, None)
-            st.caption(_("Stop requested: the run checkpoints and ends after the current step."))
+            notices.caption(_("Stop requested: the run checkpoints and ends after the current step."))
             return
     if failed and failed[0] == run.run_id:
-        st.error(failed[1])
+        notices.error(failed[1])
+
+
+def run_title(run: Run) -> str:
+    """The live view's heading for a run (its one place, so that a run's own name can replace the id)."""
+    return _("Run {run_id}").format(run_id=run.run_id)
+
+
+def state_badge(status: dict) -> str:
+    """The run's state as a Markdown badge, to open its one-line caption."""
+    state = status.get("state", "unknown")
+    if is_paused(status):
+        return ":orange-badge[" + _("paused") + "]"
+    return f":{STATE_COLOURS.get(state, 'gray')}-badge[" + state_title(state) + "]"
+
+
+def _render_header(run: Run, status: dict, config: dict, family: str) -> None:
+    """One band: the run's title and settings on the left, its progress bar (steps, time, ETA) on the right."""
+    title_column, progress_column = st.columns([6, 5], vertical_alignment="bottom", gap="medium")
+    with title_column:
+        st.markdown("#### " + run_title(run))  # a heading one line high, so the run's charts come up
+        batch_size = config.get("batch_size") or _preset_batch_size(family, config.get("preset"))
+        st.caption(f"{state_badge(status)} {family.upper()} · {break_it_note(config)}{dataset_note(config)}"
+                   f"{precision_note(config)} · "
+                   + _("batch {batch_size} · seed {seed}").format(batch_size=batch_size, seed=config.get("seed")))
+    with progress_column.container(key="live_progress"):
+        st.progress(progress_fraction(status, config), text=_progress_text(status, config))
 
 
 def _render_state(run: Run, status: dict, config: dict) -> None:
+    """What the run's state asks of the viewer: a notice for a queued or ended run, then its controls."""
     state = status.get("state", "unknown")
-    if is_paused(status):
-        st.badge(_("paused"), color="orange")
-    else:
-        st.badge(state_title(state), color=STATE_COLOURS.get(state, "gray"))
     if state == "queued":
         st.info(_queue_message(run))
-    st.progress(progress_fraction(status, config), text=_progress_text(status, config))
     family = config.get("model", "gan")
     if state == "failed":
         st.error(_("The run failed: {reason}").format(reason=failure_reason(status.get("error"), family)))
@@ -571,23 +597,57 @@ def _render_state(run: Run, status: dict, config: dict) -> None:
     if damage:
         st.warning(_("This run is damaged: {damage}. What can still be read is shown below.").format(damage=damage))
     if state in ACTIVE_STATES:
-        if run.stop_requested():
-            st.caption(_("Stop requested: the run checkpoints and ends after the current step."))
-        elif not may_control_run(run):
-            not_owner_note("stop")
-        else:
-            _render_stop(run)
-        if state == "running" and not run.stop_requested() and may_control_run(run):
-            render_run_controls(run, status)
+        _render_active_controls(run, status)
     else:
-        _render_resume(run, status)
-        st.page_link("pages/compare.py", label=_("Compare this model with the shipped ones"), icon=":material/compare:")
-        st.page_link("pages/runs.py", label=_("All runs: timeline, downloads, delete"), icon=":material/folder_open:")
+        columns = st.columns(3 if state in RESUMABLE_STATES else 2, vertical_alignment="center")
+        if state in RESUMABLE_STATES:
+            with columns[0]:
+                _render_resume(run, status)
+        compare_column, runs_column = columns[-2:]
+        compare_column.page_link("pages/compare.py", label=_("Compare this model with the shipped ones"),
+                                 icon=":material/compare:")
+        runs_column.page_link("pages/runs.py", label=_("All runs: timeline, downloads, delete"),
+                              icon=":material/folder_open:")
+
+
+def _render_active_controls(run: Run, status: dict) -> None:
+    """Stop, then Pause/Step/Speed for the owner of a running run, in one row under the header."""
+    if run.stop_requested():
+        st.caption(_("Stop requested: the run checkpoints and ends after the current step."))
+    elif not may_control_run(run):
+        not_owner_note("stop")
+    elif status.get("state") == "running":
+        controls, notices = st.container(key="live_controls"), st.container()
+        with controls:
+            render_run_controls(run, status, first_control=lambda: _render_stop(run, notices), notices=notices)
+    else:
+        _render_stop(run)
 
 
 def run_signature(run: Run) -> tuple:
     """What the live view is drawn from: it changes exactly when the view would change."""
     return studio.run_version(run)
+
+
+# Heights (px at screen size, scaled with the fonts in presentation mode) that let the live view
+# (header, controls, charts, samples and diagnosis) fit one 1400x900 laptop screen and one
+# 1920x1080 projector: the full-size figures of the other pages would push it past the fold.
+LIVE_LOSS_HEIGHTS = {"gan": 420, "critic": 480, "vae": 250}
+LIVE_KL_HEIGHT = 150
+# Presentation mode sets every text of the page to about 20 px, a metric's value too: in the live
+# view's quality row the value is what a class reads, so it stays large.
+LIVE_PRESENTATION_CSS = """<style>
+.st-key-live_quality [data-testid="stMetricValue"] :is(div, p) { font-size: 2.6rem !important; line-height: 1.2; }
+</style>"""
+# The sample grid's width: square, so it is also its height; the column would make it taller.
+LIVE_GRID_WIDTH = 240
+
+
+def live_loss_height(family: str, rows: list[dict]) -> int:
+    """The live view's loss chart height: a WGAN-GP's three panels need more than a DCGAN's two."""
+    if family == "gan" and is_critic_history(rows):
+        return LIVE_LOSS_HEIGHTS["critic"]
+    return LIVE_LOSS_HEIGHTS.get(family, LIVE_LOSS_HEIGHTS["gan"])
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -610,11 +670,12 @@ def _run_view(run_id: str, family: str, signature: tuple, scale: float, language
     return {
         "rows": rows,
         "findings": findings,
-        "loss_figure": annotate_figure(loss_figure(rows, family), findings) if rows else None,
+        "loss_figure": annotate_figure(loss_figure(rows, family, height=live_loss_height(family, rows)), findings)
+        if rows else None,
         "quality_rows": quality_rows,
         "quality_figure": quality_figure(quality_rows) if quality_rows else None,
         "kl_row": kl_rows[-1] if kl_rows else None,
-        "kl_figure": kl_figure(kl_rows[-1]["kl"], step=kl_rows[-1].get("step"), title=_("KL per latent dimension"))
+        "kl_figure": kl_figure(kl_rows[-1]["kl"], step=kl_rows[-1].get("step"), height=LIVE_KL_HEIGHT)
         if kl_rows else None,
         "latest_step": latest[0] if latest else None,
         "grid_uri": png_data_uri(image_grid_png(latest[1], scale=2)) if latest else None,
@@ -634,28 +695,42 @@ def no_loss_curves_caption(status: dict, config: dict) -> str:
 
 
 def render_curves_and_samples(run: Run, family: str, config: dict) -> None:
-    """The loss curves (with diagnosis markers) and the quality curve (FID, IS of each scored
-    snapshot) beside the latest snapshot grid of the fixed latent batch and the diagnosis."""
+    """The live run on one screen: on the left the loss curves (with diagnosis markers), the
+    quality numbers and a VAE's KL bars; on the right the latest snapshot grid of the fixed
+    latent batch with the diagnosis under it. The quality curve in full, and what each figure
+    measures, sit in an expander below."""
     view = _run_view(run.run_id, family, run_signature(run), figure_scale(), current_language())
+    dataset = config.get("dataset", "mnist")
     curves_column, samples_column = st.columns([4, 3], gap="medium")
     with curves_column:
-        if view["loss_figure"] is not None:
-            st.plotly_chart(view["loss_figure"], config={"displayModeBar": False})
-        else:
-            st.caption(no_loss_curves_caption(run.status(), config))
-        render_quality_curve(view, config.get("dataset", "mnist"))
+        with st.container(key="live_loss_chart"):
+            if view["loss_figure"] is not None:
+                st.plotly_chart(view["loss_figure"], config={"displayModeBar": False})
+            else:
+                st.caption(no_loss_curves_caption(run.status(), config))
+        with st.container(key="live_quality"):
+            render_quality_numbers(view, dataset)
         if family == "vae":
             render_kl_bars(view)
     with samples_column:
-        if view["grid_uri"] is None:
-            st.caption(_("Samples appear once the model is built."))
-        else:
-            st.image(view["grid_uri"], width="stretch",
-                     caption=_("Samples from one fixed noise batch at step {step:,}").format(step=view["latest_step"]))
-        render_finding_cards(view["findings"])  # beside the chart it explains, not under all of them
-        status = run.status()  # lesson mode: what is happening now, in two or three plain sentences
-        render_narration(family, status.get("state"), view["rows"], view["quality_rows"], view["findings"],
-                         total_steps=status.get("total_steps"), paused=is_paused(status))
+        with st.container(key="live_samples"):
+            if view["grid_uri"] is None:
+                st.caption(_("Samples appear once the model is built."))
+            else:
+                st.image(view["grid_uri"], width=round(LIVE_GRID_WIDTH * figure_scale()))
+                # Under the grid at the column's width: as the image's own caption it would wrap at the image's.
+                st.caption(_("Samples from one fixed noise batch at step {step:,}").format(step=view["latest_step"]))
+        with st.container(key="live_diagnosis"):
+            render_finding_cards(view["findings"])  # beside the chart it explains, not under all of them
+            status = run.status()  # lesson mode: what is happening now, in two or three plain sentences
+            render_narration(family, status.get("state"), view["rows"], view["quality_rows"], view["findings"],
+                             total_steps=status.get("total_steps"), paused=is_paused(status))
+    with st.expander(_("Quality curve and what the figures measure"), icon=":material/query_stats:"):
+        render_quality_curve(view, dataset)
+        if family == "vae":
+            st.caption(_("Averaged over a fixed batch of test images at each snapshot. A grey bar near 0 is a collapsed "
+                         "dimension: its code is the same for every image, so the decoder ignores it. Raising β pushes "
+                         "the bars down."))
 
 
 def render_kl_bars(view: dict) -> None:
@@ -664,9 +739,35 @@ def render_kl_bars(view: dict) -> None:
         st.caption(_("The KL per latent dimension appears with the first snapshot."))
         return
     st.plotly_chart(view["kl_figure"], config={"displayModeBar": False})
-    st.caption(_("Averaged over a fixed batch of test images at each snapshot. A grey bar near 0 is a collapsed "
-                 "dimension: its code is the same for every image, so the decoder ignores it. Raising β pushes "
-                 "the bars down."))
+
+
+def render_quality_numbers(view: dict, dataset: str = "mnist") -> None:
+    """The latest FID and Inception Score in one row, each with its change since the previous scored
+    snapshot: the quality curve's news in the space of a caption (the curve itself is in the expander)."""
+    rows = view["quality_rows"]
+    if not rows:
+        reason = quality_unavailable_text(dataset)
+        st.caption(_("No quality curve: {reason}.").format(reason=reason) if reason
+                   else _("Quality (FID, Inception Score) appears after the first snapshot is scored."))
+        return
+    help_text = quality_scoring_note(rows, dataset)
+    columns = st.columns(2)
+    for column, name, colour in zip(columns, ("fid", "inception_score"), ("inverse", "normal")):
+        history = [row[name] for row in rows if isinstance(row.get(name), (int, float))]
+        if not history:
+            continue
+        delta = history[-1] - history[-2] if len(history) > 1 else None
+        column.metric(_(QUALITY_LABELS[name]), f"{history[-1]:.1f}" if name == "fid" else f"{history[-1]:.2f}",
+                      delta=None if delta is None else (f"{delta:+.1f}" if name == "fid" else f"{delta:+.2f}"),
+                      delta_color=colour, help=help_text, border=True)
+
+
+def quality_scoring_note(rows: list[dict], dataset: str) -> str:
+    """What a quality point is: how many samples, which classifier, and what it is not comparable with."""
+    return _("Each point scores {count} samples of one fixed noise batch with the project's {dataset} "
+             "classifier; compare points of this curve with each other, not with the 10,000-sample "
+             "numbers of `python -m aigc_core evaluate`.").format(
+                 count=rows[-1].get("num_samples", ""), dataset=DATASET_TITLES.get(dataset, dataset))
 
 
 def render_quality_curve(view: dict, dataset: str = "mnist") -> None:
@@ -677,14 +778,9 @@ def render_quality_curve(view: dict, dataset: str = "mnist") -> None:
     rows = view["quality_rows"]
     if rows:
         st.plotly_chart(view["quality_figure"], config={"displayModeBar": False})
-        st.caption(_("Each point scores {count} samples of one fixed noise batch with the project's {dataset} "
-                     "classifier; compare points of this curve with each other, not with the 10,000-sample "
-                     "numbers of `python -m aigc_core evaluate`.").format(
-                         count=rows[-1].get("num_samples", ""), dataset=DATASET_TITLES.get(dataset, dataset)))
+        st.caption(quality_scoring_note(rows, dataset))
     else:
-        reason = quality_unavailable_text(dataset)
-        st.caption(_("No quality curve: {reason}.").format(reason=reason) if reason
-                   else _("Quality (FID, Inception Score) appears after the first snapshot is scored."))
+        st.caption(_("Quality (FID, Inception Score) appears after the first snapshot is scored."))
 
 
 def quality_unavailable_text(dataset: str) -> str | None:
@@ -722,11 +818,11 @@ def render_run(run_id: str) -> None:
         status = run.status()
         if interval and status.get("state") != state:
             st.rerun()  # started or ended: a full rerun sets the new pace and refreshes the sidebar
-        st.subheader(_("Run {run_id}").format(run_id=run.run_id))
-        batch_size = config.get("batch_size") or _preset_batch_size(family, config.get("preset"))
-        st.caption(f"{family.upper()} · {break_it_note(config)}{dataset_note(config)}{precision_note(config)} · "
-                   + _("batch {batch_size} · seed {seed}").format(batch_size=batch_size, seed=config.get("seed")))
-        _render_state(run, status, config)
-        render_curves_and_samples(run, family, config)
+        with st.container(key="live_view"):
+            _render_header(run, status, config, family)
+            _render_state(run, status, config)
+            render_curves_and_samples(run, family, config)
+            if presentation_mode():
+                st.markdown(LIVE_PRESENTATION_CSS, unsafe_allow_html=True)
 
     live_view()
