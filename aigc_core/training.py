@@ -450,7 +450,9 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
         if recorder.step % config.sample_every != 0:
             save_snapshot(model, run, latent, recorder.step, average)
             recorder.score_snapshot()
+        saving_started = time.monotonic()
         save_checkpoint(model, run, recorder.step, recorder.epoch(), recorder.elapsed(), average)
+        recorder.exclude(time.monotonic() - saving_started)  # writing it is not training: the status agrees with it
         state = recorder.outcome if recorder.outcome in ("stopped", "interrupted") else "finished"
         error = None
         if state == "interrupted":
