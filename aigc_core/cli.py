@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "$AIGC_LOGICAL_CPUS=N splits one CPU into N")
     train.add_argument("--precision", default="float32",
                        help="float32, or mixed_bfloat16 (bfloat16 compute, float32 weights: GPUs and AMX CPUs)")
+    train.add_argument("--ema-decay", type=float,
+                       help="GAN: per-step decay of the generator's moving average that samples and checkpoints "
+                            "use (e.g. 0.999; 0 = off; default: the training config's)")
     train.add_argument("--log-every", type=int, default=10, help="steps between metrics lines")
     train.add_argument("--sample-every", type=int, default=100, help="steps between snapshot grids")
     train.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
@@ -198,6 +201,7 @@ def command_train(arguments) -> int:
         minutes=arguments.minutes, log_every=arguments.log_every, sample_every=arguments.sample_every,
         checkpoint_every=arguments.checkpoint_every, dataset=arguments.dataset, train_limit=arguments.train_limit,
         devices=arguments.devices, precision=arguments.precision,
+        **({} if arguments.ema_decay is None else {"ema_decay": arguments.ema_decay}),
     )
     run = studio.create_run(config, run_dir=arguments.run_dir, runs_root=arguments.runs_root)  # validates, once
     print(f"run directory: {run.path}")

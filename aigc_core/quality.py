@@ -16,6 +16,10 @@ biased upwards against the 10,000-sample numbers of `python -m aigc_core evaluat
 points of one curve, not a curve with that table. Scoring time is not counted as training
 time (see `training.make_recorder`).
 
+A GAN run that keeps its generator's moving average (`TrainingConfig.ema_decay`, on by
+default) is scored on the average, as its snapshots are: `training.make_recorder` swaps it into
+the generator around every `SnapshotScorer.score` call.
+
 `$AIGC_QUALITY_SAMPLES` (read when a run starts) sets the sample count; 0 switches scoring
 off. A run on Fashion-MNIST is scored by the Fashion-MNIST classifier against that test set
 (`aigc_core.classifier.classifier_weights_path`). Without the classifier file of the run's

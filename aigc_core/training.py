@@ -7,6 +7,7 @@ ends the run cleanly on a stop request, a signal, a time budget or a NaN.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import json
@@ -42,21 +43,35 @@ def quiet_tensorflow() -> None:
     warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed.*")
 
 
-def save_checkpoint(model, run: Run, step: int, epoch: float, elapsed_s: float) -> None:
+def shown_weights(model, average=None):
+    """A block in which a GAN's generator holds its moving average (`aigc_core.averaging`), if kept.
+
+    Everything a run shows or keeps (snapshots, quality rows, the checkpoint's weights) is drawn
+    inside it; training itself continues from the raw weights.
+    """
+    return average.swapped_in(model) if average is not None else contextlib.nullcontext()
+
+
+def save_checkpoint(model, run: Run, step: int, epoch: float, elapsed_s: float, average=None) -> None:
     """Weights, optimizer state and checkpoint.json, each replaced atomically.
 
-    checkpoint.json is written last: it names a step only once its weights are complete.
+    checkpoint.json is written last: it names a step only once its weights are complete. With a
+    generator `average`, the weights file holds the average (what sample and evaluate read) and
+    optimizer.npz also the raw generator weights and the average's state, so resume is exact.
     """
     # Weights and optimizer state are both written completely before either replaces the old
     # checkpoint, so a full disk midway leaves the previous checkpoint whole.
     temporary_weights = run.path / ".partial-model.weights.h5"  # Keras wants the .weights.h5 suffix
     temporary_optimizer = run.path / ".partial-optimizer.npz"
     try:
-        model.save_weights(temporary_weights)
+        with shown_weights(model, average):
+            model.save_weights(temporary_weights)
         arrays = {}
         for name, optimizer in model.named_optimizers().items():
             for index, variable in enumerate(optimizer.variables):
                 arrays[f"{name}/{index}"] = np.asarray(variable)
+        if average is not None:
+            arrays.update(average.state_arrays(model))
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         write_bytes_atomic(temporary_optimizer, buffer.getvalue())
@@ -70,17 +85,28 @@ def save_checkpoint(model, run: Run, step: int, epoch: float, elapsed_s: float) 
     write_json_atomic(run.path / "checkpoint.json", {"step": step, "epoch": epoch, "elapsed_s": elapsed_s})
 
 
-def load_checkpoint(model, run: Run) -> dict:
-    """Restore weights and optimizer state; returns checkpoint.json's contents."""
+def load_checkpoint(model, run: Run, average=None) -> dict:
+    """Restore weights, optimizer state and a generator `average`; returns checkpoint.json's contents.
+
+    The raw generator weights, when the checkpoint kept them apart from the average in its
+    weights file, go back into the generator; a checkpoint without an average starts one.
+    """
+    from aigc_core.averaging import restore_raw_generator
+
     model.load_weights(run.weights_path)
     optimizer_path = run.path / "optimizer.npz"
-    if optimizer_path.exists():
-        with np.load(optimizer_path, allow_pickle=False) as arrays:
+    arrays = None
+    with contextlib.ExitStack() as stack:
+        if optimizer_path.exists():
+            arrays = stack.enter_context(np.load(optimizer_path, allow_pickle=False))
             for name, optimizer in model.named_optimizers().items():
                 for index, variable in enumerate(optimizer.variables):
                     key = f"{name}/{index}"
                     if key in arrays and tuple(arrays[key].shape) == tuple(variable.shape):
                         variable.assign(arrays[key])
+            restore_raw_generator(arrays, model)
+        if average is not None:
+            average.restore(arrays, model)
     return run.checkpoint()
 
 
@@ -90,9 +116,10 @@ def _version() -> str:
     return __version__
 
 
-def save_snapshot(model, run: Run, latent: np.ndarray, step: int) -> None:
-    """Grid PNG plus the raw float32 array of the fixed latent batch at this step."""
-    images = model.generate(latent)
+def save_snapshot(model, run: Run, latent: np.ndarray, step: int, average=None) -> None:
+    """Grid PNG plus the raw float32 array of the fixed latent batch at this step (from the average, if kept)."""
+    with shown_weights(model, average):
+        images = model.generate(latent)
     buffer = io.BytesIO()
     np.save(buffer, images.astype(np.float32))
     write_bytes_atomic(run.samples_dir / f"step_{step:07d}.npy", buffer.getvalue())
@@ -147,10 +174,11 @@ def with_kl_recording(scorer, model, run: Run, dataset: str):
 
 def make_recorder(model, run: Run, config: TrainingConfig, *, start_step: int, target_step: int | None,
                   deadline_s: float | None, previous_elapsed_s: float, train_size: int, latent: np.ndarray,
-                  progress=None, scorer=None):
+                  progress=None, scorer=None, average=None):
     """The run's Keras callback; built in a function so importing this module does not import Keras.
 
-    `scorer` (an `aigc_core.quality.SnapshotScorer`, optional) scores every snapshot.
+    `scorer` (an `aigc_core.quality.SnapshotScorer`, optional) scores every snapshot; `average`
+    (an `aigc_core.averaging` callback, optional) is what snapshots, scores and checkpoints show.
     """
     import keras
 
@@ -201,7 +229,8 @@ def make_recorder(model, run: Run, config: TrainingConfig, *, start_step: int, t
             ETA count training only, and a GAN and a VAE given the same minutes train as long.
             """
             if scorer is not None:
-                self.exclude(scorer.score(self.model, self.step, self.elapsed()))
+                with shown_weights(self.model, average):
+                    self.exclude(scorer.score(self.model, self.step, self.elapsed()))
 
         def write_status(self, force: bool = False, **fields):
             now = time.monotonic()
@@ -227,12 +256,12 @@ def make_recorder(model, run: Run, config: TrainingConfig, *, start_step: int, t
                 for tracker in self.model.metrics:  # each row is the mean over its own interval
                     tracker.reset_state()
             if self.step % config.sample_every == 0:
-                save_snapshot(self.model, run, latent, self.step)
+                save_snapshot(self.model, run, latent, self.step, average)
                 self.score_snapshot()
             elif self.control.extra_snapshot_due(self.step):
-                save_snapshot(self.model, run, latent, self.step)  # slow motion: frames where the change is fastest
+                save_snapshot(self.model, run, latent, self.step, average)  # slow motion: frames where the change is fastest
             if self.step % config.checkpoint_every == 0 or (self.early_checkpoint_due and self.step % config.log_every == 0):
-                save_checkpoint(self.model, run, self.step, self.epoch(), self.elapsed())
+                save_checkpoint(self.model, run, self.step, self.epoch(), self.elapsed(), average)
                 self.early_checkpoint_due = False
             if progress is not None:
                 progress(self.step, target_step, values)
@@ -314,6 +343,15 @@ def build_model(config: TrainingConfig, strategy=None):
     return model
 
 
+def make_average(config: TrainingConfig, model, start_step: int):
+    """The generator's moving average for this run (`config.ema_decay`), or None: off, or not a GAN."""
+    if not config.ema_decay or getattr(model, "generator", None) is None:
+        return None
+    from aigc_core.averaging import make_generator_average
+
+    return make_generator_average(config.ema_decay, start_step=start_step)
+
+
 def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float | None = None, progress=None,
               callbacks=()) -> dict:
     """Train (or resume) the run in this process until its budget ends; return the final status.
@@ -351,9 +389,10 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
         keras.utils.set_random_seed(config.seed + start_step)
         strategy = make_strategy(config.devices)
         model = build_model(config, strategy)
+        average = make_average(config, model, start_step)
         if checkpoint:
             with strategy_scope(strategy):
-                load_checkpoint(model, run)
+                load_checkpoint(model, run, average)
         # Forget what an earlier attempt logged after the checkpoint (all of it when it died
         # before its first checkpoint), so a resumed run repeats no step.
         if run.metrics_path.exists():
@@ -385,6 +424,8 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
 
         latent = model.latent_batch(config.num_snapshot_samples, config.seed)
         scorer = with_kl_recording(make_snapshot_scorer(model, run, config.seed), model, run, config.dataset)
+        if average is not None and average.averaged is None:
+            average.start_from(model)
         if start_step == 0:
             save_snapshot(model, run, latent, 0)  # the timeline starts from pure noise
             if scorer is not None:
@@ -395,20 +436,23 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
                                             config.seed + start_step, labels=labels)
         recorder = make_recorder(model, run, config, start_step=start_step, target_step=target_step,
                                  deadline_s=deadline, previous_elapsed_s=previous_elapsed,
-                                 train_size=len(images), latent=latent, progress=progress, scorer=scorer)
+                                 train_size=len(images), latent=latent, progress=progress, scorer=scorer,
+                                 average=average)
         restore_signals = _install_signal_handlers(recorder)
         try:
             remaining = (target_step - start_step) if target_step is not None else 10**9
-            model.fit(dataset, epochs=1, steps_per_epoch=remaining, verbose=0, callbacks=[recorder, *callbacks])
+            model.fit(dataset, epochs=1, steps_per_epoch=remaining, verbose=0, callbacks=[*([average] if average else []), recorder, *callbacks])
         finally:
             restore_signals()
         if recorder.outcome == "failed":
             recorder.write_status(force=True, state="failed", error=recorder.error)
             return run.raw_status()
         if recorder.step % config.sample_every != 0:
-            save_snapshot(model, run, latent, recorder.step)
+            save_snapshot(model, run, latent, recorder.step, average)
             recorder.score_snapshot()
-        save_checkpoint(model, run, recorder.step, recorder.epoch(), recorder.elapsed())
+        saving_started = time.monotonic()
+        save_checkpoint(model, run, recorder.step, recorder.epoch(), recorder.elapsed(), average)
+        recorder.exclude(time.monotonic() - saving_started)  # writing it is not training: the status agrees with it
         state = recorder.outcome if recorder.outcome in ("stopped", "interrupted") else "finished"
         error = None
         if state == "interrupted":

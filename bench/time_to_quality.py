@@ -1,8 +1,19 @@
 """Time to quality: FID-MNIST and Inception Score after 30, 60, 120 and 300 s of training.
 
     python bench/time_to_quality.py [--budgets 30,60,120,300] [--models reference,gan-fast,vae-fast]
-    (any registry variant, the conditional ones included, and `reference`)
+    (any registry variant, the conditional ones included, and `reference`; a GAN's name with
+    `+ema` adds an arm that samples from its generator's moving average, `--ema-decay`; and
+    `:key=value` suffixes change its model config, e.g. `gan-fast+ema:d_learning_rate=0.0004`)
                                     [--num 10000] [--out bench/results/time_to_quality]
+                                    [--segment 15]
+
+With `--segment S` the models train in turns of S training seconds each, round by round (the
+first to go changes every round), instead of one after the other: on a machine shared with other
+work the load then falls on every arm alike, and their ratio stays honest. Each model then also
+takes one step before its clock starts, so that tracing (which takes a minute or more on a loaded
+machine, and would overshoot a short budget by as much) counts for no arm. `--clock cpu` counts
+budgets in this process's CPU seconds (all its threads) instead of wall-clock seconds: on a
+machine other work is loading, a wall-clock minute may hold only seconds of training.
 
 Every model trains in this one process, one after the other, on the same machine: the
 reference loop (the TensorFlow DCGAN tutorial's, bench/reference_dcgan.py) and the project's
@@ -30,6 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(PROJECT_ROOT))
 
 TARGET_SECONDS = 120
+# What a budget counts: wall-clock seconds, or with `--clock cpu` this process's CPU seconds.
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+clock = CLOCKS["wall"]
 TARGETS_IS = {"gan-fast": 8.0, "vae-fast": 7.5}
 SEED = 0
 
@@ -37,21 +51,29 @@ SEED = 0
 class ProjectTrainer:
     """A registry variant trained with `fit()` in segments that end on a wall-clock budget."""
 
-    def __init__(self, name: str, training_set, **overrides):
-        """`overrides` change the variant's model config (e.g. `class_loss_weight=0.3`)."""
+    def __init__(self, name: str, training_set, ema_decay: float = 0.0, **overrides):
+        """`overrides` change the variant's model config (e.g. `class_loss_weight=0.3`); `ema_decay`
+        above 0 keeps the generator's moving average (`aigc_core.averaging`) and samples from it."""
         import keras
 
+        from aigc_core.averaging import make_generator_average
         from aigc_core.data import make_training_dataset, scale_pixels
         from aigc_core.registry import VARIANTS
 
         keras.utils.set_random_seed(SEED)
         variant = VARIANTS[name]
         self.model = variant.build(**overrides)
+        self.average = make_generator_average(ema_decay) if ema_decay else None
+        self.steps = 0
         # Conditional models train on (image, label) batches, as `training.train_run` feeds them.
         labels = training_set.labels if self.model.num_classes else None
         self.dataset = make_training_dataset(scale_pixels(training_set.images, self.model.pixel_range),
                                              variant.batch_size, seed=SEED, labels=labels)
         self.trained_s = 0.0
+
+    def trace(self) -> None:
+        """One untimed step, so the compiled step exists before the clock starts (`--segment`)."""
+        self.model.fit(self.dataset, epochs=1, steps_per_epoch=1, verbose=0)
 
     def train_until(self, budget_s: float) -> None:
         import keras
@@ -61,21 +83,27 @@ class ProjectTrainer:
         class Deadline(keras.callbacks.Callback):
             def __init__(self):
                 super().__init__()
-                self.started = time.perf_counter()
+                self.started = clock()
 
             def on_train_batch_end(self, batch, logs=None):
-                if trainer.trained_s + time.perf_counter() - self.started >= budget_s:
+                trainer.steps += 1
+                if trainer.trained_s + clock() - self.started >= budget_s:
                     self.model.stop_training = True
 
         deadline = Deadline()
-        self.model.fit(self.dataset, epochs=1, steps_per_epoch=10**9, verbose=0, callbacks=[deadline])
-        self.trained_s += time.perf_counter() - deadline.started
+        callbacks = [deadline] + ([self.average] if self.average is not None else [])
+        self.model.fit(self.dataset, epochs=1, steps_per_epoch=10**9, verbose=0, callbacks=callbacks)
+        self.trained_s += clock() - deadline.started
 
     def sample(self, num_samples: int):
         """Samples scored as `evaluate` scores them: a conditional model draws labels in the training frequencies."""
+        import contextlib
+
         from aigc_core.evaluation import sample_as_scored
 
-        return sample_as_scored(self.model, num_samples, SEED, "mnist")[0]
+        shown = self.average.swapped_in(self.model) if self.average is not None else contextlib.nullcontext()
+        with shown:
+            return sample_as_scored(self.model, num_samples, SEED, "mnist")[0]
 
 
 class ReferenceTrainer:
@@ -97,6 +125,17 @@ class ReferenceTrainer:
 
     def sample(self, num_samples: int):
         return self.reference.sample(num_samples, seed=SEED)
+
+
+def make_trainer(name: str, training_set, ema_decay: float):
+    """The trainer of one arm: `reference`, or a registry variant with an optional `+ema` and `:key=value`s."""
+    if name == "reference":
+        return ReferenceTrainer(training_set.images)
+    variant, *settings = name.split(":")
+    overrides = {key: float(value) for key, value in (setting.split("=", 1) for setting in settings)}
+    if variant.endswith("+ema"):
+        return ProjectTrainer(variant.removesuffix("+ema"), training_set, ema_decay=ema_decay, **overrides)
+    return ProjectTrainer(variant, training_set, **overrides)
 
 
 def score(images, classifier) -> dict:
@@ -153,7 +192,15 @@ def main(argv=None) -> int:
     parser.add_argument("--models", default="reference,gan-fast,vae-fast")
     parser.add_argument("--num", type=int, default=10_000, help="samples scored at each budget")
     parser.add_argument("--out", default=str(PROJECT_ROOT / "bench" / "results" / "time_to_quality"))
+    parser.add_argument("--ema-decay", type=float, default=0.999, help="decay of the `+ema` arms' generator average")
+    parser.add_argument("--segment", type=float, help="train the models in alternating turns of this many seconds")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                        help="budgets in wall-clock seconds, or in this process's CPU seconds (a loaded machine)")
     args = parser.parse_args(argv)
+    global clock
+    clock = CLOCKS[args.clock]
+    if args.clock == "cpu" and "reference" in args.models.split(","):
+        parser.error("--clock cpu: the reference loop keeps its own wall clock; leave `reference` out")
     budgets = sorted(float(value) for value in args.budgets.split(","))
     models = [name.strip() for name in args.models.split(",") if name.strip()]
 
@@ -164,18 +211,41 @@ def main(argv=None) -> int:
     classifier = default_classifier()
     rows = []
     print(f"{'model':12} {'seconds':>8} {'FID':>9} {'IS':>6}", flush=True)
-    for name in models:
-        trainer = ReferenceTrainer(training_set.images) if name == "reference" else ProjectTrainer(name, training_set)
+
+    def measure(name: str, trainer, budget: float) -> None:
+        row = {"model": name, "budget_s": budget, "seconds": round(trainer.trained_s, 1),
+               "steps": getattr(trainer, "steps", None),
+               **score(trainer.sample(args.num), classifier)}
+        rows.append(row)
+        print(f"{name:12} {row['seconds']:8.1f} {row['fid']:9.2f} {row['inception_score']:6.2f}", flush=True)
+
+    if args.segment:
+        trainers = {name: make_trainer(name, training_set, args.ema_decay) for name in models}
+        for trainer in trainers.values():
+            if hasattr(trainer, "trace"):
+                trainer.trace()
+        round_number = 0
         for budget in budgets:
-            trainer.train_until(budget)
-            row = {"model": name, "budget_s": budget, "seconds": round(trainer.trained_s, 1),
-                   **score(trainer.sample(args.num), classifier)}
-            rows.append(row)
-            print(f"{name:12} {row['seconds']:8.1f} {row['fid']:9.2f} {row['inception_score']:6.2f}", flush=True)
+            while any(trainer.trained_s < budget for trainer in trainers.values()):
+                turn = models[round_number % len(models):] + models[:round_number % len(models)]
+                for name in turn:
+                    trainer = trainers[name]
+                    if trainer.trained_s < budget:
+                        trainer.train_until(min(budget, trainer.trained_s + args.segment))
+                round_number += 1
+            for name in models:
+                measure(name, trainers[name], budget)
+    else:
+        for name in models:
+            trainer = make_trainer(name, training_set, args.ema_decay)
+            for budget in budgets:
+                trainer.train_until(budget)
+                measure(name, trainer, budget)
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps({"num_samples": args.num, "rows": rows}, indent=2) + "\n")
+    out.with_suffix(".json").write_text(json.dumps({"num_samples": args.num, "clock": args.clock, "segment_s": args.segment,
+                                                    "command": " ".join(sys.argv), "rows": rows}, indent=2) + "\n")
     plotted = write_plot(rows, out.with_suffix(".png"))
 
     def at(name: str, budget: float) -> dict | None:

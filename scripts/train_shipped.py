@@ -1,6 +1,7 @@
 """Train one registered variant and export it to weights/ with its provenance.
 
     python scripts/train_shipped.py gan-fast --minutes 5 --seed 0
+    python scripts/train_shipped.py gan-paper --from-run /work/runs-long/RUN   (export a run trained by the CLI)
 
 The run itself stays in the run store (metrics, timeline); weights/<name>.json records
 the command, seed, training time and hardware so the numbers in weights/README.md can
@@ -31,39 +32,46 @@ def main() -> int:
     budget = parser.add_mutually_exclusive_group(required=True)
     budget.add_argument("--minutes", type=float)
     budget.add_argument("--steps", type=int)
+    budget.add_argument("--from-run", metavar="RUN_DIR",
+                        help="export this run's latest checkpoint (trained by `python -m aigc_core train`) instead")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", help="name in weights/ (default: the variant name)")
     parser.add_argument("--average-generator", type=float, metavar="DECAY",
-                        help="GANs: export the moving average of the generator's weights with this "
-                             "per-step decay (e.g. 0.999; see aigc_core/averaging.py) instead of the last step's")
+                        help="GANs: train with the moving average of the generator's weights at this per-step "
+                             "decay (the run's ema_decay, e.g. 0.999; see aigc_core/averaging.py) and export it")
     arguments = parser.parse_args()
 
     variant = VARIANTS[arguments.variant]
-    callbacks = []
+    overrides = {}
     if arguments.average_generator is not None:
-        from aigc_core.averaging import make_generator_average
-
         if variant.family != "gan":
             parser.error(f"--average-generator averages a GAN's generator; {variant.name} is a {variant.family.upper()}")
+        overrides["ema_decay"] = arguments.average_generator
+    if arguments.from_run:
+        from aigc_core.runs import Run
+
+        run = Run(Path(arguments.from_run).resolve())
+        status = run.raw_status()
+        if status.get("state") not in ("finished", "stopped", "interrupted"):
+            parser.error(f"--from-run expects a run that has ended; {run.path} is {status.get('state')!r}")
+        config = TrainingConfig.from_dict(run.config(strict=True))
+        if (config.model, config.preset) != (variant.family, variant.preset):
+            parser.error(f"--from-run: {run.path} trained {config.model}-{config.preset}, not {variant.name}")
+    else:
         try:
-            callbacks.append(make_generator_average(arguments.average_generator))
+            config = TrainingConfig(model=variant.family, preset=variant.preset, seed=arguments.seed,
+                                    minutes=arguments.minutes, steps=arguments.steps,
+                                    sample_every=500, checkpoint_every=1000, log_every=50, **overrides)
+            run = start_run(config, RunStore())
         except ValueError as error:
-            parser.error(f"--average-generator: {error}")
-    config = TrainingConfig(model=variant.family, preset=variant.preset, seed=arguments.seed,
-                            minutes=arguments.minutes, steps=arguments.steps,
-                            sample_every=500, checkpoint_every=1000, log_every=50)
-    run = start_run(config, RunStore())
-    print(f"training {variant.name} in {run.path}", flush=True)
-    status = train_run(run, callbacks=callbacks)
-    if status.get("state") != "finished":
-        print(f"run ended {status.get('state')}: {status.get('error')}", file=sys.stderr)
-        return 1
-    model = load_run_model(run)
-    averaged = {}
-    if callbacks:
-        callbacks[0].apply_to(model)
-        averaged = {"generator_average": {"decay": arguments.average_generator, "updates": callbacks[0].updates,
-                                          "every_steps": callbacks[0].every}}
+            parser.error(str(error))
+        print(f"training {variant.name} in {run.path}", flush=True)
+        status = train_run(run)
+        if status.get("state") != "finished":
+            print(f"run ended {status.get('state')}: {status.get('error')}", file=sys.stderr)
+            return 1
+    model = load_run_model(run)  # an averaged run's checkpoint holds the average (aigc_core.training)
+    averaged = {"generator_average": {"decay": config.ema_decay}} if config.ema_decay and variant.family == "gan" else {}
     import tensorflow as tf
 
     gpus = [device.name for device in tf.config.list_physical_devices("GPU")]
@@ -71,7 +79,7 @@ def main() -> int:
         model, arguments.name or variant.name,
         description=variant.description,
         command=" ".join(["python", "scripts/train_shipped.py", *sys.argv[1:]]),
-        seed=arguments.seed, steps=status["step"], training_seconds=status["elapsed_s"],
+        seed=config.seed, steps=status["step"], training_seconds=status["elapsed_s"],
         hardware=f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()})" + (f", GPU {gpus}" if gpus else ""),
         source_run=run.run_id, **averaged,
     )

@@ -105,7 +105,8 @@ NEEDS_DOWNLOAD = "needs the internet"
 STEPS_LABELS = {"gan": N_("Steps (generator updates)"), "vae": N_("Steps (training steps)")}
 # validate()'s names for the settings outside the hyperparameter column, as the form labels them.
 SETTING_LABELS = {"batch_size": N_("Batch size"), "seed": N_("Seed"), "minutes": N_("Minutes"),
-                  "epochs": N_("Epochs"), "precision": N_("Precision"), "dataset": N_("Dataset")}
+                  "epochs": N_("Epochs"), "precision": N_("Precision"), "dataset": N_("Dataset"),
+                  "ema_decay": N_("Generator averaging (0 = off)")}
 # The training loop's loss names, as a divergence error names them.
 LOSS_NAMES = {"g_loss": N_("generator loss"), "d_loss": N_("discriminator loss"), "loss": N_("loss"),
               "reconstruction_loss": N_("reconstruction loss"), "kl_loss": N_("KL term"),
