@@ -11,8 +11,8 @@ from aigc_core.runs import RunStore
 from aigc_core.worker import launch
 from ui.i18n import _
 from ui.visitor import requester
-from ui.train_link import apply_link_settings, render_replay_section, replay_caption
-from ui.train_view import apply_broken_preset, render_run, settings_form, setting_problem_text, start_problem
+from ui.train_link import apply_link_settings, publish_form_link, render_replay_section, replay_caption
+from ui.train_view import render_run, settings_form, setting_problem_text, start_problem
 from ui.twin_view import render_twin_button, render_twin_progress
 from ui.router import ensure_router
 
@@ -21,7 +21,7 @@ ensure_router()  # a deep link on a fresh server must still go through app.py
 st.title(_("Train a model"))
 run_id = st.query_params.get("run")
 twin_value = st.query_params.get("twin")
-apply_link_settings(apply_broken_preset)  # a lesson step or a shared link fills the form once
+apply_link_settings()  # a lesson step or a shared link fills the form once
 
 # Folded away while a run is shown, so its curves and samples fit on a projector screen, and open
 # again whenever the page comes back to no run (a lesson step, a link): the browser would keep it shut.
@@ -31,6 +31,7 @@ if st.session_state.get("train_settings_for") != shown:
     st.session_state["train_settings"] = not shown
 with st.expander(_("Settings for a new run"), key="train_settings", on_change="rerun", icon=":material/tune:"):
     config = settings_form()
+    publish_form_link()  # every changed field in the link, so a copied link reopens this form
     problem = start_problem(config)  # a bad setting, or a dataset this server does not have
     if problem:
         st.error(problem)
