@@ -6,11 +6,10 @@ run (a GAN and a VAE on one budget) lives there as `?twin=<twin id>`.
 
 import streamlit as st
 
-from aigc_core.housekeeping import describe_os_error
 from aigc_core.runs import RunStore
 from aigc_core.worker import launch
 from ui.i18n import _
-from ui.visitor import requester
+from ui.visitor import os_error_text, requester
 from ui.train_link import apply_link_settings, publish_form_link, render_replay_section, replay_caption
 from ui.train_view import render_run, settings_form, setting_problem_text, start_problem
 from ui.twin_view import render_twin_button, render_twin_progress
@@ -44,7 +43,7 @@ with st.expander(_("Settings for a new run"), key="train_settings", on_change="r
         except ValueError as error:
             st.error(_("Could not start: {reason}").format(reason=setting_problem_text(error, config.model)))
         except OSError as error:  # a full disk or a read-only runs folder
-            st.error(_("Could not start: {reason}").format(reason=describe_os_error(error)))
+            st.error(_("Could not start: {reason}").format(reason=os_error_text(error)))
         else:
             twin_value = None
             st.query_params.pop("twin", None)

@@ -15,11 +15,12 @@ from aigc_core.augment import (
     ARM_FAMILIES, GENERATED_RANGE, MIN_EFFECT_POINTS, SEEDS_RANGE, TRAIN_STEPS_RANGE, AugmentSettings,
     Comparison, ExperimentResult, conditional_sources, load_generator_arm, run_experiment, validate_settings,
 )
+from aigc_core.messages import Message
 from aigc_core.runs import RunStore
 from ui.cache import load_model, weights_directory
 from ui.charts import GRID_COLOUR
-from ui.gallery import one_line, projector_fonts
-from ui.i18n import N_, _
+from ui.gallery import projector_fonts
+from ui.i18n import N_, _, error_text
 from ui.share import figure_scale
 
 # About twice the default settings' 7,200 steps: a few minutes at most in the server process.
@@ -35,6 +36,13 @@ ARM_COLOURS = {"real": "#999999", "more_real": "#009E73", "gan": "#0072B2", "vae
 LIBRARY_TEXTS = (N_("conditional GAN"), N_("CVAE"), N_("real only"), N_("+ more real data (reference)"),
                  N_("helped"), N_("hurt"), N_("negligible"), N_("no significant difference"), N_("one seed"))
 WHOLE_TEST_SET = "the whole MNIST test split"
+# `validate_settings`' names for the settings, as the form labels them (a refusal names the control).
+SETTING_LABELS = {"per_class": N_("Real examples per digit (one row each)"),
+                  "generated_per_class": N_("Generated examples added per digit (K)"),
+                  "seeds": N_("Seeds (each picks other real examples)"), "seed": N_("Seed"),
+                  "more_real": N_("Reference arm: K more *real* examples per digit"), "test_limit": N_("Test images"),
+                  "train_steps": N_("Classifier training steps (the same for every arm)"),
+                  "batch_size": N_("Batch size")}
 
 
 def _default(key: str, value) -> None:
@@ -105,7 +113,9 @@ def check(settings: AugmentSettings, choices: dict[str, str]) -> str | None:
     try:
         validate_settings(settings, sum(1 for key in choices.values() if key), PAGE_MAX_TOTAL_STEPS)
     except ValueError as error:
-        return _("{reason} (longer settings: `python -m aigc_core augment`)").format(reason=one_line(error))
+        labels = {name: _(label) for name, label in SETTING_LABELS.items()}
+        return _("{reason} (longer settings: `python -m aigc_core augment`)").format(
+            reason=error_text(error, labels))
     return None
 
 
@@ -126,8 +136,11 @@ def run_with_progress(settings: AugmentSettings, choices: dict[str, str]) -> Exp
     bar = st.progress(0.0, text=_("Loading MNIST…"))
 
     def progress(done: int, total: int, message: str) -> None:
+        values = getattr(message, "values", {})
+        if "label" in values:  # an arm's label, worded as the table words it
+            message = Message(message.template, **{**values, "label": arm_label(values["arm"], values["label"])})
         bar.progress(done / total if total else 1.0, text=_("{done}/{total} classifier trainings · {message}").format(
-            done=done, total=total, message=message))
+            done=done, total=total, message=error_text(message)))
 
     result = run_experiment(settings, arms, progress=progress, max_total_steps=PAGE_MAX_TOTAL_STEPS, notes=notes)
     bar.empty()

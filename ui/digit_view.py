@@ -33,16 +33,9 @@ STEP_CHOICES = (100, 200, 400)
 PROGRESS_EVERY = 10
 MARK_COLOURS = {"your digit": "#111111", "digit A": "#D55E00", "digit B": "#0072B2"}
 INPUT_LABELS = {"Draw": N_("Draw"), "Upload": N_("Upload")}
-# The fixed one-line errors of aigc_core.own_digit (and this module) a visitor can meet: marked here,
-# translated by `error_text`; the library's formatted ones (sizes, formats) stay in English.
+# This module's own one-line error; aigc_core.own_digit's carry their template (`MessageError`),
+# marked there and translated by `error_text`.
 LIBRARY_MESSAGES = (
-    N_("image: the file is empty; upload a PNG or JPEG of a digit"),
-    N_("drawing: expected a data:image/png;base64 URL from the canvas"),
-    N_("drawing: the canvas sent damaged image data"),
-    N_("image: contains NaN or infinite pixels"),
-    N_("image: no digit found (the image is empty or has almost no contrast); draw or upload one"),
-    N_("image: no digit found after scaling it to 20x20 pixels; draw a larger digit"),
-    N_("image: no ink, so no centre of mass"),
     N_("upload a PNG or JPEG image of one digit"),
 )
 
@@ -171,7 +164,7 @@ def render_prepared(prepared: PreparedDigit) -> None:
 
 
 def error_text(error: Exception) -> str:
-    """An error's first line for the page, translated when it is one of the fixed `LIBRARY_MESSAGES`."""
+    """An error's first line for the page in the session's language (the library's carry their template)."""
     return _(gallery.one_line(error))
 
 

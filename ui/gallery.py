@@ -23,7 +23,7 @@ from aigc_core.sources import Source, resolve_source
 from ui.cache import load_model, weights_directory
 from ui.charts import FONT_SIZE, GRID_COLOUR, image_grid_png, kl_figure, loss_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards
-from ui.i18n import N_, _
+from ui.i18n import N_, _, error_text
 from ui.share import figure_scale
 
 NUM_SAMPLES = 64
@@ -65,9 +65,8 @@ HELD_DIGIT = 7
 
 # -- sources --------------------------------------------------------------------------------
 def one_line(error: Exception) -> str:
-    """The first line of an error's message: what the page shows instead of a traceback."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    """The first line of an error's message, in the session's language: what the page shows instead of a traceback."""
+    return error_text(error)
 
 
 def state_text(state) -> str:

@@ -71,6 +71,26 @@ def N_(message: str) -> str:
     return message
 
 
+def error_text(error, labels: dict[str, str] | None = None) -> str:
+    """An error's (or a library `Message`'s) first line for a page, in the session's language.
+
+    A library `MessageError` or `Message` carries its English template and values: the template is
+    translated and filled, and an error's technical detail left out. Its `setting` (a code name such as `per_class`)
+    becomes the control's label in quotes when `labels` (code name -> translated label) has it.
+    Any other error keeps its own first line.
+    """
+    template, values = getattr(error, "template", None), getattr(error, "values", None)
+    if isinstance(template, str) and isinstance(values, dict):
+        if labels and values.get("setting") in labels:
+            values = {**values, "setting": "“" + labels[values["setting"]] + "”"}
+        try:
+            return _(template).format(**values)
+        except (KeyError, IndexError, ValueError):  # a translation that lost a placeholder: the English line
+            return template.format(**values)
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def browser_language() -> str | None:
     """"zh" or "en" from the browser's `navigator.language`, or None when it is neither or unknown."""
     try:

@@ -345,8 +345,10 @@ def form_defaults(family: str, preset: str) -> dict:
 def _hyperparameter_input(key: str, name: str, family: str):
     kind, low, high = OVERRIDE_RULES[family][name]
     if name == "beta":
-        # A slider makes the beta-VAE sweep one gesture; a wider value (a "break it" preset) widens it.
-        high = max(BETA_SLIDER_MAX, float(st.session_state.get(key, low)))
+        # A slider makes the beta-VAE sweep one gesture; a wider value (a "break it" preset) widens it
+        # to the whole allowed range, in one jump: a maximum that followed the value would make each
+        # move a new widget, and Streamlit would throw the moved value away.
+        high = BETA_SLIDER_MAX if float(st.session_state.get(key, low)) <= BETA_SLIDER_MAX else float(high)
         return st.slider(_(LABELS[name]), min_value=float(low), max_value=high, step=STEP_SIZES[name], key=key,
                          help=_(HELP[name]))
     if kind == "int":
