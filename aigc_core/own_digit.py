@@ -424,3 +424,19 @@ def pixel_distance(image_a, image_b) -> float:
     if a.shape != b.shape:
         raise ValueError(f"images must have the same shape; received {a.shape} and {b.shape}")
     return float(np.sqrt(np.mean(np.square(a - b))))
+
+
+def read_digits(images, classifier=None) -> list[tuple[int, float]]:
+    """(digit, probability) the project's classifier reads in each 28x28 image in [0, 1].
+
+    The Own digit page uses it to say in words whether a VAE's reconstruction is still the
+    digit that was drawn, or became another one (a distance alone cannot say that).
+
+    Raises:
+        ClassifierError: when the shipped classifier is missing (a ValueError).
+    """
+    from aigc_core.evaluation import classifier_features_and_probabilities, default_classifier
+
+    classifier = classifier if classifier is not None else default_classifier()
+    _features, probabilities = classifier_features_and_probabilities(np.asarray(images, np.float32), classifier)
+    return [(int(row.argmax()), float(row.max())) for row in probabilities]

@@ -29,6 +29,8 @@ SIZE_OPTIONS = (5, 10, 20, 50, 100, 200, 500)
 TEST_LIMIT_OPTIONS = (1000, 2000, 5000, 10_000)
 NO_SOURCE = ""
 RESULT_KEY = "augment_result"
+# Pixels for the result table's verdict column: "no significant difference" at the app's font size.
+VERDICT_WIDTH_PX = 200
 # Okabe-Ito colours, as the other charts: one per arm, in the order arms are added.
 ARM_COLOURS = {"real": "#999999", "more_real": "#009E73", "gan": "#0072B2", "vae": "#E69F00"}
 # The fixed words of aigc_core.augment that the page shows (arm families and labels, a comparison's
@@ -153,17 +155,18 @@ def result_rows(result: ExperimentResult) -> list[dict]:
     rows = []
     for row in result.rows:
         comparison = comparisons.get((row.per_class, row.arm))
+        # What a reader looks for first (arm, change, verdict) comes first; the spread last.
         rows.append({
             _("real per digit"): row.per_class,
             _("arm"): arm_label(row.arm, row.label),
-            _("training images"): row.train_size,
+            # Text, so the baseline's own row reads "baseline" rather than a missing number.
+            _("vs real only (points)"): f"{comparison.mean_points:+.2f}" if comparison else _("baseline"),
+            _("verdict"): _(comparison.outcome) if comparison else "",
             _("mean accuracy (%)"): round(100 * row.mean, 2),
             _("std"): round(100 * row.std, 2),
             _("min"): round(100 * row.minimum, 2),
             _("max"): round(100 * row.maximum, 2),
-            # Text, so the baseline's own row reads "baseline" rather than a missing number.
-            _("vs real only (points)"): f"{comparison.mean_points:+.2f}" if comparison else _("baseline"),
-            _("verdict"): _(comparison.outcome) if comparison else "",
+            _("training images"): row.train_size,
         })
     return rows
 
@@ -253,7 +256,13 @@ def render_result(result: ExperimentResult) -> None:
         test_set=test_set_text(result), seeds=settings.seeds, steps=settings.train_steps,
         batch_size=settings.batch_size, generated=settings.generated_per_class))
     rows = result_rows(result)
-    st.dataframe(rows, hide_index=True, key="augment_table", height=35 * (len(rows) + 1) + 3)
+    # The verdict comes right after the arm, wide enough for its longest words ("no significant
+    # difference"), so it is whole on a 1280-px screen beside the sidebar; only the spread
+    # columns at the end may scroll away on a narrow one.
+    st.dataframe(rows, hide_index=True, key="augment_table", height=35 * (len(rows) + 1) + 3,
+                 column_config={_("arm"): st.column_config.Column(width="medium"),
+                                _("vs real only (points)"): st.column_config.Column(width=VERDICT_WIDTH_PX - 50),
+                                _("verdict"): st.column_config.Column(width=VERDICT_WIDTH_PX)})
     st.caption(_("Ran {trainings} classifier trainings in {seconds:.1f} s ({cpu_seconds:.1f} s of CPU time).").format(
         trainings=sum(len(row.accuracies) for row in result.rows), seconds=result.elapsed_s,
         cpu_seconds=result.cpu_s))

@@ -258,9 +258,37 @@ def render_vae(model, prepared: PreparedDigit) -> None:
     output_column.image(digit_png(rebuilt), width="stretch",
                         caption=_("reconstruction (distance {distance:.3f})").format(
                             distance=own_digit.pixel_distance(rebuilt, prepared.image)))
-    st.caption(_("Encoded to its posterior mean z = ({values}), then decoded. Distance: root-mean-square pixel "
-                 "difference, 0 = identical, 1 = opposite.").format(
+    st.caption(_("Encoded to its posterior mean z = ({values}), then decoded.").format(
         values=", ".join(f"{value:.2f}" for value in mean[:4]) + (", …" if len(mean) > 4 else "")))
+    try:
+        readings = own_digit.read_digits(np.stack([prepared.image, rebuilt]))
+    except ValueError:  # no shipped classifier: the distance is still explained
+        readings = None
+    st.markdown(reconstruction_note(own_digit.pixel_distance(rebuilt, prepared.image), readings))
+
+
+def reconstruction_note(distance: float, readings: list[tuple[int, float]] | None) -> str:
+    """The reconstruction's distance in plain words, and whether it is still the same digit.
+
+    The distance is a root-mean-square pixel difference, so it reads as "a typical pixel is off by
+    this share of full brightness". Whether the digit changed is the project's classifier's
+    reading of the input and of the reconstruction: a small distance can still be another digit
+    (a 4 closed into a 9), and a large one the same digit drawn thicker.
+    """
+    text = _("**Distance {distance:.3f}**: a typical pixel of the reconstruction is off by about {percent:.0%} of full "
+             "brightness (0 = the same image, 1 = every pixel opposite).").format(distance=distance, percent=distance)
+    if not readings:
+        return text
+    (drawn, drawn_probability), (rebuilt, rebuilt_probability) = readings
+    if drawn == rebuilt:
+        return text + " " + _("The project's classifier reads both as a **{digit}** ({drawn:.0%} and {rebuilt:.0%} "
+                              "sure): the VAE kept your digit, only its strokes changed.").format(
+            digit=drawn, drawn=drawn_probability, rebuilt=rebuilt_probability)
+    return text + " " + _("It **became another digit**: the project's classifier reads your drawing as a **{drawn}** "
+                          "({drawn_probability:.0%} sure) but the reconstruction as a **{rebuilt}** "
+                          "({rebuilt_probability:.0%} sure). The VAE can only draw what its latent space learned: "
+                          "your digit landed nearer the {rebuilt}s it has seen.").format(
+        drawn=drawn, drawn_probability=drawn_probability, rebuilt=rebuilt, rebuilt_probability=rebuilt_probability)
 
 
 def render_vae_scatter(key: str, model, prepared: PreparedDigit | None) -> None:
