@@ -712,3 +712,23 @@ def test_a_read_only_runs_folder_and_a_full_disk_are_named_in_chinese(monkeypatc
              failure_text(OSError(errno.EROFS, "Read-only file system")),
              failure_text(OSError(errno.ENOSPC, "No space left on device"))]
     assert len(set(texts)) == 2 and not _prose(texts), texts
+
+
+def test_streamlit_s_own_uploader_words_are_replaced_in_a_chinese_session(monkeypatch, tmp_path):
+    """Streamlit 1.67 draws "Upload" and "5MB per file" itself: a style sheet words them in Chinese."""
+    from ui.i18n import catalogue
+
+    monkeypatch.setenv("AIGC_WEIGHTS_DIR", str(tmp_path))  # Home with no models to draw: a quick run
+    styles = {}
+    for language in ("zh", "en"):
+        st.cache_resource.clear()
+        app = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+        app.session_state["language"] = language
+        app.run()
+        assert not app.exception, [item.value for item in app.exception]
+        styles[language] = " ".join(element.proto.body for element in app.get("html")
+                                    if "stFileUploaderDropzone" in element.proto.body)
+    words = re.findall(r'content: "([^"]*)"', styles["zh"])
+    limit = st.get_option("server.maxUploadSize")
+    assert words == [catalogue("zh")["Upload"], f"每个文件最多 {limit} MB"], styles["zh"]
+    assert not styles["en"]

@@ -15,6 +15,7 @@ link's `?lang=zh|en`, the browser's language (`st.context.locale`), English.
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 
 import streamlit as st
@@ -122,7 +123,32 @@ def render_language_switch() -> None:
     """
     st.selectbox("Language / 语言", options=list(LANGUAGES), format_func=LANGUAGES.get, key=LANGUAGE_KEY)
     language = current_language()
+    style = uploader_style()
+    if style:
+        st.html(style)  # a style sheet alone goes to Streamlit's event container: no gap in the sidebar
     if language == DEFAULT_LANGUAGE and st.query_params.get(LANGUAGE_PARAM) is None:
         return  # an English link stays short unless it said lang= itself
     if st.query_params.get(LANGUAGE_PARAM) != language:
         st.query_params[LANGUAGE_PARAM] = language
+
+
+def uploader_style() -> str | None:
+    """A style sheet that words Streamlit's file uploader in the session's language (None in English).
+
+    Streamlit 1.67 draws the uploader's own button ("Upload") and its limit line ("5MB per file •
+    PNG, JPG") in English whatever the page's language, and takes no text for them. Hiding those
+    words and drawing the session's in their place (CSS `::after` content) is the known
+    workaround. The file types are left out: each uploader's label names them.
+    """
+    if current_language() == DEFAULT_LANGUAGE:
+        return None
+    button = json.dumps(_("Upload"), ensure_ascii=False)
+    limit = json.dumps(_("at most {size} MB per file").format(size=st.get_option("server.maxUploadSize")),
+                       ensure_ascii=False)
+    dropzone = '[data-testid="stFileUploaderDropzone"]'
+    return f"""<style>
+{dropzone} button [data-testid="stMarkdownContainer"] p {{ font-size: 0; }}
+{dropzone} button [data-testid="stMarkdownContainer"] p::after {{ content: {button}; font-size: 14px; }}
+[data-testid="stFileUploaderDropzoneInstructions"] span {{ font-size: 0; }}
+[data-testid="stFileUploaderDropzoneInstructions"] span::after {{ content: {limit}; font-size: 14px; }}
+</style>"""
