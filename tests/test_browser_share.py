@@ -235,6 +235,18 @@ def test_train_link_reopens_every_field_of_the_form(new_visitor, server):
     screenshot(page, "share_train_form")
 
 
+def test_switching_the_language_redraws_every_chosen_option_in_the_new_language(new_visitor, server):
+    """A select box used to keep showing its choice in the old language until changed or reloaded."""
+    page = new_visitor()
+    open_page(page, server, "train")
+    assert (selectbox_text(page, "train_preset"), selectbox_text(page, "train_precision")) == ("fast", "float32")
+    choose_option(page, "language", "简体中文")
+    assert (selectbox_text(page, "train_preset"), selectbox_text(page, "train_precision")) == ("快速", "32 位浮点")
+    choose_option(page, "language", "English")
+    assert selectbox_text(page, "train_preset") == "fast"
+    assert_no_exception(page, "/train after switching the language twice")
+
+
 # -- presentation mode ----------------------------------------------------------------------------
 def chart_height(page, key: str) -> float:
     chart = page.locator(f"{keyed(key)} [data-testid='stPlotlyChart'], {keyed(key)}[data-testid='stPlotlyChart']")

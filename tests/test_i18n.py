@@ -732,3 +732,21 @@ def test_streamlit_s_own_uploader_words_are_replaced_in_a_chinese_session(monkey
     limit = st.get_option("server.maxUploadSize")
     assert words == [catalogue("zh")["Upload"], f"每个文件最多 {limit} MB"], styles["zh"]
     assert not styles["en"]
+
+
+def test_a_reached_cap_is_worded_in_chinese(store, monkeypatch):
+    """The per-browser and server caps on queued runs (a refused Start) read in the session's language."""
+    from aigc_core.ownership import Requester, check_queue_caps
+    from ui import i18n
+    from ui.train_view import setting_problem_text
+
+    monkeypatch.setenv("AIGC_MAX_QUEUED_PER_SESSION", "1")
+    with pytest.raises(ValueError) as refused:  # a twin run needs two places
+        check_queue_caps(Requester(owner="visitor-a", operator=False), store, needed=2)
+    english = setting_problem_text(refused.value)
+    monkeypatch.setattr(i18n, "current_language", lambda: "zh")
+    chinese = setting_problem_text(refused.value)
+    assert english == str(refused.value) == ("this browser already has 0 queued or running runs (at most 1 at a time; "
+                                             "this starts 2 runs); wait for one to finish or stop it"), english
+    assert "启动 2 个" in chinese, chinese
+    assert not _prose([chinese]), chinese

@@ -121,7 +121,8 @@ def render_language_switch() -> None:
 
     Its label is in both languages so a visitor who cannot read the current one still finds it.
     """
-    st.selectbox("Language / 语言", options=list(LANGUAGES), format_func=LANGUAGES.get, key=LANGUAGE_KEY)
+    st.selectbox("Language / 语言", options=list(LANGUAGES), format_func=LANGUAGES.get, key=LANGUAGE_KEY,
+                 on_change=redraw_choices)
     language = current_language()
     style = uploader_style()
     if style:
@@ -130,6 +131,22 @@ def render_language_switch() -> None:
         return  # an English link stays short unless it said lang= itself
     if st.query_params.get(LANGUAGE_PARAM) != language:
         st.query_params[LANGUAGE_PARAM] = language
+
+
+def redraw_choices() -> None:
+    """After the language changed: give every keyed widget its own value again, so the browser redraws it.
+
+    A select box sends back the label it shows, and Streamlit finds the same choice from the old
+    language's label without telling the browser, which kept showing that label until the
+    choice changed or the page was reloaded. A value written into Session State is sent to the
+    browser with the widget, in the new words. Booleans (buttons, checkboxes) and uploaded files
+    are left alone: they have no words, and a button's value cannot be written.
+    """
+    state = st.session_state
+    for key in list(state.keys()):
+        value = state[key]
+        if key != LANGUAGE_KEY and isinstance(value, (str, int, float, list, tuple)) and not isinstance(value, bool):
+            state[key] = value
 
 
 def uploader_style() -> str | None:

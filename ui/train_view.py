@@ -33,7 +33,7 @@ from aigc_core.worker import queue_position, resume
 from ui.charts import image_grid_png, kl_figure, loss_figure, png_data_uri, quality_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards, watch_for_text
 from ui.diagnosis_view import preset_title as broken_preset_title
-from ui.i18n import N_, _, current_language
+from ui.i18n import N_, _, current_language, error_text
 from ui.lesson_view import render_narration
 from ui.run_control_view import is_paused, render_run_controls
 from ui.share import figure_scale
@@ -274,8 +274,8 @@ def plain_names(text: str, family: str = "gan") -> str:
 
 def setting_problem_text(error: Exception, family: str = "gan") -> str:
     """A refused setting in the user's words: the control's label, its allowed range, people's numbers."""
-    if not isinstance(error, SettingError):
-        return plain_names(str(error), family)
+    if not isinstance(error, SettingError):  # a library MessageError (a cap reached) in the session's language
+        return plain_names(error_text(error), family)
     parts = {"setting": setting_label(error.name, family), "low": format_number(error.low),
              "high": format_number(error.high), "value": format_number(error.value)}
     if error.rule == "open":

@@ -21,7 +21,7 @@ from aigc_core.twin import AXES, Twin, find_twin, find_twins, launch_twin, read_
 from ui import share
 from ui.charts import image_grid_png, png_data_uri
 from ui.gallery import keep_choice
-from ui.i18n import N_, _
+from ui.i18n import N_, _, error_text
 from ui.train_view import STATE_COLOURS, failure_reason, format_duration, progress_fraction, state_title
 from ui.visitor import failure_text, may_control_run, not_owner_note, requester
 
@@ -61,7 +61,7 @@ def render_twin_button(config: TrainingConfig, disabled: bool) -> str | None:
         gan_run, vae_run = launch_twin(config.seed, kind, value, store, dataset=config.dataset,
                                        requester=requester(store))
     except ValueError as error:
-        st.error(_("Could not start the twin: {reason}").format(reason=error))
+        st.error(_("Could not start the twin: {reason}").format(reason=error_text(error)))
         return None
     except OSError as error:
         st.error(_("Could not start the twin: {reason}").format(reason=describe_os_error(error)))
