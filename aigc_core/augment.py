@@ -23,6 +23,7 @@ import numpy as np
 
 from aigc_core.limits import MAX_SEED
 from aigc_core.limits import whole_number
+from aigc_core.messages import Message, MessageError, N_
 
 NUM_CLASSES = 10
 IMAGE_SHAPE = (28, 28)
@@ -197,15 +198,18 @@ def validate_settings(settings: AugmentSettings, num_generator_arms: int = 0,
         ValueError: one line naming the setting, the value received and what is allowed.
     """
     if not isinstance(settings.more_real, (bool, np.bool_)):
-        raise ValueError(f"more_real must be true or false; received {settings.more_real!r}")
+        raise MessageError(N_("{setting} must be true or false; received {value!r}"), setting="more_real",
+                           value=settings.more_real)
     sizes = settings.per_class
     if isinstance(sizes, (int, np.integer)):
         sizes = (sizes,)
     if not isinstance(sizes, (tuple, list)) or not 1 <= len(sizes) <= MAX_SIZES:
-        raise ValueError(f"per_class must list 1 to {MAX_SIZES} sizes; received {sizes!r}")
+        raise MessageError(N_("{setting} must list 1 to {limit} sizes; received {value!r}"), setting="per_class",
+                           limit=MAX_SIZES, value=sizes)
     sizes = tuple(sorted(whole_number("per_class", size, *PER_CLASS_RANGE) for size in sizes))
     if len(set(sizes)) != len(sizes):
-        raise ValueError(f"per_class sizes must differ from each other; received {list(settings.per_class)}")
+        raise MessageError(N_("{setting} sizes must differ from each other; received {value}"), setting="per_class",
+                           value=list(settings.per_class))
     normalized = AugmentSettings(
         per_class=sizes,
         generated_per_class=whole_number("generated_per_class", settings.generated_per_class, *GENERATED_RANGE),
@@ -219,11 +223,11 @@ def validate_settings(settings: AugmentSettings, num_generator_arms: int = 0,
     trainings = count_trainings(normalized, num_generator_arms)
     if trainings * normalized.train_steps > max_total_steps:
         arms = 1 + int(normalized.more_real) + num_generator_arms
-        raise ValueError(
-            f"these settings need {trainings * normalized.train_steps:,} classifier steps ({len(sizes)} sizes x "
-            f"{arms} arms x {normalized.seeds} seeds x {normalized.train_steps} steps); at most "
-            f"{max_total_steps:,} are run here: use fewer sizes, arms, seeds or steps"
-        )
+        raise MessageError(
+            N_("these settings need {total:,} classifier steps ({sizes} sizes x {arms} arms x {seeds} seeds x "
+               "{steps} steps); at most {limit:,} are run here: use fewer sizes, arms, seeds or steps"),
+            total=trainings * normalized.train_steps, sizes=len(sizes), arms=arms, seeds=normalized.seeds,
+            steps=normalized.train_steps, limit=max_total_steps)
     return normalized
 
 
@@ -427,7 +431,8 @@ def run_experiment(settings: AugmentSettings, generators: list[GeneratorArm] | t
             real_images, real_labels = to_unit(data.train_images[chosen]), data.train_labels[chosen]
             for name in [REAL_ARM] + [arm.name for arm in generators]:
                 row = rows[(size, name)]
-                report(done, total, f"seed {seed}, {size} real per class, {row.label}")
+                report(done, total, Message(N_("seed {seed}, {size} real per class, {label}"), seed=seed, size=size,
+                                             label=row.label, arm=name))
                 images, labels = real_images, real_labels
                 if name in extras:
                     images = np.concatenate([real_images, extras[name][0]])
@@ -438,7 +443,7 @@ def run_experiment(settings: AugmentSettings, generators: list[GeneratorArm] | t
                 row.accuracies.append(trainer.accuracy(data.test_images, data.test_labels))
                 done += 1
     elapsed = time.monotonic() - started
-    report(done, total, f"finished in {elapsed:.1f} s")
+    report(done, total, Message(N_("finished in {seconds:.1f} s"), seconds=elapsed))
     return ExperimentResult(settings, data.test_set, list(rows.values()), list(notes), elapsed,
                             time.process_time() - cpu_started)
 
@@ -576,8 +581,8 @@ def load_generator_arm(family: str, key: str, store=None, weights_dir: Path | No
     source = resolve_source(key, store, weights_dir)
     model_class = (read_json(source.config_path) or {}).get("model_class")
     if source.family != family or not is_conditional_class(model_class):
-        raise ValueError(f"--{family} source {key!r} is a {model_class or source.family} model, not a "
-                         f"{ARM_FAMILIES[family]}: it cannot draw a chosen digit")
+        raise MessageError(N_("source {key!r} is a {found} model, not a {model}: it cannot draw a chosen digit"),
+                           key=key, found=model_class or source.family, model=ARM_FAMILIES[family])
     model = model or load_source(key, store, weights_dir)
     return GeneratorArm(family, f"+ {ARM_FAMILIES[family]} ({key})", model_source(model))
 

@@ -13,6 +13,8 @@ import numbers
 import os
 from pathlib import Path
 
+from aigc_core.messages import MessageError, N_
+
 # One seed range everywhere: the pages' number inputs, TrainingConfig.seed and the CLI.
 MAX_SEED = 2**31 - 1
 MAX_NUM_SAMPLES = 100_000
@@ -27,18 +29,18 @@ def whole_number(name: str, value, low: int, high: int) -> int:
     The project's one wording of "a whole number between": validation, augment and the
     own-digit search all refuse with it. Floats like 3.0 (number widgets) become ints.
     """
-    allowed = f"a whole number between {low} and {high}"
+    refused = N_("{setting} must be a whole number between {low} and {high}; received {value}")
     if isinstance(value, bool) or not isinstance(value, numbers.Real):  # NumPy integers from widgets count
-        raise ValueError(f"{name} must be {allowed}; received {value!r}")
+        raise MessageError(refused, setting=name, low=low, high=high, value=repr(value))
     if isinstance(value, numbers.Integral):
         number = int(value)
     elif math.isfinite(float(value)) and float(value).is_integer():
         number = int(value)
     else:
-        raise ValueError(f"{name} must be {allowed}; received {value!r}")
+        raise MessageError(refused, setting=name, low=low, high=high, value=repr(value))
     if not low <= number <= high:
         shown = str(number) if len(str(number)) <= 30 else f"{str(number)[:12]}... ({len(str(number))} digits)"
-        raise ValueError(f"{name} must be {allowed}; received {shown}")
+        raise MessageError(refused, setting=name, low=low, high=high, value=shown)
     return number
 
 

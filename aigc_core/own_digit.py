@@ -27,6 +27,7 @@ import numpy as np
 
 from aigc_core import latent as latent_paths
 from aigc_core.limits import MAX_SEED, whole_number
+from aigc_core.messages import MessageError, N_
 
 IMAGE_SIDE = 28
 # MNIST's digits were scaled to fit a 20x20 box and then centred by their centre of mass in 28x28;
@@ -86,7 +87,7 @@ def _decoding_slot():
     """One of `MAX_CONCURRENT_DECODES` places to decode an image in: six uploads at once once
     took a server from 0.9 to 2.7 GB. Raises a one-line ValueError when none frees up in time."""
     if not _decoding.acquire(timeout=DECODE_WAIT_S):
-        raise ValueError("image: the server is busy preparing other images; try again in a moment")
+        raise MessageError(N_("image: the server is busy preparing other images; try again in a moment"))
     try:
         yield
     finally:
@@ -110,35 +111,39 @@ def read_image_bytes(data: bytes) -> np.ndarray:
     from PIL import Image, ImageOps
 
     if not isinstance(data, (bytes, bytearray)) or not data:
-        raise ValueError("image: the file is empty; upload a PNG or JPEG of a digit")
+        raise MessageError(N_("image: the file is empty; upload a PNG or JPEG of a digit"))
     if len(data) > MAX_IMAGE_BYTES:
-        raise ValueError(f"image: the file is {len(data) / 2**20:.1f} MiB; at most {MAX_IMAGE_BYTES // 2**20} MiB")
-    unreadable = "image: could not read it as a PNG or JPEG ({})"
+        raise MessageError(N_("image: the file is {size:.1f} MiB; at most {limit} MiB"), size=len(data) / 2**20,
+                           limit=MAX_IMAGE_BYTES // 2**20)
+    unreadable = N_("image: could not read it as a PNG or JPEG")
     try:
         picture = Image.open(io.BytesIO(data))  # reads the header only
     except Exception as error:  # PIL raises many types (UnidentifiedImageError, OSError, SyntaxError...)
-        raise ValueError(unreadable.format(type(error).__name__)) from None
+        raise MessageError(unreadable, detail=type(error).__name__) from None
     if picture.format not in ALLOWED_FORMATS:
-        raise ValueError(f"image: expected a PNG or JPEG; received a {picture.format or 'unknown'} file")
+        raise MessageError(N_("image: expected a PNG or JPEG; received a {format} file"), format=picture.format or "?")
     width, height = picture.size
     if max(width, height) > MAX_IMAGE_SIDE:
-        raise ValueError(f"image: {width}x{height} pixels is too big; at most {MAX_IMAGE_SIDE} pixels a side")
+        raise MessageError(N_("image: {width}x{height} pixels is too big; at most {limit} pixels a side"), width=width,
+                           height=height, limit=MAX_IMAGE_SIDE)
     if min(width, height) < MIN_IMAGE_SIDE:
-        raise ValueError(f"image: {width}x{height} pixels is too small; at least {MIN_IMAGE_SIDE} a side")
+        raise MessageError(N_("image: {width}x{height} pixels is too small; at least {limit} a side"), width=width,
+                           height=height, limit=MIN_IMAGE_SIDE)
     if picture.format == "JPEG":
         longest = max(width, height)  # decode at 1/2, 1/4 or 1/8 scale, the long side still >= WORK_SIDE
         picture.draft(picture.mode, (max(1, width * WORK_SIDE // longest), max(1, height * WORK_SIDE // longest)))
     decoded_width, decoded_height = picture.size
     if decoded_width * decoded_height > MAX_DECODED_PIXELS:
         side = math.isqrt(MAX_DECODED_PIXELS)
-        raise ValueError(f"image: {width}x{height} pixels is too big for a {picture.format}; at most "
-                         f"{MAX_DECODED_PIXELS:,} pixels ({side}x{side}): shrink it or save it as a JPEG")
+        raise MessageError(N_("image: {width}x{height} pixels is too big for a {format}; at most {limit:,} pixels "
+                              "({side}x{side}): shrink it or save it as a JPEG"), width=width, height=height,
+                           format=picture.format, limit=MAX_DECODED_PIXELS, side=side)
     with _decoding_slot():
         try:
             picture.load()
             picture = ImageOps.exif_transpose(picture)  # phone photos store their rotation in EXIF
         except Exception as error:  # a damaged body behind a valid header
-            raise ValueError(unreadable.format(type(error).__name__)) from None
+            raise MessageError(unreadable, detail=type(error).__name__) from None
         picture.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)  # in place; only ever shrinks
         if "A" in picture.getbands() or "transparency" in picture.info:
             rgba = picture.convert("RGBA")
@@ -155,14 +160,14 @@ def read_data_url(url: str) -> np.ndarray:
     """
     prefix = "data:image/"
     if not isinstance(url, str) or not url.startswith(prefix) or ";base64," not in url[:40]:
-        raise ValueError("drawing: expected a data:image/png;base64 URL from the canvas")
+        raise MessageError(N_("drawing: expected a data:image/png;base64 URL from the canvas"))
     payload = url.split(",", 1)[1]
     if len(payload) > MAX_IMAGE_BYTES * 4 // 3 + 4:
-        raise ValueError(f"drawing: the image is larger than {MAX_IMAGE_BYTES // 2**20} MiB")
+        raise MessageError(N_("drawing: the image is larger than {limit} MiB"), limit=MAX_IMAGE_BYTES // 2**20)
     try:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        raise ValueError("drawing: the canvas sent damaged image data") from None
+        raise MessageError(N_("drawing: the canvas sent damaged image data")) from None
     return read_image_bytes(data)
 
 
@@ -201,7 +206,7 @@ def to_mnist(grayscale) -> PreparedDigit:
     if image.ndim != 2 or min(image.shape) < 2:
         raise ValueError(f"image: expected a 2-D grayscale array; received shape {image.shape}")
     if not np.all(np.isfinite(image)):
-        raise ValueError("image: contains NaN or infinite pixels")
+        raise MessageError(N_("image: contains NaN or infinite pixels"))
     image = np.clip(image, 0.0, 1.0)
     preview = _preview(image)
     inverted = bool(np.median(_border(image)) > 0.5)
@@ -209,7 +214,7 @@ def to_mnist(grayscale) -> PreparedDigit:
     background = float(np.median(_border(ink)))
     contrast = float(ink.max()) - background
     if contrast < MIN_CONTRAST:
-        raise ValueError("image: no digit found (the image is empty or has almost no contrast); draw or upload one")
+        raise MessageError(N_("image: no digit found (the image is empty or has almost no contrast); draw or upload one"))
     ink = np.clip((ink - background) / contrast, 0.0, 1.0)
     ink[ink < NOISE_FLOOR] = 0.0
     rows, columns = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
@@ -222,7 +227,7 @@ def to_mnist(grayscale) -> PreparedDigit:
     small = np.clip(small, 0.0, 1.0)
     small[small < 1e-3] = 0.0  # Lanczos ringing leaves faint negative-then-clipped halos
     if small.sum() <= 0.0:
-        raise ValueError("image: no digit found after scaling it to 20x20 pixels; draw a larger digit")
+        raise MessageError(N_("image: no digit found after scaling it to 20x20 pixels; draw a larger digit"))
 
     # Integer shift to the centre of mass, as MNIST did; clamped so no ink falls off the field
     # (a digit whose mass sits at one end, like a 7, would otherwise lose its tail).
@@ -252,7 +257,7 @@ def centre_of_mass(image) -> tuple[float, float]:
     image = np.asarray(image, dtype=np.float64)
     mass = image.sum()
     if mass <= 0:
-        raise ValueError("image: no ink, so no centre of mass")
+        raise MessageError(N_("image: no ink, so no centre of mass"))
     rows, columns = np.mgrid[0 : image.shape[0], 0 : image.shape[1]]
     return float((image * rows).sum() / mass), float((image * columns).sum() / mass)
 
@@ -419,3 +424,19 @@ def pixel_distance(image_a, image_b) -> float:
     if a.shape != b.shape:
         raise ValueError(f"images must have the same shape; received {a.shape} and {b.shape}")
     return float(np.sqrt(np.mean(np.square(a - b))))
+
+
+def read_digits(images, classifier=None) -> list[tuple[int, float]]:
+    """(digit, probability) the project's classifier reads in each 28x28 image in [0, 1].
+
+    The Own digit page uses it to say in words whether a VAE's reconstruction is still the
+    digit that was drawn, or became another one (a distance alone cannot say that).
+
+    Raises:
+        ClassifierError: when the shipped classifier is missing (a ValueError).
+    """
+    from aigc_core.evaluation import classifier_features_and_probabilities, default_classifier
+
+    classifier = classifier if classifier is not None else default_classifier()
+    _features, probabilities = classifier_features_and_probabilities(np.asarray(images, np.float32), classifier)
+    return [(int(row.argmax()), float(row.max())) for row in probabilities]

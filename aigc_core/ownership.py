@@ -24,6 +24,7 @@ from pathlib import Path
 
 from aigc_core.housekeeping import describe_os_error
 from aigc_core.limits import max_concurrent_runs, max_queued, max_queued_per_session
+from aigc_core.messages import MessageError, N_
 from aigc_core.runs import ACTIVE_STATES, Run, RunStore
 
 SALT_FILE = ".owner-salt"
@@ -211,14 +212,24 @@ def check_queue_caps(requester: Requester, store: RunStore, needed: int = 1) -> 
     mine = sum(1 for run, status in active if requester.owner and status.get("owner") == requester.owner)
     limit = max_queued_per_session()
     if mine + needed > limit:
-        starts = "" if needed == 1 else f"; this starts {needed} runs"
-        raise ValueError(f"this browser already has {mine} queued or running run{'s' if mine != 1 else ''} "
-                         f"(at most {limit} at a time{starts}); wait for one to finish or stop it")
+        # One whole sentence per case (not pieces joined): a translation words each as a whole.
+        templates = {(True, False): N_("this browser already has {count} queued or running run (at most {limit} at "
+                                       "a time); wait for one to finish or stop it"),
+                     (False, False): N_("this browser already has {count} queued or running runs (at most {limit} "
+                                        "at a time); wait for one to finish or stop it"),
+                     (True, True): N_("this browser already has {count} queued or running run (at most {limit} at "
+                                      "a time; this starts {needed} runs); wait for one to finish or stop it"),
+                     (False, True): N_("this browser already has {count} queued or running runs (at most {limit} "
+                                       "at a time; this starts {needed} runs); wait for one to finish or stop it")}
+        raise MessageError(templates[(mine == 1, needed != 1)], count=mine, limit=limit, needed=needed)
     server_limit = max_queued()
     if len(active) + needed > server_limit:
         minutes = max(1, math.ceil(wait_for_places(store, active, len(active) + needed - server_limit) / 60.0))
-        raise ValueError(f"the queue is full ({len(active)} runs waiting or training, at most {server_limit}); "
-                         f"try again in about {minutes} minute{'s' if minutes != 1 else ''}")
+        template = (N_("the queue is full ({count} runs waiting or training, at most {limit}); try again in about "
+                       "{minutes} minute") if minutes == 1 else
+                    N_("the queue is full ({count} runs waiting or training, at most {limit}); try again in about "
+                       "{minutes} minutes"))
+        raise MessageError(template, count=len(active), limit=server_limit, minutes=minutes)
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from aigc_core.messages import MessageError, N_
 from aigc_core.run_files import is_own_file
 from aigc_core.runs import RunStore
 from aigc_core.weights import WEIGHTS_DIR, load_model_from_files, shipped_weights
@@ -70,7 +71,7 @@ def resolve_source(key: str, store: RunStore | None = None, weights_dir: Path = 
     lists, so no key reaches a path outside those two folders.
     """
     if not isinstance(key, str) or ":" not in key:
-        raise ValueError(f"source must look like 'weights:NAME' or 'run:ID'; received {str(key)[:80]!r}")
+        raise MessageError(N_("source must look like 'weights:NAME' or 'run:ID'; received {key!r}"), key=str(key)[:80])
     kind, name = key.split(":", 1)
     source = None
     if kind == "weights":
@@ -82,7 +83,7 @@ def resolve_source(key: str, store: RunStore | None = None, weights_dir: Path = 
         except ValueError:
             source = None
     if source is None:
-        raise ValueError(f"no model source {key!r}: it has no weights (yet), or was deleted")
+        raise MessageError(N_("no model source {key!r}: it has no weights (yet), or was deleted"), key=key)
     return source
 
 

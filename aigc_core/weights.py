@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 from aigc_core.files import PROJECT_ROOT, read_json, write_json_atomic
+from aigc_core.messages import MessageError, N_
 
 WEIGHTS_DIR = PROJECT_ROOT / "weights"
 
@@ -19,7 +20,7 @@ WEIGHTS_DIR = PROJECT_ROOT / "weights"
 _load_lock = threading.Lock()
 
 
-class WeightsError(ValueError):
+class WeightsError(MessageError):
     """A weights file is missing, unreadable or does not fit its config."""
 
 
@@ -33,15 +34,17 @@ def load_model_from_files(config_path: Path, weights_path: Path):
 
     config_path, weights_path = Path(config_path), Path(weights_path)
     if not weights_path.is_file():
-        raise WeightsError(f"no weights file at {weights_path}")
+        raise WeightsError(N_("no weights file at {path}"), path=str(weights_path))
     description = read_json(config_path)
     if not isinstance(description, dict) or "family" not in description or "config" not in description:
-        raise WeightsError(f"{config_path} is missing or is not a model config (expected keys 'family' and 'config')")
+        raise WeightsError(N_("{path} is missing or is not a model config (expected keys 'family' and 'config')"),
+                           path=str(config_path))
     with _load_lock:
         try:
             model = build_model(description["family"], dict(description["config"]), description.get("model_class"))
         except (TypeError, ValueError) as error:
-            raise WeightsError(f"{config_path.name} describes no model this version can build: {error}") from None
+            raise WeightsError(N_("{config} describes no model this version can build"), detail=str(error),
+                               config=config_path.name) from None
         try:
             with warnings.catch_warnings():
                 # Keras only warns when part of a file does not match and keeps random weights
@@ -50,7 +53,8 @@ def load_model_from_files(config_path: Path, weights_path: Path):
                 model.load_weights(weights_path)
         except Exception as error:  # h5py and Keras raise many types for a mismatched file
             detail = " ".join(line.strip() for line in str(error).splitlines()[:2]) or type(error).__name__
-            raise WeightsError(f"{weights_path.name} does not match its config {config_path.name}: {detail[:300]}") from None
+            raise WeightsError(N_("{weights} does not match its config {config}"), detail=detail[:300],
+                               weights=weights_path.name, config=config_path.name) from None
     return model
 
 
@@ -81,7 +85,7 @@ def find_shipped(name: str, directory: Path = WEIGHTS_DIR) -> dict:
         if entry["name"] == name:
             return entry
     names = [entry["name"] for entry in shipped_weights(directory)]
-    raise WeightsError(f"no shipped weights named {name!r}; available: {names}")
+    raise WeightsError(N_("no shipped weights named {name!r}; available: {names}"), name=name, names=names)
 
 
 def config_path_for(weights_path: Path) -> Path:

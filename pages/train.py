@@ -8,9 +8,9 @@ import streamlit as st
 
 from aigc_core import studio
 from ui.i18n import _
-from ui.visitor import requester
-from ui.train_link import apply_link_settings, render_replay_section, replay_caption
-from ui.train_view import apply_broken_preset, render_run, settings_form, setting_problem_text, start_problem
+from ui.visitor import os_error_text, requester
+from ui.train_link import apply_link_settings, publish_form_link, render_replay_section, replay_caption
+from ui.train_view import render_run, settings_form, setting_problem_text, start_problem
 from ui.twin_view import render_twin_button, render_twin_progress
 from ui.router import ensure_router
 
@@ -19,7 +19,7 @@ ensure_router()  # a deep link on a fresh server must still go through app.py
 st.title(_("Train a model"))
 run_id = st.query_params.get("run")
 twin_value = st.query_params.get("twin")
-apply_link_settings(apply_broken_preset)  # a lesson step or a shared link fills the form once
+apply_link_settings()  # a lesson step or a shared link fills the form once
 
 # Folded away while a run is shown, so its curves and samples fit on a projector screen, and open
 # again whenever the page comes back to no run (a lesson step, a link): the browser would keep it shut.
@@ -29,6 +29,7 @@ if st.session_state.get("train_settings_for") != shown:
     st.session_state["train_settings"] = not shown
 with st.expander(_("Settings for a new run"), key="train_settings", on_change="rerun", icon=":material/tune:"):
     config = settings_form()
+    publish_form_link()  # every changed field in the link, so a copied link reopens this form
     problem = start_problem(config)  # a bad setting, or a dataset this server does not have
     if problem:
         st.error(problem)
@@ -40,7 +41,7 @@ with st.expander(_("Settings for a new run"), key="train_settings", on_change="r
         except ValueError as error:
             st.error(_("Could not start: {reason}").format(reason=setting_problem_text(error, config.model)))
         except OSError as error:  # a full disk or a read-only runs folder
-            st.error(_("Could not start: {reason}").format(reason=studio.describe_os_error(error)))
+            st.error(_("Could not start: {reason}").format(reason=os_error_text(error)))
         else:
             twin_value = None
             st.query_params.pop("twin", None)

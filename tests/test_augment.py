@@ -264,3 +264,29 @@ def test_page_refuses_settings_too_long_for_the_server_in_one_line(page):
     assert len(app.error) == 1 and "classifier steps" in app.error[0].value
     assert "\n" not in app.error[0].value
     assert app.button(key="augment_run").disabled
+
+
+def test_the_verdict_column_is_whole_on_a_1280_px_screen():
+    """The verdict comes right after the arm, wide enough for its longest words in either language
+    (it used to be the ninth column, cut off behind the table's scroll bar at 1280 px)."""
+    from streamlit.testing.v1 import AppTest
+
+    def script():
+        import streamlit as st
+
+        from ui.augment_view import render_result
+
+        render_result(st.session_state.result)
+
+    from tests.test_i18n import _augment_result
+
+    app = AppTest.from_function(script, default_timeout=60)
+    app.session_state["result"] = _augment_result()
+    app.run()
+    assert not app.exception, [item.value for item in app.exception]
+    table = app.dataframe[0]
+    columns = list(table.value.columns)
+    widths = json.loads(table.proto.columns)
+    assert columns.index("verdict") <= 3, columns
+    longest = max(len(text) for text in table.value["verdict"])
+    assert isinstance(widths["verdict"]["width"], int) and widths["verdict"]["width"] >= 7 * longest, widths

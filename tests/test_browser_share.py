@@ -171,6 +171,82 @@ def test_a_link_with_unknown_values_falls_back_with_one_notice_each(new_visitor,
     images_with_caption(page, "samples, seed 0").nth(1).wait_for(timeout=TIMEOUT_MS)
 
 
+# -- the Train form (issue 14, defect 9) -----------------------------------------------------------
+def train_form(page, keys) -> dict[str, str]:
+    """What each keyed control of the Train form shows: a number's text, a choice's label."""
+    shown = {}
+    for key in keys:
+        container = page.locator(keyed(key)).first
+        if container.locator("[role='combobox']").count():
+            shown[key] = container.locator("[role='combobox']").input_value()
+        elif container.locator("input[type='radio']").count():
+            shown[key] = container.locator("label:has(input:checked)").inner_text()
+        elif container.locator("input[type='range']").count():
+            shown[key] = container.locator("input[type='range']").input_value()
+        else:
+            shown[key] = container.locator("input").input_value()
+    return shown
+
+
+def reopened_train_form(new_visitor, page, keys) -> dict[str, str]:
+    """The form a colleague sees after opening this page's link in a fresh browser context."""
+    time.sleep(1.0)  # the last rerun publishes the link while it runs
+    colleague = new_visitor()
+    colleague.goto(page.url, wait_until="domcontentloaded")
+    wait_for_app(colleague, TIMEOUT_MS)
+    assert_no_exception(colleague, page.url)
+    assert not colleague.get_by_text("so the default is shown").count(), page.url
+    return train_form(colleague, keys)
+
+
+def test_train_link_reopens_every_field_of_the_form(new_visitor, server):
+    """Change every field of the GAN form, then of the VAE form; each link reopens the same form."""
+    page = new_visitor()
+    open_page(page, server, "train")
+    choose_option(page, "train_preset", "paper")
+    choose_option(page, "train_dataset", "Fashion-MNIST clothes")
+    for key, value in (("train_latent_dim", 64), ("train_g_lr", "0.00030"), ("train_d_lr", "0.00050"),
+                       ("train_d_steps", 2), ("train_real_label", "0.85"), ("train_instance_noise", "0.10"),
+                       ("train_instance_noise_steps", 300), ("train_batch_size", 32), ("train_seed", 17)):
+        set_number(page, key, value)
+    choose_option(page, "train_precision", "mixed bfloat16")
+    choose_radio(page, "train_budget_kind", "minutes")
+    set_number(page, "train_minutes", "3.5")
+    gan_keys = ("train_model", "train_preset", "train_dataset", "train_latent_dim", "train_g_lr", "train_d_lr",
+                "train_d_steps", "train_real_label", "train_instance_noise", "train_instance_noise_steps",
+                "train_batch_size", "train_budget_kind", "train_minutes", "train_seed", "train_precision")
+    link_once_published(page, {"preset": "paper", "minutes": "3.5", "seed": "17", "precision": "mixed_bfloat16"})
+    shared = train_form(page, gan_keys)
+    assert reopened_train_form(new_visitor, page, gan_keys) == shared, page.url
+
+    choose_radio(page, "train_model", "VAE")
+    choose_option(page, "train_broken", "VAE: beta = 20")
+    set_number(page, "train_lr", "0.00200")
+    page.locator(f"{keyed('train_beta')} input[type='range']").focus()
+    page.keyboard.press("ArrowLeft")  # 20 -> 19.9: the slider keeps its range (it once fell to 0)
+    wait_for_app(page, TIMEOUT_MS)
+    set_number(page, "train_steps", 150)
+    vae_keys = ("train_model", "train_preset", "train_broken", "train_latent_dim", "train_lr", "train_beta",
+                "train_batch_size", "train_budget_kind", "train_steps", "train_seed", "train_precision")
+    link_once_published(page, {"broken": "VAE: beta = 20", "beta": "19.9", "steps": "150"})
+    shared = train_form(page, vae_keys)
+    assert shared["train_beta"] == "19.9" and shared["train_model"] == "VAE", shared
+    assert reopened_train_form(new_visitor, page, vae_keys) == shared, page.url
+    screenshot(page, "share_train_form")
+
+
+def test_switching_the_language_redraws_every_chosen_option_in_the_new_language(new_visitor, server):
+    """A select box used to keep showing its choice in the old language until changed or reloaded."""
+    page = new_visitor()
+    open_page(page, server, "train")
+    assert (selectbox_text(page, "train_preset"), selectbox_text(page, "train_precision")) == ("fast", "float32")
+    choose_option(page, "language", "简体中文")
+    assert (selectbox_text(page, "train_preset"), selectbox_text(page, "train_precision")) == ("快速", "32 位浮点")
+    choose_option(page, "language", "English")
+    assert selectbox_text(page, "train_preset") == "fast"
+    assert_no_exception(page, "/train after switching the language twice")
+
+
 # -- presentation mode ----------------------------------------------------------------------------
 def chart_height(page, key: str) -> float:
     chart = page.locator(f"{keyed(key)} [data-testid='stPlotlyChart'], {keyed(key)}[data-testid='stPlotlyChart']")

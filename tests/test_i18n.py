@@ -21,7 +21,7 @@ TIMEOUT_S = 120
 # Names that stay as they are in a Chinese text (the issue's list, and units).
 KEPT_NAMES = {"GAN", "GANs", "VAE", "VAEs", "MNIST", "Fashion-MNIST", "FID", "IS", "AIGC", "Studio", "CPU", "GPU",
               "DCGAN", "WGAN", "WGAN-GP", "ELBO", "KL", "Adam", "JAX", "TensorFlow", "Keras", "English", "PNG",
-              "GIF", "JSON", "CSV", "URL", "Language", "CVAE", "Wasserstein", "Inception", "NaN"}
+              "GIF", "JPEG", "JSON", "CSV", "URL", "Language", "CVAE", "Wasserstein", "Inception", "NaN"}
 # Where the translated part of the app is checked for English (grows as pages are translated).
 TRANSLATED_AREAS = ("sidebar",)
 
@@ -611,3 +611,142 @@ def test_the_train_page_s_library_texts_are_marked():
     shown = {get_variant(family, preset).description for family in FAMILIES for preset in presets_for(family)}
     assert shown <= set(LIBRARY_TEXTS), shown - set(LIBRARY_TEXTS)
     assert {preset for family in FAMILIES for preset in presets_for(family)} <= set(PRESET_TITLES)
+
+
+# -- the library's errors and progress lines in a Chinese session (issue 14) -----------------------
+def _prose(texts: list[str]) -> dict:
+    """English left in what a visitor reads, model keys (weights:NAME, run:ID) and file names aside."""
+    return _leftovers([re.sub(r"(weights|run):[\w-]+|\S+\.(weights\.h5|json|h5|png)\b", " ", text) for text in texts])
+
+
+def test_a_refused_augmentation_setting_reads_in_chinese(monkeypatch, tmp_path):
+    app = _open_chinese_page("pages/augment.py", monkeypatch, tmp_path, augment_per_class=[])
+    errors = [error.value for error in app.error]
+    assert len(errors) == 1 and "“每个数字的真实样本数" in errors[0], errors
+    assert not _prose(errors), f"English in the Chinese refusal: {_prose(errors)}"
+
+
+def test_the_augment_page_s_library_refusals_and_progress_read_in_chinese(monkeypatch):
+    from aigc_core.augment import AugmentSettings
+    from aigc_core.messages import Message
+    from ui import augment_view, i18n
+
+    monkeypatch.setattr(i18n, "current_language", lambda: "zh")
+    too_long = augment_view.check(AugmentSettings(per_class=(5, 10, 20), seeds=10, train_steps=2000), {"gan": ""})
+    repeated = augment_view.check(AugmentSettings(per_class=(10, 10)), {})
+    progress = i18n.error_text(Message("seed {seed}, {size} real per class, {label}", seed=1, size=10,
+                                       label=augment_view.arm_label("real", "real only"), arm="real"))
+    assert "120,000" in too_long and "分类器" in too_long and "10" in progress, (too_long, progress)
+    assert not _prose([too_long, repeated, progress]), _prose([too_long, repeated, progress])
+
+
+def _bad_images() -> dict[str, bytes]:
+    """Files a visitor might upload instead of a digit, each refused for another reason."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    def encoded(array, format="PNG"):
+        buffer = io.BytesIO()
+        Image.fromarray(array).save(buffer, format=format)
+        return buffer.getvalue()
+
+    return {"empty": b"", "not an image": b"hello, this is text", "GIF": encoded(np.zeros((40, 40), np.uint8), "GIF"),
+            "too small": encoded(np.zeros((4, 4), np.uint8)), "blank": encoded(np.full((40, 40), 255, np.uint8)),
+            "too big": encoded(np.zeros((5000, 10), np.uint8))}
+
+
+def test_every_refused_upload_reads_in_chinese(monkeypatch):
+    from aigc_core import own_digit
+    from ui import digit_view, i18n
+
+    monkeypatch.setattr(i18n, "current_language", lambda: "zh")
+    shown = {}
+    for name, data in _bad_images().items():
+        with pytest.raises(ValueError) as refused:
+            own_digit.prepare_upload(data)
+        shown[name] = digit_view.error_text(refused.value)
+    with pytest.raises(ValueError) as refused:
+        own_digit.prepare_drawing("data:image/png;base64,@@@")
+    shown["damaged drawing"] = digit_view.error_text(refused.value)
+    assert len(set(shown.values())) == len(shown), shown
+    assert not _prose(list(shown.values())), f"English in Chinese upload errors: {_prose(list(shown.values()))}"
+
+
+def test_a_refused_upload_on_the_chinese_digit_page(monkeypatch, tmp_path):
+    from ui import i18n
+
+    # AppTest reads a widget's value back through its format_func outside the script run, where
+    # the session's language is unknown: the whole process speaks Chinese instead.
+    monkeypatch.setattr(i18n, "current_language", lambda: "zh")
+    app = _open_chinese_page("pages/digit.py", monkeypatch, tmp_path, digit_input="Upload")
+    gif_named_png = ("digit.png", _bad_images()["GIF"], "image/png")  # Streamlit itself refuses a .gif name
+    app.file_uploader(key="digit_upload").set_value(gif_named_png).run()
+    assert not app.exception, [item.value for item in app.exception]
+    errors = [error.value for error in app.error]
+    assert errors and any("GIF" in error for error in errors), errors
+    assert not _prose(errors), f"English in the Chinese upload error: {_prose(errors)}"
+
+
+def test_a_model_that_cannot_load_is_explained_in_chinese(monkeypatch, tmp_path):
+    """Weights that do not fit their config (a VAE's file beside a GAN's config): one Chinese line, no h5py text."""
+    source = PROJECT_ROOT / "weights"
+    (tmp_path / "gan-mixed.json").symlink_to(source / "gan-fast.json")
+    (tmp_path / "gan-mixed.weights.h5").symlink_to(source / "vae-fast.weights.h5")
+    _shipped_subset(tmp_path, ("vae-fast",))  # Compare needs two models; the GAN is the one that fails
+    app = _open_chinese_page("pages/compare.py", monkeypatch, tmp_path)
+    errors = [error.value for error in app.error]
+    assert any("gan-mixed.weights.h5" in error for error in errors), errors
+    assert not _prose(errors), f"English in the Chinese load error: {_prose(errors)}"
+
+
+def test_a_read_only_runs_folder_and_a_full_disk_are_named_in_chinese(monkeypatch):
+    import errno
+
+    from ui import i18n
+    from ui.visitor import failure_text
+
+    monkeypatch.setattr(i18n, "current_language", lambda: "zh")
+    texts = [failure_text(PermissionError(errno.EACCES, "Permission denied", "/srv/runs/x")),
+             failure_text(OSError(errno.EROFS, "Read-only file system")),
+             failure_text(OSError(errno.ENOSPC, "No space left on device"))]
+    assert len(set(texts)) == 2 and not _prose(texts), texts
+
+
+def test_streamlit_s_own_uploader_words_are_replaced_in_a_chinese_session(monkeypatch, tmp_path):
+    """Streamlit 1.67 draws "Upload" and "5MB per file" itself: a style sheet words them in Chinese."""
+    from ui.i18n import catalogue
+
+    monkeypatch.setenv("AIGC_WEIGHTS_DIR", str(tmp_path))  # Home with no models to draw: a quick run
+    styles = {}
+    for language in ("zh", "en"):
+        st.cache_resource.clear()
+        app = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+        app.session_state["language"] = language
+        app.run()
+        assert not app.exception, [item.value for item in app.exception]
+        styles[language] = " ".join(element.proto.body for element in app.get("html")
+                                    if "stFileUploaderDropzone" in element.proto.body)
+    words = re.findall(r'content: "([^"]*)"', styles["zh"])
+    limit = st.get_option("server.maxUploadSize")
+    assert words == [catalogue("zh")["Upload"], f"每个文件最多 {limit} MB"], styles["zh"]
+    assert not styles["en"]
+
+
+def test_a_reached_cap_is_worded_in_chinese(store, monkeypatch):
+    """The per-browser and server caps on queued runs (a refused Start) read in the session's language."""
+    from aigc_core.ownership import Requester, check_queue_caps
+    from ui import i18n
+    from ui.train_view import setting_problem_text
+
+    monkeypatch.setenv("AIGC_MAX_QUEUED_PER_SESSION", "1")
+    with pytest.raises(ValueError) as refused:  # a twin run needs two places
+        check_queue_caps(Requester(owner="visitor-a", operator=False), store, needed=2)
+    english = setting_problem_text(refused.value)
+    monkeypatch.setattr(i18n, "current_language", lambda: "zh")
+    chinese = setting_problem_text(refused.value)
+    assert english == str(refused.value) == ("this browser already has 0 queued or running runs (at most 1 at a time; "
+                                             "this starts 2 runs); wait for one to finish or stop it"), english
+    assert "启动 2 个" in chinese, chinese
+    assert not _prose([chinese]), chinese

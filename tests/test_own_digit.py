@@ -278,3 +278,37 @@ def test_page_shows_one_line_for_a_bad_upload(clean_caches):
         upload(app, data)
         assert len(app.error) == 1 and "\n" not in app.error[0].value, [error.value for error in app.error]
         assert not [text for text in captions(app) if text.startswith("reconstruction")]
+
+
+# -- the reconstruction's distance in words (issue 14, defect 10) ----------------------------------
+def test_the_reconstruction_note_says_what_the_distance_means_and_when_the_digit_changed():
+    from ui.digit_view import reconstruction_note
+
+    kept = reconstruction_note(0.166, [(4, 0.97), (4, 0.81)])
+    changed = reconstruction_note(0.166, [(4, 0.97), (9, 0.88)])
+    alone = reconstruction_note(0.166, None)
+    assert "about 17% of full brightness" in alone and alone in kept and alone in changed
+    assert "reads both as a **4** (97% and 81% sure)" in kept and "another digit" not in kept
+    assert "**became another digit**" in changed and "**4** (97% sure)" in changed and "**9** (88% sure)" in changed
+
+
+def test_the_vae_section_explains_its_reconstruction_with_the_classifier_s_reading():
+    def script():
+        import streamlit as st
+
+        from aigc_core.own_digit import PreparedDigit
+        from ui.digit_view import render_vae
+
+        render_vae(st.session_state.model, PreparedDigit(st.session_state.image, st.session_state.image, False))
+
+    from aigc_core.data import load_images
+
+    model = load_shipped("vae-fast")
+    image = load_images("mnist", "test", limit=1).images[0].astype(np.float32) / 255.0
+    app = AppTest.from_function(script, default_timeout=120)
+    app.session_state["model"], app.session_state["image"] = model, image
+    app.run()
+    assert not app.exception, [item.value for item in app.exception]
+    drawn, rebuilt = own_digit.read_digits(np.stack([image, own_digit.vae_reconstruct(model, image)]))
+    note = next(block.value for block in app.markdown if "Distance" in block.value)
+    assert f"**{drawn[0]}**" in note and ("another digit" in note) == (drawn[0] != rebuilt[0]), note

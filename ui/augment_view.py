@@ -15,11 +15,11 @@ from aigc_core.augment import (
     ARM_FAMILIES, GENERATED_RANGE, MIN_EFFECT_POINTS, SEEDS_RANGE, TRAIN_STEPS_RANGE, AugmentSettings,
     Comparison, ExperimentResult, conditional_sources, load_generator_arm, run_experiment, validate_settings,
 )
+from aigc_core.messages import Message
 from ui.cache import load_model, weights_directory
 from ui.charts import GRID_COLOUR
 from ui.charts import projector_fonts
-from ui.sources_view import one_line
-from ui.i18n import N_, _
+from ui.i18n import N_, _, error_text
 from ui.share import figure_scale
 
 # About twice the default settings' 7,200 steps: a few minutes at most in the server process.
@@ -28,6 +28,8 @@ SIZE_OPTIONS = (5, 10, 20, 50, 100, 200, 500)
 TEST_LIMIT_OPTIONS = (1000, 2000, 5000, 10_000)
 NO_SOURCE = ""
 RESULT_KEY = "augment_result"
+# Pixels for the result table's verdict column: "no significant difference" at the app's font size.
+VERDICT_WIDTH_PX = 200
 # Okabe-Ito colours, as the other charts: one per arm, in the order arms are added.
 ARM_COLOURS = {"real": "#999999", "more_real": "#009E73", "gan": "#0072B2", "vae": "#E69F00"}
 # The fixed words of aigc_core.augment that the page shows (arm families and labels, a comparison's
@@ -35,6 +37,13 @@ ARM_COLOURS = {"real": "#999999", "more_real": "#009E73", "gan": "#0072B2", "vae
 LIBRARY_TEXTS = (N_("conditional GAN"), N_("CVAE"), N_("real only"), N_("+ more real data (reference)"),
                  N_("helped"), N_("hurt"), N_("negligible"), N_("no significant difference"), N_("one seed"))
 WHOLE_TEST_SET = "the whole MNIST test split"
+# `validate_settings`' names for the settings, as the form labels them (a refusal names the control).
+SETTING_LABELS = {"per_class": N_("Real examples per digit (one row each)"),
+                  "generated_per_class": N_("Generated examples added per digit (K)"),
+                  "seeds": N_("Seeds (each picks other real examples)"), "seed": N_("Seed"),
+                  "more_real": N_("Reference arm: K more *real* examples per digit"), "test_limit": N_("Test images"),
+                  "train_steps": N_("Classifier training steps (the same for every arm)"),
+                  "batch_size": N_("Batch size")}
 
 
 def _default(key: str, value) -> None:
@@ -105,7 +114,9 @@ def check(settings: AugmentSettings, choices: dict[str, str]) -> str | None:
     try:
         validate_settings(settings, sum(1 for key in choices.values() if key), PAGE_MAX_TOTAL_STEPS)
     except ValueError as error:
-        return _("{reason} (longer settings: `python -m aigc_core augment`)").format(reason=one_line(error))
+        labels = {name: _(label) for name, label in SETTING_LABELS.items()}
+        return _("{reason} (longer settings: `python -m aigc_core augment`)").format(
+            reason=error_text(error, labels))
     return None
 
 
@@ -126,8 +137,11 @@ def run_with_progress(settings: AugmentSettings, choices: dict[str, str]) -> Exp
     bar = st.progress(0.0, text=_("Loading MNIST…"))
 
     def progress(done: int, total: int, message: str) -> None:
+        values = getattr(message, "values", {})
+        if "label" in values:  # an arm's label, worded as the table words it
+            message = Message(message.template, **{**values, "label": arm_label(values["arm"], values["label"])})
         bar.progress(done / total if total else 1.0, text=_("{done}/{total} classifier trainings · {message}").format(
-            done=done, total=total, message=message))
+            done=done, total=total, message=error_text(message)))
 
     result = run_experiment(settings, arms, progress=progress, max_total_steps=PAGE_MAX_TOTAL_STEPS, notes=notes)
     bar.empty()
@@ -140,17 +154,18 @@ def result_rows(result: ExperimentResult) -> list[dict]:
     rows = []
     for row in result.rows:
         comparison = comparisons.get((row.per_class, row.arm))
+        # What a reader looks for first (arm, change, verdict) comes first; the spread last.
         rows.append({
             _("real per digit"): row.per_class,
             _("arm"): arm_label(row.arm, row.label),
-            _("training images"): row.train_size,
+            # Text, so the baseline's own row reads "baseline" rather than a missing number.
+            _("vs real only (points)"): f"{comparison.mean_points:+.2f}" if comparison else _("baseline"),
+            _("verdict"): _(comparison.outcome) if comparison else "",
             _("mean accuracy (%)"): round(100 * row.mean, 2),
             _("std"): round(100 * row.std, 2),
             _("min"): round(100 * row.minimum, 2),
             _("max"): round(100 * row.maximum, 2),
-            # Text, so the baseline's own row reads "baseline" rather than a missing number.
-            _("vs real only (points)"): f"{comparison.mean_points:+.2f}" if comparison else _("baseline"),
-            _("verdict"): _(comparison.outcome) if comparison else "",
+            _("training images"): row.train_size,
         })
     return rows
 
@@ -240,7 +255,13 @@ def render_result(result: ExperimentResult) -> None:
         test_set=test_set_text(result), seeds=settings.seeds, steps=settings.train_steps,
         batch_size=settings.batch_size, generated=settings.generated_per_class))
     rows = result_rows(result)
-    st.dataframe(rows, hide_index=True, key="augment_table", height=35 * (len(rows) + 1) + 3)
+    # The verdict comes right after the arm, wide enough for its longest words ("no significant
+    # difference"), so it is whole on a 1280-px screen beside the sidebar; only the spread
+    # columns at the end may scroll away on a narrow one.
+    st.dataframe(rows, hide_index=True, key="augment_table", height=35 * (len(rows) + 1) + 3,
+                 column_config={_("arm"): st.column_config.Column(width="medium"),
+                                _("vs real only (points)"): st.column_config.Column(width=VERDICT_WIDTH_PX - 50),
+                                _("verdict"): st.column_config.Column(width=VERDICT_WIDTH_PX)})
     st.caption(_("Ran {trainings} classifier trainings in {seconds:.1f} s ({cpu_seconds:.1f} s of CPU time).").format(
         trainings=sum(len(row.accuracies) for row in result.rows), seconds=result.elapsed_s,
         cpu_seconds=result.cpu_s))

@@ -33,16 +33,9 @@ STEP_CHOICES = (100, 200, 400)
 PROGRESS_EVERY = 10
 MARK_COLOURS = {"your digit": "#111111", "digit A": "#D55E00", "digit B": "#0072B2"}
 INPUT_LABELS = {"Draw": N_("Draw"), "Upload": N_("Upload")}
-# The fixed one-line errors of aigc_core.own_digit (and this module) a visitor can meet: marked here,
-# translated by `error_text`; the library's formatted ones (sizes, formats) stay in English.
+# This module's own one-line error; aigc_core.own_digit's carry their template (`MessageError`),
+# marked there and translated by `error_text`.
 LIBRARY_MESSAGES = (
-    N_("image: the file is empty; upload a PNG or JPEG of a digit"),
-    N_("drawing: expected a data:image/png;base64 URL from the canvas"),
-    N_("drawing: the canvas sent damaged image data"),
-    N_("image: contains NaN or infinite pixels"),
-    N_("image: no digit found (the image is empty or has almost no contrast); draw or upload one"),
-    N_("image: no digit found after scaling it to 20x20 pixels; draw a larger digit"),
-    N_("image: no ink, so no centre of mass"),
     N_("upload a PNG or JPEG image of one digit"),
 )
 
@@ -171,7 +164,7 @@ def render_prepared(prepared: PreparedDigit) -> None:
 
 
 def error_text(error: Exception) -> str:
-    """An error's first line for the page, translated when it is one of the fixed `LIBRARY_MESSAGES`."""
+    """An error's first line for the page in the session's language (the library's carry their template)."""
     return _(sources_view.one_line(error))
 
 
@@ -265,9 +258,37 @@ def render_vae(model, prepared: PreparedDigit) -> None:
     output_column.image(digit_png(rebuilt), width="stretch",
                         caption=_("reconstruction (distance {distance:.3f})").format(
                             distance=own_digit.pixel_distance(rebuilt, prepared.image)))
-    st.caption(_("Encoded to its posterior mean z = ({values}), then decoded. Distance: root-mean-square pixel "
-                 "difference, 0 = identical, 1 = opposite.").format(
+    st.caption(_("Encoded to its posterior mean z = ({values}), then decoded.").format(
         values=", ".join(f"{value:.2f}" for value in mean[:4]) + (", …" if len(mean) > 4 else "")))
+    try:
+        readings = own_digit.read_digits(np.stack([prepared.image, rebuilt]))
+    except ValueError:  # no shipped classifier: the distance is still explained
+        readings = None
+    st.markdown(reconstruction_note(own_digit.pixel_distance(rebuilt, prepared.image), readings))
+
+
+def reconstruction_note(distance: float, readings: list[tuple[int, float]] | None) -> str:
+    """The reconstruction's distance in plain words, and whether it is still the same digit.
+
+    The distance is a root-mean-square pixel difference, so it reads as "a typical pixel is off by
+    this share of full brightness". Whether the digit changed is the project's classifier's
+    reading of the input and of the reconstruction: a small distance can still be another digit
+    (a 4 closed into a 9), and a large one the same digit drawn thicker.
+    """
+    text = _("**Distance {distance:.3f}**: a typical pixel of the reconstruction is off by about {percent:.0%} of full "
+             "brightness (0 = the same image, 1 = every pixel opposite).").format(distance=distance, percent=distance)
+    if not readings:
+        return text
+    (drawn, drawn_probability), (rebuilt, rebuilt_probability) = readings
+    if drawn == rebuilt:
+        return text + " " + _("The project's classifier reads both as a **{digit}** ({drawn:.0%} and {rebuilt:.0%} "
+                              "sure): the VAE kept your digit, only its strokes changed.").format(
+            digit=drawn, drawn=drawn_probability, rebuilt=rebuilt_probability)
+    return text + " " + _("It **became another digit**: the project's classifier reads your drawing as a **{drawn}** "
+                          "({drawn_probability:.0%} sure) but the reconstruction as a **{rebuilt}** "
+                          "({rebuilt_probability:.0%} sure). The VAE can only draw what its latent space learned: "
+                          "your digit landed nearer the {rebuilt}s it has seen.").format(
+        drawn=drawn, drawn_probability=drawn_probability, rebuilt=rebuilt, rebuilt_probability=rebuilt_probability)
 
 
 def render_vae_scatter(key: str, model, prepared: PreparedDigit | None) -> None:

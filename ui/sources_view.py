@@ -14,7 +14,7 @@ import streamlit as st
 from aigc_core import studio
 from aigc_core.studio import DATASET_TITLES, REAL_FLOOR, UNTRAINED_CEILING, Source
 from ui.cache import weights_directory
-from ui.i18n import N_, _
+from ui.i18n import N_, _, error_text
 
 # Rows of the sample-quality table: (key in metrics.json, label, format). Add a row to show a new number.
 EVALUATION_ROWS = (
@@ -38,9 +38,8 @@ RUN_LABEL = re.compile(r"run (?P<run_id>\S+) \((?P<state>\w+)\)(?P<rest>.*)")
 
 
 def one_line(error: Exception) -> str:
-    """The first line of an error's message: what the page shows instead of a traceback."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    """The first line of an error's message, in the session's language: what the page shows instead of a traceback."""
+    return error_text(error)
 
 
 def state_text(state) -> str:

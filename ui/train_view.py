@@ -28,7 +28,7 @@ from ui.charts import LABELS as QUALITY_LABELS
 from ui.charts import image_grid_png, kl_figure, loss_figure, png_data_uri, quality_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards, watch_for_text
 from ui.diagnosis_view import preset_title as broken_preset_title
-from ui.i18n import N_, _, current_language
+from ui.i18n import N_, _, current_language, error_text
 from ui.lesson_view import render_narration
 from ui.run_control_view import is_paused, render_run_controls
 from ui.share import figure_scale, presentation_mode
@@ -95,6 +95,7 @@ STEP_SIZES = {"g_learning_rate": 1e-4, "d_learning_rate": 1e-4, "learning_rate":
 BETA_SLIDER_MAX = 10.0
 # A time budget is the UI's own choice: TrainingConfig has no default minutes.
 DEFAULT_MINUTES = 2.0
+MIN_MINUTES = 0.5
 # How the Dataset picker names each dataset: what its images show, not only its name.
 DATASET_CHOICES = {"mnist": N_("MNIST digits"), "fashion_mnist": N_("Fashion-MNIST clothes")}
 BUDGET_TITLES = {"steps": N_("steps"), "minutes": N_("minutes")}
@@ -185,14 +186,19 @@ def apply_broken_preset() -> None:
     name = st.session_state.train_broken
     if name not in BROKEN_PRESETS:
         return
+    st.session_state.update(broken_preset_values(name))
+
+
+def broken_preset_values(name: str) -> dict:
+    """Widget key -> value of a "break it on purpose" setup: its model, preset, bad hyperparameters, budget."""
     broken = BROKEN_PRESETS[name]
-    state = st.session_state
-    state.train_model, state.train_preset = broken.family, broken.preset
-    state.update(widget_defaults(broken.family, broken.preset))
+    values = {"train_model": broken.family, "train_preset": broken.preset,
+              **widget_defaults(broken.family, broken.preset)}
     keys_by_name = {name: key for key, name in shown_hyperparameters(broken.family, broken.preset).items()}
-    state.update({keys_by_name[name]: value for name, value in broken.overrides.items() if name in keys_by_name})
+    values.update({keys_by_name[name]: value for name, value in broken.overrides.items() if name in keys_by_name})
     # The budget the preset is known to fail within (bench/break_it.py).
-    state.train_budget_kind, state.train_steps = "steps", broken.steps
+    values.update(train_budget_kind="steps", train_steps=broken.steps)
+    return values
 
 
 def broken_preset_in_form(name: str, family: str, preset: str, overrides: dict) -> str | None:
@@ -264,8 +270,8 @@ def plain_names(text: str, family: str = "gan") -> str:
 
 def setting_problem_text(error: Exception, family: str = "gan") -> str:
     """A refused setting in the user's words: the control's label, its allowed range, people's numbers."""
-    if not isinstance(error, SettingError):
-        return plain_names(str(error), family)
+    if not isinstance(error, SettingError):  # a library MessageError (a cap reached) in the session's language
+        return plain_names(error_text(error), family)
     parts = {"setting": setting_label(error.name, family), "low": format_number(error.low),
              "high": format_number(error.high), "value": format_number(error.value)}
     if error.rule == "open":
@@ -314,21 +320,31 @@ def _ensure_defaults() -> None:
     state.setdefault("train_precision", _config_default("precision"))
     if state.get("train_preset") not in presets_for(state.train_model):
         state.train_preset = presets_for(state.train_model)[0]
-    for key, value in {
-        **widget_defaults(state.train_model, state.train_preset),
+    for key, value in form_defaults(state.train_model, state.train_preset).items():
+        state.setdefault(key, value)
+
+
+def form_defaults(family: str, preset: str) -> dict:
+    """Widget key -> default of every form field but the model and preset choices (a fresh form's values)."""
+    return {
+        **widget_defaults(family, preset),
+        "train_dataset": _config_default("dataset"),
+        "train_precision": _config_default("precision"),
+        "train_broken": NO_BREAKAGE,
         "train_budget_kind": "steps",
         "train_steps": default_steps(),
         "train_minutes": DEFAULT_MINUTES,
         "train_seed": _config_default("seed"),
-    }.items():
-        state.setdefault(key, value)
+    }
 
 
 def _hyperparameter_input(key: str, name: str, family: str):
     kind, low, high = OVERRIDE_RULES[family][name]
     if name == "beta":
-        # A slider makes the beta-VAE sweep one gesture; a wider value (a "break it" preset) widens it.
-        high = max(BETA_SLIDER_MAX, float(st.session_state.get(key, low)))
+        # A slider makes the beta-VAE sweep one gesture; a wider value (a "break it" preset) widens it
+        # to the whole allowed range, in one jump: a maximum that followed the value would make each
+        # move a new widget, and Streamlit would throw the moved value away.
+        high = BETA_SLIDER_MAX if float(st.session_state.get(key, low)) <= BETA_SLIDER_MAX else float(high)
         return st.slider(_(LABELS[name]), min_value=float(low), max_value=high, step=STEP_SIZES[name], key=key,
                          help=_(HELP[name]))
     if kind == "int":
@@ -416,7 +432,7 @@ def settings_form() -> TrainingConfig:
         if budget_kind == "steps":
             budget["steps"] = st.number_input(setting_label("steps", family), min_value=1, step=50, key="train_steps")
         else:
-            budget["minutes"] = st.number_input(_("Minutes"), min_value=0.5, max_value=MAX_MINUTES, step=0.5,
+            budget["minutes"] = st.number_input(_("Minutes"), min_value=MIN_MINUTES, max_value=MAX_MINUTES, step=0.5,
                                                 format="%.1f", key="train_minutes")
     with seed_column:
         seed = st.number_input(_("Seed"), min_value=0, max_value=MAX_SEED, step=1, key="train_seed")

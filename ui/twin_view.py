@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from aigc_core.studio import Twin
 from ui import share
 from ui.charts import image_grid_png, png_data_uri
-from ui.i18n import _
+from ui.i18n import _, error_text
 from ui.train_view import STATE_COLOURS, failure_reason, format_duration, progress_fraction, state_title
 from ui.visitor import failure_text, may_control_run, not_owner_note, requester
 
@@ -50,7 +50,7 @@ def render_twin_button(config: TrainingConfig, disabled: bool) -> str | None:
     try:
         gan_run, vae_run = launch_twin(config.seed, kind, value, dataset=config.dataset, requester=requester())
     except ValueError as error:
-        st.error(_("Could not start the twin: {reason}").format(reason=error))
+        st.error(_("Could not start the twin: {reason}").format(reason=error_text(error)))
         return None
     except OSError as error:
         st.error(_("Could not start the twin: {reason}").format(reason=describe_os_error(error)))

@@ -14,6 +14,7 @@ shared link carries it.
 from __future__ import annotations
 
 import binascii
+import errno
 import hmac
 import os
 import secrets
@@ -22,7 +23,7 @@ import streamlit as st
 
 from aigc_core import studio
 from aigc_core.studio import Requester, Run
-from ui.i18n import N_, _
+from ui.i18n import N_, _, error_text
 
 XSRF_COOKIE = "_streamlit_xsrf"
 FALLBACK_KEY = "visitor_fallback_identity"
@@ -108,5 +109,15 @@ def not_owner_note(action: str) -> None:
 
 
 def failure_text(error: Exception) -> str:
-    """A refused stop, resume or delete in one line: a read-only folder is named as such."""
-    return studio.write_failure(error) if isinstance(error, OSError) else str(error)
+    """A refused stop, resume or delete in one line, in the session's language: a read-only folder is named as such."""
+    return os_error_text(error) if isinstance(error, OSError) else error_text(error)
+
+
+def os_error_text(error: OSError) -> str:
+    """A failed write to the runs folder in one line: a read-only folder or a full disk in the session's
+    language, any other file-system error as `aigc_core.ownership.write_failure` words it."""
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return _("the runs folder is read-only")
+    if error.errno == errno.ENOSPC:
+        return _("the server's disk is full")
+    return studio.write_failure(error)
