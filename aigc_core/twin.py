@@ -21,6 +21,7 @@ from aigc_core.config import TrainingConfig, validate
 from aigc_core.ownership import OPERATOR, Requester, check_queue_caps
 from aigc_core.registry import get_variant
 from aigc_core.runs import Run, RunStore, read_json, validate_run_id, write_json_atomic
+from aigc_core.run_names import write_generated_name
 
 TWIN_FILE = "twin.json"
 TWIN_PRESETS = (("gan", "fast"), ("vae", "fast"))
@@ -124,8 +125,9 @@ def launch_twin(seed: int, budget_kind: str, budget_value: float, store: RunStor
         "batch_size": gan_config.batch_size,
         "created_at": time.time(),
     }
-    for run in (gan_run, vae_run):
+    for run, config in ((gan_run, gan_config), (vae_run, vae_config)):
         write_json_atomic(run.path / TWIN_FILE, record)
+        write_generated_name(run, store, config.to_dict(), twin=True)
     return gan_run, vae_run
 
 

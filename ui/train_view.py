@@ -36,6 +36,7 @@ from ui.diagnosis_view import preset_title as broken_preset_title
 from ui.i18n import N_, _, current_language
 from ui.lesson_view import render_narration
 from ui.run_control_view import is_paused, render_run_controls
+from ui.run_names_view import run_title
 from ui.share import figure_scale
 from ui.visitor import failure_text, may_control_run, not_owner_note, requester
 
@@ -742,7 +743,7 @@ def render_run(run_id: str) -> None:
         status = run.status()
         if interval and status.get("state") != state:
             st.rerun()  # started or ended: a full rerun sets the new pace and refreshes the sidebar
-        st.subheader(_("Run {run_id}").format(run_id=run.run_id))
+        st.subheader(run_title(run))
         batch_size = config.get("batch_size") or _preset_batch_size(family, config.get("preset"))
         st.caption(f"{family.upper()} · {break_it_note(config)}{dataset_note(config)}{precision_note(config)} · "
                    + _("batch {batch_size} · seed {seed}").format(batch_size=batch_size, seed=config.get("seed")))
