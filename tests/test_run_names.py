@@ -173,3 +173,18 @@ def test_runs_page_edits_the_name_and_note_and_compare_lists_it(store, monkeypat
     assert any("Digits by night (stopped)" in option for option in options), options
     st.cache_resource.clear()
     st.cache_data.clear()
+
+
+def test_the_sidebar_names_the_active_runs(store):
+    from streamlit.testing.v1 import AppTest
+    from ui import visitor
+
+    queued = store.create(tiny_config().to_dict())  # queued: within the start-up grace, so still active
+    rename_run(queued, OPERATOR, "Waiting *in* line")
+    store.create(tiny_config(model="vae").to_dict()).update_status(state="finished")
+    app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120)
+    app.session_state[visitor.OPERATOR_KEY] = True
+    app.run()
+    assert not app.exception, app.exception
+    links = [link.proto for link in app.sidebar.get("page_link")]
+    assert [(link.label, link.query_string) for link in links] == [(r"Waiting \*in\* line", f"run={queued.run_id}")]

@@ -19,7 +19,7 @@ from ui.charts import COLOURS, image_grid_png, loss_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards, run_findings
 from ui.gallery import one_line, render_evaluation, state_text
 from ui.i18n import N_, _
-from ui.run_names_view import render_name_form, run_title
+from ui.run_names_view import render_name_form, run_name, run_title
 from ui.train_view import break_it_note, dataset_note, format_duration
 from ui.visitor import failure_text, may_control_run, not_owner_note, requester
 
@@ -232,7 +232,7 @@ def twin_note(run: Run) -> str | None:
         return None
     other = twin.vae if twin.gan.run_id == run.run_id else twin.gan
     return _("This run is half of a twin pair (with run {other}): deleting it also removes their twin race from the "
-             "Compare page. Run {other} itself stays.").format(other=other.run_id)
+             "Compare page. Run {other} itself stays.").format(other=run_name(other))
 
 
 def render_run_details(run: Run) -> None:

@@ -77,7 +77,7 @@ def render_twin_button(config: TrainingConfig, disabled: bool) -> str | None:
 def _render_twin_member(run: Run, store: RunStore) -> None:
     status, config = run.status(), run.config()
     state = status.get("state", "unknown")
-    st.markdown(f"#### {run_title(run)}")
+    st.markdown(f"#### {run_title(run)} · `{run.run_id}`")
     st.badge(state_title(state), color=STATE_COLOURS.get(state, "gray"))
     step, total = status.get("step", 0), status.get("total_steps")
     text = (_("step {step:,} / {total:,}").format(step=step, total=total) if total
