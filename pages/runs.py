@@ -3,7 +3,7 @@
 import streamlit as st
 
 from aigc_core.runs import RunStore
-from ui.runs_view import render_run_details, report_deleted_selection, runs_table, show_message
+from ui.runs_view import render_run_details, report_deleted_selection, runs_table, show_message, table_column_config
 from ui.router import ensure_router
 from ui.run_names_view import run_name
 from ui import share
@@ -29,7 +29,7 @@ if not runs:
     st.info(_("No runs yet: start one on the **Train** page."))
     st.stop()
 
-st.dataframe(runs_table(runs), hide_index=True)
+st.dataframe(runs_table(runs), hide_index=True, column_config=table_column_config())
 runs_by_id = {run.run_id: run for run in runs}
 share.restore_choice("runs_select", "run", list(runs_by_id), runs[0].run_id, run_id=True)
 # The labels as read now: a run deleted before the next rerun keeps the label its option was drawn with.

@@ -17,10 +17,11 @@ from aigc_core.sources import Source
 from aigc_core.twin import TWIN_FILE, read_twin
 from ui.charts import COLOURS, image_grid_png, loss_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards, run_findings
+from ui.diagnosis_view import preset_title as broken_preset_title
 from ui.gallery import one_line, render_evaluation, state_text
 from ui.i18n import N_, _
 from ui.run_names_view import render_name_form, run_name, run_title
-from ui.train_view import break_it_note, dataset_note, format_duration
+from ui.train_view import break_it_note, dataset_note, format_duration, preset_title
 from ui.visitor import failure_text, may_control_run, not_owner_note, requester
 
 LOSS_ORDER = tuple(COLOURS)
@@ -30,6 +31,8 @@ MESSAGE_KEY = "runs_message"  # survives the rerun after a delete, so its outcom
 COLUMNS = (N_("name"), N_("state"), N_("model"), N_("preset"), N_("steps"), N_("duration"), N_("final losses"),
            N_("started"), N_("note"), N_("run"))
 NOTE_PREVIEW_CHARS = 60
+# Room for a name and a note; the id, for links and the CLI, may be cut (it shows in full on hover).
+COLUMN_WIDTHS = {N_("name"): "medium", N_("note"): "medium", N_("run"): "small"}
 
 
 def _losses_text(losses: dict) -> str:
@@ -53,8 +56,9 @@ def runs_table(runs: list[Run]) -> pd.DataFrame:
             name_column: named.text(_),
             state_column: state_text(summary["state"]),
             model_column: str(summary["model"] or "?").upper(),
-            preset_column: _("{preset} · break it: {name}").format(preset=summary["preset"], name=summary["break_it"])
-            if summary.get("break_it") else summary["preset"],
+            preset_column: _("{preset} · break it: {name}").format(preset=preset_title(summary["preset"]),
+                                                                  name=broken_preset_title(summary["break_it"]))
+            if summary.get("break_it") else preset_title(summary["preset"]),
             steps_column: f"{summary['step']} / {total}" if total else str(summary["step"]),
             duration_column: format_duration(summary["elapsed_s"]),
             losses_column: _losses_text(summary["final_losses"]),
@@ -63,6 +67,11 @@ def runs_table(runs: list[Run]) -> pd.DataFrame:
             run_column: summary["run_id"],
         })
     return pd.DataFrame(rows, columns=[_(name) for name in COLUMNS])
+
+
+def table_column_config() -> dict:
+    """The table's column widths, keyed by the translated column names `runs_table` uses."""
+    return {_(name): st.column_config.Column(width=width) for name, width in COLUMN_WIDTHS.items()}
 
 
 def _note_preview(note: str) -> str:
