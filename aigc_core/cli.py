@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="runs with their status, and shipped weights")
     listing.add_argument("--runs-root")
 
+    rename = commands.add_parser("rename", help="give a run a name of its own (\"\" for the generated one) and a note")
+    rename.add_argument("run", help="run directory, or the id of a run in $AIGC_RUNS_DIR")
+    rename.add_argument("name", help="at most 60 characters; an empty name brings the generated one back")
+    rename.add_argument("--note", help="at most 500 characters (kept as it was when left out)")
+
     resume = commands.add_parser("resume", help="continue a stopped, failed or killed run from its checkpoint")
     resume.add_argument("--run", required=True)
     _add_budget(resume)
@@ -240,12 +245,15 @@ def command_list(arguments) -> int:
     print(f"runs in {studio.runs_folder(arguments.runs_root)}:")
     if not runs:
         print("  (none)")
+    else:
+        print(f"  {'ID':36s} {'NAME':32s} {'STATE':10s} MODEL-PRESET, STEP, SECONDS, LAST LOSSES")
     for run in runs:
         row = run.summary()
         losses = ", ".join(f"{k}={v:.3f}" for k, v in sorted(row["final_losses"].items()) if isinstance(v, float))
         error = f"  ({row['error']})" if row["error"] else ""
         broken = f"  [break it: {row['break_it']}]" if row.get("break_it") else ""
-        print(f"  {row['run_id']:36s} {row['state']:10s} {row['model'] or '?'}-{row['preset'] or '?':6s} "
+        name = studio.run_name_text(run)
+        print(f"  {row['run_id']:36s} {name:32s} {row['state']:10s} {row['model'] or '?'}-{row['preset'] or '?':6s} "
               f"step {row['step']:>6} {row['elapsed_s']:8.1f} s  {losses}{broken}{error}")
     print("shipped weights:")
     entries = studio.shipped_models()
@@ -253,6 +261,17 @@ def command_list(arguments) -> int:
         print("  (none)")
     for entry in entries:
         print(f"  {entry['name']:20s} {entry['family']}  {entry['description']}")
+    return 0
+
+
+def command_rename(arguments) -> int:
+    """Name a run given by its folder or its id; the CLI runs on the server, with the operator's rights."""
+    from aigc_core import studio
+
+    run = studio.open_run(arguments.run) if Path(arguments.run).is_dir() else studio.get_run(arguments.run)
+    named = studio.rename_run(run, studio.OPERATOR, arguments.name, arguments.note)
+    print(f"run {run.run_id} is now called {named.text()!r}" + (f" (note: {len(named.note)} characters)"
+                                                                if named.note else ""))
     return 0
 
 
@@ -336,6 +355,7 @@ COMMANDS = {
     "train": command_train,
     "sample": command_sample,
     "list": command_list,
+    "rename": command_rename,
     "resume": command_resume,
     "stop": command_stop,
     "evaluate": command_evaluate,

@@ -156,6 +156,22 @@ MODEL_CONFIG = JsonObjectSchema("model_config.json", {
     "family": (f"one of {list(MODEL_FAMILIES)}", lambda value: value in MODEL_FAMILIES), "model_class": TEXT, "config": ("an object", lambda value: isinstance(value, dict)),
 }, required=("family",))
 
+# A run's name and note (aigc_core.run_names): a damaged name file falls back to a generated name,
+# so it is not among OBJECT_FILES and never makes a run "damaged".
+NAME_MAX_CHARS = 60
+NOTE_MAX_CHARS = 500
+NAME_SERIES = ("preset", "break_it", "twin")
+RUN_NAME = JsonObjectSchema("name.json", {
+    "name": (f"text of at most {NAME_MAX_CHARS} characters or null",
+             optional(lambda value: is_text(value) and len(value) <= NAME_MAX_CHARS)),
+    "note": (f"text of at most {NOTE_MAX_CHARS} characters", lambda value: is_text(value) and len(value) <= NOTE_MAX_CHARS),
+    "series": (f"one of {list(NAME_SERIES)}", lambda value: value in NAME_SERIES),
+    "family": (f"one of {list(MODEL_FAMILIES)}", lambda value: value in MODEL_FAMILIES),
+    "preset": ("text or null", optional(is_text)),
+    "break_it": ("text or null", optional(is_text)),
+    "number": ("a whole number >= 1", lambda value: is_count(value) and value >= 1),
+}, required=("series", "family", "number"))
+
 # The small files that say what a run is; `Run.status()` reads them all on every call.
 OBJECT_FILES = (CONFIG, STATUS, CHECKPOINT, MODEL_CONFIG)
 

@@ -3,6 +3,7 @@
     runs/<run_id>/
         config.json          TrainingConfig: rebuilds the model and repeats the run
         status.json          state, pid, progress, error
+        name.json            the run's name and note (aigc_core.run_names)
         metrics.jsonl        one JSON line per logged step
         quality.jsonl        one JSON line per scored snapshot (FID, IS, class coverage)
         samples/step_XXXXXXX.{png,npy}   grids from one fixed latent batch
@@ -344,6 +345,9 @@ class RunStore:
                 {"state": "queued", "pid": None, "step": 0, "created_at": now, "updated_at": now,
                  **({"owner": owner} if owner else {})},
             )
+            from aigc_core.run_names import write_generated_name  # it reads the store: imported late, no cycle
+
+            write_generated_name(run, self, config)
         except OSError as error:
             # A full disk or a read-only folder: leave no run without a status behind.
             shutil.rmtree(run.path, ignore_errors=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aigc_core.messages import MessageError, N_
 from aigc_core.run_files import is_own_file
+from aigc_core.run_names import RunName, read_run_name
 from aigc_core.runs import RunStore
 from aigc_core.weights import WEIGHTS_DIR, load_model_from_files, shipped_weights
 
@@ -23,6 +24,9 @@ class Source:
     family: str
     config_path: Path
     weights_path: Path
+    # A run's name (aigc_core.run_names) and state, so that a picker can word them in its language.
+    run_name: RunName | None = None
+    run_state: str | None = None
 
     def version(self) -> float:
         """Modification time of the weights: a changed checkpoint gets a new cache entry."""
@@ -57,9 +61,10 @@ def _run_source(run) -> Source | None:
         return None
     family = model_config["family"]
     state = run.status().get("state", "?")
-    broken = run.config().get("break_it")  # a "break it on purpose" run says which
-    label = f"run {run.run_id} ({state})" + (f" · break it: {broken}" if broken else "")
-    return Source(f"run:{run.run_id}", label, family, run.model_config_path, run.weights_path)
+    name = read_run_name(run)
+    broken = run.config().get("break_it")  # a renamed "break it on purpose" run still says which
+    label = f"{name.text()} ({state})" + (f" · break it: {broken}" if broken and name.custom else "")
+    return Source(f"run:{run.run_id}", label, family, run.model_config_path, run.weights_path, name, state)
 
 
 def resolve_source(key: str, store: RunStore | None = None, weights_dir: Path = WEIGHTS_DIR) -> Source:

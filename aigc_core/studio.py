@@ -31,7 +31,7 @@ from aigc_core.limits import (
 from aigc_core.ownership import OPERATOR, NotOwner, Requester
 from aigc_core.quality import QUALITY_SAMPLES_VARIABLE, scoring_unavailable_reason
 from aigc_core.replay import KL_FILENAME
-from aigc_core.run_files import MODEL_FAMILIES as FAMILIES
+from aigc_core.run_files import MODEL_FAMILIES as FAMILIES, NAME_MAX_CHARS, NOTE_MAX_CHARS
 from aigc_core.runs import ACTIVE_STATES, FINAL_STATES, Run, RunStore
 from aigc_core.sources import Source
 
@@ -518,6 +518,28 @@ def start_twin_replay(name: str, speed: float = 1.0, requester: Requester = OPER
                       store: RunStore | None = None) -> tuple[Run, Run]:
     """Replay a recorded twin race into two new runs at `speed`; returns (GAN run, VAE run) at once."""
     return replay.start_twin_replay(name, speed, _store(store), demo_dir=replay.DEMO_DIR, owner=requester.owner)
+
+
+# -- run names -----------------------------------------------------------------------------------
+def read_run_name(run: Run):
+    """A run's name and note (`aigc_core.run_names.RunName`): its own, or the generated one."""
+    from aigc_core import run_names
+
+    return run_names.read_run_name(run)
+
+
+def run_name_text(run: Run, translate=None) -> str:
+    """A run's name as one line, worded by `translate` (the UI's `_`), in English without it."""
+    from aigc_core import run_names
+
+    return run_names.run_name_text(run) if translate is None else run_names.run_name_text(run, translate)
+
+
+def rename_run(run: Run, requester: Requester, name: str, note: str | None = None):
+    """Give a run a name (empty: its generated one back) and a note; only its owner or the operator may."""
+    from aigc_core import run_names
+
+    return run_names.rename_run(run, requester, name, note)
 
 
 # -- housekeeping and ownership -------------------------------------------------------------------

@@ -21,6 +21,7 @@ from aigc_core.config import TrainingConfig, validate
 from aigc_core.ownership import OPERATOR, Requester, check_queue_caps
 from aigc_core.registry import get_variant
 from aigc_core.runs import Run, RunStore, read_json, validate_run_id, write_json_atomic
+from aigc_core.run_names import write_generated_name
 
 TWIN_FILE = "twin.json"
 TWIN_PRESETS = (("gan", "fast"), ("vae", "fast"))
@@ -137,6 +138,7 @@ def write_twin_record(gan_run: Run, vae_run: Run, seed: int, budget_kind: str, b
     }
     for run in (gan_run, vae_run):
         write_json_atomic(run.path / TWIN_FILE, record)
+        write_generated_name(run, RunStore(run.path.parent), run.config(), twin=True)
     return record["twin_id"]
 
 

@@ -9,6 +9,7 @@ from ui import sources_view
 from ui.charts import image_grid_png, loss_figure, projector_fonts
 from ui.i18n import _
 from ui.router import ensure_router
+from ui.run_names_view import run_name
 from ui import share
 
 ensure_router()  # a deep link on a fresh server must still go through app.py
@@ -71,7 +72,7 @@ else:
         image_column.image(image_grid_png(run.load_snapshot(snapshots[step]), scale=4), width="stretch",
                            output_format="PNG",
                            caption=_("{run_id} at step {step:,}: the same latent batch at every step").format(
-                               run_id=run.run_id, step=step))
+                               run_id=run_name(run), step=step))
     except ValueError as error:  # a damaged snapshot file: named, the rest of the page stays
         image_column.warning(_("The samples at step {step:,} cannot be shown: {reason}").format(
             step=step, reason=sources_view.one_line(error)))

@@ -145,7 +145,7 @@ def test_compare_timeline_slider_walks_through_the_snapshots(runs):
     app.selectbox(key="compare_timeline_run").set_value(run_ids["vae"]).run()
     assert not app.exception
     assert app.select_slider(key="compare_timeline_step").value in (0, 5, 10)
-    assert image_urls(app, run_ids["vae"])
+    assert image_urls(app, "VAE (fast) #1 at step")  # the caption names the run by its name
 
 
 # -- Latent space -------------------------------------------------------------------------

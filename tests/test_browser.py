@@ -174,7 +174,7 @@ def test_train_gan_live_curves_and_samples(tab, server, trained_runs):
     choose_radio(tab, "train_model", "GAN")
     run_id = start_training(tab, SHORT_RUN_STEPS)
     trained_runs["gan"] = run_id
-    tab.get_by_text(f"Run {run_id}").wait_for()
+    tab.get_by_text(re.compile(r"^GAN \(fast\) #\d+$")).first.wait_for()  # the run's generated name heads it
 
     # The live view polls the run directory: curves and the snapshot grid appear while it trains.
     tab.wait_for_selector("[data-testid='stPlotlyChart'] .main-svg", timeout=TRAINING_TIMEOUT_MS)
@@ -208,7 +208,7 @@ def test_train_vae_stop_and_reload(tab, context, server, trained_runs):
     try:
         open_page(second, server, f"train?run={run_id}")
         assert second.url.endswith(f"run={run_id}"), second.url
-        second.get_by_text(f"Run {run_id}").wait_for()
+        second.get_by_text(re.compile(r"^VAE \(fast\) #\d+$")).first.wait_for()
         second.get_by_text(re.compile(r"Stopped at step \d+")).wait_for()
         assert_no_exception(second, url)
         screenshot(second, "train_reloaded")

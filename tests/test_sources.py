@@ -60,5 +60,5 @@ def test_a_break_it_runs_label_names_its_preset(store, weights_dir):
     broken, healthy = store.create(tiny_config(break_it=name).to_dict()), store.create(tiny_config().to_dict())
     for run in (broken, healthy):
         give_checkpoint(run, "gan")
-    assert resolve_source(f"run:{broken.run_id}", store, weights_dir).label.endswith(f"break it: {name}")
-    assert "break it" not in resolve_source(f"run:{healthy.run_id}", store, weights_dir).label
+    assert resolve_source(f"run:{broken.run_id}", store, weights_dir).label.startswith(f"{name} #1")
+    assert name not in resolve_source(f"run:{healthy.run_id}", store, weights_dir).label

@@ -14,15 +14,21 @@ from aigc_core.studio import ACTIVE_STATES, EVALUATION_TYPICAL_SECONDS as TYPICA
 from ui.charts import COLOURS, image_grid_png, loss_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards, run_findings
 from ui.sources_view import one_line, render_evaluation, state_text
+from ui.diagnosis_view import preset_title as broken_preset_title
 from ui.i18n import N_, _
-from ui.train_view import break_it_note, dataset_note, format_duration
+from ui.run_names_view import render_name_form, run_name, run_title
+from ui.train_view import break_it_note, dataset_note, format_duration, preset_title
 from ui.visitor import failure_text, may_control_run, not_owner_note, requester
 
 LOSS_ORDER = tuple(COLOURS)
 MESSAGE_KEY = "runs_message"  # survives the rerun after a delete, so its outcome stays on screen
 # The table's column names (the data frame is built with these keys, shown translated).
-COLUMNS = (N_("run"), N_("state"), N_("model"), N_("preset"), N_("steps"), N_("duration"), N_("final losses"),
-           N_("started"))
+# The name comes first; the timestamp id, which links and the CLI use, last.
+COLUMNS = (N_("name"), N_("state"), N_("model"), N_("preset"), N_("steps"), N_("duration"), N_("final losses"),
+           N_("started"), N_("note"), N_("run"))
+NOTE_PREVIEW_CHARS = 60
+# Room for a name and a note; the id, for links and the CLI, may be cut (it shows in full on hover).
+COLUMN_WIDTHS = {N_("name"): "medium", N_("note"): "medium", N_("run"): "small"}
 
 
 def _losses_text(losses: dict) -> str:
@@ -33,26 +39,41 @@ def _losses_text(losses: dict) -> str:
 
 
 def runs_table(runs: list[Run]) -> pd.DataFrame:
-    """One row per run: id, state, model, preset, steps, duration, final losses."""
+    """One row per run: name, state, model, preset, steps, duration, final losses, start, note, id."""
     rows = []
-    run_column, state_column, model_column, preset_column, steps_column, duration_column, losses_column, \
-        started_column = (_(name) for name in COLUMNS)
+    name_column, state_column, model_column, preset_column, steps_column, duration_column, losses_column, \
+        started_column, note_column, run_column = (_(name) for name in COLUMNS)
     for run in runs:
         summary = run.summary()
         total = summary["total_steps"]
         created = summary["created_at"]
+        named = studio.read_run_name(run)
         rows.append({
-            run_column: summary["run_id"],
+            name_column: named.text(_),
             state_column: state_text(summary["state"]),
             model_column: str(summary["model"] or "?").upper(),
-            preset_column: _("{preset} · break it: {name}").format(preset=summary["preset"], name=summary["break_it"])
-            if summary.get("break_it") else summary["preset"],
+            preset_column: _("{preset} · break it: {name}").format(preset=preset_title(summary["preset"]),
+                                                                  name=broken_preset_title(summary["break_it"]))
+            if summary.get("break_it") else preset_title(summary["preset"]),
             steps_column: f"{summary['step']} / {total}" if total else str(summary["step"]),
             duration_column: format_duration(summary["elapsed_s"]),
             losses_column: _losses_text(summary["final_losses"]),
             started_column: time.strftime("%m-%d %H:%M", time.localtime(created)) if created else "",
+            note_column: _note_preview(named.note),
+            run_column: summary["run_id"],
         })
     return pd.DataFrame(rows, columns=[_(name) for name in COLUMNS])
+
+
+def table_column_config() -> dict:
+    """The table's column widths, keyed by the translated column names `runs_table` uses."""
+    return {_(name): st.column_config.Column(width=width) for name, width in COLUMN_WIDTHS.items()}
+
+
+def _note_preview(note: str) -> str:
+    """A note's first line, cut to fit a table cell."""
+    first = note.split("\n", 1)[0]
+    return first if len(first) <= NOTE_PREVIEW_CHARS and "\n" not in note else first[:NOTE_PREVIEW_CHARS - 1].rstrip() + "…"
 
 
 def metrics_csv(run: Run) -> bytes:
@@ -212,16 +233,22 @@ def twin_note(run: Run) -> str | None:
         return None
     other = twin.vae if twin.gan.run_id == run.run_id else twin.gan
     return _("This run is half of a twin pair (with run {other}): deleting it also removes their race from the "
-             "Twin race page. Run {other} itself stays.").format(other=other.run_id)
+             "Twin race page. Run {other} itself stays.").format(other=run_name(other))
 
 
 def render_run_details(run: Run) -> None:
     """Curves and timeline side by side, then downloads and delete."""
     status, config = run.status(), run.config()
     family = config.get("model", "gan")
-    st.subheader(f"{run.run_id}")
+    st.subheader(run_title(run))
     st.caption(f"{family.upper()} · {break_it_note(config)}{dataset_note(config)} · {state_text(status.get('state'))} · "
-               + _("step {step:,}").format(step=status.get("step", 0)) + f" · {format_duration(status.get('elapsed_s'))}")
+               + _("step {step:,}").format(step=status.get("step", 0)) + f" · {format_duration(status.get('elapsed_s'))}"
+               + f" · `{run.run_id}`")
+    note = studio.read_run_name(run).note
+    if note:
+        st.text(note)
+    if may_control_run(run):
+        render_name_form(run, MESSAGE_KEY)
     if status.get("error"):
         st.error(status["error"])
     damage = run.file_damage(rows=True) if status.get("state") not in ACTIVE_STATES else None

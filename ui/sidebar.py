@@ -3,16 +3,30 @@
 import streamlit as st
 
 from aigc_core import studio
+from aigc_core.studio import Run
 from ui.cache import device_description
 from ui import share
 from ui.i18n import _, render_language_switch
 from ui.lesson_view import render_lesson_start
+from ui.run_names_view import run_title
 
 
-def active_run_counts() -> tuple[int, int]:
-    """(running, queued) runs in the run store, with dead workers already reported as failed."""
-    states = [run.status().get("state") for run in studio.list_runs()]
-    return states.count("running"), states.count("queued")
+# The sidebar names this many active runs (running ones first); the Runs page lists them all.
+LISTED_RUNS = 3
+
+
+def active_runs() -> list[tuple[Run, str]]:
+    """(run, state) of every running or queued run, running first, with dead workers already reported as failed."""
+    found = [(run, run.status().get("state")) for run in studio.list_runs()]
+    return sorted(((run, state) for run, state in found if state in ("running", "queued")),
+                  key=lambda pair: pair[1] != "running")
+
+
+def render_active_run_links(active: list[tuple[Run, str]]) -> None:
+    """The active runs by name, each a link to its live view on the Train page."""
+    for run, state in active[:LISTED_RUNS]:
+        st.page_link("pages/train.py", label=run_title(run), query_params={"run": run.run_id},
+                     icon=":material/play_circle:" if state == "running" else ":material/schedule:")
 
 
 def render_sidebar() -> None:
@@ -20,12 +34,15 @@ def render_sidebar() -> None:
         render_language_switch()
         render_lesson_start()
         st.caption(_("Device: **{device}**").format(device=device_description()))
-        running, queued = active_run_counts()
+        active = active_runs()
+        states = [state for _run, state in active]
+        running, queued = states.count("running"), states.count("queued")
         if running or queued:
             if queued:
                 st.caption(_("Training now: **{running} running**, {queued} queued").format(running=running, queued=queued))
             else:
                 st.caption(_("Training now: **{running} running**").format(running=running))
+            render_active_run_links(active)
         else:
             st.caption(_("Training now: no active run"))
         share.restore_presentation()

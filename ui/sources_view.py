@@ -57,6 +57,10 @@ def source_text(source: Source) -> str:
     kind, identifier = source.key.split(":", 1)
     if kind == "weights":
         return _("{model} · shipped: {name}").format(model=name, name=identifier)
+    if source.run_name is not None:  # named by aigc_core.run_names; what follows "name (state)" is kept
+        rest = source.label[len(f"{source.run_name.text()} ({source.run_state})"):]
+        return _("{model} · {name} ({state})").format(
+            model=name, name=source.run_name.text(_), state=state_text(source.run_state)) + rest
     match = RUN_LABEL.fullmatch(source.label)
     if match is None:
         return f"{name} · {source.label}"
@@ -156,10 +160,11 @@ def render_evaluation(source: Source) -> None:
 
 
 def run_label(run) -> str:
-    config, status = run.config(), run.status()
+    """A run as a picker lists it: its name and state; a renamed run also says what it trained."""
+    config, status, named = run.config(), run.status(), studio.read_run_name(run)
     broken = _(" · break it: {preset}").format(preset=config["break_it"]) if config.get("break_it") else ""
-    return (f"{run.run_id} · {config.get('model', '?')}-{config.get('preset', '?')}{broken} · "
-            f"{state_text(status.get('state', '?'))}")
+    kind = f" · {config.get('model', '?')}-{config.get('preset', '?')}{broken}" if named.custom else ""
+    return f"{named.text(_)}{kind} · {state_text(status.get('state', '?'))}"
 
 
 def keep_choice(key: str, options: list, default=None) -> None:

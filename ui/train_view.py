@@ -31,6 +31,7 @@ from ui.diagnosis_view import preset_title as broken_preset_title
 from ui.i18n import N_, _, current_language, error_text
 from ui.lesson_view import render_narration
 from ui.run_control_view import is_paused, render_run_controls
+from ui.run_names_view import run_title
 from ui.share import figure_scale, presentation_mode
 from ui.visitor import failure_text, may_control_run, not_owner_note, requester
 
@@ -564,11 +565,6 @@ def _render_stop(run: Run, notices=st) -> None:
             return
     if failed and failed[0] == run.run_id:
         notices.error(failed[1])
-
-
-def run_title(run: Run) -> str:
-    """The live view's heading for a run (its one place, so that a run's own name can replace the id)."""
-    return _("Run {run_id}").format(run_id=run.run_id)
 
 
 def state_badge(status: dict) -> str:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 from ui import share
 from ui.charts import image_grid_png, png_data_uri
 from ui.i18n import _, error_text
+from ui.run_names_view import run_title
 from ui.train_view import STATE_COLOURS, failure_reason, format_duration, progress_fraction, state_title
 from ui.visitor import failure_text, may_control_run, not_owner_note, requester
 
@@ -65,7 +66,7 @@ def render_twin_button(config: TrainingConfig, disabled: bool) -> str | None:
 def _render_twin_member(run: Run) -> None:
     status, config = run.status(), run.config()
     state = status.get("state", "unknown")
-    st.markdown(f"#### {str(config.get('model', '?')).upper()} · `{run.run_id}`")
+    st.markdown(f"#### {run_title(run)} · `{run.run_id}`")
     st.badge(state_title(state), color=STATE_COLOURS.get(state, "gray"))
     step, total = status.get("step", 0), status.get("total_steps")
     text = (_("step {step:,} / {total:,}").format(step=step, total=total) if total
