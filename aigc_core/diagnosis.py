@@ -243,8 +243,8 @@ def _gan_findings(rows: list[dict]) -> list[Finding]:
         N_("D loss is below {loss} and D(G(z)) below {fake}: the discriminator spots every fake, "
            "so its verdict is the same 'fake' whatever the generator tries, and the generator's gradient "
            "vanishes. Expect the samples to stop improving."),
-        N_("Slow the discriminator down: lower d_learning_rate or d_steps_per_g_step (1 is the DCGAN default), "
-           "or raise g_learning_rate."),
+        N_("Slow the discriminator down: lower its learning rate or its steps per generator step (1 is the DCGAN "
+           "default), or raise the generator's learning rate."),
         stays=lambda row: _value(row, "d_fake") is not None and _value(row, "d_fake") < D_WINNING_STAYS_FAKE,
         recovery_rows=RECOVERY_ROWS, parameters={"loss": D_WINNING_LOSS, "fake": D_WINNING_FAKE})
     if winning:
@@ -258,8 +258,8 @@ def _gan_findings(rows: list[dict]) -> list[Finding]:
            "above 2 ln 2 ≈ 1.39, what a coin flip scores. A healthy GAN keeps D(x) a little above D(G(z)); "
            "here the discriminator has stopped learning, so the generator gets no useful direction and "
            "can drift anywhere."),
-        N_("Give the discriminator a chance: raise d_learning_rate (2e-4 is the fast preset's), or lower "
-           "g_learning_rate."), skip_rows=GAN_WARMUP_ROWS)
+        N_("Give the discriminator a chance: raise its learning rate (2e-4 is the fast preset's), or lower the "
+           "generator's learning rate."), skip_rows=GAN_WARMUP_ROWS)
     if losing:
         findings.append(losing)
     oscillation = _oscillation(rows)
@@ -296,7 +296,7 @@ def _oscillation(rows: list[dict]) -> Finding | None:
     title = N_("Training is oscillating")
     explanation = N_("D loss swings by about {swing:.0%} from one logged row to the next: the two networks "
                      "overshoot each other instead of settling. Samples will flicker between good and broken.")
-    advice = N_("Lower both learning rates (x0.1), or set g_beta_1 and d_beta_1 to 0.5 "
+    advice = N_("Lower both learning rates (x0.1), or set both Adam momentums to 0.5 "
                 "(the DCGAN paper's Adam setting).")
     if ongoing:
         return _finding("oscillation", "warning", start_step, title, explanation, advice, parameters={"swing": typical})
@@ -322,7 +322,8 @@ def _vae_findings(rows: list[dict]) -> list[Finding]:
         N_("The KL term is below {nats} nats summed over all latent dimensions: the encoder "
            "gives (almost) the same distribution for every image, so the decoder learns to draw one "
            "average digit whatever the code. Sampling and the latent map show the same blur everywhere."),
-        N_("Lower beta (1 is the plain VAE), or raise latent_dim; a KL warm-up (beta rising from 0) also helps."),
+        N_("Lower beta (1 is the plain VAE), or give the VAE more latent dimensions (the large preset has 16); "
+           "a KL warm-up (beta rising from 0) also helps."),
         skip_rows=warmed[0], parameters={"nats": KL_COLLAPSE_NATS},
         stays=lambda row: _value(row, "kl_loss") is not None and _value(row, "kl_loss") < KL_COLLAPSE_STAYS_NATS,
         recovery_rows=RECOVERY_ROWS)
@@ -338,7 +339,7 @@ def _vae_findings(rows: list[dict]) -> list[Finding]:
                 "divergence", "warning", int(rows[tail[0][1]]["step"]), N_("The loss is climbing"),
                 N_("The loss has stayed more than {factor:g}x above its best value ({best:.1f}) for "
                    "{rows} logged rows: training is moving away from a solution."),
-                N_("Lower learning_rate (x0.1) and resume from an earlier checkpoint, or start again."),
+                N_("Lower the learning rate (x0.1) and resume from an earlier checkpoint, or start again."),
                 parameters={"factor": RISING_FACTOR, "best": best, "rows": MIN_SUSTAINED_ROWS}))
     return findings
 
@@ -364,7 +365,7 @@ def _diversity_findings(snapshot, step: int | None, class_probabilities=None) ->
             N_("Samples drawn from different noise vectors are only {distance:.1f} apart on average (two "
                "random real digits: about 9.8), and {duplicates:.0%} of the pairs are near-duplicates. "
                "The generator has found a few outputs that work and repeats them (mode collapse)."),
-            N_("For a GAN: lower g_learning_rate, or restart with another seed; for a VAE: lower beta."),
+            N_("For a GAN: lower the generator's learning rate, or restart with another seed; for a VAE: lower beta."),
             parameters={"distance": mean_distance, "duplicates": duplicate_share}))
     if class_probabilities is not None:
         probabilities = np.asarray(class_probabilities, dtype=np.float64)
@@ -376,8 +377,8 @@ def _diversity_findings(snapshot, step: int | None, class_probabilities=None) ->
                     "mode_collapse", "warning", step, N_("Mode collapse: some digits are missing"),
                     N_("The project's classifier sees only {present} of 10 digits in these samples, and "
                        "{share:.0%} of them are a {digit}. A healthy model draws every digit about equally often."),
-                    N_("For a GAN: lower g_learning_rate or restart with another seed; train longer only if "
-                       "the count of digits is still rising."),
+                    N_("For a GAN: lower the generator's learning rate or restart with another seed; train longer only "
+                       "if the count of digits is still rising."),
                     parameters={"present": present, "share": float(shares[top]), "digit": top}))
     return findings
 

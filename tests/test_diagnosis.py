@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +12,8 @@ import pytest
 from aigc_core import diagnosis
 from aigc_core.config import validate
 from aigc_core.diagnosis import BROKEN_PRESETS, broken_config, diagnose
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # Real runs: 256 images, batch 32, a row every 5 steps (more rows = more chances of a false alarm).
 REAL_TRAINING = {"train_limit": 256, "batch_size": 32, "num_snapshot_samples": 16, "log_every": 5,
@@ -294,3 +298,21 @@ def test_chart_markers_carry_the_whole_title_inside_the_chart():
     assert early.text.replace("<br>", " ") == title and "<br>" in early.text
     assert (early.xanchor, late.xanchor) == ("left", "right")
     assert early.font.size >= 16
+
+
+def test_no_visible_diagnosis_or_narration_text_names_a_setting_by_its_code_name():
+    """Defect 8 of the classroom issue: a tip said "lower d_learning_rate or d_steps_per_g_step".
+
+    Every text these modules mark for the page (their N_ strings, what a card or the narration
+    shows) speaks of settings by the words the Train form uses, never by snake_case code names.
+    """
+    from babel.messages.extract import extract_from_file
+
+    code_name = re.compile(r"(?<![{\w])[a-z]+(?:_[a-z0-9]+)+(?![\w}])")
+    offenders = []
+    for module in ("aigc_core/diagnosis.py", "aigc_core/narration.py"):
+        for _line, message, _comments, _context in extract_from_file("python", ROOT / module, keywords={"N_": None, "_": None}):
+            for text in message if isinstance(message, tuple) else (message,):
+                if text and code_name.search(re.sub(r"\{[^}]*\}", "", text)):
+                    offenders.append((module, text))
+    assert not offenders, offenders
