@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
     train.add_argument("--run-dir", help="directory for this run (default: runs/<new id>)")
     train.add_argument("--runs-root", help="folder of runs (default: $AIGC_RUNS_DIR or ./runs)")
+    train.add_argument("--detach", action="store_true",
+                       help="submit the run to the executor ($AIGC_EXECUTOR: local or ray), print its "
+                            "directory and return at once")
 
     sample = commands.add_parser("sample", help="write samples of a run or of shipped weights")
     source = sample.add_mutually_exclusive_group(required=True)
@@ -202,6 +205,8 @@ def command_train(arguments) -> int:
         devices=arguments.devices, precision=arguments.precision,
     )
     validate(config)
+    if arguments.detach:
+        return _detach(config, arguments)
     if arguments.run_dir:
         run_dir = Path(arguments.run_dir).resolve()
         if run_dir.exists():
@@ -215,6 +220,18 @@ def command_train(arguments) -> int:
     print(f"run directory: {run.path}")
     status = train_run(run, progress=_progress_printer())
     return _report(run, status)
+
+
+def _detach(config, arguments) -> int:
+    """Queue the run on the configured executor, as the Train page does, and print where it went."""
+    from aigc_core.runs import RunStore
+    from aigc_core.worker import launch
+
+    if arguments.run_dir:
+        return _fail("--detach names its run itself; use --runs-root instead of --run-dir")
+    run = launch(config, RunStore(arguments.runs_root) if arguments.runs_root else RunStore())
+    print(f"run directory: {run.path}")
+    return 0
 
 
 def _load_source(arguments):
@@ -277,8 +294,9 @@ def command_list(arguments) -> int:
         losses = ", ".join(f"{k}={v:.3f}" for k, v in sorted(row["final_losses"].items()) if isinstance(v, float))
         error = f"  ({row['error']})" if row["error"] else ""
         broken = f"  [break it: {row['break_it']}]" if row.get("break_it") else ""
+        where = f"{row['executor']}@{row['where']}" if row.get("where") else row["executor"]
         print(f"  {row['run_id']:36s} {row['state']:10s} {row['model'] or '?'}-{row['preset'] or '?':6s} "
-              f"step {row['step']:>6} {row['elapsed_s']:8.1f} s  {losses}{broken}{error}")
+              f"step {row['step']:>6} {row['elapsed_s']:8.1f} s  {where:24s} {losses}{broken}{error}")
     print("shipped weights:")
     entries = shipped_weights()
     if not entries:
@@ -323,9 +341,10 @@ def command_resume(arguments) -> int:
 
 def command_stop(arguments) -> int:
     from aigc_core.runs import RunStore
+    from aigc_core.worker import stop
 
     run = RunStore().open_path(arguments.run)
-    run.request_stop()
+    stop(run)
     print(f"stop requested for {run.path}")
     return 0
 
@@ -387,7 +406,7 @@ def command_evaluate(arguments) -> int:
 
 
 def command_worker(arguments) -> int:
-    from aigc_core.worker import worker_main  # sets TensorFlow up itself, once it holds a training slot
+    from aigc_core.executors.local import worker_main  # sets TensorFlow up itself, once it holds a training slot
 
     return worker_main(arguments.run, extra_steps=arguments.steps, extra_minutes=arguments.minutes)
 
