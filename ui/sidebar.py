@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from aigc_core.executors import executor_summary
 from aigc_core.runs import RunStore
 from ui.cache import device_description
 from ui import share
@@ -15,11 +16,27 @@ def active_run_counts() -> tuple[int, int]:
     return states.count("running"), states.count("queued")
 
 
+def render_executor() -> None:
+    """One line: where new runs train (this machine or a Ray cluster) and its workers, CPUs and GPUs."""
+    try:
+        name, capacity = executor_summary()
+    except ValueError as error:  # a misspelt $AIGC_EXECUTOR, or Ray chosen but not installed
+        st.caption(_("Runs train on: unavailable ({reason})").format(reason=error))
+        return
+    where = _("this machine") if name == "local" else _("a Ray cluster")
+    if capacity is None:
+        st.caption(_("Runs train on: **{where}** (not reachable now)").format(where=where))
+        return
+    st.caption(_("Runs train on: **{where}**, {workers} workers, {cpus} CPUs, {gpus} GPUs").format(
+        where=where, workers=capacity.workers, cpus=f"{capacity.cpus:g}", gpus=f"{capacity.gpus:g}"))
+
+
 def render_sidebar() -> None:
     with st.sidebar:
         render_language_switch()
         render_lesson_start()
         st.caption(_("Device: **{device}**").format(device=device_description()))
+        render_executor()
         running, queued = active_run_counts()
         if running or queued:
             if queued:

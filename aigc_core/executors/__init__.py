@@ -51,4 +51,17 @@ def executor_for(run: Run) -> Executor:
     return make_executor(recorded) if recorded in EXECUTOR_NAMES else select_executor()
 
 
-__all__ = ["Capacity", "Executor", "executor_for", "make_executor", "select_executor"]
+def executor_summary() -> tuple[str, Capacity | None]:
+    """The name of the executor new runs go to, and what it holds; capacity None when unreachable.
+
+    Raises:
+        ValueError: `$AIGC_EXECUTOR` names no executor, or Ray is chosen but not installed.
+    """
+    executor = select_executor()
+    try:
+        return executor.name, executor.capacity()
+    except Exception:  # a Ray cluster that is down: the app still renders, and says so
+        return executor.name, None
+
+
+__all__ = ["Capacity", "Executor", "executor_for", "executor_summary", "make_executor", "select_executor"]

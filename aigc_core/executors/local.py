@@ -86,6 +86,11 @@ def _limit_threads() -> None:
         os.nice(WORKER_NICENESS)
     except OSError:
         pass  # not permitted here: run at normal priority
+    bound_threads()
+
+
+def bound_threads() -> None:
+    """TensorFlow's thread pools sized by `$AIGC_WORKER_THREADS`, when it is set (any executor's worker)."""
     threads = os.environ.get("AIGC_WORKER_THREADS")
     if threads:
         import tensorflow as tf

@@ -105,11 +105,14 @@ def train_on_ray(run_path: str, target_step: int | None, extra_minutes: float | 
         if extra_steps <= 0:  # died after its last checkpoint at the target: nothing left to train
             return run.update_status(state="finished", error=None, eta_s=None)["state"]
     from aigc_core.devices import configure_logical_cpus, enable_gpu_memory_growth
+    from aigc_core.executors.local import bound_threads
     from aigc_core.training import quiet_tensorflow, train_run
 
     quiet_tensorflow()
     configure_logical_cpus()
     enable_gpu_memory_growth()
+    if backend == "tensorflow":
+        bound_threads()
     return train_run(run, extra_steps=extra_steps, extra_minutes=extra_minutes).get("state")
 
 
