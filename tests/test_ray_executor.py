@@ -29,6 +29,7 @@ ray = pytest.importorskip("ray")
 from aigc_core import executors, worker  # noqa: E402
 from aigc_core.cli import main  # noqa: E402
 from aigc_core.executors.ray_executor import RayExecutor  # noqa: E402
+from aigc_core.housekeeping import reconcile  # noqa: E402
 from aigc_core.run_control import set_speed  # noqa: E402
 from aigc_core.runs import RunStore  # noqa: E402
 
@@ -44,8 +45,12 @@ def free_port() -> int:
 
 
 def start_head() -> str:
-    """`ray start --head` on a free loopback port; tried twice, as a port can be taken in between."""
-    for _ in range(2):
+    """`ray start --head` on a free loopback port, tried three times.
+
+    Ray gives its raylet a fixed 30 s to register; on two cores shared with the rest of the suite
+    that can pass, and a port can be taken between choosing it and binding it.
+    """
+    for _ in range(3):
         address = f"127.0.0.1:{free_port()}"
         started = subprocess.run(["ray", "start", "--head", "--node-ip-address=127.0.0.1",
                                   f"--port={address.split(':')[1]}", "--num-cpus=2", "--include-dashboard=false",
@@ -122,7 +127,7 @@ def test_three_runs_submitted_at_once_through_cli_and_launch_all_finish(ray_clus
         assert status["executor"] == "ray" and "127.0.0.1" in status["where"]
         assert logged_steps(run) == [5, 10, 15, 20]
         assert run.checkpoint()["step"] == 20 and run.weights_path.exists()
-        assert [step for step, _ in run.snapshots()] == [10, 20]
+        assert [step for step, _ in run.snapshots()] == [0, 10, 20]
     assert main(["list"]) == 0
     assert capsys.readouterr().out.count(f"ray@{socket.gethostname()} (127.0.0.1)") == 3
 
@@ -162,7 +167,7 @@ def test_stop_a_queued_and_a_running_run(ray_cluster, runs_dir, monkeypatch):
     assert executors.executor_for(queued).state(queued, store) == {"state": "queued", "queue_position": 0,
                                                                    "where": None}
     worker.stop(queued)
-    assert final_state(queued, timeout_s=10) == "stopped"
+    assert final_state(queued, timeout_s=60) == "stopped"
     assert queued.raw_status().get("error") is None and not queued.metrics_path.exists()
     worker.stop(running)
     assert final_state(running) == "stopped"
@@ -176,12 +181,13 @@ def test_a_restarted_app_reconciles_with_rays_state(ray_cluster, runs_dir, monke
     # A run Ray never heard of: what a cluster restart leaves behind in the store.
     lost = store.create(vae_config().to_dict())
     lost.update_status(state="running", executor="ray", pid=None, step=3)
-    restarted = RayExecutor(os.environ["AIGC_RAY_ADDRESS"])  # a new app process's executor object
-    assert [run.run_id for run in restarted.reconcile(store)] == [lost.run_id]
+    assert reconcile(store) == []  # what a starting app calls: no local worker to restart
     assert lost.status()["state"] == "failed" and "Ray has no task for this run" in lost.status()["error"]
+    restarted = RayExecutor(os.environ["AIGC_RAY_ADDRESS"])  # a new app process's executor object
+    assert restarted.reconcile(store) == []
     assert restarted.state(waiting, store) == {"state": "queued", "queue_position": 0, "where": None}
     restarted.stop(waiting)
-    assert final_state(waiting, timeout_s=10) == "stopped"
+    assert final_state(waiting, timeout_s=60) == "stopped"
     capacity = restarted.capacity()
     assert (capacity.workers, capacity.cpus, capacity.gpus) == (1, 2.0, 0.0)
     assert restarted.describe() == f"Ray cluster at {os.environ['AIGC_RAY_ADDRESS']}"
