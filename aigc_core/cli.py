@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
     train.add_argument("--run-dir", help="directory for this run (default: runs/<new id>)")
     train.add_argument("--runs-root", help="folder of runs (default: $AIGC_RUNS_DIR or ./runs)")
+    train.add_argument("--detach", action="store_true",
+                       help="submit the run to the executor ($AIGC_EXECUTOR: local or ray), print its "
+                            "directory and return at once")
 
     sample = commands.add_parser("sample", help="write samples of a run or of shipped weights")
     source = sample.add_mutually_exclusive_group(required=True)
@@ -208,10 +211,23 @@ def command_train(arguments) -> int:
         devices=arguments.devices, precision=arguments.precision,
         **({} if arguments.ema_decay is None else {"ema_decay": arguments.ema_decay}),
     )
+    if arguments.detach:
+        return _detach(config, arguments)
     run = studio.create_run(config, run_dir=arguments.run_dir, runs_root=arguments.runs_root)  # validates, once
     print(f"run directory: {run.path}")
     status = studio.train_here(run, progress=_progress_printer())
     return _report(run, status)
+
+
+def _detach(config, arguments) -> int:
+    """Queue the run on the configured executor, as the Train page does, and print where it went."""
+    from aigc_core import studio
+
+    if arguments.run_dir:
+        return _fail("--detach names its run itself; use --runs-root instead of --run-dir")
+    run = studio.launch(config, store=studio.run_store(arguments.runs_root))  # validates, once
+    print(f"run directory: {run.path}")
+    return 0
 
 
 def _load_source(arguments):
@@ -253,8 +269,9 @@ def command_list(arguments) -> int:
         error = f"  ({row['error']})" if row["error"] else ""
         broken = f"  [break it: {row['break_it']}]" if row.get("break_it") else ""
         name = studio.run_name_text(run)
+        where = f"{row['executor']}@{row['where']}" if row.get("where") else row["executor"]
         print(f"  {row['run_id']:36s} {name:32s} {row['state']:10s} {row['model'] or '?'}-{row['preset'] or '?':6s} "
-              f"step {row['step']:>6} {row['elapsed_s']:8.1f} s  {losses}{broken}{error}")
+              f"step {row['step']:>6} {row['elapsed_s']:8.1f} s  {where:24s} {losses}{broken}{error}")
     print("shipped weights:")
     entries = studio.shipped_models()
     if not entries:
@@ -346,7 +363,7 @@ def command_evaluate(arguments) -> int:
 
 
 def command_worker(arguments) -> int:
-    from aigc_core.worker import worker_main  # sets TensorFlow up itself, once it holds a training slot
+    from aigc_core.executors.local import worker_main  # sets TensorFlow up itself, once it holds a training slot
 
     return worker_main(arguments.run, extra_steps=arguments.steps, extra_minutes=arguments.minutes)
 

@@ -128,4 +128,18 @@ def reconcile(store: RunStore | None = None) -> list[Run]:
         except OSError:
             continue  # a read-only store: Run.status() will report it as never started
         requeued.append(run)
+    _reconcile_ray_runs(store)
     return requeued
+
+
+def _reconcile_ray_runs(store: RunStore) -> None:
+    """Runs placed on Ray are Ray's to settle: those it no longer holds are recorded as failed."""
+    if not any(status.get("executor") == "ray" and status.get("state") in ("queued", "running")
+               for status in (run.raw_status() for run in store.list())):
+        return
+    from aigc_core.executors import make_executor
+
+    try:
+        make_executor("ray").reconcile(store)
+    except Exception:  # Ray not installed or not reachable: the runs keep their state until it is
+        pass

@@ -117,8 +117,10 @@ def stop_run(run: Run, requester: Requester) -> None:
         NotOwner: another browser's run.
         OSError: the STOP file cannot be written (a read-only runs folder).
     """
+    from aigc_core.executors import executor_for  # the engine that placed the run: a Ray run is cancelled if queued
+
     check_control(run, requester, "stop")
-    run.request_stop()
+    executor_for(run).stop(run)
 
 
 def delete_run(store: RunStore, run_id: str, requester: Requester) -> None:

@@ -92,7 +92,13 @@ def own_process_identity() -> dict:
 
 
 def worker_gone(status: dict) -> bool:
-    """True when an active run's worker died, or never reported its pid within the grace period."""
+    """True when an active run's worker died, or never reported its pid within the grace period.
+
+    A run on Ray is never judged by its pid, which names a process on another host: Ray retries
+    a dead worker, and the Ray executor records the run as failed when Ray gives up.
+    """
+    if status.get("executor") == "ray":
+        return False
     pid = status.get("pid")
     if pid:
         return not process_alive(pid, status.get("pid_start_time"))
@@ -316,6 +322,8 @@ class Run:
             "elapsed_s": status.get("elapsed_s") or 0.0,
             "created_at": status.get("created_at"),
             "error": status.get("error"),
+            "executor": status.get("executor") or "local",  # which engine placed it, and on which host
+            "where": status.get("where"),
             "final_losses": {k: v for k, v in last.items() if k not in ("step", "epoch", "elapsed_s")},
         }
 

@@ -520,6 +520,23 @@ def start_twin_replay(name: str, speed: float = 1.0, requester: Requester = OPER
     return replay.start_twin_replay(name, speed, _store(store), demo_dir=replay.DEMO_DIR, owner=requester.owner)
 
 
+# -- the engine ----------------------------------------------------------------------------------
+def executor_summary():
+    """(name, capacity) of the executor new runs go to (`local` or `ray`); capacity None when unreachable.
+
+    Raises:
+        ValueError: `$AIGC_EXECUTOR` names no executor, or Ray is chosen but not installed.
+    """
+    from aigc_core.executors import executor_summary as summary
+
+    return summary()
+
+
+def run_store(root: str | Path | None = None) -> RunStore:
+    """The run store at `root` (the CLI's --runs-root), or the default one of `$AIGC_RUNS_DIR`."""
+    return _store(root)
+
+
 # -- run names -----------------------------------------------------------------------------------
 def read_run_name(run: Run):
     """A run's name and note (`aigc_core.run_names.RunName`): its own, or the generated one."""

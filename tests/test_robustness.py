@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aigc_core import files, housekeeping, runs, training, worker
+from aigc_core.executors import local as local_executor
 from aigc_core.cli import main
 from aigc_core.limits import MAX_SEED, validate_sample_output, validate_sampling
 from aigc_core.runs import RunStore, own_process_identity
@@ -397,7 +398,7 @@ def test_app_workers_keep_every_core_unless_configured(store, monkeypatch):
         def wait(self):
             return 0
 
-    monkeypatch.setattr(worker.subprocess, "Popen", FakePopen)
+    monkeypatch.setattr(local_executor.subprocess, "Popen", FakePopen)
     run = start_run(tiny_config(), store)
     monkeypatch.delenv("AIGC_WORKER_THREADS", raising=False)
     worker.spawn_worker(run)

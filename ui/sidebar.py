@@ -29,11 +29,27 @@ def render_active_run_links(active: list[tuple[Run, str]]) -> None:
                      icon=":material/play_circle:" if state == "running" else ":material/schedule:")
 
 
+def render_executor() -> None:
+    """One line: where new runs train (this machine or a Ray cluster) and its workers, CPUs and GPUs."""
+    try:
+        name, capacity = studio.executor_summary()
+    except ValueError as error:  # a misspelt $AIGC_EXECUTOR, or Ray chosen but not installed
+        st.caption(_("Runs train on: unavailable ({reason})").format(reason=error))
+        return
+    where = _("this machine") if name == "local" else _("a Ray cluster")
+    if capacity is None:
+        st.caption(_("Runs train on: **{where}** (not reachable now)").format(where=where))
+        return
+    st.caption(_("Runs train on: **{where}**, {workers} workers, {cpus} CPUs, {gpus} GPUs").format(
+        where=where, workers=capacity.workers, cpus=f"{capacity.cpus:g}", gpus=f"{capacity.gpus:g}"))
+
+
 def render_sidebar() -> None:
     with st.sidebar:
         render_language_switch()
         render_lesson_start()
         st.caption(_("Device: **{device}**").format(device=device_description()))
+        render_executor()
         active = active_runs()
         states = [state for _run, state in active]
         running, queued = states.count("running"), states.count("queued")
