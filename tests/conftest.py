@@ -6,7 +6,9 @@ Tiny configs (256 images, batch 32, a few steps) keep the whole suite fast and o
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -37,7 +39,31 @@ def runs_dir(tmp_path_factory, monkeypatch) -> Path:
     monkeypatch.setenv("AIGC_QUALITY_SAMPLES", "0")
     # A developer's exported logical-CPU split would make every in-process CLI call refuse to start.
     monkeypatch.delenv("AIGC_LOGICAL_CPUS", raising=False)
-    return root
+    yield root
+    kill_leftover_workers(root)
+
+
+def kill_leftover_workers(root: Path) -> list[int]:
+    """SIGKILL every worker process still training a run under `root`; returns their pids.
+
+    A test that fails half-way (a timeout on a loaded machine) leaves its run's worker training on,
+    e.g. towards 100,000 steps: it would eat a core for the rest of the suite. A process is killed
+    only if its command line names that run's folder, so a reused pid is never hit.
+    """
+    killed = []
+    for status_path in root.glob("*/status.json"):
+        try:
+            pid = int(json.loads(status_path.read_text()).get("pid") or 0)
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace") if pid > 0 else ""
+        except (OSError, ValueError, AttributeError):
+            continue
+        if str(status_path.parent) in command:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            except OSError:
+                pass
+    return killed
 
 
 @pytest.fixture
