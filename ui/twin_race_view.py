@@ -234,7 +234,7 @@ def render_race(twin: Twin, axis: str, live: bool) -> None:
             match = "time" if axis == "seconds" else "step"  # twins share a batch size: steps count images
             versions = tuple(tuple(step for step, _unused in run.snapshots()) for run in twin.runs)
             st.download_button(_("Twin GIF"),
-                               data=lambda: _twin_gif(str(twin.gan.path), str(twin.vae.path), match, versions),
+                               data=lambda: _twin_gif(twin.gan.run_id, twin.vae.run_id, match, versions),
                                file_name=f"{twin.twin_id}.gif", mime="image/gif", key="twin_gif",
                                on_click="ignore", icon=":material/gif_box:")
 
@@ -287,6 +287,6 @@ def _render_verdict(twin: Twin, axis: str, moment: float) -> None:
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def _twin_gif(gan_path: str, vae_path: str, match: str, versions: tuple) -> bytes:
+def _twin_gif(gan_id: str, vae_id: str, match: str, versions: tuple) -> bytes:
     """Keyed by both runs' snapshot steps too, so new snapshots make a new GIF."""
-    return twin_gif(studio.open_run(gan_path), studio.open_run(vae_path), match=match)
+    return twin_gif(studio.get_run(gan_id), studio.get_run(vae_id), match=match)
