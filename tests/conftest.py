@@ -143,3 +143,16 @@ def shared_chromium(shipped_weights_server):
         open_page(warm_up, shipped_weights_server, "")  # the server's first run goes through app.py
         warm_up.close()
         yield chromium
+
+
+class FakeClock:
+    """Time that passes only when slept: a recorded minute replays in microseconds, measured exactly."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+    def __call__(self):
+        return self.now

@@ -16,6 +16,8 @@ import time
 import numpy as np
 import pytest
 
+from conftest import FakeClock
+
 from aigc_core import replay
 from aigc_core.runs import PROJECT_ROOT, RunStore
 from conftest import wait_for
@@ -34,18 +36,6 @@ def make_finished_run(store: RunStore, state: str = "finished", error: str | Non
     run.update_status(state=state, error=error, step=30, total_steps=30, elapsed_s=3.0)
     return run
 
-
-class FakeClock:
-    """Time that passes only when slept: a replay of minutes runs in microseconds and is measured exactly."""
-
-    def __init__(self):
-        self.now = 0.0
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-    def __call__(self):
-        return self.now
 
 
 def test_a_replay_writes_back_what_was_recorded_at_the_recorded_pace(store, tmp_path):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import FakeClock
+
 from aigc_core import replay
 from aigc_core.runs import ACTIVE_STATES, RunStore
 from aigc_core.twin import find_twins, race_verdict, write_twin_record
@@ -24,18 +26,6 @@ PAGE = "pages/twin.py"
 def isolated(tmp_path, monkeypatch, runs_dir):
     yield from isolate_app(tmp_path, monkeypatch, runs_dir)
 
-
-class FakeClock:
-    """Time that passes only when slept: a recorded minute replays in microseconds."""
-
-    def __init__(self):
-        self.now = 0.0
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-    def __call__(self):
-        return self.now
 
 
 def replay_twin_instantly(store: RunStore, name: str = "twin-race", demo_dir=replay.DEMO_DIR) -> str:

@@ -207,13 +207,15 @@ def publish_form_link() -> None:
 
 
 @st.cache_data(show_spinner=False)
-def recording_texts(names: tuple[str, ...]) -> dict[str, tuple[str, str]]:
-    """name -> (title, note) of the demo pack's recordings, read once per server, not on every rerun
-    of the Train page (the pack's snapshots are 4 MB). A damaged recording is left out."""
+def recording_texts(names: tuple[str, ...], twins: bool = False) -> dict[str, tuple[str, str]]:
+    """name -> (title, note) of the demo pack's recordings (its twin races with `twins`), read once
+    per server, not on every rerun of a page (the pack's snapshots are 4 MB). A damaged recording is
+    left out."""
+    load = studio.load_twin_recording if twins else studio.load_recording
     texts = {}
     for name in names:
         try:
-            recording = studio.load_recording(name)
+            recording = load(name)
         except ValueError:
             continue
         texts[name] = (recording.title, recording.note)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 from ui import share
 from ui.charts import image_grid_png
 from ui.i18n import N_, _
-from ui.train_link import SPEED_TITLES
+from ui.train_link import SPEED_TITLES, recording_texts
 from ui.train_view import STATE_COLOURS, state_title
 from ui.twin_charts import race_loss_figure, race_quality_figure
 from ui.twin_view import TWIN_PARAM, twin_label
@@ -170,7 +170,7 @@ def _render_replay_controls() -> bool:
     if not names:
         return False
     with st.popover(_("Replay a recorded race"), icon=":material/replay:", width="stretch"):
-        texts = _recording_texts(tuple(names))
+        texts = recording_texts(tuple(names), twins=True)
         name = names[0]
         if len(names) > 1:
             name = st.selectbox(_("Recording"), names, key="twin_replay_choice",
@@ -193,18 +193,6 @@ def _render_replay_controls() -> bool:
             return True
     return False
 
-
-@st.cache_data(show_spinner=False)
-def _recording_texts(names: tuple[str, ...]) -> dict[str, tuple[str, str]]:
-    """name -> (title, note) of the recorded races, read once per server."""
-    texts = {}
-    for name in names:
-        try:
-            recording = studio.load_twin_recording(name)
-        except ValueError:
-            continue
-        texts[name] = (recording.title, recording.note)
-    return texts
 
 
 def render_race(twin: Twin, axis: str, live: bool) -> None:
