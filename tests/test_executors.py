@@ -64,5 +64,5 @@ def test_the_sidebar_names_where_runs_train_and_its_capacity(monkeypatch):
     app.run()
     assert not app.exception, [item.value for item in app.exception]
     captions = [str(caption.value) for caption in app.sidebar.caption]
-    assert any(text.startswith("Runs train on: **this machine**, 1 workers, ") and text.endswith(" GPUs")
+    assert any(text.startswith("Runs train on: **this machine** (workers: 1, CPUs: ") and text.endswith(")")
                for text in captions), captions

@@ -40,7 +40,7 @@ def render_executor() -> None:
     if capacity is None:
         st.caption(_("Runs train on: **{where}** (not reachable now)").format(where=where))
         return
-    st.caption(_("Runs train on: **{where}**, {workers} workers, {cpus} CPUs, {gpus} GPUs").format(
+    st.caption(_("Runs train on: **{where}** (workers: {workers}, CPUs: {cpus}, GPUs: {gpus})").format(
         where=where, workers=capacity.workers, cpus=f"{capacity.cpus:g}", gpus=f"{capacity.gpus:g}"))
 
 
