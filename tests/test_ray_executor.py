@@ -191,3 +191,59 @@ def test_a_restarted_app_reconciles_with_rays_state(ray_cluster, runs_dir, monke
     capacity = restarted.capacity()
     assert (capacity.workers, capacity.cpus, capacity.gpus) == (1, 2.0, 0.0)
     assert restarted.describe() == f"Ray cluster at {os.environ['AIGC_RAY_ADDRESS']}"
+
+
+def test_a_frozen_worker_is_cancelled_by_force_after_the_grace_period(ray_cluster, runs_dir, monkeypatch):
+    """A run whose worker cannot reach a step boundary (here frozen with SIGSTOP) still stops.
+
+    The dispatcher reads its grace period when it is created, so the test replaces the module's
+    dispatcher (default 30 s) with one that waits 2 s, and removes it again at the end. It runs
+    last in the module: the dispatcher owns every task, and none is left running by then.
+    """
+    from aigc_core.executors.ray_executor import DISPATCHER_NAME, NAMESPACE
+
+    def replace_dispatcher():
+        ray.kill(RayExecutor(os.environ["AIGC_RAY_ADDRESS"]).dispatcher(), no_restart=True)
+        wait_for(lambda: not _named_actor_exists(DISPATCHER_NAME, NAMESPACE), 60)
+
+    monkeypatch.setenv("AIGC_RAY_STOP_GRACE_S", "2")
+    replace_dispatcher()
+    try:
+        run = worker.launch(vae_config(steps=2000))
+        set_speed(run, "slow")
+        wait_for(lambda: run.raw_status().get("state") == "running" and run.raw_status().get("pid"),
+                 RUN_TIMEOUT_S, message=lambda: json.dumps(run.raw_status()))
+        pid = run.raw_status()["pid"]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            worker.stop(run)
+            state = final_state(run, timeout_s=60)
+        finally:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        assert state == "stopped", run.raw_status()
+        assert run.raw_status()["error"].startswith("stopped by force: training did not stop within ")
+        assert not run.stop_path.exists()
+        assert not _process_alive(pid)
+    finally:
+        monkeypatch.delenv("AIGC_RAY_STOP_GRACE_S")
+        replace_dispatcher()
+
+
+def _named_actor_exists(name: str, namespace: str) -> bool:
+    try:
+        ray.get_actor(name, namespace=namespace)
+    except ValueError:
+        return False
+    return True
+
+
+def _process_alive(pid: int) -> bool:
+    """True while `pid` is a process that has not exited (a zombie counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
