@@ -11,7 +11,6 @@ so a reload or a new tab of the same browser finds its runs still counted.
 from __future__ import annotations
 
 import errno
-import fcntl
 import hashlib
 import heapq
 import math
@@ -22,13 +21,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from aigc_core.files import directory_lock
 from aigc_core.housekeeping import describe_os_error
 from aigc_core.limits import max_concurrent_runs, max_queued, max_queued_per_session
 from aigc_core.messages import MessageError, N_
 from aigc_core.runs import ACTIVE_STATES, Run, RunStore
 
 SALT_FILE = ".owner-salt"
-QUEUE_LOCK_FILE = ".queue.lock"
+QUEUE_LOCK_DIR = ".queue-lock"
 # A worker loads TensorFlow and the data before its first step.
 STARTUP_S = 15.0
 # Seconds per step when no finished run on this server says better (gan-fast on 2 CPU cores).
@@ -241,10 +241,6 @@ def admission(store: RunStore, requester: Requester, needed: int = 1):
         yield
         return
     store.root.mkdir(parents=True, exist_ok=True)
-    with open(Path(store.root) / QUEUE_LOCK_FILE, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            check_queue_caps(requester, store, needed)
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with directory_lock(Path(store.root) / QUEUE_LOCK_DIR):  # not flock: app replicas on many hosts share it
+        check_queue_caps(requester, store, needed)
+        yield
