@@ -237,7 +237,7 @@ def test_runs_folder_not_writable_refuses_to_start_in_one_line(store, monkeypatc
 def fail_writes(monkeypatch, should_fail):
     """Make the atomic writer raise ENOSPC for the paths (and calls) `should_fail(path, count)` picks.
 
-    Both references are patched: runs.py's (status, checkpoint.json) and training.py's own
+    Both references are patched: runs/store.py's (status, checkpoint.json) and runs/training.py's own
     (optimizer state, snapshots).
     """
     real = runs.write_bytes_atomic
