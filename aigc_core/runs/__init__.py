@@ -6,6 +6,7 @@ process that an executor starts (`executors/`: local processes or a Ray cluster)
 launches, resumes and stops runs through the executor, under the caps of `ownership` (the
 numbers live in `aigc_core.limits`), and `housekeeping` clears old ones.
 
-May import models, quality, data and files; never `aigc_core.studio`, the faces or Streamlit.
+May import models, quality, data and files (and `experiments.twin`, the one writer of twin.json,
+when a recorded twin race is replayed); never `aigc_core.studio`, the faces or Streamlit.
 Nothing is re-exported here, so importing one module does not load Keras for another.
 """
