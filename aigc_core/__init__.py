@@ -1,3 +1,3 @@
-"""AIGC Studio core: data, GAN and VAE models, training runs and evaluation (no Streamlit)."""
+"""AIGC Studio core, no Streamlit: models/, runs/, quality/ and experiments/ behind one door, studio.py."""
 
 __version__ = "0.1.0"

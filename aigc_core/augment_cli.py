@@ -16,7 +16,7 @@ AUTO, NONE = "auto", "none"
 
 def add_augment_parser(commands) -> None:
     """Add the `augment` subcommand to the CLI's subparsers."""
-    from aigc_core.augment import AugmentSettings  # NumPy only: --help stays fast
+    from aigc_core.experiments.augment import AugmentSettings  # NumPy only: --help stays fast
 
     defaults = AugmentSettings()
     augment = commands.add_parser(
@@ -40,7 +40,7 @@ def add_augment_parser(commands) -> None:
 
 def settings_from_arguments(arguments):
     """An `AugmentSettings` from the flags, defaults from the dataclass (their one home)."""
-    from aigc_core.augment import AugmentSettings, parse_per_class
+    from aigc_core.experiments.augment import AugmentSettings, parse_per_class
 
     defaults = AugmentSettings()
     given = {
@@ -74,7 +74,7 @@ def resolve_arms(choices: dict[str, str]):
     Returns:
         (arms, notes): the loaded arms, and a sentence for every arm that was not run.
     """
-    from aigc_core.augment import ARM_FAMILIES, conditional_sources, load_generator_arm, missing_model_note
+    from aigc_core.experiments.augment import ARM_FAMILIES, conditional_sources, load_generator_arm, missing_model_note
 
     arms, notes = [], []
     for family, key in choices.items():
@@ -115,7 +115,7 @@ def _progress_printer():
 
 def command_augment(arguments) -> int:
     """Run the experiment, print the table, the verdict and the time it took; optionally write JSON."""
-    from aigc_core.augment import validate_settings
+    from aigc_core.experiments.augment import validate_settings
 
     settings = validate_settings(settings_from_arguments(arguments))  # refuse bad values before importing Keras
     out = _json_path(arguments.json)
@@ -127,7 +127,7 @@ def command_augment(arguments) -> int:
     from aigc_core.studio import quiet_tensorflow
 
     quiet_tensorflow()
-    from aigc_core.augment import count_trainings, format_table, run_experiment
+    from aigc_core.experiments.augment import count_trainings, format_table, run_experiment
 
     arms, notes = resolve_arms({"gan": arguments.gan, "vae": arguments.vae})
     settings = validate_settings(settings, len(arms))

@@ -363,7 +363,7 @@ def command_evaluate(arguments) -> int:
 
 
 def command_worker(arguments) -> int:
-    from aigc_core.executors.local import worker_main  # sets TensorFlow up itself, once it holds a training slot
+    from aigc_core.runs.executors.local import worker_main  # sets TensorFlow up itself, once it holds a training slot
 
     return worker_main(arguments.run, extra_steps=arguments.steps, extra_minutes=arguments.minutes)
 

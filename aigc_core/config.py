@@ -16,7 +16,7 @@ from aigc_core.data import DATASET_NAMES
 from aigc_core.limits import MAX_SEED
 from aigc_core.models.base import GenerativeModel
 from aigc_core.models.vae import RECONSTRUCTION_LOSSES
-from aigc_core.registry import FAMILIES, get_variant
+from aigc_core.models.registry import FAMILIES, get_variant
 
 # Server-side caps: a shared demo must not accept a week-long run.
 MAX_MINUTES = float(os.environ.get("AIGC_MAX_MINUTES", "60"))
@@ -83,10 +83,10 @@ class TrainingConfig:
     # AVX512-BF16); see aigc_core.devices.PRECISIONS.
     precision: str = "float32"
     # The plain name of the "break it on purpose" preset the run was set up from (a key of
-    # aigc_core.diagnosis.BROKEN_PRESETS), so run lists and captions can say which; None otherwise.
+    # aigc_core.quality.diagnosis.BROKEN_PRESETS), so run lists and captions can say which; None otherwise.
     break_it: str | None = None
     # GANs: the per-step decay of the moving average of the generator's weights that snapshots,
-    # quality scores, checkpoints and sampling use (aigc_core.averaging); 0 switches it off.
+    # quality scores, checkpoints and sampling use (aigc_core.runs.averaging); 0 switches it off.
     # On by default: gan-fast reached a lower FID with it at equal time (bench/README.md,
     # "Digits in one minute").
     ema_decay: float = 0.999
@@ -262,7 +262,7 @@ def validate(config: TrainingConfig, train_size: int | None = None) -> TrainingC
         raise ValueError(f"precision must be one of {list(PRECISIONS)}; received {config.precision!r}")
     config.ema_decay = _check_number("ema_decay", config.ema_decay, "float", 0.0, MAX_EMA_DECAY)
     if config.break_it is not None:
-        from aigc_core.diagnosis import BROKEN_PRESETS
+        from aigc_core.quality.diagnosis import BROKEN_PRESETS
 
         if config.break_it not in BROKEN_PRESETS or BROKEN_PRESETS[config.break_it].family != config.model:
             names = [name for name, broken in BROKEN_PRESETS.items() if broken.family == config.model]

@@ -1,6 +1,6 @@
 """Atomic reads and writes of small files, a lock shared between hosts, and the project's root folder.
 
-They live apart from the run store (`aigc_core.runs`) so that modules which only need to
+They live apart from the run store (`aigc_core.runs.store`) so that modules which only need to
 write a file safely (the classifier's cache, an evaluation report, shipped weights) do not
 depend on runs: a reader sees the old or the new file, never half of one.
 """

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aigc_core.messages import MessageError, N_
-from aigc_core.run_files import is_own_file
-from aigc_core.run_names import RunName, read_run_name
-from aigc_core.runs import RunStore
+from aigc_core.runs.run_files import is_own_file
+from aigc_core.runs.run_names import RunName, read_run_name
+from aigc_core.runs.store import RunStore
 from aigc_core.weights import WEIGHTS_DIR, load_model_from_files, shipped_weights
 
 
@@ -24,7 +24,7 @@ class Source:
     family: str
     config_path: Path
     weights_path: Path
-    # A run's name (aigc_core.run_names) and state, so that a picker can word them in its language.
+    # A run's name (aigc_core.runs.run_names) and state, so that a picker can word them in its language.
     run_name: RunName | None = None
     run_state: str | None = None
 

@@ -20,24 +20,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aigc_core import evaluate_process, housekeeping, ownership, replay, run_control, run_files, sources, worker
-from aigc_core.classifier import train_command
+from aigc_core import sources
+from aigc_core.runs import evaluate_process, housekeeping, ownership, replay, run_control, run_files, worker
+from aigc_core.quality.classifier import train_command
 from aigc_core.data import CLASS_NAMES, DATASET_NAMES, DATASET_TITLES, FETCH_COMMANDS, DatasetError, dataset_source
 from aigc_core.devices import PRECISIONS, enable_gpu_memory_growth
-from aigc_core.evaluation import DEFAULT_SAMPLES_PER_DIGIT, REAL_FLOOR, UNTRAINED_CEILING, dataset_of_weights
+from aigc_core.quality.evaluation import DEFAULT_SAMPLES_PER_DIGIT, REAL_FLOOR, UNTRAINED_CEILING, dataset_of_weights
 from aigc_core.limits import (
     MAX_SEED, labels_for, validate_extra_budget, validate_label, validate_sample_output, validate_sampling,
 )
-from aigc_core.ownership import OPERATOR, NotOwner, Requester
-from aigc_core.quality import QUALITY_SAMPLES_VARIABLE, scoring_unavailable_reason
-from aigc_core.replay import KL_FILENAME
-from aigc_core.run_files import MODEL_FAMILIES as FAMILIES, NAME_MAX_CHARS, NOTE_MAX_CHARS
-from aigc_core.runs import ACTIVE_STATES, FINAL_STATES, Run, RunStore
+from aigc_core.runs.ownership import OPERATOR, NotOwner, Requester
+from aigc_core.quality.live import QUALITY_SAMPLES_VARIABLE, scoring_unavailable_reason
+from aigc_core.runs.replay import KL_FILENAME
+from aigc_core.runs.run_files import MODEL_FAMILIES as FAMILIES, NAME_MAX_CHARS, NOTE_MAX_CHARS
+from aigc_core.runs.store import ACTIVE_STATES, FINAL_STATES, Run, RunStore
 from aigc_core.sources import Source
 
 if TYPE_CHECKING:  # both import Keras (through the model registry): only when a function needs them
     from aigc_core.config import TrainingConfig
-    from aigc_core.twin import Twin
+    from aigc_core.experiments.twin import Twin
 
 # Plain data the faces draw with (names, titles, limits), passed through from the modules that own them.
 __all__ = [
@@ -48,8 +49,8 @@ __all__ = [
     "train_command", "validate_extra_budget", "validate_label", "validate_sample_output", "validate_sampling",
 ]
 
-TWIN_AXES = ("seconds", "images")  # aigc_core.twin.AXES, without importing the model registry
-TWIN_FILE = "twin.json"  # aigc_core.twin.TWIN_FILE
+TWIN_AXES = ("seconds", "images")  # aigc_core.experiments.twin.AXES, without importing the model registry
+TWIN_FILE = "twin.json"  # aigc_core.experiments.twin.TWIN_FILE
 
 
 def _store(store: RunStore | str | Path | None) -> RunStore:
@@ -75,7 +76,7 @@ def check_config(config: TrainingConfig) -> TrainingConfig:
 def launch(config: TrainingConfig, requester: Requester = OPERATOR, store: RunStore | None = None) -> Run:
     """Validate the config (the one check of a launch), then queue the run in a worker process.
 
-    Returns at once with the queued run; see `aigc_core.worker.launch` for the caps and the
+    Returns at once with the queued run; see `aigc_core.runs.worker.launch` for the caps and the
     disk check it applies.
 
     Raises:
@@ -110,14 +111,14 @@ def create_run(config: TrainingConfig, run_dir: str | Path | None = None, runs_r
 
 def quiet_tensorflow() -> None:
     """Keep TensorFlow's start-up chatter out of a command's output (imports it)."""
-    from aigc_core.training import quiet_tensorflow as quiet
+    from aigc_core.runs.training import quiet_tensorflow as quiet
 
     quiet()
 
 
 def train_here(run: Run, extra_steps: int | None = None, extra_minutes: float | None = None, progress=None) -> dict:
     """Train `run` in this process until its budget ends (the CLI's foreground training); the final status."""
-    from aigc_core.training import train_run
+    from aigc_core.runs.training import train_run
 
     quiet_tensorflow()
     return train_run(run, extra_steps=extra_steps, extra_minutes=extra_minutes, progress=progress)
@@ -232,7 +233,7 @@ def runs_folder(store: RunStore | None = None) -> Path:
 
 def check_run_id(run_id: str) -> str:
     """`run_id` when it is a well-formed id (e.g. from a URL); ValueError otherwise."""
-    from aigc_core.runs import validate_run_id
+    from aigc_core.runs.store import validate_run_id
 
     return validate_run_id(run_id)
 
@@ -282,7 +283,7 @@ def run_source(run: Run) -> Source:
 
 def kl_history(run: Run) -> list[dict]:
     """A VAE run's per-dimension KL rows, oldest first ([] for other runs)."""
-    from aigc_core.training import kl_history as read_kl_history
+    from aigc_core.runs.training import kl_history as read_kl_history
 
     return read_kl_history(run)
 
@@ -387,7 +388,7 @@ def default_weights_dir() -> Path:
 
 def load_run_model(run: Run):
     """A run's model with its latest checkpoint; ValueError while it has none."""
-    from aigc_core.training import load_run_model as load
+    from aigc_core.runs.training import load_run_model as load
 
     if not run.weights_path.exists():
         raise ValueError(f"run {run.path} has no checkpoint yet (no model.weights.h5)")
@@ -424,64 +425,64 @@ def evaluation_progress(run: Run) -> dict | None:
 
 def launch_twin(seed: int, budget_kind: str, budget_value: float, requester: Requester = OPERATOR,
                 store: RunStore | None = None, **config_fields) -> tuple[Run, Run]:
-    """Queue a GAN and a VAE on the same budget as one twin (see `aigc_core.twin.launch_twin`)."""
-    from aigc_core import twin
+    """Queue a GAN and a VAE on the same budget as one twin (see `aigc_core.experiments.twin.launch_twin`)."""
+    from aigc_core.experiments import twin
 
     return twin.launch_twin(seed, budget_kind, budget_value, _store(store), requester=requester, **config_fields)
 
 
 def find_twin(value: str | None, store: RunStore | None = None) -> Twin | None:
     """The twin named by a twin id or one of its run ids, or None."""
-    from aigc_core import twin
+    from aigc_core.experiments import twin
 
     return twin.find_twin(value, _store(store))
 
 
 def find_twins(store: RunStore | None = None) -> list[Twin]:
     """Every twin in the run store, newest first."""
-    from aigc_core import twin
+    from aigc_core.experiments import twin
 
     return twin.find_twins(_store(store))
 
 
 def read_twin(run: Run) -> Twin | None:
     """The twin a run belongs to, or None."""
-    from aigc_core import twin
+    from aigc_core.experiments import twin
 
     return twin.read_twin(run, RunStore(run.path.parent))
 
 
 def timed_snapshots(run: Run, axis: str = "seconds") -> list[tuple[float, int, object]]:
     """(moment on the axis, step, snapshot file) of each of a twin member's snapshots, oldest first."""
-    from aigc_core import twin
+    from aigc_core.experiments import twin
 
     return twin.timed_snapshots(run, axis)
 
 
 def snapshot_at(snapshots: list, moment: float):
     """The last of `timed_snapshots` taken at or before `moment` (the first one before any)."""
-    from aigc_core import twin
+    from aigc_core.experiments import twin
 
     return twin.snapshot_at(snapshots, moment)
 
 
 def twin_moments(found: Twin, axis: str = "seconds") -> list[float]:
     """The moments of a twin race's slider on an axis."""
-    from aigc_core import twin
+    from aigc_core.experiments import twin
 
     return twin.twin_moments(found, axis)
 
 
 def rows_on_clock(run: Run, rows: list, axis: str = "seconds") -> list[tuple[float, dict]]:
     """(moment, row) of a twin member's logged rows (metrics or quality) on the race's clock."""
-    from aigc_core import twin
+    from aigc_core.experiments import twin
 
     return twin.rows_on_clock(run, rows, axis)
 
 
 def race_verdict(found: Twin, moment: float, axis: str = "seconds"):
     """Who leads the twin race at `moment`: each side's latest live FID by then, the lower one."""
-    from aigc_core import twin
+    from aigc_core.experiments import twin
 
     return twin.race_verdict(found, moment, axis)
 
@@ -527,7 +528,7 @@ def executor_summary():
     Raises:
         ValueError: `$AIGC_EXECUTOR` names no executor, or Ray is chosen but not installed.
     """
-    from aigc_core.executors import executor_summary as summary
+    from aigc_core.runs.executors import executor_summary as summary
 
     return summary()
 
@@ -539,22 +540,22 @@ def run_store(root: str | Path | None = None) -> RunStore:
 
 # -- run names -----------------------------------------------------------------------------------
 def read_run_name(run: Run):
-    """A run's name and note (`aigc_core.run_names.RunName`): its own, or the generated one."""
-    from aigc_core import run_names
+    """A run's name and note (`aigc_core.runs.run_names.RunName`): its own, or the generated one."""
+    from aigc_core.runs import run_names
 
     return run_names.read_run_name(run)
 
 
 def run_name_text(run: Run, translate=None) -> str:
     """A run's name as one line, worded by `translate` (the UI's `_`), in English without it."""
-    from aigc_core import run_names
+    from aigc_core.runs import run_names
 
     return run_names.run_name_text(run) if translate is None else run_names.run_name_text(run, translate)
 
 
 def rename_run(run: Run, requester: Requester, name: str, note: str | None = None):
     """Give a run a name (empty: its generated one back) and a note; only its owner or the operator may."""
-    from aigc_core import run_names
+    from aigc_core.runs import run_names
 
     return run_names.rename_run(run, requester, name, note)
 
@@ -598,14 +599,14 @@ def write_failure(error: OSError) -> str:
 
 def presets_for(family: str) -> tuple[str, ...]:
     """The preset names of a model family, in the order the Train page lists them."""
-    from aigc_core.registry import presets_for as presets
+    from aigc_core.models.registry import presets_for as presets
 
     return presets(family)
 
 
 def get_variant(family: str, preset: str):
     """A family's preset (its description, batch size, model config); ValueError for an unknown one."""
-    from aigc_core.registry import get_variant as variant
+    from aigc_core.models.registry import get_variant as variant
 
     return variant(family, preset)
 
@@ -619,21 +620,21 @@ def load_test_images(dataset: str, limit: int | None = None):
 
 def kl_test_images(dataset: str):
     """The fixed test batch a VAE's KL per latent dimension is measured on (the same as in training)."""
-    from aigc_core.training import kl_test_images as images
+    from aigc_core.runs.training import kl_test_images as images
 
     return images(dataset)
 
 
 def kl_image_count() -> int:
     """How many test images `kl_test_images` holds."""
-    from aigc_core.training import KL_IMAGES
+    from aigc_core.runs.training import KL_IMAGES
 
     return KL_IMAGES
 
 
 def conditional_agreement(model, samples_per_digit: int = DEFAULT_SAMPLES_PER_DIGIT, seed: int = 0) -> dict:
     """How often the classifier sees the digit a conditional model was asked for, per digit."""
-    from aigc_core.evaluation import conditional_agreement as agreement
+    from aigc_core.quality.evaluation import conditional_agreement as agreement
 
     return agreement(model, samples_per_digit, seed)
 
@@ -678,7 +679,7 @@ def save_samples(images, out: str | Path) -> None:
 
 def evaluation_limits() -> int:
     """The most samples one evaluation may draw."""
-    from aigc_core.evaluation import MAX_NUM_SAMPLES
+    from aigc_core.quality.evaluation import MAX_NUM_SAMPLES
 
     return MAX_NUM_SAMPLES
 
@@ -698,7 +699,7 @@ def evaluate(run: Run | None, weights: str | None, num_samples: int, seed: int, 
         ValueError: unknown weights, a run without a checkpoint, or a missing classifier.
     """
     from aigc_core.data import sha256_of
-    from aigc_core.evaluation import dataset_of_weights, default_classifier, evaluate_model, reference_rows
+    from aigc_core.quality.evaluation import dataset_of_weights, default_classifier, evaluate_model, reference_rows
 
     if run is not None:
         name, path = run.run_id, run.weights_path
@@ -721,7 +722,7 @@ def evaluate(run: Run | None, weights: str | None, num_samples: int, seed: int, 
 
 def evaluation_text(report: dict) -> str:
     """An `evaluate` report as the table printed by the CLI: the model beside the reference rows."""
-    from aigc_core.evaluation import format_table
+    from aigc_core.quality.evaluation import format_table
 
     reference = report["reference"]
     return format_table({report["name"]: report["metrics"], REAL_FLOOR: reference[REAL_FLOOR],

@@ -30,7 +30,7 @@ def load_model_from_files(config_path: Path, weights_path: Path):
     Raises:
         WeightsError: when either file is missing, or the weights do not match the architecture.
     """
-    from aigc_core.registry import build_model
+    from aigc_core.models.registry import build_model
 
     config_path, weights_path = Path(config_path), Path(weights_path)
     if not weights_path.is_file():

@@ -48,7 +48,7 @@ async def choose_model(page, family: str) -> None:
 async def main_async(args) -> int:
     from playwright.async_api import async_playwright
 
-    from aigc_core.runs import FINAL_STATES, RunStore
+    from aigc_core.runs.store import FINAL_STATES, RunStore
 
     with tempfile.TemporaryDirectory(prefix="aigc-memory-") as folder:
         runs_dir = Path(folder) / "runs"

@@ -27,8 +27,8 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 def run_preset(name: str, seed: int, store, changes: dict) -> dict:
     """Train one preset on one seed; return its findings and the numbers worth a table row."""
-    from aigc_core.diagnosis import BROKEN_PRESETS, broken_config, diagnose
-    from aigc_core.training import start_run, train_run
+    from aigc_core.quality.diagnosis import BROKEN_PRESETS, broken_config, diagnose
+    from aigc_core.runs.training import start_run, train_run
 
     started = time.perf_counter()
     run = start_run(broken_config(name, seed=seed, **changes), store)
@@ -62,8 +62,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default="", help="also write the results to this file")
     args = parser.parse_args(argv)
 
-    from aigc_core.diagnosis import BROKEN_PRESETS
-    from aigc_core.runs import RunStore
+    from aigc_core.quality.diagnosis import BROKEN_PRESETS
+    from aigc_core.runs.store import RunStore
 
     names = [name.strip() for name in args.presets.split(",") if name.strip()] or list(BROKEN_PRESETS)
     changes = {key: value for key, value in (("steps", args.steps), ("train_limit", args.train_limit),

@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from aigc_core.data import load_images
-    from aigc_core.evaluation import default_classifier
+    from aigc_core.quality.evaluation import default_classifier
     from time_to_quality import ProjectTrainer, score
 
     training_set = load_images("mnist", "train")

@@ -3,7 +3,7 @@
     python bench/classroom.py [--visitors 30] [--seconds 60] [--scenarios local,ray-1,ray-2]
 
 Each visitor submits one time-boxed run (a small VAE for `--seconds` of training) through
-`aigc_core.worker.launch`, the function the Train page calls (protocol level: no browsers), all
+`aigc_core.runs.worker.launch`, the function the Train page calls (protocol level: no browsers), all
 at the same moment, against:
 
     local   today's worker processes with one training slot (AIGC_MAX_CONCURRENT=1)
@@ -111,8 +111,8 @@ def markdown_tables(rows: list[dict], visitors: int) -> str:
 def run_class(name: str, visitors: int, seconds: float, timeout_s: float) -> list[Visitor]:
     """Every visitor presses Start at once; poll the run store until every run has ended."""
     from aigc_core.config import TrainingConfig
-    from aigc_core.runs import RunStore
-    from aigc_core.worker import launch
+    from aigc_core.runs.store import RunStore
+    from aigc_core.runs.worker import launch
 
     store = RunStore(tempfile.mkdtemp(prefix=f"classroom-{name}-"))
     config = dict(model="vae", preset="fast", minutes=seconds / 60.0, train_limit=1024, batch_size=32,
@@ -147,7 +147,7 @@ def ray_scenario(nodes: int, visitors: int, seconds: float, timeout_s: float) ->
     import ray
     from ray.cluster_utils import Cluster
 
-    from aigc_core import executors
+    from aigc_core.runs import executors
 
     cluster = Cluster(initialize_head=True, head_node_args={
         "num_cpus": 0, "node_ip_address": "127.0.0.1", "include_dashboard": False})

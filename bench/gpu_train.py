@@ -93,7 +93,7 @@ def bench_variant(name: str, images, arguments, out_dir: Path) -> dict:
 
     from aigc_core.data import scale_pixels
     from aigc_core.images import make_grid
-    from aigc_core.registry import VARIANTS
+    from aigc_core.models.registry import VARIANTS
 
     if name not in VARIANTS:
         raise SystemExit(f"Expected variants among {sorted(VARIANTS)}. Received: {name!r}")

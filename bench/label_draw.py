@@ -7,7 +7,7 @@ images with every digit equally often differs from it in its class mix alone, wh
 the images. This prints four FIDs through the project's classifier: real training images drawn
 at random and drawn equally per digit, then the conditional model with labels drawn equally
 and with labels in the training split's frequencies (what `evaluate` does; see
-`aigc_core.evaluation.sample_as_scored`).
+`aigc_core.quality.evaluation.sample_as_scored`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     import numpy as np
 
     from aigc_core.data import load_images
-    from aigc_core.evaluation import default_classifier, metrics_for_images, sample_as_scored
+    from aigc_core.quality.evaluation import default_classifier, metrics_for_images, sample_as_scored
     from aigc_core.weights import config_path_for, load_model_from_files
 
     classifier = default_classifier()

@@ -198,7 +198,7 @@ async def reopen_own_run(page, index: int, shared: dict) -> None:
 
 
 def run_ended(runs_dir: Path, run_id: str) -> bool:
-    from aigc_core.runs import FINAL_STATES, RunStore
+    from aigc_core.runs.store import FINAL_STATES, RunStore
 
     return RunStore(runs_dir).get(run_id).status().get("state") in FINAL_STATES
 
@@ -212,7 +212,7 @@ async def check_own_run(page, index: int, shared: dict) -> None:
 
 
 async def wait_for_runs(store, shared: dict, args) -> None:
-    from aigc_core.runs import FINAL_STATES
+    from aigc_core.runs.store import FINAL_STATES
 
     deadline = time.monotonic() + args.timeout_s
     while time.monotonic() < deadline:
@@ -229,7 +229,7 @@ async def wait_for_runs(store, shared: dict, args) -> None:
 async def main_async(args) -> int:
     from playwright.async_api import async_playwright
 
-    from aigc_core.runs import RunStore
+    from aigc_core.runs.store import RunStore
 
     with tempfile.TemporaryDirectory(prefix="aigc-load-") as folder:
         runs_dir = Path(folder) / "runs"

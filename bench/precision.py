@@ -31,7 +31,7 @@ def child(policy: str, steps: int) -> None:
 
     keras.mixed_precision.set_global_policy(policy)
     from aigc_core.data import load_images, make_training_dataset, scale_pixels
-    from aigc_core.registry import VARIANTS
+    from aigc_core.models.registry import VARIANTS
 
     variant = VARIANTS["gan-paper"]
     model = variant.build()

@@ -40,10 +40,10 @@ def one_run(store, steps: int, num_samples: int) -> dict:
 
 
 def child_run(store_path: str, steps: int, num_samples: int) -> None:
-    from aigc_core import quality
+    from aigc_core.quality import live as quality
     from aigc_core.config import TrainingConfig
-    from aigc_core.runs import RunStore
-    from aigc_core.training import start_run, train_run
+    from aigc_core.runs.store import RunStore
+    from aigc_core.runs.training import start_run, train_run
 
     os.environ[quality.QUALITY_SAMPLES_VARIABLE] = str(num_samples)
     run = start_run(TrainingConfig(model="gan", preset="fast", steps=steps), RunStore(store_path))

@@ -53,7 +53,7 @@ def time_reference(images, steps: int) -> float:
 
 def time_project(images, steps: int) -> float:
     from aigc_core.data import make_training_dataset, scale_pixels
-    from aigc_core.registry import VARIANTS
+    from aigc_core.models.registry import VARIANTS
 
     variant = VARIANTS["gan-paper"]
     model = variant.build()

@@ -53,12 +53,12 @@ class ProjectTrainer:
 
     def __init__(self, name: str, training_set, ema_decay: float = 0.0, **overrides):
         """`overrides` change the variant's model config (e.g. `class_loss_weight=0.3`); `ema_decay`
-        above 0 keeps the generator's moving average (`aigc_core.averaging`) and samples from it."""
+        above 0 keeps the generator's moving average (`aigc_core.runs.averaging`) and samples from it."""
         import keras
 
-        from aigc_core.averaging import make_generator_average
+        from aigc_core.runs.averaging import make_generator_average
         from aigc_core.data import make_training_dataset, scale_pixels
-        from aigc_core.registry import VARIANTS
+        from aigc_core.models.registry import VARIANTS
 
         keras.utils.set_random_seed(SEED)
         variant = VARIANTS[name]
@@ -99,7 +99,7 @@ class ProjectTrainer:
         """Samples scored as `evaluate` scores them: a conditional model draws labels in the training frequencies."""
         import contextlib
 
-        from aigc_core.evaluation import sample_as_scored
+        from aigc_core.quality.evaluation import sample_as_scored
 
         shown = self.average.swapped_in(self.model) if self.average is not None else contextlib.nullcontext()
         with shown:
@@ -139,7 +139,7 @@ def make_trainer(name: str, training_set, ema_decay: float):
 
 
 def score(images, classifier) -> dict:
-    from aigc_core.evaluation import metrics_for_images
+    from aigc_core.quality.evaluation import metrics_for_images
 
     metrics = metrics_for_images(images, classifier)
     return {"fid": float(metrics["fid"]), "inception_score": float(metrics["inception_score"])}
@@ -205,7 +205,7 @@ def main(argv=None) -> int:
     models = [name.strip() for name in args.models.split(",") if name.strip()]
 
     from aigc_core.data import load_images
-    from aigc_core.evaluation import default_classifier
+    from aigc_core.quality.evaluation import default_classifier
 
     training_set = load_images("mnist", "train")
     classifier = default_classifier()

@@ -3,7 +3,7 @@
     python bench/worker_memory.py [--steps 30]
     python bench/worker_memory.py --queued-only
 
-A queued run's worker waits for a training slot (see aigc_core/worker.py): the slot is held
+A queued run's worker waits for a training slot (see aigc_core/runs/worker.py): the slot is held
 here, a real `python -m aigc_core worker` is started, and its resident set size while it waits
 (VmRSS and its peak VmHWM from /proc) is the figure, taken after it has polled the queue a few
 times. It must stay small: every queued run has one.
@@ -50,7 +50,7 @@ def queued_worker_memory(runs_root: Path, wait_s: float = 3.0) -> tuple[float, f
     """(resident MiB, peak resident MiB, TensorFlow mapped?) of a worker waiting for a held slot."""
     import fcntl
 
-    from aigc_core.runs import RunStore
+    from aigc_core.runs.store import RunStore
 
     store = RunStore(runs_root)
     run = store.create({"model": "gan", "preset": "fast", "steps": 5})  # never trained: it is stopped while queued
@@ -87,7 +87,7 @@ def main(argv=None) -> int:
           f"{'loaded' if tensorflow else 'not loaded'} while it waits", flush=True)
     if args.queued_only:
         return 0 if not tensorflow else 1
-    from aigc_core.registry import VARIANTS
+    from aigc_core.models.registry import VARIANTS
 
     failures = []
     print("variant                  peak RSS (MiB)   wall (s)")

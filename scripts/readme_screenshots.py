@@ -56,10 +56,10 @@ def train_demo_runs(runs_dir: Path, minutes: float) -> dict:
     import os
 
     os.environ["AIGC_RUNS_DIR"] = str(runs_dir)
-    from aigc_core.diagnosis import broken_config
-    from aigc_core.runs import FINAL_STATES, RunStore
-    from aigc_core.twin import launch_twin
-    from aigc_core.worker import launch
+    from aigc_core.quality.diagnosis import broken_config
+    from aigc_core.runs.store import FINAL_STATES, RunStore
+    from aigc_core.experiments.twin import launch_twin
+    from aigc_core.runs.worker import launch
 
     store = RunStore(runs_dir)
     gan_run, vae_run = launch_twin(seed=0, budget_kind="minutes", budget_value=minutes, store=store)

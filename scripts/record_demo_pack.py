@@ -7,11 +7,11 @@
 Each recording is a real training run with the settings a teacher gets on the Train page
 (the healthy presets, and each "break it on purpose" preset at its own budget), snapshots
 taken every 25 steps so the replay has frames to show, and the live quality curve on. The
-run is trained in this process, then packed with `aigc_core.replay.record`.
+run is trained in this process, then packed with `aigc_core.runs.replay.record`.
 
 The twin race trains the Train page's twin (gan-fast and vae-fast on one seed, budget and
-batch size, `aigc_core.twin.twin_configs`) one after the other, as a CPU server does, with
-4x4 snapshot grids so the pair stays a few hundred kB; `aigc_core.replay.record_twin` packs it.
+batch size, `aigc_core.experiments.twin.twin_configs`) one after the other, as a CPU server does, with
+4x4 snapshot grids so the pair stays a few hundred kB; `aigc_core.runs.replay.record_twin` packs it.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ TWIN_NOTE = N_("gan-fast and vae-fast trained for 500 steps each on the same see
 def recordings() -> dict:
     """name -> (TrainingConfig, title, note, broken preset name or None)."""
     from aigc_core.config import TrainingConfig
-    from aigc_core.diagnosis import BROKEN_PRESETS, broken_config
+    from aigc_core.quality.diagnosis import BROKEN_PRESETS, broken_config
 
     planned = {}
     for name, (family, title, note) in HEALTHY.items():
@@ -77,10 +77,10 @@ def default_break_it_steps() -> int:
 
 def record_twin_race() -> None:
     """Train the twin race's two runs one after the other and pack them as one recording."""
-    from aigc_core import replay
-    from aigc_core.runs import RunStore
-    from aigc_core.training import start_run, train_run
-    from aigc_core.twin import twin_configs
+    from aigc_core.runs import replay
+    from aigc_core.runs.store import RunStore
+    from aigc_core.runs.training import start_run, train_run
+    from aigc_core.experiments.twin import twin_configs
 
     started = time.monotonic()
     configs = twin_configs(SEED, "steps", TWIN_STEPS, sample_every=SNAPSHOT_EVERY,
@@ -94,9 +94,9 @@ def record_twin_race() -> None:
 
 
 def main() -> int:
-    from aigc_core import replay
-    from aigc_core.runs import RunStore
-    from aigc_core.training import start_run, train_run
+    from aigc_core.runs import replay
+    from aigc_core.runs.store import RunStore
+    from aigc_core.runs.training import start_run, train_run
 
     planned = recordings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

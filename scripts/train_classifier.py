@@ -39,7 +39,7 @@ def describe_data(dataset: str) -> str:
 
 
 def main() -> int:
-    from aigc_core.classifier import classifier_config_path, classifier_weights_path, save_classifier, train_classifier
+    from aigc_core.quality.classifier import classifier_config_path, classifier_weights_path, save_classifier, train_classifier
     from aigc_core.data import DATASET_NAMES
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -22,9 +22,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 def main() -> int:
     from aigc_core.config import TrainingConfig
-    from aigc_core.registry import VARIANTS
-    from aigc_core.runs import RunStore, write_bytes_atomic
-    from aigc_core.training import load_run_model, start_run, train_run
+    from aigc_core.models.registry import VARIANTS
+    from aigc_core.runs.store import RunStore, write_bytes_atomic
+    from aigc_core.runs.training import load_run_model, start_run, train_run
     from aigc_core.weights import export_weights
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -38,7 +38,7 @@ def main() -> int:
     parser.add_argument("--name", help="name in weights/ (default: the variant name)")
     parser.add_argument("--average-generator", type=float, metavar="DECAY",
                         help="GANs: train with the moving average of the generator's weights at this per-step "
-                             "decay (the run's ema_decay, e.g. 0.999; see aigc_core/averaging.py) and export it")
+                             "decay (the run's ema_decay, e.g. 0.999; see aigc_core/runs/averaging.py) and export it")
     arguments = parser.parse_args()
 
     variant = VARIANTS[arguments.variant]
@@ -48,7 +48,7 @@ def main() -> int:
             parser.error(f"--average-generator averages a GAN's generator; {variant.name} is a {variant.family.upper()}")
         overrides["ema_decay"] = arguments.average_generator
     if arguments.from_run:
-        from aigc_core.runs import Run
+        from aigc_core.runs.store import Run
 
         run = Run(Path(arguments.from_run).resolve())
         status = run.raw_status()
@@ -70,7 +70,7 @@ def main() -> int:
         if status.get("state") != "finished":
             print(f"run ended {status.get('state')}: {status.get('error')}", file=sys.stderr)
             return 1
-    model = load_run_model(run)  # an averaged run's checkpoint holds the average (aigc_core.training)
+    model = load_run_model(run)  # an averaged run's checkpoint holds the average (aigc_core.runs.training)
     averaged = {"generator_average": {"decay": config.ema_decay}} if config.ema_decay and variant.family == "gan" else {}
     import tensorflow as tf
 

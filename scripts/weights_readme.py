@@ -85,7 +85,7 @@ def _equal_time_section(models: list[tuple]) -> list[str]:
 
 def main() -> int:
     sys.path.insert(0, str(WEIGHTS_DIR.parent))
-    from aigc_core.evaluation import class_prior_labels
+    from aigc_core.quality.evaluation import class_prior_labels
 
     prior = [int(count) for count in np.bincount(class_prior_labels(10_000, "mnist"))]
     lines = [
@@ -144,7 +144,7 @@ def main() -> int:
         "reads as that digit, for the worst digit and averaged over the ten. A conditional model draws its",
         f"10,000 labels in the training split's class frequencies ({prior[1]:,} ones, {prior[5]:,} fives: p(y), then an image",
         "of y), as the test set it is compared with has them; drawing 1,000 of each digit would score a",
-        "class-balanced MNIST instead (`aigc_core.evaluation.class_prior_labels`).",
+        "class-balanced MNIST instead (`aigc_core.quality.evaluation.class_prior_labels`).",
         "",
         *METRICS_HEADER,
         *metrics_rows,

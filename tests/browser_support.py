@@ -145,7 +145,7 @@ def _signal_group(pid: int, signal_number: int) -> None:
 
 def request_stop_of_active_runs(runs_dir: Path) -> None:
     """Ask every queued or running run to stop, the way the Stop button does (a STOP file)."""
-    from aigc_core.runs import ACTIVE_STATES, RunStore
+    from aigc_core.runs.store import ACTIVE_STATES, RunStore
 
     if not Path(runs_dir).is_dir():
         return

@@ -68,7 +68,7 @@ def kill_leftover_workers(root: Path) -> list[int]:
 
 @pytest.fixture
 def store(runs_dir):
-    from aigc_core.runs import RunStore
+    from aigc_core.runs.store import RunStore
 
     return RunStore()
 
@@ -109,7 +109,7 @@ def end_workers(store, timeout_s: float = 60.0) -> None:
     import os
     import signal
 
-    from aigc_core.runs import ACTIVE_STATES, process_alive
+    from aigc_core.runs.store import ACTIVE_STATES, process_alive
 
     for run in store.list():
         if run.status().get("state") in ACTIVE_STATES:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aigc_core.animation import GAP, LAST_FRAME_HOLD, snapshot_times, timeline_gif, twin_gif
+from aigc_core.experiments.animation import GAP, LAST_FRAME_HOLD, snapshot_times, timeline_gif, twin_gif
 
 
 def fake_run(store, family, steps, seconds_per_step, num_samples=16):

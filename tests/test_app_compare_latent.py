@@ -15,8 +15,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from aigc_core.config import TrainingConfig
-from aigc_core.runs import RunStore
-from aigc_core.training import start_run, train_run
+from aigc_core.runs.store import RunStore
+from aigc_core.runs.training import start_run, train_run
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 

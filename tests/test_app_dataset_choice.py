@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from aigc_core import data
-from aigc_core.runs import RunStore
-from aigc_core.training import start_run
+from aigc_core.runs.store import RunStore
+from aigc_core.runs.training import start_run
 from conftest import tiny_config
 from test_twin_and_share import isolate_app, open_page
 
@@ -48,7 +48,7 @@ def texts(elements) -> list[str]:
 
 
 def export_tiny(directory, family: str, name: str, **metadata) -> str:
-    from aigc_core.registry import build_model
+    from aigc_core.models.registry import build_model
     from aigc_core.weights import export_weights
 
     model = build_model(family, {"architecture": "fast", "latent_dim": 2})

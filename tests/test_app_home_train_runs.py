@@ -14,7 +14,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from conftest import end_workers
-from aigc_core.runs import PROJECT_ROOT, RunStore
+from aigc_core.runs.store import PROJECT_ROOT, RunStore
 from ui import visitor
 
 APP = str(PROJECT_ROOT / "app.py")
@@ -111,7 +111,7 @@ def test_page_renders_with_its_keyed_widgets(page):
 
 
 def test_home_samples_from_shipped_weights(isolated_app):
-    from aigc_core.registry import get_variant
+    from aigc_core.models.registry import get_variant
     from aigc_core.weights import export_weights
 
     model = get_variant("vae", "fast").build()
@@ -131,7 +131,7 @@ def test_home_samples_from_shipped_weights(isolated_app):
 
 
 def test_train_shows_defaults_from_the_registry_and_switches_family():
-    from aigc_core.registry import get_variant
+    from aigc_core.models.registry import get_variant
 
     app = open_page("pages/train.py")
     gan = get_variant("gan", "fast")
@@ -234,7 +234,7 @@ def test_train_stop_ends_a_longer_run(runs_dir):
 
 def test_runs_refuses_to_delete_an_active_run(runs_dir, monkeypatch):
     from aigc_core.config import TrainingConfig
-    from aigc_core.ownership import visitor as owner_for
+    from aigc_core.runs.ownership import visitor as owner_for
 
     store = RunStore()
     owner = owner_for(one_browser(monkeypatch), store).owner

@@ -6,8 +6,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from aigc_core.diagnosis import BROKEN_PRESETS
-from aigc_core.runs import PROJECT_ROOT, RunStore
+from aigc_core.quality.diagnosis import BROKEN_PRESETS
+from aigc_core.runs.store import PROJECT_ROOT, RunStore
 from ui.train_view import broken_preset_in_form
 
 APP = str(PROJECT_ROOT / "app.py")
@@ -56,7 +56,7 @@ def test_a_vae_breakage_switches_the_model_and_changing_the_model_clears_it():
 def test_a_break_it_run_carries_the_presets_name_its_hidden_momentum_and_budget(store, monkeypatch):
     """Start "learning rate x10": the run gets Adam momentum 0.9 (not in the form), 500 steps, and its plain name
     in the Train caption, the Runs table and the Runs caption."""
-    from aigc_core import worker
+    from aigc_core.runs import worker
 
     launched = []
 

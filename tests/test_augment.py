@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import pytest
 
-from aigc_core.augment import (
+from aigc_core.experiments.augment import (
     FEW_REAL_POOL_END, HELD_OUT_POOL_START, MORE_REAL_ARM, REAL_ARM, ArmResult, AugmentSettings, ClassifierTrainer,
     ExperimentResult, GeneratorArm, compare_arms, conditional_sources, draw_generated, held_out_real_source, judge,
     load_experiment_data, load_generator_arm, run_experiment, select_few_real, validate_settings, verdict_lines,
@@ -160,7 +160,7 @@ def test_settings_are_validated_in_one_place_with_one_line_errors():
 @pytest.fixture
 def weights_dir(tmp_path):
     """An untrained CVAE and an unconditional VAE saved as shipped weights: enough to test the plumbing."""
-    from aigc_core.registry import VARIANTS
+    from aigc_core.models.registry import VARIANTS
     from aigc_core.weights import export_weights
 
     export_weights(VARIANTS["vae-conditional"].build(), "cvae-test", tmp_path, description="untrained")

@@ -6,12 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aigc_core import training
-from aigc_core.averaging import (AVERAGE_PREFIX, RAW_PREFIX, UPDATED_AT_KEY, kept_share, make_generator_average,
+from aigc_core.runs import training
+from aigc_core.runs.averaging import (AVERAGE_PREFIX, RAW_PREFIX, UPDATED_AT_KEY, kept_share, make_generator_average,
                                  warmed_up_decay)
 from aigc_core.data import load_images, scale_pixels
-from aigc_core.registry import VARIANTS
-from aigc_core.training import load_run_model, start_run, train_run
+from aigc_core.models.registry import VARIANTS
+from aigc_core.runs.training import load_run_model, start_run, train_run
 from conftest import tiny_config
 
 

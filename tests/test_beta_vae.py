@@ -14,7 +14,7 @@ from aigc_core.config import OVERRIDE_RULES
 from aigc_core.config import TrainingConfig
 from aigc_core.models import VAE
 from aigc_core.models.vae import COLLAPSED_DIMENSION_NATS, collapsed_dimensions, kl_per_dimension
-from aigc_core.training import KL_IMAGES, kl_history, kl_test_images, load_run_model, start_run, train_run
+from aigc_core.runs.training import KL_IMAGES, kl_history, kl_test_images, load_run_model, start_run, train_run
 from conftest import TINY_TRAINING
 
 
@@ -88,7 +88,7 @@ def open_app(page: str, **query):
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from aigc_core.runs import PROJECT_ROOT
+    from aigc_core.runs.store import PROJECT_ROOT
 
     st.cache_resource.clear()
     st.cache_data.clear()
@@ -118,7 +118,7 @@ def test_train_page_beta_is_a_slider_from_0_to_10_with_an_explanation(monkeypatc
 
 
 def test_latent_page_shows_kl_bars_for_a_chosen_vae(monkeypatch, tmp_path):
-    from aigc_core.registry import get_variant
+    from aigc_core.models.registry import get_variant
     from aigc_core.weights import export_weights
 
     monkeypatch.setenv("AIGC_WEIGHTS_DIR", str(tmp_path))

@@ -18,10 +18,10 @@ import dataclasses
 
 import pytest
 
-from aigc_core import replay
-from aigc_core.ownership import visitor as owner_of
-from aigc_core.run_control import request_pause
-from aigc_core.runs import RunStore, own_process_identity
+from aigc_core.runs import replay
+from aigc_core.runs.ownership import visitor as owner_of
+from aigc_core.runs.run_control import request_pause
+from aigc_core.runs.store import RunStore, own_process_identity
 from browser_support import SCREENSHOTS_DIR, assert_no_exception, keyed, new_tab, open_page, wait_for_app
 
 pytestmark = pytest.mark.browser

@@ -12,8 +12,8 @@ import shutil
 
 import pytest
 
-from aigc_core.runs import RunStore
-from aigc_core.twin import find_twin
+from aigc_core.runs.store import RunStore
+from aigc_core.experiments.twin import find_twin
 from browser_support import SCREENSHOTS_DIR, assert_no_exception, new_tab, open_page
 from test_twin_race import replay_twin_instantly
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from aigc_core.cli import main
-from aigc_core.runs import RunStore, own_process_identity
+from aigc_core.runs.store import RunStore, own_process_identity
 from conftest import PROJECT_ROOT, leftover_temporary_files
 
 RUN_FILES = (
@@ -75,7 +75,7 @@ def test_train_leaves_a_complete_run(trained_run):
 def test_sample_writes_npy_and_png(trained_run, cli_runs_root, tmp_path, capsys):
     from PIL import Image
 
-    from aigc_core.training import load_run_model
+    from aigc_core.runs.training import load_run_model
 
     array_path, grid_path = tmp_path / "samples.npy", tmp_path / "grid.png"
     result = cli("sample", "--run", trained_run.path, "--num", 8, "--out", array_path, runs_root=cli_runs_root)

@@ -16,9 +16,10 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from aigc_core import cli, training, weights
+from aigc_core import cli, weights
+from aigc_core.runs import training
 from aigc_core.config import TrainingConfig, validate
-from aigc_core.runs import RunStore
+from aigc_core.runs.store import RunStore
 from conftest import tiny_config
 
 HOSTILE = [

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 
-from aigc_core.runs import PROJECT_ROOT
+from aigc_core.runs.store import PROJECT_ROOT
 from aigc_core.tensorflow_noise import _notices_filtered
 
 

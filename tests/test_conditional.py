@@ -18,11 +18,11 @@ from streamlit.testing.v1 import AppTest
 
 from aigc_core.config import TrainingConfig
 from aigc_core.data import load_images, make_training_dataset, scale_pixels
-from aigc_core.evaluation import conditional_agreement, evaluate_model, label_agreement
+from aigc_core.quality.evaluation import conditional_agreement, evaluate_model, label_agreement
 from aigc_core.models import ConditionalDCGAN, ConditionalVAE
-from aigc_core.registry import VARIANTS, build_model, get_variant
-from aigc_core.runs import RunStore, read_json
-from aigc_core.training import load_run_model, start_run, train_run
+from aigc_core.models.registry import VARIANTS, build_model, get_variant
+from aigc_core.runs.store import RunStore, read_json
+from aigc_core.runs.training import load_run_model, start_run, train_run
 from conftest import TINY_TRAINING
 from test_cli import run_main
 

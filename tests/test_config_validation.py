@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from aigc_core.config import MAX_BATCH_SIZE, MAX_MINUTES, OVERRIDE_RULES, TrainingConfig, validate
-from aigc_core.registry import presets_for
+from aigc_core.models.registry import presets_for
 
 NAN, INF = float("nan"), float("inf")
 

@@ -23,9 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as strategies
 from streamlit.testing.v1 import AppTest
 
-from aigc_core import housekeeping
+from aigc_core.runs import housekeeping
 from aigc_core.cli import main
-from aigc_core.runs import PROJECT_ROOT, Run, RunStore
+from aigc_core.runs.store import PROJECT_ROOT, Run, RunStore
 from aigc_core.sources import list_sources, resolve_source
 
 APP = str(PROJECT_ROOT / "app.py")

@@ -87,7 +87,7 @@ def test_average_gradients_across_replicas_divides_what_each_optimizer_applies()
     """The mechanism in isolation, on one device: a gradient of 1 reaches Adam as 1/2."""
     import numpy as np
 
-    from aigc_core.registry import get_variant
+    from aigc_core.models.registry import get_variant
 
     model = get_variant("vae", "fast").build(latent_dim=2)
     model.average_gradients_across_replicas(2)
@@ -122,7 +122,7 @@ import keras, numpy as np, tensorflow as tf
 from aigc_core.config import TrainingConfig
 from aigc_core.data import load_images, scale_pixels
 from aigc_core.models.base import ReplicaSeedGenerator
-from aigc_core.training import build_model
+from aigc_core.runs.training import build_model
 
 GLOBAL_BATCH, PER_REPLICA = 64, 32
 images = load_images("mnist", "train", GLOBAL_BATCH).images

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aigc_core import diagnosis
+from aigc_core.quality import diagnosis
 from aigc_core.config import validate
-from aigc_core.diagnosis import BROKEN_PRESETS, broken_config, diagnose
+from aigc_core.quality.diagnosis import BROKEN_PRESETS, broken_config, diagnose
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -196,7 +196,7 @@ def test_a_runs_break_it_name_must_be_a_preset_of_its_family():
 
 # -- real runs ---------------------------------------------------------------------------------
 def train_and_diagnose(config, store):
-    from aigc_core.training import start_run, train_run
+    from aigc_core.runs.training import start_run, train_run
 
     run = start_run(config, store)
     status = train_run(run)
@@ -259,7 +259,7 @@ def test_runs_page_shows_cards_markers_and_the_timeline_gif(store, tmp_path, mon
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from aigc_core.runs import PROJECT_ROOT
+    from aigc_core.runs.store import PROJECT_ROOT
 
     monkeypatch.setenv("AIGC_WEIGHTS_DIR", str(tmp_path))  # no shipped weights: only our run exists
     st.cache_data.clear()
@@ -287,7 +287,7 @@ def test_runs_page_shows_cards_markers_and_the_timeline_gif(store, tmp_path, mon
 def test_chart_markers_carry_the_whole_title_inside_the_chart():
     """A marker's label is the finding's whole title (it was cut to "Posterior collapse: the lat…"),
     wrapped, and it runs away from the chart's nearer edge."""
-    from aigc_core.diagnosis import Finding
+    from aigc_core.quality.diagnosis import Finding
     from ui.charts import loss_figure
     from ui.diagnosis_view import annotate_figure
 
@@ -310,7 +310,7 @@ def test_no_visible_diagnosis_or_narration_text_names_a_setting_by_its_code_name
 
     code_name = re.compile(r"(?<![{\w])[a-z]+(?:_[a-z0-9]+)+(?![\w}])")
     offenders = []
-    for module in ("aigc_core/diagnosis.py", "aigc_core/narration.py"):
+    for module in ("aigc_core/quality/diagnosis.py", "aigc_core/quality/narration.py"):
         for _line, message, _comments, _context in extract_from_file("python", ROOT / module, keywords={"N_": None, "_": None}):
             for text in message if isinstance(message, tuple) else (message,):
                 if text and code_name.search(re.sub(r"\{[^}]*\}", "", text)):

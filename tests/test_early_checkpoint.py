@@ -11,8 +11,8 @@ import sys
 
 from streamlit.testing.v1 import AppTest
 
-from aigc_core.runs import PROJECT_ROOT
-from aigc_core.training import train_run
+from aigc_core.runs.store import PROJECT_ROOT
+from aigc_core.runs.training import train_run
 from conftest import tiny_config
 
 
@@ -37,7 +37,7 @@ def test_a_new_run_checkpoints_at_its_first_logged_step(store):
 
 def test_a_worker_dead_before_any_checkpoint_says_what_was_lost_and_offers_a_fresh_start(store, monkeypatch):
     spawned = []
-    monkeypatch.setattr("aigc_core.worker.spawn_worker", lambda run, *args: spawned.append(run.run_id))
+    monkeypatch.setattr("aigc_core.runs.worker.spawn_worker", lambda run, *args: spawned.append(run.run_id))
     run = store.create(tiny_config().to_dict())
     pid = finished_process_id()
     run.update_status(state="running", pid=pid, step=7)

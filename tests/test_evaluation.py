@@ -11,11 +11,11 @@ import json
 import numpy as np
 import pytest
 
-from aigc_core import classifier as classifier_module
-from aigc_core import evaluation
-from aigc_core.classifier import ClassifierError, build_classifier, load_classifier, save_classifier
+from aigc_core.quality import classifier as classifier_module
+from aigc_core.quality import evaluation
+from aigc_core.quality.classifier import ClassifierError, build_classifier, load_classifier, save_classifier
 from aigc_core.cli import main
-from aigc_core.evaluation import (
+from aigc_core.quality.evaluation import (
     class_coverage,
     class_prior_labels,
     compute_reference_rows,
@@ -51,7 +51,7 @@ def saved_tiny_classifier(tmp_path, tiny_classifier, monkeypatch):
 
 
 def tiny_model(family: str):
-    from aigc_core.registry import build_model
+    from aigc_core.models.registry import build_model
 
     if family == "gan":
         return build_model("gan", {"architecture": "fast", "latent_dim": 8})
@@ -175,7 +175,7 @@ def test_class_prior_labels_follow_the_training_frequencies(num_samples):
 
 
 def test_a_conditional_model_is_scored_on_labels_in_the_training_frequencies(tiny_classifier, monkeypatch):
-    from aigc_core.registry import build_model
+    from aigc_core.models.registry import build_model
 
     model = build_model("gan", {"architecture": "fast", "latent_dim": 8}, "ConditionalDCGAN")
     asked = []
@@ -283,8 +283,8 @@ def test_shipped_classifier_is_accurate_when_present():
 
 def test_cli_evaluate_writes_metrics_into_a_run(tmp_path, saved_tiny_classifier, monkeypatch, capsys):
     from aigc_core.config import TrainingConfig
-    from aigc_core.runs import RunStore
-    from aigc_core.training import start_run, train_run
+    from aigc_core.runs.store import RunStore
+    from aigc_core.runs.training import start_run, train_run
 
     monkeypatch.setenv("AIGC_RUNS_DIR", str(tmp_path / "runs"))
     config = TrainingConfig(model="gan", preset="fast", steps=2, batch_size=32, train_limit=256,

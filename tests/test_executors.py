@@ -9,9 +9,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import tiny_config
-from aigc_core import executors, worker
-from aigc_core.executors.local import LocalExecutor
-from aigc_core.runs import PROJECT_ROOT, RunStore
+from aigc_core.runs import executors, worker
+from aigc_core.runs.executors.local import LocalExecutor
+from aigc_core.runs.store import PROJECT_ROOT, RunStore
 from ui import visitor
 
 
@@ -31,7 +31,7 @@ def test_the_executor_is_local_unless_told_and_a_wrong_name_is_refused_in_one_li
 def test_a_run_is_stopped_through_the_executor_recorded_in_its_status(monkeypatch, runs_dir):
     stopped = []
     monkeypatch.setattr(LocalExecutor, "stop", lambda self, run: stopped.append(run.run_id))
-    monkeypatch.setattr("aigc_core.executors.local.start_worker_process", lambda run, *args: None)
+    monkeypatch.setattr("aigc_core.runs.executors.local.start_worker_process", lambda run, *args: None)
     monkeypatch.setenv("AIGC_EXECUTOR", "local")
     run = worker.launch(tiny_config(), RunStore(runs_dir))
     monkeypatch.setenv("AIGC_EXECUTOR", "no-such-engine")  # the setting changed since: the run keeps its own
@@ -40,7 +40,7 @@ def test_a_run_is_stopped_through_the_executor_recorded_in_its_status(monkeypatc
 
 
 def test_local_launch_records_the_executor_and_reconcile_fails_a_run_whose_worker_died(monkeypatch, runs_dir):
-    monkeypatch.setattr("aigc_core.executors.local.start_worker_process", lambda run, *args: None)
+    monkeypatch.setattr("aigc_core.runs.executors.local.start_worker_process", lambda run, *args: None)
     store = RunStore(runs_dir)
     run = worker.launch(tiny_config(), store)
     status = run.raw_status()

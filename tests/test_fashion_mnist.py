@@ -15,11 +15,12 @@ import tarfile
 import numpy as np
 import pytest
 
-from aigc_core import classifier as classifier_module
-from aigc_core import data, evaluation, quality
-from aigc_core.classifier import ClassifierError, build_classifier, load_classifier, save_classifier
+from aigc_core.quality import classifier as classifier_module
+from aigc_core import data
+from aigc_core.quality import evaluation, live as quality
+from aigc_core.quality.classifier import ClassifierError, build_classifier, load_classifier, save_classifier
 from aigc_core.data import DatasetError, load_images, sha256_of
-from aigc_core.training import start_run, train_run
+from aigc_core.runs.training import start_run, train_run
 from tests.conftest import PROJECT_ROOT, tiny_config
 
 TINY_ARCHITECTURE = {"conv_filters": [4], "feature_units": 8, "dropout": 0.0}
@@ -245,7 +246,7 @@ def test_a_fashion_run_without_its_classifier_is_not_scored_and_says_so(store, t
 
 
 def test_evaluation_of_a_fashion_model_uses_its_classifier_and_reference_rows(fashion_classifier, monkeypatch):
-    from aigc_core.registry import build_model
+    from aigc_core.models.registry import build_model
 
     model = build_model("vae", {"architecture": "fast", "latent_dim": 2})
     metrics = evaluation.evaluate_model(model, num_samples=20, seed=0, dataset="fashion_mnist")

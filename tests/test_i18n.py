@@ -14,7 +14,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from aigc_core.runs import PROJECT_ROOT
+from aigc_core.runs.store import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "app.py")
 TIMEOUT_S = 120
@@ -187,7 +187,7 @@ def test_a_chinese_session_shows_no_english_on_the_translated_pages(page, expect
 
 def _augment_result():
     """An experiment result made by hand with every outcome the verdict words (no classifier trained)."""
-    from aigc_core.augment import AugmentSettings, ArmResult, ExperimentResult
+    from aigc_core.experiments.augment import AugmentSettings, ArmResult, ExperimentResult
 
     seeds = [0, 1, 2]
     rows = [ArmResult(10, "real", "real only", 100, seeds, [0.50, 0.60, 0.70]),
@@ -203,7 +203,7 @@ def _augment_result():
 
 
 def test_the_augment_page_words_the_library_s_results_as_the_library_does_in_english():
-    from aigc_core.augment import ARM_FAMILIES, missing_model_note
+    from aigc_core.experiments.augment import ARM_FAMILIES, missing_model_note
     from ui import augment_view
 
     result = _augment_result()
@@ -217,7 +217,7 @@ def test_the_augment_page_words_the_library_s_results_as_the_library_does_in_eng
 
 
 def test_the_augment_page_s_library_words_are_marked_and_translated(monkeypatch):
-    from aigc_core.augment import ARM_FAMILIES, MORE_REAL_LABEL, REAL_LABEL
+    from aigc_core.experiments.augment import ARM_FAMILIES, MORE_REAL_LABEL, REAL_LABEL
     from ui import augment_view, i18n
 
     library_words = {*ARM_FAMILIES.values(), REAL_LABEL, MORE_REAL_LABEL,
@@ -363,7 +363,7 @@ def _every_kind_of_finding():
     """Synthetic histories that make `diagnose` produce every title it has, ongoing and recovered."""
     import numpy as np
 
-    from aigc_core.diagnosis import diagnose
+    from aigc_core.quality.diagnosis import diagnose
 
     winning, healthy, losing = (0.005, 7.0, 0.998, 0.003), (1.2, 0.8, 0.6, 0.4), (1.4, 0.7, 0.5, 0.55)
     swinging = [(0.3 if index % 2 else 3.0, 1.0, 0.6, 0.4) for index in range(20)]
@@ -434,7 +434,7 @@ def test_a_chinese_session_draws_the_diagnosis_cards_in_chinese():
 
 def test_every_break_it_preset_is_named_and_explained_in_chinese(monkeypatch):
     """Each preset's title and card translate, and the card quotes its finding's Chinese title."""
-    from aigc_core.diagnosis import BROKEN_PRESETS
+    from aigc_core.quality.diagnosis import BROKEN_PRESETS
     from ui import diagnosis_view, i18n
 
     findings = _every_kind_of_finding()
@@ -464,8 +464,8 @@ def _finished_run_with_timeline():
 
     import numpy as np
 
-    from aigc_core.evaluation import REAL_FLOOR, UNTRAINED_CEILING
-    from aigc_core.runs import RunStore
+    from aigc_core.quality.evaluation import REAL_FLOOR, UNTRAINED_CEILING
+    from aigc_core.runs.store import RunStore
 
     run = RunStore().create({"model": "gan", "preset": "fast"})
     run.update_status(state="finished", step=20, elapsed_s=8.0)
@@ -605,7 +605,7 @@ def test_the_steps_field_says_what_a_step_is_for_each_family(monkeypatch, tmp_pa
 
 
 def test_the_train_page_s_library_texts_are_marked():
-    from aigc_core.registry import FAMILIES, get_variant, presets_for
+    from aigc_core.models.registry import FAMILIES, get_variant, presets_for
     from ui.train_view import LIBRARY_TEXTS, PRESET_TITLES
 
     shown = {get_variant(family, preset).description for family in FAMILIES for preset in presets_for(family)}
@@ -627,7 +627,7 @@ def test_a_refused_augmentation_setting_reads_in_chinese(monkeypatch, tmp_path):
 
 
 def test_the_augment_page_s_library_refusals_and_progress_read_in_chinese(monkeypatch):
-    from aigc_core.augment import AugmentSettings
+    from aigc_core.experiments.augment import AugmentSettings
     from aigc_core.messages import Message
     from ui import augment_view, i18n
 
@@ -658,7 +658,7 @@ def _bad_images() -> dict[str, bytes]:
 
 
 def test_every_refused_upload_reads_in_chinese(monkeypatch):
-    from aigc_core import own_digit
+    from aigc_core.experiments import own_digit
     from ui import digit_view, i18n
 
     monkeypatch.setattr(i18n, "current_language", lambda: "zh")
@@ -736,7 +736,7 @@ def test_streamlit_s_own_uploader_words_are_replaced_in_a_chinese_session(monkey
 
 def test_a_reached_cap_is_worded_in_chinese(store, monkeypatch):
     """The per-browser and server caps on queued runs (a refused Start) read in the session's language."""
-    from aigc_core.ownership import Requester, check_queue_caps
+    from aigc_core.runs.ownership import Requester, check_queue_caps
     from ui import i18n
     from ui.train_view import setting_problem_text
 

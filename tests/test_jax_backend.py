@@ -132,7 +132,7 @@ def run_child(out_dir: Path) -> None:
     import keras
 
     from aigc_core.data import load_images, scale_pixels
-    from aigc_core.registry import VARIANTS
+    from aigc_core.models.registry import VARIANTS
 
     results = {"backend": keras.backend.backend()}
     data = load_images("mnist", "train", limit=256)
@@ -272,7 +272,7 @@ def test_wgan_gp_penalty_gradients_agree_across_backends(jax_run):
 
     from aigc_core.data import load_images
     from aigc_core.models.wgan import gradient_penalty
-    from aigc_core.registry import VARIANTS
+    from aigc_core.models.registry import VARIANTS
 
     results, out_dir = jax_run
     model = VARIANTS["gan-wgan-gp"].build(**WGAN_OVERRIDES)
@@ -303,7 +303,7 @@ def test_wgan_gp_penalty_gradients_agree_across_backends(jax_run):
 def test_conditional_weights_trained_under_jax_give_the_same_samples_under_tensorflow(
     jax_run, name, overrides, iterations
 ):
-    from aigc_core.registry import VARIANTS
+    from aigc_core.models.registry import VARIANTS
 
     _, out_dir = jax_run
     model = VARIANTS[name].build(**overrides)
@@ -315,7 +315,7 @@ def test_conditional_weights_trained_under_jax_give_the_same_samples_under_tenso
 
 
 def test_weights_and_samples_agree_across_backends(jax_run):
-    from aigc_core.registry import VARIANTS
+    from aigc_core.models.registry import VARIANTS
 
     _, out_dir = jax_run
     shipped = VARIANTS["gan-fast"].build()

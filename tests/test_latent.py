@@ -1,9 +1,9 @@
-"""Unit tests of aigc_core.latent: interpolation paths, the manifold grid, projections, encoding."""
+"""Unit tests of aigc_core.experiments.latent: interpolation paths, the manifold grid, projections, encoding."""
 
 import numpy as np
 import pytest
 
-from aigc_core import latent
+from aigc_core.experiments import latent
 
 
 @pytest.fixture
@@ -106,14 +106,14 @@ def test_first_index_of_each_label():
 
 @pytest.fixture(scope="module")
 def tiny_vae():
-    from aigc_core.registry import build_model
+    from aigc_core.models.registry import build_model
 
     return build_model("vae", {"latent_dim": 2, "architecture": "fast"})
 
 
 @pytest.fixture(scope="module")
 def tiny_gan():
-    from aigc_core.registry import build_model
+    from aigc_core.models.registry import build_model
 
     return build_model("gan", {"latent_dim": 8, "architecture": "fast"})
 
@@ -140,7 +140,7 @@ def test_manifold_images_and_encoding_of_the_test_set(tiny_vae, tiny_gan):
 
 @pytest.fixture(scope="module")
 def tiny_conditional_models():
-    from aigc_core.registry import build_model
+    from aigc_core.models.registry import build_model
 
     return {"gan": build_model("gan", {"latent_dim": 8, "architecture": "fast"}, "ConditionalDCGAN"),
             "vae": build_model("vae", {"latent_dim": 2, "architecture": "fast"}, "ConditionalVAE")}

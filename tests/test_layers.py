@@ -1,6 +1,6 @@
 """The layers of the house, as contracts: faces go through aigc_core.studio, limits have one home.
 
-`lint-imports` checks the contracts in pyproject.toml (ui/, the CLI, models, quality); pages/ is
+`lint-imports` checks the contracts in pyproject.toml (ui/, the CLI, models, quality, experiments); pages/ is
 not a package (Streamlit runs each page by its path), so its imports are read here with `ast`.
 """
 
@@ -48,10 +48,25 @@ def test_pages_and_the_router_import_only_the_door():
 
 def test_the_import_reader_sees_every_form_of_import(tmp_path):
     script = tmp_path / "page.py"
-    script.write_text("import aigc_core.runs\nfrom aigc_core import worker, studio\nfrom aigc_core.data import x\n"
-                      "def f():\n    from aigc_core.training import y\n")
+    script.write_text("import aigc_core.runs.store\nfrom aigc_core import files, studio\nfrom aigc_core.data import x\n"
+                      "def f():\n    from aigc_core.runs.training import y\n")
     assert [module for _, module in library_imports(script)] == [
-        "aigc_core.runs", "aigc_core.worker", "aigc_core.studio", "aigc_core.data", "aigc_core.training"]
+        "aigc_core.runs.store", "aigc_core.files", "aigc_core.studio", "aigc_core.data", "aigc_core.runs.training"]
+
+
+# The library's top level holds the door, the CLI and the small plain modules every layer shares
+# (config, data, files, limits, messages, ...); everything else lives in models/, runs/, quality/
+# or experiments/. Two more may come; a third means a sub-package was skipped.
+MAX_FLAT_MODULES = 17
+
+
+def test_the_library_stays_grouped_in_sub_packages():
+    flat = sorted(path.name for path in (PROJECT_ROOT / "aigc_core").glob("*.py"))
+    assert len(flat) <= MAX_FLAT_MODULES, (
+        f"expected at most {MAX_FLAT_MODULES} modules directly in aigc_core/, received {len(flat)}: {flat}; "
+        "put a new module in models/, runs/, quality/ or experiments/")
+    packages = {path.parent.name for path in (PROJECT_ROOT / "aigc_core").glob("*/__init__.py")}
+    assert {"models", "runs", "quality", "experiments"} <= packages
 
 
 def is_seed_bound(node: ast.AST) -> bool:

@@ -8,9 +8,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from aigc_core.diagnosis import BROKEN_PRESETS, Finding
-from aigc_core.narration import (END_MOMENTS, FAILURE_MOMENTS, GAN_MOMENTS, VAE_MOMENTS, training_moment)
-from aigc_core.runs import PROJECT_ROOT
+from aigc_core.quality.diagnosis import BROKEN_PRESETS, Finding
+from aigc_core.quality.narration import (END_MOMENTS, FAILURE_MOMENTS, GAN_MOMENTS, VAE_MOMENTS, training_moment)
+from aigc_core.runs.store import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "app.py")
 

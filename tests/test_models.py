@@ -13,7 +13,7 @@ import pytest
 
 from aigc_core.data import load_images, scale_pixels
 from aigc_core.models import DCGAN, VAE
-from aigc_core.registry import FAMILIES, VARIANTS, build_model, get_variant, presets_for
+from aigc_core.models.registry import FAMILIES, VARIANTS, build_model, get_variant, presets_for
 
 TRAINABLE = ["gan-fast", "vae-fast", "vae-large"]
 DOCUMENTED_METRICS = {

@@ -18,7 +18,7 @@ import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from aigc_core import own_digit
+from aigc_core.experiments import own_digit
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -296,7 +296,7 @@ def test_the_vae_section_explains_its_reconstruction_with_the_classifier_s_readi
     def script():
         import streamlit as st
 
-        from aigc_core.own_digit import PreparedDigit
+        from aigc_core.experiments.own_digit import PreparedDigit
         from ui.digit_view import render_vae
 
         render_vae(st.session_state.model, PreparedDigit(st.session_state.image, st.session_state.image, False))

@@ -15,13 +15,13 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from aigc_core.eta import MIN_MEASURED_STEPS, WARMUP_STEPS, StepTimer
-from aigc_core.run_control import (
+from aigc_core.runs.eta import MIN_MEASURED_STEPS, WARMUP_STEPS, StepTimer
+from aigc_core.runs.run_control import (
     DEFAULT_STEP_COUNT, SLOW_MOTION_SNAPSHOTS, RunControl, read_control, request_pause, request_resume, request_steps,
     reset_control, set_speed, slow_motion_snapshot_due,
 )
-from aigc_core.runs import PROJECT_ROOT
-from aigc_core.training import start_run, train_run
+from aigc_core.runs.store import PROJECT_ROOT
+from aigc_core.runs.training import start_run, train_run
 from conftest import tiny_config, wait_for
 
 APP = str(PROJECT_ROOT / "app.py")

@@ -25,7 +25,7 @@ from conftest import tiny_config
 def test_a_mixed_bfloat16_run_trains_computes_in_bfloat16_and_saves_float32(store, model, preset, overrides):
     import keras
 
-    from aigc_core.training import build_model, load_run_model, start_run, train_run
+    from aigc_core.runs.training import build_model, load_run_model, start_run, train_run
 
     config = tiny_config(model=model, preset=preset, overrides=overrides, steps=4, log_every=2, precision="mixed_bfloat16")
     built = build_model(config)

@@ -13,11 +13,11 @@ import math
 import numpy as np
 import pytest
 
-from aigc_core import classifier as classifier_module
-from aigc_core import evaluation, quality
-from aigc_core.classifier import build_classifier, save_classifier
-from aigc_core.quality import QUALITY_KEYS, QUALITY_SAMPLES_VARIABLE, SnapshotScorer
-from aigc_core.training import start_run, train_run
+from aigc_core.quality import classifier as classifier_module
+from aigc_core.quality import evaluation, live as quality
+from aigc_core.quality.classifier import build_classifier, save_classifier
+from aigc_core.quality.live import QUALITY_KEYS, QUALITY_SAMPLES_VARIABLE, SnapshotScorer
+from aigc_core.runs.training import start_run, train_run
 from tests.conftest import PROJECT_ROOT, tiny_config
 
 TINY_ARCHITECTURE = {"conv_filters": [4], "feature_units": 8, "dropout": 0.0}
@@ -79,7 +79,7 @@ def test_a_vae_run_is_scored_too(store, tiny_classifier_path):
 
 
 def test_a_conditional_run_is_scored_on_labels_drawn_as_evaluate_draws_them(store, tiny_classifier_path, monkeypatch):
-    from aigc_core.registry import build_model
+    from aigc_core.models.registry import build_model
 
     model = build_model("gan", {"architecture": "fast", "latent_dim": 8}, "ConditionalDCGAN")
     run = start_run(tiny_config(steps=10), store)

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from conftest import tiny_config, wait_for
-from aigc_core.runs import PROJECT_ROOT
+from aigc_core.runs.store import PROJECT_ROOT
 
 QUEUED_RSS_LIMIT_MB = 200
 

@@ -26,12 +26,12 @@ LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 os.environ.update(LOOPBACK)
 ray = pytest.importorskip("ray")
 
-from aigc_core import executors, worker  # noqa: E402
+from aigc_core.runs import executors, worker  # noqa: E402
 from aigc_core.cli import main  # noqa: E402
-from aigc_core.executors.ray_executor import RayExecutor  # noqa: E402
-from aigc_core.housekeeping import reconcile  # noqa: E402
-from aigc_core.run_control import set_speed  # noqa: E402
-from aigc_core.runs import RunStore  # noqa: E402
+from aigc_core.runs.executors.ray_executor import RayExecutor  # noqa: E402
+from aigc_core.runs.housekeeping import reconcile  # noqa: E402
+from aigc_core.runs.run_control import set_speed  # noqa: E402
+from aigc_core.runs.store import RunStore  # noqa: E402
 
 pytestmark = pytest.mark.ray
 
@@ -200,7 +200,7 @@ def test_a_frozen_worker_is_cancelled_by_force_after_the_grace_period(ray_cluste
     dispatcher (default 30 s) with one that waits 2 s, and removes it again at the end. It runs
     last in the module: the dispatcher owns every task, and none is left running by then.
     """
-    from aigc_core.executors.ray_executor import DISPATCHER_NAME, NAMESPACE
+    from aigc_core.runs.executors.ray_executor import DISPATCHER_NAME, NAMESPACE
 
     def replace_dispatcher():
         ray.kill(RayExecutor(os.environ["AIGC_RAY_ADDRESS"]).dispatcher(), no_restart=True)

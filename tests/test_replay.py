@@ -18,8 +18,8 @@ import pytest
 
 from conftest import FakeClock
 
-from aigc_core import replay
-from aigc_core.runs import PROJECT_ROOT, RunStore
+from aigc_core.runs import replay
+from aigc_core.runs.store import PROJECT_ROOT, RunStore
 from conftest import wait_for
 
 STEPS = (0, 10, 20, 30)
@@ -72,7 +72,7 @@ def test_a_stop_request_ends_a_replay_early(store, tmp_path):
 
 
 def test_pause_and_step_hold_a_replay_like_a_training_run(store, tmp_path):
-    from aigc_core.run_control import request_pause, request_resume, request_steps
+    from aigc_core.runs.run_control import request_pause, request_resume, request_steps
 
     replay.record(make_finished_run(store), "healthy", "t", "n", demo_dir=tmp_path)
     recording = replay.load_recording("healthy", demo_dir=tmp_path)
@@ -113,7 +113,7 @@ def test_a_replay_process_runs_without_tensorflow_and_finishes(store, tmp_path):
     wait_for(lambda: run.raw_status().get("state") == "finished", 60,
              message=lambda: (run.path / "worker.log").read_text())
     assert len(run.metrics()) == len(STEPS) - 1
-    probe = subprocess.run([sys.executable, "-c", "import sys, aigc_core.replay; print('tensorflow' in sys.modules)"],
+    probe = subprocess.run([sys.executable, "-c", "import sys, aigc_core.runs.replay; print('tensorflow' in sys.modules)"],
                            cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
     assert probe.stdout.strip() == "False"
 
@@ -148,7 +148,7 @@ def test_a_recorded_twin_replays_both_members_as_they_were(store, tmp_path):
 
 
 def test_a_twin_replay_makes_a_twin_whose_two_processes_finish(store, tmp_path):
-    from aigc_core.twin import find_twins
+    from aigc_core.experiments.twin import find_twins
 
     replay.record_twin(make_finished_run(store), make_finished_run(store, model="vae"), "race", "t", "n",
                        seed=3, budget_kind="steps", budget_value=30, demo_dir=tmp_path)
@@ -192,7 +192,7 @@ def test_the_shipped_pack_is_small_and_covers_the_lesson():
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_each_shipped_recording_shows_what_its_title_promises(name):
-    from aigc_core.diagnosis import BROKEN_PRESETS, diagnose
+    from aigc_core.quality.diagnosis import BROKEN_PRESETS, diagnose
 
     recording = replay.load_recording(name)
     broken = recording.broken

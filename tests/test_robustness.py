@@ -20,12 +20,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aigc_core import files, housekeeping, runs, training, worker
-from aigc_core.executors import local as local_executor
+from aigc_core import files
+from aigc_core.runs import housekeeping, store as runs, training, worker
+from aigc_core.runs.executors import local as local_executor
 from aigc_core.cli import main
 from aigc_core.limits import MAX_SEED, validate_sample_output, validate_sampling
-from aigc_core.runs import RunStore, own_process_identity
-from aigc_core.training import load_checkpoint, load_run_model, start_run, train_run
+from aigc_core.runs.store import RunStore, own_process_identity
+from aigc_core.runs.training import load_checkpoint, load_run_model, start_run, train_run
 from conftest import PROJECT_ROOT, leftover_temporary_files, tiny_config, wait_for
 
 NO_SPACE = "No space left on device"
@@ -236,7 +237,7 @@ def test_runs_folder_not_writable_refuses_to_start_in_one_line(store, monkeypatc
 def fail_writes(monkeypatch, should_fail):
     """Make the atomic writer raise ENOSPC for the paths (and calls) `should_fail(path, count)` picks.
 
-    Both references are patched: runs.py's (status, checkpoint.json) and training.py's own
+    Both references are patched: runs/store.py's (status, checkpoint.json) and runs/training.py's own
     (optimizer state, snapshots).
     """
     real = runs.write_bytes_atomic

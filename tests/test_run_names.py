@@ -11,13 +11,13 @@ import pytest
 import streamlit as st
 from hypothesis import given, settings, strategies
 
-from aigc_core import ownership, worker
+from aigc_core.runs import ownership, worker
 from aigc_core.cli import main
-from aigc_core.ownership import OPERATOR, NotOwner
-from aigc_core.run_names import (
+from aigc_core.runs.ownership import OPERATOR, NotOwner
+from aigc_core.runs.run_names import (
     NAME_FILE, NAME_MAX_CHARS, NOTE_MAX_CHARS, clean_name, clean_note, read_run_name, rename_run, run_name_text,
 )
-from aigc_core.runs import PROJECT_ROOT
+from aigc_core.runs.store import PROJECT_ROOT
 from aigc_core.sources import list_sources, resolve_source
 from aigc_core.weights import WEIGHTS_DIR
 from conftest import tiny_config
@@ -45,7 +45,7 @@ def test_a_generated_name_is_worded_in_the_sessions_language(store):
 
 
 def test_twin_halves_are_named_as_a_twin_race_and_a_resumed_run_keeps_its_name(store, monkeypatch):
-    from aigc_core.twin import launch_twin
+    from aigc_core.experiments.twin import launch_twin
 
     monkeypatch.setattr(worker, "spawn_worker", lambda *arguments, **keywords: None)
     monkeypatch.setattr(worker, "prepare_new_run", lambda store: None)

@@ -16,10 +16,10 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from aigc_core import evaluate_process
-from aigc_core.evaluate_process import EVALUATION_FILE, EVALUATION_LOG, evaluation_progress, start_evaluation
-from aigc_core.evaluation import REAL_FLOOR, UNTRAINED_CEILING
-from aigc_core.runs import PROJECT_ROOT, RunStore
+from aigc_core.runs import evaluate_process
+from aigc_core.runs.evaluate_process import EVALUATION_FILE, EVALUATION_LOG, evaluation_progress, start_evaluation
+from aigc_core.quality.evaluation import REAL_FLOOR, UNTRAINED_CEILING
+from aigc_core.runs.store import PROJECT_ROOT, RunStore
 
 APP = str(PROJECT_ROOT / "app.py")
 TIMEOUT_S = 120
@@ -108,9 +108,9 @@ def test_runs_hides_evaluate_from_a_visitor_who_does_not_own_the_run(store):
 
 
 def test_deleting_half_of_a_twin_says_the_race_goes_with_it(store, monkeypatch):
-    from aigc_core.twin import launch_twin
+    from aigc_core.experiments.twin import launch_twin
 
-    monkeypatch.setattr("aigc_core.worker.spawn_worker", lambda run, *args: None)
+    monkeypatch.setattr("aigc_core.runs.worker.spawn_worker", lambda run, *args: None)
     gan, vae = launch_twin(0, "steps", 10, store, train_limit=256, num_snapshot_samples=16)
     for run in (gan, vae):
         run.update_status(state="finished")

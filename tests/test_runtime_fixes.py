@@ -6,7 +6,7 @@ import keras
 import streamlit
 from streamlit.testing.v1 import AppTest
 
-from aigc_core.runs import PROJECT_ROOT
+from aigc_core.runs.store import PROJECT_ROOT
 
 
 def test_reruns_of_the_app_leave_the_keras_session_alone(monkeypatch, tmp_path):

@@ -15,9 +15,9 @@ import textwrap
 
 import pytest
 
-from aigc_core import worker
-from aigc_core.runs import FINAL_STATES, PROJECT_ROOT, RunStore
-from aigc_core.training import load_run_model
+from aigc_core.runs import worker
+from aigc_core.runs.store import FINAL_STATES, PROJECT_ROOT, RunStore
+from aigc_core.runs.training import load_run_model
 from conftest import end_workers, tiny_config, wait_for
 from test_training_runs import assert_steps_are_a_clean_series, metric_steps, worker_log
 
@@ -60,7 +60,7 @@ def test_killing_the_server_that_launched_a_run_does_not_stop_the_run(store, lau
     script = textwrap.dedent(
         f"""
         import sys, time
-        from aigc_core import worker
+        from aigc_core.runs import worker
         from aigc_core.config import TrainingConfig
         run = worker.launch(TrainingConfig.from_dict({config.to_dict()!r}))
         print(run.run_id, flush=True)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from aigc_core import config, studio, training, twin, worker
+from aigc_core import config, studio
+from aigc_core.runs import training, worker
+from aigc_core.experiments import twin
 from tests.conftest import tiny_config
 
 
@@ -79,7 +81,7 @@ def test_a_twin_validates_each_of_its_two_configs_once(spawned, validations):
 
 def test_the_doors_light_copies_match_the_modules_that_import_keras():
     """The door names these without importing the model registry; they must not drift apart."""
-    from aigc_core import registry
+    from aigc_core.models import registry
 
     assert studio.TWIN_AXES == twin.AXES and studio.TWIN_FILE == twin.TWIN_FILE
     assert studio.FAMILIES == registry.FAMILIES and studio.KL_FILENAME == training.KL_FILENAME

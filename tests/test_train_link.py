@@ -7,8 +7,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from aigc_core.config import TrainingConfig
-from aigc_core.diagnosis import BROKEN_PRESETS
-from aigc_core.runs import PROJECT_ROOT, RunStore
+from aigc_core.quality.diagnosis import BROKEN_PRESETS
+from aigc_core.runs.store import PROJECT_ROOT, RunStore
 from conftest import end_workers, wait_for
 
 APP = str(PROJECT_ROOT / "app.py")

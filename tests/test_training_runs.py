@@ -18,10 +18,10 @@ import time
 import numpy as np
 import pytest
 
-from aigc_core import worker
+from aigc_core.runs import worker
 from aigc_core.models import VAE
-from aigc_core.runs import FINAL_STATES, RunStore, validate_run_id, write_bytes_atomic, write_json_atomic
-from aigc_core.training import load_run_model, start_run, train_run
+from aigc_core.runs.store import FINAL_STATES, RunStore, validate_run_id, write_bytes_atomic, write_json_atomic
+from aigc_core.runs.training import load_run_model, start_run, train_run
 from conftest import leftover_temporary_files, tiny_config, wait_for
 
 RUN_FILES = (

@@ -14,10 +14,10 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from aigc_core import twin as twin_module
+from aigc_core.experiments import twin as twin_module
 from conftest import end_workers
-from aigc_core.runs import PROJECT_ROOT, RunStore
-from aigc_core.twin import (DEFAULT_BATCH_SIZE, TWIN_FILE, find_twin, find_twins, launch_twin, snapshot_at,
+from aigc_core.runs.store import PROJECT_ROOT, RunStore
+from aigc_core.experiments.twin import (DEFAULT_BATCH_SIZE, TWIN_FILE, find_twin, find_twins, launch_twin, snapshot_at,
                             timed_snapshots, twin_configs, twin_moments)
 
 APP = str(PROJECT_ROOT / "app.py")
@@ -36,7 +36,7 @@ def isolate_app(tmp_path, monkeypatch, runs_dir):
     weights_dir.mkdir()
     monkeypatch.setenv("AIGC_WEIGHTS_DIR", str(weights_dir))
     spawned = []
-    monkeypatch.setattr("aigc_core.worker.spawn_worker", lambda run, *args: spawned.append(run.run_id))
+    monkeypatch.setattr("aigc_core.runs.worker.spawn_worker", lambda run, *args: spawned.append(run.run_id))
     st.cache_resource.clear()
     st.cache_data.clear()
     yield {"weights": weights_dir, "spawned": spawned}
@@ -77,7 +77,7 @@ def open_page(page: str, query: dict | None = None, **state) -> AppTest:
 
 def export_tiny_models(directory) -> list[str]:
     """Two untrained shipped models (a GAN and a VAE): sources for Compare and Latent."""
-    from aigc_core.registry import build_model
+    from aigc_core.models.registry import build_model
     from aigc_core.weights import export_weights
 
     keys = []
@@ -309,7 +309,7 @@ def test_compare_s_timeline_step_travels_in_the_link(store, isolated):
 
 def test_latent_walk_and_digits_travel_in_the_link(isolated, monkeypatch):
     """A conditional GAN's two walks: what moves, the digit (and the second digit) come back from the link."""
-    from aigc_core.registry import build_model
+    from aigc_core.models.registry import build_model
     from aigc_core.weights import export_weights
 
     model = build_model("gan", {"latent_dim": 8}, model_class="ConditionalDCGAN")

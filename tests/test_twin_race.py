@@ -12,9 +12,9 @@ import pytest
 
 from conftest import FakeClock
 
-from aigc_core import replay
-from aigc_core.runs import ACTIVE_STATES, RunStore
-from aigc_core.twin import find_twins, race_verdict, write_twin_record
+from aigc_core.runs import replay
+from aigc_core.runs.store import ACTIVE_STATES, RunStore
+from aigc_core.experiments.twin import find_twins, race_verdict, write_twin_record
 from conftest import wait_for
 from test_twin_and_share import isolate_app, make_twin, open_page
 from ui.twin_race_view import parse_moment

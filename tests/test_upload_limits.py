@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aigc_core import own_digit
+from aigc_core.experiments import own_digit
 
 
 def png_chunk(kind: bytes, body: bytes) -> bytes:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as strategies
 from streamlit.testing.v1 import AppTest
 
-from aigc_core.runs import PROJECT_ROOT, RunStore
+from aigc_core.runs.store import PROJECT_ROOT, RunStore
 from test_twin_and_share import export_tiny_models
 from ui import share
 
@@ -65,7 +65,7 @@ def pages(tiny_weights, monkeypatch, runs_dir):
     """Tiny models, one finished run with a snapshot, no workers; yields (gan key, vae key, run id)."""
     folder, (gan_key, vae_key) = tiny_weights
     monkeypatch.setenv("AIGC_WEIGHTS_DIR", str(folder))
-    monkeypatch.setattr("aigc_core.worker.spawn_worker", lambda run, *args: None)
+    monkeypatch.setattr("aigc_core.runs.worker.spawn_worker", lambda run, *args: None)
     run = RunStore().create({"model": "gan", "preset": "fast"})
     np.save(run.samples_dir / "step_0000000.npy", np.zeros((16, 28, 28), dtype=np.float32))
     run.update_status(state="finished")

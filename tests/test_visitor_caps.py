@@ -17,10 +17,11 @@ import pytest
 import streamlit
 from streamlit.testing.v1 import AppTest
 
-from aigc_core import files, housekeeping, ownership, runs, worker
+from aigc_core import files
+from aigc_core.runs import housekeeping, ownership, store as runs, worker
 from aigc_core.cli import main
-from aigc_core.ownership import OPERATOR, NotOwner, Requester
-from aigc_core.runs import RunStore, own_process_identity
+from aigc_core.runs.ownership import OPERATOR, NotOwner, Requester
+from aigc_core.runs.store import RunStore, own_process_identity
 from conftest import PROJECT_ROOT, tiny_config
 from ui import visitor as ui_visitor
 
@@ -133,7 +134,7 @@ def test_the_visitor_cap_counts_the_run_store_and_spares_others_and_the_operator
     worker.launch(tiny_config(), store, bob)
     worker.launch(tiny_config(), store)  # the operator (CLI) is not capped
     with pytest.raises(ValueError, match="this starts 2 runs"):
-        from aigc_core.twin import launch_twin
+        from aigc_core.experiments.twin import launch_twin
 
         launch_twin(1, "steps", 5, store, requester=bob, train_limit=256)
 

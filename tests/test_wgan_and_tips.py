@@ -16,11 +16,11 @@ import pytest
 
 from aigc_core.config import TrainingConfig, override_rules, validate
 from aigc_core.data import load_images, scale_pixels
-from aigc_core.diagnosis import diagnose
+from aigc_core.quality.diagnosis import diagnose
 from aigc_core.models import DCGAN, WGANGP
 from aigc_core.models.dcgan import discriminator_loss
 from aigc_core.models.wgan import build_critic, critic_loss, gradient_penalty, penalty_from_gradients
-from aigc_core.registry import MODEL_CLASSES, VARIANTS, build_model, get_variant, presets_for
+from aigc_core.models.registry import MODEL_CLASSES, VARIANTS, build_model, get_variant, presets_for
 from conftest import TINY_TRAINING, end_workers
 from test_app_home_train_runs import widget_keys
 
@@ -161,7 +161,7 @@ def test_weights_round_trip_through_the_weights_module(digits, tmp_path):
 
 
 def test_a_wgan_run_trains_logs_its_estimate_and_reloads(store, monkeypatch, tmp_path):
-    from aigc_core.training import load_run_model, start_run, train_run
+    from aigc_core.runs.training import load_run_model, start_run, train_run
 
     config = TrainingConfig(model="gan", preset="wgan-gp", steps=4, log_every=1, sample_every=2, seed=0,
                             **TINY_TRAINING)
@@ -340,7 +340,7 @@ def open_train(run_id: str | None = None):
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from aigc_core.runs import PROJECT_ROOT
+    from aigc_core.runs.store import PROJECT_ROOT
 
     st.cache_resource.clear()
     st.cache_data.clear()

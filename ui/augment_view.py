@@ -11,7 +11,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from aigc_core.augment import (
+from aigc_core.experiments.augment import (
     ARM_FAMILIES, GENERATED_RANGE, MIN_EFFECT_POINTS, SEEDS_RANGE, TRAIN_STEPS_RANGE, AugmentSettings,
     Comparison, ExperimentResult, conditional_sources, load_generator_arm, run_experiment, validate_settings,
 )
@@ -32,7 +32,7 @@ RESULT_KEY = "augment_result"
 VERDICT_WIDTH_PX = 200
 # Okabe-Ito colours, as the other charts: one per arm, in the order arms are added.
 ARM_COLOURS = {"real": "#999999", "more_real": "#009E73", "gan": "#0072B2", "vae": "#E69F00"}
-# The fixed words of aigc_core.augment that the page shows (arm families and labels, a comparison's
+# The fixed words of aigc_core.experiments.augment that the page shows (arm families and labels, a comparison's
 # outcome): the library stays free of Streamlit, so they are marked here and translated where shown.
 LIBRARY_TEXTS = (N_("conditional GAN"), N_("CVAE"), N_("real only"), N_("+ more real data (reference)"),
                  N_("helped"), N_("hurt"), N_("negligible"), N_("no significant difference"), N_("one seed"))
@@ -67,7 +67,7 @@ def source_choice(family: str) -> str:
 
 
 def missing_model_text(family: str) -> str:
-    """`aigc_core.augment.missing_model_note` in the session's language (the same words in English)."""
+    """`aigc_core.experiments.augment.missing_model_note` in the session's language (the same words in English)."""
     return _("No {model} is available (no shipped conditional weights and no run of one), so its arm was not run. "
              "Train one on the Train page or with `python -m aigc_core train`.").format(model=_(ARM_FAMILIES[family]))
 
@@ -202,7 +202,7 @@ def accuracy_figure(result: ExperimentResult) -> go.Figure:
 
 
 def phrase(comparison: Comparison) -> str:
-    """One arm's outcome at one size, as `aigc_core.augment` words it, in the session's language."""
+    """One arm's outcome at one size, as `aigc_core.experiments.augment` words it, in the session's language."""
     points, size = round(comparison.mean_points, 1) + 0.0, comparison.per_class  # + 0.0: never "-0.0"
     if comparison.outcome == "helped":
         return _("helped by {points:.1f} points at {size} per class").format(points=points, size=size)

@@ -11,7 +11,7 @@ import base64
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from aigc_core.diagnosis import is_critic_history
+from aigc_core.quality.diagnosis import is_critic_history
 from aigc_core.images import make_grid, png_bytes
 from ui.i18n import N_, _
 from ui.share import figure_scale

@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 from aigc_core import studio
-from aigc_core.diagnosis import diagnose
+from aigc_core.quality.diagnosis import diagnose
 from aigc_core.studio import Source, training_facts
 from ui.cache import load_model
 from ui.charts import image_grid_png, loss_figure, projector_fonts

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from aigc_core import augment
+from aigc_core.experiments import augment
 from aigc_core.studio import DEFAULT_SAMPLES_PER_DIGIT, Source, conditional_agreement
 from ui.cache import load_model, weights_directory
 from ui.charts import image_grid_png
@@ -50,7 +50,7 @@ def _agreement(key: str, version: float, seed: int, samples_per_digit: int) -> d
 
 
 def agreement(key: str, seed: int, samples_per_digit: int = DEFAULT_SAMPLES_PER_DIGIT) -> dict:
-    """`aigc_core.evaluation.conditional_agreement` of a source, cached."""
+    """`aigc_core.quality.evaluation.conditional_agreement` of a source, cached."""
     with st.spinner(_("Asking the classifier which digits these are…")):  # shown only past half a second
         return _agreement(key, source_version(key), int(seed), int(samples_per_digit))
 

@@ -1,6 +1,6 @@
 """Diagnosis on screen: one card per finding, and a marker on the loss chart where it starts.
 
-The findings come from `aigc_core.diagnosis.diagnose`; this module only draws them, in the
+The findings come from `aigc_core.quality.diagnosis.diagnose`; this module only draws them, in the
 session's language: a finding carries its English templates (marked with `N_` in aigc_core) and
 their numbers apart, so each template is translated here and then filled.
 """
@@ -13,7 +13,7 @@ import textwrap
 import plotly.graph_objects as go
 import streamlit as st
 
-from aigc_core.diagnosis import BROKEN_PRESETS, RECOVERED_TITLE, Finding, diagnose
+from aigc_core.quality.diagnosis import BROKEN_PRESETS, RECOVERED_TITLE, Finding, diagnose
 from ui.charts import small_font_size
 from ui.i18n import DEFAULT_LANGUAGE, N_, _, current_language
 

@@ -3,7 +3,7 @@
 The canvas is a small Streamlit custom component (components v2: inline HTML/JS, no build step,
 nothing fetched from the network): 280x280 pixels, white strokes on black like MNIST, a Clear
 button; it hands Python the drawing as a PNG data URL when a stroke ends. All image work is in
-`aigc_core.own_digit`; this module only draws, keeps the two digit slots in Session State, and
+`aigc_core.experiments.own_digit`; this module only draws, keeps the two digit slots in Session State, and
 remembers GAN inversions (seconds each) so a rerun caused by another widget does not repeat them.
 """
 
@@ -15,9 +15,9 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from aigc_core.augment import is_conditional_source
-from aigc_core import own_digit
-from aigc_core.own_digit import Inversion, PreparedDigit
+from aigc_core.experiments.augment import is_conditional_source
+from aigc_core.experiments import own_digit
+from aigc_core.experiments.own_digit import Inversion, PreparedDigit
 from aigc_core.images import png_bytes
 from ui import latent_view, sources_view, share
 from ui.cache import load_model, model_sources
@@ -33,7 +33,7 @@ STEP_CHOICES = (100, 200, 400)
 PROGRESS_EVERY = 10
 MARK_COLOURS = {"your digit": "#111111", "digit A": "#D55E00", "digit B": "#0072B2"}
 INPUT_LABELS = {"Draw": N_("Draw"), "Upload": N_("Upload")}
-# This module's own one-line error; aigc_core.own_digit's carry their template (`MessageError`),
+# This module's own one-line error; aigc_core.experiments.own_digit's carry their template (`MessageError`),
 # marked there and translated by `error_text`.
 LIBRARY_MESSAGES = (
     N_("upload a PNG or JPEG image of one digit"),

@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from aigc_core import latent
+from aigc_core.experiments import latent
 from aigc_core import studio
 from aigc_core.studio import CLASS_NAMES, DatasetError
 from ui.cache import load_model
@@ -200,7 +200,7 @@ def network_text(name: str) -> str:
 
 
 def axes_text(axes: str) -> str:
-    """`aigc_core.latent`'s description of a scatter's axes, in the session's language."""
+    """`aigc_core.experiments.latent`'s description of a scatter's axes, in the session's language."""
     if axes == "z1 (1-D latent)":
         return _("z1 (1-D latent)")
     match = re.fullmatch(r"first two principal components \((?P<share>\d+%) of the variance\)", axes)

@@ -4,7 +4,7 @@ A lesson is a list of steps; each opens a page with given settings and says, in 
 plain sentences, what to show and what to look at. The step number lives in the URL
 (`?lesson=N`), so a reload, a new tab or a shared link lands on the same step, and in Session
 State, so the page links of the sidebar (which drop the URL's parameters) do not end the lesson.
-The narration beside a live chart is chosen by `aigc_core.narration.training_moment` from the
+The narration beside a live chart is chosen by `aigc_core.quality.narration.training_moment` from the
 run's own files; its texts are here, translated like every visible string.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from aigc_core.narration import training_moment
+from aigc_core.quality.narration import training_moment
 from ui.i18n import N_, _
 
 LESSON_KEY = "lesson_step"
@@ -96,7 +96,7 @@ LESSON_STEPS: tuple[LessonStep, ...] = (
                "pages/home.py"),
 )
 
-# What the narration panel says at each moment of a run (keys from aigc_core.narration).
+# What the narration panel says at each moment of a run (keys from aigc_core.quality.narration).
 NARRATION = {
     "queued": N_("The run waits for a free training slot; it starts by itself."),
     "paused": N_("Paused: the model waits in memory. Talk about the picture, then press Step to train a few "

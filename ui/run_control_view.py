@@ -1,6 +1,6 @@
 """Pause, Step, Resume and the speed of a training run, on the Train page's live view.
 
-Each control writes the run's control.json (`aigc_core.run_control`) in its click callback, so
+Each control writes the run's control.json (`aigc_core.runs.run_control`) in its click callback, so
 the view drawn right after the click already shows the new request; what is shown comes from
 the run's files, so a reload or another tab shows the same paused run.
 """
@@ -17,7 +17,7 @@ from ui.i18n import N_, _
 from ui.visitor import may_control_run
 
 
-# aigc_core.run_control's speed titles, marked for translation (shown through `_()`).
+# aigc_core.runs.run_control's speed titles, marked for translation (shown through `_()`).
 SPEED_TEXTS = (N_("Full speed"), N_("Slow motion (5 steps a second)"), N_("Very slow (1 step a second)"))
 
 

@@ -7,7 +7,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from aigc_core.animation import timeline_gif
+from aigc_core.experiments.animation import timeline_gif
 from aigc_core import studio
 from aigc_core.studio import ACTIVE_STATES, EVALUATION_TYPICAL_SECONDS as TYPICAL_SECONDS, Run, evaluation_progress, \
     start_evaluation

@@ -31,7 +31,7 @@ EVALUATION_ROWS = (
 REFERENCE_COLUMNS = {REAL_FLOOR: N_("real data (best possible)"),
                      UNTRAINED_CEILING: N_("untrained generator (worst case)")}
 FAMILY_NAMES = {"gan": "GAN", "vae": "VAE"}
-# A run's state as `aigc_core.runs` writes it, marked here to be shown in the session's language.
+# A run's state as `aigc_core.runs.store` writes it, marked here to be shown in the session's language.
 RUN_STATES = {"queued": N_("queued"), "running": N_("running"), "paused": N_("paused"), "finished": N_("finished"),
               "stopped": N_("stopped"), "failed": N_("failed"), "interrupted": N_("interrupted")}
 RUN_LABEL = re.compile(r"run (?P<run_id>\S+) \((?P<state>\w+)\)(?P<rest>.*)")
@@ -57,7 +57,7 @@ def source_text(source: Source) -> str:
     kind, identifier = source.key.split(":", 1)
     if kind == "weights":
         return _("{model} · shipped: {name}").format(model=name, name=identifier)
-    if source.run_name is not None:  # named by aigc_core.run_names; what follows "name (state)" is kept
+    if source.run_name is not None:  # named by aigc_core.runs.run_names; what follows "name (state)" is kept
         rest = source.label[len(f"{source.run_name.text()} ({source.run_state})"):]
         return _("{model} · {name} ({state})").format(
             model=name, name=source.run_name.text(_), state=state_text(source.run_state)) + rest

@@ -3,7 +3,7 @@
 A lesson step (or a shared link) opens Train with `?model=gan|vae`, `?preset=...` or
 `?broken=<break-it preset>`, and a shared link also with every other field changed from its
 default (`?steps=`, `?g_learning_rate=`, ...): the form is filled once per link, before it is
-drawn, and is the user's again afterwards; each change is written back into the link. The demo pack (`aigc_core.replay`) replays a recorded run through the
+drawn, and is the user's again afterwards; each change is written back into the link. The demo pack (`aigc_core.runs.replay`) replays a recorded run through the
 same live view, for a slow laptop or a class with no time to train.
 """
 
@@ -16,7 +16,7 @@ import streamlit as st
 
 from aigc_core import studio
 from aigc_core.config import MAX_BATCH_SIZE, MAX_MINUTES, MAX_STEPS, TrainingConfig, override_rules
-from aigc_core.diagnosis import BROKEN_PRESETS
+from aigc_core.quality.diagnosis import BROKEN_PRESETS
 from aigc_core.studio import DATASET_NAMES, FAMILIES, MAX_SEED, PRECISIONS, Run, presets_for
 from ui.i18n import N_, _
 from ui.share import parse_int, publish_all, url_value

@@ -18,7 +18,7 @@ from aigc_core import studio
 from aigc_core.config import (
     MAX_MINUTES, OVERRIDE_RULES, SettingError, TrainingConfig, constructor_parameters, override_rules,
 )
-from aigc_core.diagnosis import BROKEN_PRESETS, diagnose, is_critic_history
+from aigc_core.quality.diagnosis import BROKEN_PRESETS, diagnose, is_critic_history
 from aigc_core.studio import (
     ACTIVE_STATES, DATASET_NAMES, DATASET_TITLES, FAMILIES, FETCH_COMMANDS, MAX_SEED, PRECISIONS,
     QUALITY_SAMPLES_VARIABLE, Run, check_config, dataset_source, get_variant, kl_history, presets_for, resume,
@@ -498,7 +498,7 @@ def _progress_text(status: dict, config: dict) -> str:
     if is_paused(status):
         parts.append(_("paused"))
     elif status.get("state") == "running" and (total or config.get("minutes")):
-        # The worker leaves eta_s empty until it has timed a few steps (aigc_core.eta).
+        # The worker leaves eta_s empty until it has timed a few steps (aigc_core.runs.eta).
         parts.append(_("ETA estimating…") if status.get("eta_s") is None
                      else _("ETA {duration}").format(duration=format_duration(status["eta_s"])))
     return "  ·  ".join(parts)

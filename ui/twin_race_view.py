@@ -17,7 +17,7 @@ import streamlit as st
 from typing import TYPE_CHECKING
 
 from aigc_core import studio
-from aigc_core.animation import twin_gif
+from aigc_core.experiments.animation import twin_gif
 from aigc_core.studio import ACTIVE_STATES, REPLAY_SPEEDS, TWIN_AXES as AXES, Run, find_twin, find_twins, \
     race_verdict, read_twin, snapshot_at, timed_snapshots, twin_moments
 

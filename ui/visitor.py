@@ -4,7 +4,7 @@ Session State dies with a reload, so it cannot hold what a browser may do. The i
 from the `_streamlit_xsrf` cookie the server sets once per browser (its token part: the
 cookie's mask changes from page load to page load, its token does not); without that cookie
 (XSRF protection off, or AppTest) it falls back to a random id for this session. Only a
-salted hash of it ever leaves this module (`aigc_core.ownership`).
+salted hash of it ever leaves this module (`aigc_core.runs.ownership`).
 
 An operator opens any page once with `?admin=<$AIGC_ADMIN_TOKEN>`: that session may then
 stop, resume and delete every run. The token is taken out of the URL at once, so that no
@@ -115,7 +115,7 @@ def failure_text(error: Exception) -> str:
 
 def os_error_text(error: OSError) -> str:
     """A failed write to the runs folder in one line: a read-only folder or a full disk in the session's
-    language, any other file-system error as `aigc_core.ownership.write_failure` words it."""
+    language, any other file-system error as `aigc_core.runs.ownership.write_failure` words it."""
     if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return _("the runs folder is read-only")
     if error.errno == errno.ENOSPC:

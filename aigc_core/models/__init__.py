@@ -1,4 +1,8 @@
-"""Model families: one module each, sharing `GenerativeModel`."""
+"""Model families: one module each, sharing `GenerativeModel`, and the registry of their variants.
+
+Never imports runs, quality or the service door (`aigc_core.studio`): a model knows nothing of
+where it is trained or how it is judged. `registry` is not imported here (it imports this package).
+"""
 
 from aigc_core.models.base import GenerativeModel
 from aigc_core.models.conditional import ConditionalDCGAN, ConditionalVAE

@@ -88,7 +88,7 @@ class GenerativeModel(keras.Model):
 
         Cycling through the classes keeps a grid of 64 samples evenly spread over the digits,
         so pages written for unconditional models still work. Evaluation draws its own labels,
-        in the training frequencies (`aigc_core.evaluation.class_prior_labels`).
+        in the training frequencies (`aigc_core.quality.evaluation.class_prior_labels`).
         """
         if not self.num_classes:
             raise ValueError(f"{type(self).__name__} is not conditional: it has no labels to draw")

@@ -16,7 +16,7 @@ import secrets
 import time
 from pathlib import Path
 
-from aigc_core.runs import Run, read_json, write_json_atomic
+from aigc_core.runs.store import Run, read_json, write_json_atomic
 
 CONTROL_FILENAME = "control.json"
 MODES = ("run", "pause", "step")

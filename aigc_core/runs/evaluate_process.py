@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 
-from aigc_core.runs import PROJECT_ROOT, Run, read_json, write_json_atomic
+from aigc_core.runs.store import PROJECT_ROOT, Run, read_json, write_json_atomic
 
 EVALUATION_FILE = "evaluation.json"
 EVALUATION_LOG = "evaluate.log"

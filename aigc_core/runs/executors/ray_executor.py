@@ -27,8 +27,8 @@ from pathlib import Path
 
 import ray
 
-from aigc_core.executors.base import Capacity, Executor, this_host
-from aigc_core.runs import ACTIVE_STATES, PROJECT_ROOT, Run, RunStore
+from aigc_core.runs.executors.base import Capacity, Executor, this_host
+from aigc_core.runs.store import ACTIVE_STATES, PROJECT_ROOT, Run, RunStore
 
 ADDRESS_VARIABLE = "AIGC_RAY_ADDRESS"
 NAMESPACE = "aigc-studio"
@@ -105,8 +105,8 @@ def train_on_ray(run_path: str, target_step: int | None, extra_minutes: float | 
         if extra_steps <= 0:  # died after its last checkpoint at the target: nothing left to train
             return run.update_status(state="finished", error=None, eta_s=None)["state"]
     from aigc_core.devices import configure_logical_cpus, enable_gpu_memory_growth
-    from aigc_core.executors.local import bound_threads
-    from aigc_core.training import quiet_tensorflow, train_run
+    from aigc_core.runs.executors.local import bound_threads
+    from aigc_core.runs.training import quiet_tensorflow, train_run
 
     quiet_tensorflow()
     configure_logical_cpus()

@@ -7,7 +7,7 @@ naming the twin and both run ids: the pair can be found again from either run, a
 one run leaves no dangling index elsewhere.
 
 The timeline helpers put both runs on one clock: elapsed seconds (read off the metric rows,
-as `aigc_core.animation` does for the twin GIF) or images seen (step x batch size).
+as `aigc_core.experiments.animation` does for the twin GIF) or images seen (step x batch size).
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from aigc_core.animation import latest_at, snapshot_times
+from aigc_core.experiments.animation import latest_at, snapshot_times
 from aigc_core.config import TrainingConfig, validate
-from aigc_core.ownership import OPERATOR, Requester, check_queue_caps
-from aigc_core.registry import get_variant
-from aigc_core.runs import Run, RunStore, read_json, validate_run_id, write_json_atomic
-from aigc_core.run_names import write_generated_name
+from aigc_core.runs.ownership import OPERATOR, Requester, check_queue_caps
+from aigc_core.models.registry import get_variant
+from aigc_core.runs.store import Run, RunStore, read_json, validate_run_id, write_json_atomic
+from aigc_core.runs.run_names import write_generated_name
 
 TWIN_FILE = "twin.json"
 TWIN_PRESETS = (("gan", "fast"), ("vae", "fast"))
@@ -105,7 +105,7 @@ def launch_twin(seed: int, budget_kind: str, budget_value: float, store: RunStor
             runs (nothing is launched then).
         OSError: the runs folder cannot be written; the GAN run is stopped if the VAE fails.
     """
-    from aigc_core.worker import launch  # imports the training stack: only when launching
+    from aigc_core.runs.worker import launch  # imports the training stack: only when launching
 
     store = store or RunStore()
     gan_config, vae_config = twin_configs(seed, budget_kind, budget_value, batch_size, **config_fields)

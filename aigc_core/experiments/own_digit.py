@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from aigc_core import latent as latent_paths
+from aigc_core.experiments import latent as latent_paths
 from aigc_core.limits import MAX_SEED, whole_number
 from aigc_core.messages import MessageError, N_
 
@@ -435,7 +435,7 @@ def read_digits(images, classifier=None) -> list[tuple[int, float]]:
     Raises:
         ClassifierError: when the shipped classifier is missing (a ValueError).
     """
-    from aigc_core.evaluation import classifier_features_and_probabilities, default_classifier
+    from aigc_core.quality.evaluation import classifier_features_and_probabilities, default_classifier
 
     classifier = classifier if classifier is not None else default_classifier()
     _features, probabilities = classifier_features_and_probabilities(np.asarray(images, np.float32), classifier)

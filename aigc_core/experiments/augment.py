@@ -539,7 +539,7 @@ ARM_FAMILIES = {"gan": "conditional GAN", "vae": "CVAE"}
 
 def is_conditional_class(model_class_name: str | None) -> bool:
     """Whether a registered model class draws a chosen digit (it declares `num_classes`)."""
-    from aigc_core.registry import MODEL_CLASSES
+    from aigc_core.models.registry import MODEL_CLASSES
 
     model_class = MODEL_CLASSES.get(model_class_name or "")
     return bool(getattr(model_class, "num_classes", None))

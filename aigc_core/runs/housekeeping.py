@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from aigc_core.limits import keep_runs, max_runs_mb, min_free_mb
-from aigc_core.runs import FINAL_STATES, Run, RunStore, worker_gone
+from aigc_core.runs.store import FINAL_STATES, Run, RunStore, worker_gone
 
 MEGABYTE = 1024 * 1024
 
@@ -52,7 +52,7 @@ def prune_runs(store: RunStore | None = None, keep: int | None = None, max_mb: f
 
     Only runs in a final state are candidates; active runs count towards the size but are
     never deleted, so a folder full of active runs stays over the size cap. Neither is a
-    damaged run (see `aigc_core.run_files`): its files are the evidence of what went wrong.
+    damaged run (see `aigc_core.runs.run_files`): its files are the evidence of what went wrong.
     """
     store = store or RunStore()
     keep = keep_runs() if keep is None else keep
@@ -137,7 +137,7 @@ def _reconcile_ray_runs(store: RunStore) -> None:
     if not any(status.get("executor") == "ray" and status.get("state") in ("queued", "running")
                for status in (run.raw_status() for run in store.list())):
         return
-    from aigc_core.executors import make_executor
+    from aigc_core.runs.executors import make_executor
 
     try:
         make_executor("ray").reconcile(store)

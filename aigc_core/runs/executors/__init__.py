@@ -2,7 +2,7 @@
 
     AIGC_EXECUTOR=local | ray
 
-`select_executor()` is the one place the choice is read. `aigc_core.worker` launches, resumes
+`select_executor()` is the one place the choice is read. `aigc_core.runs.worker` launches, resumes
 and stops through it, so the CLI, the pages and the service door all follow the setting. A run
 records the executor that placed it in its status, and `executor_for(run)` uses that one, so a
 run queued on Ray is still stopped through Ray after the app was switched back to local.
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import os
 
-from aigc_core.executors.base import Capacity, Executor
-from aigc_core.runs import Run
+from aigc_core.runs.executors.base import Capacity, Executor
+from aigc_core.runs.store import Run
 
 EXECUTOR_VARIABLE = "AIGC_EXECUTOR"
 EXECUTOR_NAMES = ("local", "ray")
@@ -29,12 +29,12 @@ def make_executor(name: str) -> Executor:
     if name not in _executors:
         if name == "ray":
             try:
-                from aigc_core.executors.ray_executor import RayExecutor
+                from aigc_core.runs.executors.ray_executor import RayExecutor
             except ImportError:
                 raise ValueError("AIGC_EXECUTOR=ray needs Ray: pip install -r requirements-cluster.txt") from None
             _executors[name] = RayExecutor()
         else:
-            from aigc_core.executors.local import LocalExecutor
+            from aigc_core.runs.executors.local import LocalExecutor
 
             _executors[name] = LocalExecutor()
     return _executors[name]

@@ -18,9 +18,9 @@ import sys
 import threading
 import time
 
-from aigc_core.executors.base import Capacity, Executor, this_host
+from aigc_core.runs.executors.base import Capacity, Executor, this_host
 from aigc_core.limits import max_concurrent_runs
-from aigc_core.runs import PROJECT_ROOT, Run, RunStore, own_process_identity
+from aigc_core.runs.store import PROJECT_ROOT, Run, RunStore, own_process_identity
 
 QUEUE_POLL_S = 0.5
 # Workers run at a lower scheduling priority: the web server (nice 0) gets the CPU whenever
@@ -113,7 +113,7 @@ def worker_main(run_path: str, extra_steps: int | None = None, extra_minutes: fl
     try:
         # Only now the training stack: a worker waiting in the queue stays a small process.
         from aigc_core.devices import configure_logical_cpus, enable_gpu_memory_growth
-        from aigc_core.training import quiet_tensorflow, train_run
+        from aigc_core.runs.training import quiet_tensorflow, train_run
 
         quiet_tensorflow()
         configure_logical_cpus()  # $AIGC_LOGICAL_CPUS, before TensorFlow's runtime starts

@@ -3,7 +3,7 @@
 A GAN's losses say little about how good its images are; FID and the Inception Score of
 its samples do. While a run trains, each snapshot step draws one fixed latent batch
 (1,000 samples, the same batch every time so the points are comparable), measures
-it like `aigc_core.evaluation` does and appends one row to `quality.jsonl`:
+it like `aigc_core.quality.evaluation` does and appends one row to `quality.jsonl`:
 
     step, elapsed_s, fid, inception_score, min_class_share, max_class_share,
     confident_share, num_samples, seconds_spent
@@ -22,7 +22,7 @@ the generator around every `SnapshotScorer.score` call.
 
 `$AIGC_QUALITY_SAMPLES` (read when a run starts) sets the sample count; 0 switches scoring
 off. A run on Fashion-MNIST is scored by the Fashion-MNIST classifier against that test set
-(`aigc_core.classifier.classifier_weights_path`). Without the classifier file of the run's
+(`aigc_core.quality.classifier.classifier_weights_path`). Without the classifier file of the run's
 dataset nothing is scored and the worker log says so once.
 """
 
@@ -38,13 +38,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from aigc_core import classifier as classifier_module
-from aigc_core import evaluation
+from aigc_core.quality import classifier as classifier_module
+from aigc_core.quality import evaluation
 from aigc_core.data import DatasetError
 from aigc_core.files import write_bytes_atomic
 
 if TYPE_CHECKING:  # the scorer writes through the Run it is given; the run store is not imported
-    from aigc_core.runs import Run
+    from aigc_core.runs.store import Run
 
 QUALITY_SAMPLES_VARIABLE = "AIGC_QUALITY_SAMPLES"
 DEFAULT_QUALITY_SAMPLES = 1000

@@ -76,7 +76,7 @@ def training_moment(family: str, state: str | None, rows, quality_rows=(), findi
         state: the run's state from status.json ("queued", "running", "finished", ...).
         rows: logged metrics rows, oldest first.
         quality_rows: scored snapshots, oldest first (may be empty: scoring is optional).
-        findings: the diagnosis of the run (`aigc_core.diagnosis.Finding`s).
+        findings: the diagnosis of the run (`aigc_core.quality.diagnosis.Finding`s).
         total_steps: the run's step budget, when it has one (a timed run has none).
         paused: the run is paused (lesson mode tells the class what Step does).
     """

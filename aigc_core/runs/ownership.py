@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aigc_core.files import directory_lock
-from aigc_core.housekeeping import describe_os_error
+from aigc_core.runs.housekeeping import describe_os_error
 from aigc_core.limits import max_concurrent_runs, max_queued, max_queued_per_session
 from aigc_core.messages import MessageError, N_
-from aigc_core.runs import ACTIVE_STATES, Run, RunStore
+from aigc_core.runs.store import ACTIVE_STATES, Run, RunStore
 
 SALT_FILE = ".owner-salt"
 QUEUE_LOCK_DIR = ".queue-lock"
@@ -117,7 +117,7 @@ def stop_run(run: Run, requester: Requester) -> None:
         NotOwner: another browser's run.
         OSError: the STOP file cannot be written (a read-only runs folder).
     """
-    from aigc_core.executors import executor_for  # the engine that placed the run: a Ray run is cancelled if queued
+    from aigc_core.runs.executors import executor_for  # the engine that placed the run: a Ray run is cancelled if queued
 
     check_control(run, requester, "stop")
     executor_for(run).stop(run)

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from aigc_core.messages import N_
-from aigc_core.ownership import Requester, check_control
-from aigc_core.run_files import (
+from aigc_core.runs.ownership import Requester, check_control
+from aigc_core.runs.run_files import (
     MODEL_FAMILIES, NAME_MAX_CHARS, NOTE_MAX_CHARS, RUN_NAME, DamagedRunFile, read_json_object,
 )
-from aigc_core.runs import RUN_ID_PATTERN, Run, RunStore, write_json_atomic
+from aigc_core.runs.store import RUN_ID_PATTERN, Run, RunStore, write_json_atomic
 
 NAME_FILE = RUN_NAME.file_name
 # What a series is called; `{model}` is GAN or VAE, `{preset}` the preset's translated word.

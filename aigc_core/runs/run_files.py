@@ -24,7 +24,7 @@ import numpy as np
 
 from aigc_core.data import DATASET_NAMES
 
-# The model families (aigc_core.registry.FAMILIES, which imports Keras): pages pick charts by it.
+# The model families (aigc_core.models.registry.FAMILIES, which imports Keras): pages pick charts by it.
 MODEL_FAMILIES = ("gan", "vae")
 RUN_STATES = ("queued", "running", "finished", "stopped", "failed", "interrupted")
 DAMAGED = "damaged"
@@ -156,7 +156,7 @@ MODEL_CONFIG = JsonObjectSchema("model_config.json", {
     "family": (f"one of {list(MODEL_FAMILIES)}", lambda value: value in MODEL_FAMILIES), "model_class": TEXT, "config": ("an object", lambda value: isinstance(value, dict)),
 }, required=("family",))
 
-# A run's name and note (aigc_core.run_names): a damaged name file falls back to a generated name,
+# A run's name and note (aigc_core.runs.run_names): a damaged name file falls back to a generated name,
 # so it is not among OBJECT_FILES and never makes a run "damaged".
 NAME_MAX_CHARS = 60
 NOTE_MAX_CHARS = 500

@@ -1,7 +1,7 @@
 """Launch, resume and stop runs through the configured executor; the app never trains itself.
 
 `launch()` validates, admits and creates the run directory (queued), then hands it to the
-executor `$AIGC_EXECUTOR` names (`aigc_core.executors`): by default a worker process on this
+executor `$AIGC_EXECUTOR` names (`aigc_core.runs.executors`): by default a worker process on this
 machine queued by flock slots (`executors/local.py`), or a task on a Ray cluster
 (`executors/ray_executor.py`). Both return at once; the run's status shows its progress.
 """
@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from aigc_core.executors import executor_for, select_executor
-from aigc_core.housekeeping import check_disk_space, prepare_new_run
+from aigc_core.runs.executors import executor_for, select_executor
+from aigc_core.runs.housekeeping import check_disk_space, prepare_new_run
 from aigc_core.limits import validate_extra_budget
-from aigc_core.ownership import OPERATOR, Requester, admission, check_control
-from aigc_core.runs import Run, RunStore
+from aigc_core.runs.ownership import OPERATOR, Requester, admission, check_control
+from aigc_core.runs.store import Run, RunStore
 
 if TYPE_CHECKING:
     from aigc_core.config import TrainingConfig
@@ -43,7 +43,7 @@ def launch(config: TrainingConfig, store: RunStore | None = None, requester: Req
     """Create the run directory (queued) and start its worker; returns immediately.
 
     The config is validated once, by the caller: `aigc_core.studio.launch` (the faces' door) or
-    `aigc_core.twin.twin_configs`; it is not checked again here.
+    `aigc_core.experiments.twin.twin_configs`; it is not checked again here.
 
     Args:
         requester: who starts it; a visitor is held to the per-browser and server-wide caps and

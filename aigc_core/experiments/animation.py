@@ -71,7 +71,7 @@ def timeline_gif(run, scale: int = 3, frame_ms: int = 300) -> bytes:
     """The run's snapshots, oldest first, as a looping GIF with the step written on each frame.
 
     Args:
-        run: a `aigc_core.runs.Run`.
+        run: a `aigc_core.runs.store.Run`.
         scale: pixel enlargement (nearest neighbour, 1-8).
         frame_ms: how long each frame shows; the last one stays `LAST_FRAME_HOLD` times longer.
 

@@ -13,7 +13,7 @@ process that never imports TensorFlow. The Train page's live view, the diagnosis
 mode's narration then see exactly what they saw during the real run. A replay has no
 weights: it is shown, not sampled, and it cannot be resumed.
 
-A twin race (a GAN and a VAE on one seed and budget, `aigc_core.twin`) is recorded in
+A twin race (a GAN and a VAE on one seed and budget, `aigc_core.experiments.twin`) is recorded in
 `demo/twins/` as one pair of files holding both members; replaying it creates two runs that
 form a twin, each filled by its own replay process on its own recorded clock, so the Twin race
 page shows them racing as the real pair did.
@@ -36,14 +36,14 @@ from pathlib import Path
 import numpy as np
 
 from aigc_core.images import make_grid, png_bytes
-from aigc_core.run_control import RunControl
-from aigc_core.runs import PROJECT_ROOT, Run, RunStore, append_json_lines, own_process_identity, write_bytes_atomic
+from aigc_core.runs.run_control import RunControl
+from aigc_core.runs.store import PROJECT_ROOT, Run, RunStore, append_json_lines, own_process_identity, write_bytes_atomic
 
 DEMO_DIR = PROJECT_ROOT / "demo"
 TWIN_SUBDIR = "twins"  # twin recordings live apart, so the single-run list never offers half a twin
 TWIN_MEMBERS = ("gan", "vae")
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
-KL_FILENAME = "kl.jsonl"  # the name aigc_core.training writes a VAE's per-dimension KL under
+KL_FILENAME = "kl.jsonl"  # the name aigc_core.runs.training writes a VAE's per-dimension KL under
 # A replay writes its status at most this often (the live view polls every second).
 STATUS_INTERVAL_S = 0.25
 POLL_S = 0.1
@@ -197,7 +197,7 @@ def load_twin_recording(name: str, demo_dir: Path = DEMO_DIR) -> TwinRecording:
 
 
 def _spawn_replay(run: Run, arguments: list[str]) -> None:
-    command = [sys.executable, "-m", "aigc_core.replay", "--run", str(run.path), *arguments]
+    command = [sys.executable, "-m", "aigc_core.runs.replay", "--run", str(run.path), *arguments]
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
     with open(run.path / "worker.log", "ab") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -215,7 +215,7 @@ def start_twin_replay(name: str, speed: float = 1.0, store: RunStore | None = No
     Raises:
         ValueError: an unknown twin recording or a speed not in SPEEDS.
     """
-    from aigc_core.twin import write_twin_record  # the twin module is the one writer of twin.json
+    from aigc_core.experiments.twin import write_twin_record  # the twin module is the one writer of twin.json
 
     if speed not in SPEEDS:
         raise ValueError(f"Expected a replay speed in {list(SPEEDS)}. Received: speed={speed!r}")
@@ -323,8 +323,8 @@ def replay_into(run: Run, recording: Recording, speed: float, sleep=time.sleep, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m aigc_core.replay --run DIR (--name NAME | --twin NAME --member gan|vae) --speed S`."""
-    parser = argparse.ArgumentParser(prog="python -m aigc_core.replay")
+    """`python -m aigc_core.runs.replay --run DIR (--name NAME | --twin NAME --member gan|vae) --speed S`."""
+    parser = argparse.ArgumentParser(prog="python -m aigc_core.runs.replay")
     parser.add_argument("--run", required=True)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--name")

@@ -1,6 +1,6 @@
 """What every executor does for a run: start it, stop it, say where it stands and what it can run.
 
-An executor is the engine under `aigc_core.worker.launch` / `resume` and the stop path: the app,
+An executor is the engine under `aigc_core.runs.worker.launch` / `resume` and the stop path: the app,
 the CLI and the service door never start a process or a Ray task themselves. A run's directory
 stays the one source of truth (status.json, STOP, control.json), so any process on any host can
 read a run, and an executor only adds how the training is placed and queued.
@@ -12,8 +12,8 @@ import socket
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from aigc_core.run_control import request_pause, request_resume, request_steps
-from aigc_core.runs import ACTIVE_STATES, Run, RunStore
+from aigc_core.runs.run_control import request_pause, request_resume, request_steps
+from aigc_core.runs.store import ACTIVE_STATES, Run, RunStore
 
 
 @dataclass(frozen=True)

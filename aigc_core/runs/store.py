@@ -3,7 +3,7 @@
     runs/<run_id>/
         config.json          TrainingConfig: rebuilds the model and repeats the run
         status.json          state, pid, progress, error
-        name.json            the run's name and note (aigc_core.run_names)
+        name.json            the run's name and note (aigc_core.runs.run_names)
         metrics.jsonl        one JSON line per logged step
         quality.jsonl        one JSON line per scored snapshot (FID, IS, class coverage)
         samples/step_XXXXXXX.{png,npy}   grids from one fixed latent batch
@@ -11,10 +11,10 @@
         optimizer.npz        optimizer state, so that resume continues the same descent
         checkpoint.json      the step, epoch and elapsed time the checkpoint belongs to
         STOP                 present when a stop was requested
-        control.json         pause, step N, speed: read between steps (aigc_core.run_control)
+        control.json         pause, step N, speed: read between steps (aigc_core.runs.run_control)
 
 The UI only reads these files; it never reaches into a training process. Every file is read
-through its check in `aigc_core.run_files`: a damaged one makes the run "damaged" (one line
+through its check in `aigc_core.runs.run_files`: a damaged one makes the run "damaged" (one line
 naming the file and what is wrong), never a crash, and links in the runs folder are not followed.
 """
 
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from aigc_core.files import PROJECT_ROOT, append_json_lines, read_json, write_bytes_atomic, write_json_atomic
-from aigc_core.run_files import (
+from aigc_core.runs.run_files import (
     CHECKPOINT, CONFIG, DAMAGED, MODEL_CONFIG, OBJECT_FILES, STATUS, DamagedRunFile, read_json_lines,
     read_json_object, read_snapshot,
 )
@@ -226,7 +226,7 @@ class Run:
         append_json_lines(self.metrics_path, rows)
 
     def append_quality(self, rows: list[dict]) -> None:
-        """Append scored-snapshot rows to quality.jsonl (see `aigc_core.quality`)."""
+        """Append scored-snapshot rows to quality.jsonl (see `aigc_core.quality.live`)."""
         append_json_lines(self.quality_path, rows)
 
     def metrics(self) -> list[dict]:
@@ -353,7 +353,7 @@ class RunStore:
                 {"state": "queued", "pid": None, "step": 0, "created_at": now, "updated_at": now,
                  **({"owner": owner} if owner else {})},
             )
-            from aigc_core.run_names import write_generated_name  # it reads the store: imported late, no cycle
+            from aigc_core.runs.run_names import write_generated_name  # it reads the store: imported late, no cycle
 
             write_generated_name(run, self, config)
         except OSError as error:

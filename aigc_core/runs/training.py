@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from aigc_core.config import TrainingConfig, validate
-from aigc_core.eta import StepTimer
+from aigc_core.runs.eta import StepTimer
 from aigc_core.images import make_grid, png_bytes
-from aigc_core.quality import make_snapshot_scorer
-from aigc_core.run_control import RunControl, reset_control
-from aigc_core.runs import Run, RunStore, append_json_lines, own_process_identity, write_bytes_atomic, write_json_atomic
+from aigc_core.quality.live import make_snapshot_scorer
+from aigc_core.runs.run_control import RunControl, reset_control
+from aigc_core.runs.store import Run, RunStore, append_json_lines, own_process_identity, write_bytes_atomic, write_json_atomic
 
 # A loss this large means the run has diverged; continuing only wastes the audience's time.
 EXPLODED_LOSS = 1e6
@@ -44,7 +44,7 @@ def quiet_tensorflow() -> None:
 
 
 def shown_weights(model, average=None):
-    """A block in which a GAN's generator holds its moving average (`aigc_core.averaging`), if kept.
+    """A block in which a GAN's generator holds its moving average (`aigc_core.runs.averaging`), if kept.
 
     Everything a run shows or keeps (snapshots, quality rows, the checkpoint's weights) is drawn
     inside it; training itself continues from the raw weights.
@@ -91,7 +91,7 @@ def load_checkpoint(model, run: Run, average=None) -> dict:
     The raw generator weights, when the checkpoint kept them apart from the average in its
     weights file, go back into the generator; a checkpoint without an average starts one.
     """
-    from aigc_core.averaging import restore_raw_generator
+    from aigc_core.runs.averaging import restore_raw_generator
 
     model.load_weights(run.weights_path)
     optimizer_path = run.path / "optimizer.npz"
@@ -177,8 +177,8 @@ def make_recorder(model, run: Run, config: TrainingConfig, *, start_step: int, t
                   progress=None, scorer=None, average=None):
     """The run's Keras callback; built in a function so importing this module does not import Keras.
 
-    `scorer` (an `aigc_core.quality.SnapshotScorer`, optional) scores every snapshot; `average`
-    (an `aigc_core.averaging` callback, optional) is what snapshots, scores and checkpoints show.
+    `scorer` (an `aigc_core.quality.live.SnapshotScorer`, optional) scores every snapshot; `average`
+    (an `aigc_core.runs.averaging` callback, optional) is what snapshots, scores and checkpoints show.
     """
     import keras
 
@@ -334,7 +334,7 @@ def build_model(config: TrainingConfig, strategy=None):
     each batch; the optimizers then average the replicas' gradients, as one device would.
     """
     from aigc_core.devices import dtype_policy, strategy_scope
-    from aigc_core.registry import get_variant
+    from aigc_core.models.registry import get_variant
 
     with strategy_scope(strategy), dtype_policy(config.precision):
         model = get_variant(config.model, config.preset).build(**config.overrides)
@@ -347,7 +347,7 @@ def make_average(config: TrainingConfig, model, start_step: int):
     """The generator's moving average for this run (`config.ema_decay`), or None: off, or not a GAN."""
     if not config.ema_decay or getattr(model, "generator", None) is None:
         return None
-    from aigc_core.averaging import make_generator_average
+    from aigc_core.runs.averaging import make_generator_average
 
     return make_generator_average(config.ema_decay, start_step=start_step)
 

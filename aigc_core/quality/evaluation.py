@@ -1,7 +1,7 @@
 """Metrics shared by the CLI and the UI: FID, the classifier Inception Score, class coverage.
 
 Every number is measured through the project's own classifier of the model's dataset
-(`aigc_core.classifier`: one for MNIST, one for Fashion-MNIST), so numbers are comparable
+(`aigc_core.quality.classifier`: one for MNIST, one for Fashion-MNIST), so numbers are comparable
 with each other and with the two reference rows computed the same way on that dataset,
 never with FIDs published for Inception-v3, nor across datasets:
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aigc_core import classifier as classifier_module
+from aigc_core.quality import classifier as classifier_module
 from aigc_core.data import DATASET_NAMES, DATASET_TITLES
 from aigc_core.files import PROJECT_ROOT, read_json, write_json_atomic
 
@@ -100,7 +100,7 @@ def classifier_features_and_probabilities(images, classifier=None, batch_size: i
 
     Args:
         images: (N, 28, 28) float in [0, 1] (a trailing channel axis is accepted).
-        classifier: a network from `aigc_core.classifier.build_classifier`; the shipped one by default.
+        classifier: a network from `aigc_core.quality.classifier.build_classifier`; the shipped one by default.
 
     Returns:
         (features (N, F) float64, probabilities (N, 10) float64).
@@ -450,7 +450,7 @@ def compute_reference_rows(num_samples: int = DEFAULT_NUM_SAMPLES, seed: int = R
     import keras
 
     from aigc_core.data import load_images
-    from aigc_core.registry import VARIANTS, build_model
+    from aigc_core.models.registry import VARIANTS, build_model
 
     num_samples = check_num_samples(num_samples)
     classifier = classifier if classifier is not None else default_classifier(dataset=dataset)
