@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from browser_support import (VIEWPORT, assert_no_exception, choose_radio, chromium_browser, image_bytes, keyed,
-    new_context, new_tab, open_page, screenshot, serve_app, set_number, wait_for_app)
+from browser_support import (assert_no_exception, choose_radio, image_bytes, keyed,
+    new_context, new_tab, open_page, screenshot, set_number, wait_for_app)
 
 pytestmark = pytest.mark.browser
 

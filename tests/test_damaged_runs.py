@@ -11,9 +11,7 @@ from __future__ import annotations
 import io
 import json
 import secrets
-import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aigc_core.quality import diagnosis
 from aigc_core.config import validate
 from aigc_core.quality.diagnosis import BROKEN_PRESETS, broken_config, diagnose
 

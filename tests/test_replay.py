@@ -8,10 +8,8 @@ when asked. The shipped pack itself is checked at the end: small, loadable, and 
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest

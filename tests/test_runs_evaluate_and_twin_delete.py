@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 from aigc_core.runs import evaluate_process
 from aigc_core.runs.evaluate_process import EVALUATION_FILE, EVALUATION_LOG, evaluation_progress, start_evaluation
 from aigc_core.quality.evaluation import REAL_FLOOR, UNTRAINED_CEILING
-from aigc_core.runs.store import PROJECT_ROOT, RunStore
+from aigc_core.runs.store import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "app.py")
 TIMEOUT_S = 120

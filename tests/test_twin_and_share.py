@@ -14,7 +14,6 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from aigc_core.experiments import twin as twin_module
 from conftest import end_workers
 from aigc_core.runs.store import PROJECT_ROOT, RunStore
 from aigc_core.experiments.twin import (DEFAULT_BATCH_SIZE, TWIN_FILE, find_twin, find_twins, launch_twin, snapshot_at,

@@ -7,7 +7,6 @@ that only moves when slept.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from conftest import FakeClock
