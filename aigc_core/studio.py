@@ -32,7 +32,7 @@ from aigc_core.limits import (
 from aigc_core.runs.ownership import OPERATOR, NotOwner, Requester
 from aigc_core.quality.live import QUALITY_SAMPLES_VARIABLE, scoring_unavailable_reason
 from aigc_core.runs.replay import KL_FILENAME
-from aigc_core.runs.run_files import MODEL_FAMILIES as FAMILIES
+from aigc_core.runs.run_files import MODEL_FAMILIES as FAMILIES, NAME_MAX_CHARS, NOTE_MAX_CHARS  # the faces read these limits here
 from aigc_core.runs.store import ACTIVE_STATES, FINAL_STATES, Run, RunStore
 from aigc_core.sources import Source
 
