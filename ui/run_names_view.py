@@ -11,7 +11,7 @@ import re
 
 import streamlit as st
 
-from aigc_core.studio import NAME_MAX_CHARS, NOTE_MAX_CHARS, NotOwner, Run, read_run_name, rename_run
+from aigc_core.studio import NAME_MAX_CHARS, NOTE_MAX_CHARS, NotOwner, Run, get_run, read_run_name, rename_run
 from ui.i18n import _
 from ui.visitor import failure_text, requester
 
@@ -33,11 +33,11 @@ def run_title(run: Run) -> str:
     return plain(run_name(run))
 
 
-def _save(run_path: str, name_key: str, note_key: str, message_key: str) -> None:
+def _save(run_id: str, name_key: str, note_key: str, message_key: str) -> None:
     """Form callback: runs before the page, so the title and table already show the new name; the
     outcome goes to `message_key` in Session State for the page to show."""
-    run = Run(run_path)
     try:
+        run = get_run(run_id)  # the id, not a folder path: the page holds no file paths
         rename_run(run, requester(), st.session_state.get(name_key, ""), st.session_state.get(note_key, ""))
     except NotOwner:
         st.session_state[message_key] = ("error", _("Only the browser that started this run can rename it."))
@@ -62,4 +62,4 @@ def render_name_form(run: Run, message_key: str) -> None:
             st.text_area(_("Note"), value=named.note, max_chars=NOTE_MAX_CHARS, key=note_key, height=90,
                          placeholder=_("What you tried, what you saw…"))
             st.form_submit_button(_("Save"), key=f"runs_name_save_{run.run_id}", icon=":material/save:", on_click=_save,
-                                  args=(str(run.path), name_key, note_key, message_key))
+                                  args=(run.run_id, name_key, note_key, message_key))
