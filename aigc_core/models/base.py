@@ -153,7 +153,7 @@ class GenerativeModel(keras.Model):
         """`decode_latent`, compiled into a TensorFlow graph from this model's second `generate` on.
 
         Eager Keras runs each layer from Python; the graph runs the same ops without that
-        overhead (gan-paper's `sample(64)` ~35% faster, gan-fast's several times: bench/README.md,
+        overhead (gan-paper's `sample(64)` ~1.3x faster, gan-fast's ~3x: bench/README.md,
         "Sampling latency"), with identical results. A model sampled once (most tests, a
         one-off grid) stays eager, so it does not pay the ~0.3 s of tracing. Weights swapped
         in later (a generator's moving average) are read by the graph, as variables. Other

@@ -182,7 +182,7 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
         The generator runs once, the discriminator once on the real and once on the fake
         half, as the TensorFlow DCGAN tutorial does. One call on both halves concatenated
         costs more: the generator's gradient then flows back through the discriminator's
-        convolutions for the real half too (zeros, but computed), ~10% of a `paper` step
+        convolutions for the real half too (zeros, but computed), 7-14% of a `paper` step
         (bench/README.md, "Training throughput"). Shared by the TensorFlow and JAX steps, so
         only the way gradients are taken differs between backends.
         """
