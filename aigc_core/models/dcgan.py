@@ -179,14 +179,19 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
     def adversarial_logits(self, real_images, latent):
         """D's logits for a real batch and for G's images of `latent`: the forward pass of every step.
 
-        The generator runs once and the discriminator once, on real and fake images
-        concatenated (one larger convolution instead of two). Shared by the TensorFlow and
-        JAX steps, so only the way gradients are taken differs between backends.
+        The generator runs once, the discriminator once on the real and once on the fake
+        half, as the TensorFlow DCGAN tutorial does. One call on both halves concatenated
+        costs more: the generator's gradient then flows back through the discriminator's
+        convolutions for the real half too (zeros, but computed), 7-14% of a `paper` step
+        (bench/README.md, "Training throughput"). Shared by the TensorFlow and JAX steps, so
+        only the way gradients are taken differs between backends.
         """
         batch_size = ops.shape(real_images)[0]
         fake_images = self.generator(latent, training=True)
-        logits = self.discriminator(self.discriminator_inputs(real_images, fake_images), training=True)
-        return logits[:batch_size], logits[batch_size:]
+        images = self.discriminator_inputs(real_images, fake_images)  # one noise draw for both halves
+        real_logits = self.discriminator(images[:batch_size], training=True)
+        fake_logits = self.discriminator(images[batch_size:], training=True)
+        return real_logits, fake_logits
 
     def tensorflow_train_step(self, real_images):
         """Extra discriminator-only steps, then one fused step that updates both networks.
