@@ -200,7 +200,7 @@ class DiffusionModel(GenerativeModel):
         latent_dim: int = LATENT_DIM,
         architecture: str = "fast",
         objective: str = "flow",
-        sampling_steps: int = 16,
+        sampling_steps: int = 8,
         learning_rate: float = 1e-3,
         **kwargs,
     ):
