@@ -23,7 +23,7 @@ from aigc_core.messages import MessageError, N_
 DEFAULT_STEP_COUNTS = (1, 2, 4, 8, 16, 32)
 DEFAULT_EVAL_SAMPLES = 500  # FID from 500 samples reads high, but rows with equal counts compare
 GRID_SAMPLES = 64  # the images timed and shown per step count
-DEFAULT_FRAME_LABEL = "step {step} of {steps}"
+DEFAULT_FRAME_LABEL = N_("step {step} of {steps}")  # a UI passes `_(DEFAULT_FRAME_LABEL)`
 
 
 class NotDiffusionError(MessageError):
