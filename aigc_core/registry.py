@@ -155,7 +155,7 @@ VARIANTS: dict[str, Variant] = {
             model_class=DiffusionModel,
             model_config={"architecture": "large", "objective": "flow", "sampling_steps": 8, "learning_rate": 5e-4},
             batch_size=128,
-            description="Wider diffusion U-Net (~1.5 M parameters) for the shipped weights; slow to train on a CPU.",
+            description="Wider diffusion U-Net (~1 M parameters) for the shipped weights; slow to train on a CPU.",
         ),
         Variant(
             name="diffusion-conditional",
