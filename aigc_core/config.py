@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from aigc_core.data import DATASET_NAMES
 from aigc_core.limits import MAX_SEED
 from aigc_core.models.base import GenerativeModel
+from aigc_core.models.diffusion import MAX_SAMPLING_STEPS, OBJECTIVES
 from aigc_core.models.vae import RECONSTRUCTION_LOSSES
 from aigc_core.models.registry import FAMILIES, get_variant
 
@@ -52,6 +53,11 @@ OVERRIDE_RULES: dict[str, dict[str, tuple]] = {
         "learning_rate": ("float_open", 0.0, 1.0),
         "reconstruction": ("choice", RECONSTRUCTION_LOSSES, None),
     },
+    "diffusion": {
+        "learning_rate": ("float_open", 0.0, 1.0),
+        "objective": ("choice", OBJECTIVES, None),
+        "sampling_steps": ("int", 1, MAX_SAMPLING_STEPS),
+    },
 }
 
 
@@ -85,7 +91,7 @@ class TrainingConfig:
     # The plain name of the "break it on purpose" preset the run was set up from (a key of
     # aigc_core.quality.diagnosis.BROKEN_PRESETS), so run lists and captions can say which; None otherwise.
     break_it: str | None = None
-    # GANs: the per-step decay of the moving average of the generator's weights that snapshots,
+    # GANs and diffusion models: the per-step decay of the moving average of the generator's (denoiser's) weights that snapshots,
     # quality scores, checkpoints and sampling use (aigc_core.runs.averaging); 0 switches it off.
     # On by default: gan-fast reached a lower FID with it at equal time (bench/README.md,
     # "Digits in one minute").
