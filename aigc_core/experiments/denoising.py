@@ -16,7 +16,8 @@ import time
 
 import numpy as np
 
-from aigc_core import animation, evaluation
+from aigc_core.experiments import animation
+from aigc_core.quality import evaluation
 from aigc_core.images import make_grid
 from aigc_core.messages import MessageError, N_
 
