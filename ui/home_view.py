@@ -97,7 +97,7 @@ digraph Diffusion {
 DIAGRAM_FONT = "Helvetica"
 # The objective the diffusion model trains with (aigc_core/models: the diffusion helper measured
 # which one gives digits sooner on a CPU); the formula on Home must be the one that is trained.
-DIFFUSION_OBJECTIVE = "flow_matching"
+DIFFUSION_OBJECTIVE = "flow"
 
 
 def dot_label(text: str) -> str:
@@ -133,7 +133,7 @@ def diffusion_formulas(objective: str = DIFFUSION_OBJECTIVE) -> list[tuple[str, 
     Raises:
         ValueError: for an objective this page has no formula for.
     """
-    if objective == "flow_matching":
+    if objective == "flow":
         return [(_("The noisy image mixes the digit x with noise ε drawn from N(0, I); the noise level t is drawn "
                    "between 0 (the clean digit) and 1 (pure noise):"),
                  r"x_t = (1 - t)\, x + t\, \varepsilon"),
@@ -147,7 +147,7 @@ def diffusion_formulas(objective: str = DIFFUSION_OBJECTIVE) -> list[tuple[str, 
                 (_("The network ε_θ learns to tell which noise was added (DDPM); drawing subtracts its guess "
                    "a little at a time:"),
                  r"L = \mathbb{E}_{x, \varepsilon, t}\, \big\| \varepsilon - \varepsilon_\theta(x_t, t) \big\|^2")]
-    raise ValueError(f"expected a diffusion objective 'flow_matching' or 'ddpm', received {objective!r}")
+    raise ValueError(f"expected a diffusion objective 'flow' or 'ddpm', received {objective!r}")
 
 
 def model_description(description: str) -> str:

@@ -138,9 +138,9 @@ NARRATION = {
                             "still ends in noise."),
     "diffusion_clouds": N_("First the network learns where ink usually is: its loss falls fast and the samples "
                            "are grey clouds in the middle."),
-    "diffusion_noise_levels": N_("Look at the three loss curves. Removing a little noise is easy, so the loss at "
-                                 "low noise is lowest; guessing a digit under heavy noise is hard, so the loss at "
-                                 "high noise stays highest. Drawing needs both."),
+    "diffusion_noise_levels": N_("Look at the three loss curves: the same job at low, middle and high noise. They are "
+                                 "not equally hard, so compare each curve with its own start, not with the others: "
+                                 "when all three fall, the network gets better at every stage of drawing."),
     "diffusion_shapes": N_("Shapes come out of the noise. Every sample is a whole walk from pure noise, one "
                            "denoising step after another."),
     "diffusion_digits": N_("Most samples now read as digits. Each one still costs one pass of the network per "
