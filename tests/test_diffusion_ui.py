@@ -19,3 +19,17 @@ def test_the_diffusion_loss_chart_plots_every_band_under_a_plain_name():
     assert [list(trace.y) for trace in figure.data][1] == [row["loss_low_noise"] for row in diffusion_rows()]
     with pytest.raises(ValueError, match="Received: family='flow'"):
         loss_figure(diffusion_rows(), "flow")
+
+
+def test_the_diagnosis_tells_a_diffusion_run_only_what_applies_to_it():
+    """No GAN or VAE tips for a denoiser: a healthy run is quiet, a NaN loss is still a divergence."""
+    import numpy as np
+
+    from aigc_core.diagnosis import diagnose
+
+    one_digit = (np.random.default_rng(0).random((28, 28)) > 0.7).astype("float32")
+    identical_samples = np.repeat(one_digit[None], 16, axis=0)  # "low diversity" for a GAN
+    assert diagnose("diffusion", diffusion_rows(), identical_samples) == []
+    broken = diffusion_rows() + [{"step": 50, "loss": float("nan"), "loss_low_noise": float("nan")}]
+    assert [finding.kind for finding in diagnose("diffusion", broken)] == ["divergence"]
+    assert diagnose("gan", [], identical_samples)  # the same samples do warn for a GAN
