@@ -52,8 +52,18 @@ def check_decay(decay) -> float:
     return float(decay)
 
 
+def averaged_network(model):
+    """The network whose weights are averaged: a GAN's generator, a diffusion model's denoiser; None otherwise.
+
+    Sampling draws from that network alone, so its average is what snapshots and samples use.
+    (The checkpoint keys keep the name "generator" for both.)
+    """
+    network = getattr(model, "denoiser", None)
+    return network if network is not None else getattr(model, "generator", None)
+
+
 def make_generator_average(decay: float = DEFAULT_DECAY, every: int = DEFAULT_EVERY, start_step: int = 0):
-    """A Keras callback that averages `model.generator`'s weights every `every` steps.
+    """A Keras callback that averages `model.generator`'s (a diffusion model's `model.denoiser`'s) weights every `every` steps.
 
     Args:
         decay: the settled per-step weight of the old average, in (0, 1); see the module docstring
@@ -89,7 +99,7 @@ def make_generator_average(decay: float = DEFAULT_DECAY, every: int = DEFAULT_EV
 
         def start_from(self, model) -> None:
             """Begin the average at `model.generator`'s current weights (a fresh run's first value)."""
-            self.averaged = [np.array(weight, dtype=np.float64) for weight in model.generator.get_weights()]
+            self.averaged = [np.array(weight, dtype=np.float64) for weight in averaged_network(model).get_weights()]
             self.updated_at = self.step
 
         def on_train_batch_end(self, batch, logs=None):
@@ -100,7 +110,7 @@ def make_generator_average(decay: float = DEFAULT_DECAY, every: int = DEFAULT_EV
                 self.start_from(self.model)
                 return
             keep = kept_share(self.decay, self.updated_at, self.step)
-            for average, weight in zip(self.averaged, self.model.generator.get_weights()):
+            for average, weight in zip(self.averaged, averaged_network(self.model).get_weights()):
                 average *= keep
                 average += (1.0 - keep) * weight
             self.updated_at = self.step
@@ -112,12 +122,12 @@ def make_generator_average(decay: float = DEFAULT_DECAY, every: int = DEFAULT_EV
             if self.averaged is None:
                 yield
                 return
-            raw = model.generator.get_weights()
-            model.generator.set_weights([average.astype(np.float32) for average in self.averaged])
+            raw = averaged_network(model).get_weights()
+            averaged_network(model).set_weights([average.astype(np.float32) for average in self.averaged])
             try:
                 yield
             finally:
-                model.generator.set_weights(raw)
+                averaged_network(model).set_weights(raw)
 
         def apply_to(self, model) -> None:
             """Put the averaged weights into `model.generator` (the same architecture), for good.
@@ -127,11 +137,11 @@ def make_generator_average(decay: float = DEFAULT_DECAY, every: int = DEFAULT_EV
             """
             if self.averaged is None:
                 raise ValueError("no generator average yet: it begins when training starts")
-            model.generator.set_weights([average.astype(np.float32) for average in self.averaged])
+            averaged_network(model).set_weights([average.astype(np.float32) for average in self.averaged])
 
         def state_arrays(self, model) -> dict[str, np.ndarray]:
             """What a checkpoint needs to resume exactly: the raw generator, the average, its step."""
-            arrays = {f"{RAW_PREFIX}{index}": np.asarray(weight) for index, weight in enumerate(model.generator.get_weights())}
+            arrays = {f"{RAW_PREFIX}{index}": np.asarray(weight) for index, weight in enumerate(averaged_network(model).get_weights())}
             if self.averaged is not None:
                 arrays.update({f"{AVERAGE_PREFIX}{index}": average for index, average in enumerate(self.averaged)})
                 arrays[UPDATED_AT_KEY] = np.asarray(self.updated_at, dtype=np.int64)
@@ -143,7 +153,7 @@ def make_generator_average(decay: float = DEFAULT_DECAY, every: int = DEFAULT_EV
             Called after the checkpoint's weights (which hold the average) are loaded and the
             raw weights are back in the generator (see `restore_raw_generator`).
             """
-            count = len(model.generator.get_weights())
+            count = len(averaged_network(model).get_weights())
             keys = [f"{AVERAGE_PREFIX}{index}" for index in range(count)]
             if arrays is not None and all(key in arrays for key in keys) and UPDATED_AT_KEY in arrays:
                 self.averaged = [np.array(arrays[key], dtype=np.float64) for key in keys]
@@ -160,7 +170,7 @@ def restore_raw_generator(arrays, model) -> bool:
     A checkpoint of an averaged run holds the average in its weights file (what every reader
     should draw from) and the raw weights in these arrays (what training continues from).
     """
-    generator = getattr(model, "generator", None)
+    generator = averaged_network(model)
     if generator is None or arrays is None:
         return False
     current = generator.get_weights()

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from aigc_core.data import DATASET_NAMES
 from aigc_core.limits import MAX_SEED
 from aigc_core.models.base import GenerativeModel
+from aigc_core.models.diffusion import MAX_SAMPLING_STEPS, OBJECTIVES
 from aigc_core.models.vae import RECONSTRUCTION_LOSSES
 from aigc_core.registry import FAMILIES, get_variant
 
@@ -51,6 +52,11 @@ OVERRIDE_RULES: dict[str, dict[str, tuple]] = {
         "beta": ("float", 0.0, 100.0),
         "learning_rate": ("float_open", 0.0, 1.0),
         "reconstruction": ("choice", RECONSTRUCTION_LOSSES, None),
+    },
+    "diffusion": {
+        "learning_rate": ("float_open", 0.0, 1.0),
+        "objective": ("choice", OBJECTIVES, None),
+        "sampling_steps": ("int", 1, MAX_SAMPLING_STEPS),
     },
 }
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aigc_core.models import DCGAN, VAE, WGANGP, ConditionalDCGAN, ConditionalVAE, GenerativeModel
+from aigc_core.models import (
+    DCGAN, VAE, WGANGP, ConditionalDCGAN, ConditionalDiffusionModel, ConditionalVAE, DiffusionModel, GenerativeModel,
+)
 
 
 @dataclass(frozen=True)
@@ -133,10 +135,38 @@ VARIANTS: dict[str, Variant] = {
             batch_size=128,
             description="Conditional VAE (CVAE): the label picks the digit, the 2-D latent only its style.",
         ),
+        Variant(
+            name="diffusion-fast",
+            family="diffusion",
+            preset="fast",
+            model_class=DiffusionModel,
+            model_config={"architecture": "fast", "objective": "flow", "sampling_steps": 16, "learning_rate": 1e-3},
+            batch_size=64,
+            description="Small diffusion model (U-Net, ~0.24 M parameters) trained by flow matching: "
+                        "it turns noise into a digit in a few denoising steps.",
+        ),
+        Variant(
+            name="diffusion-large",
+            family="diffusion",
+            preset="large",
+            model_class=DiffusionModel,
+            model_config={"architecture": "large", "objective": "flow", "sampling_steps": 16, "learning_rate": 5e-4},
+            batch_size=128,
+            description="Wider diffusion U-Net (~1.5 M parameters) for the shipped weights; slow to train on a CPU.",
+        ),
+        Variant(
+            name="diffusion-conditional",
+            family="diffusion",
+            preset="conditional",
+            model_class=ConditionalDiffusionModel,
+            model_config={"architecture": "fast", "objective": "flow", "sampling_steps": 16, "learning_rate": 1e-3},
+            batch_size=64,
+            description="Conditional diffusion model: the label picks the digit, the noise only its style.",
+        ),
     )
 }
 
-FAMILIES = ("gan", "vae")
+FAMILIES = ("gan", "vae", "diffusion")
 
 
 def presets_for(family: str) -> tuple[str, ...]:
@@ -159,14 +189,14 @@ def get_variant(family: str, preset: str) -> Variant:
 # Every model class a saved config may name. Files written before classes were recorded name
 # only a family; those fall back to the family's original class.
 MODEL_CLASSES: dict[str, type] = {cls.__name__: cls for cls in {variant.model_class for variant in VARIANTS.values()}}
-_FAMILY_DEFAULT_CLASS = {"gan": DCGAN, "vae": VAE}
+_FAMILY_DEFAULT_CLASS = {"gan": DCGAN, "vae": VAE, "diffusion": DiffusionModel}
 
 
 def build_model(family: str, model_config: dict, model_class: str | None = None) -> GenerativeModel:
     """Rebuild a compiled model from a saved `get_config()` dict: only our own classes, never code from a file.
 
     Args:
-        family: "gan" or "vae".
+        family: "gan", "vae" or "diffusion".
         model_config: the constructor keywords.
         model_class: the class name recorded beside the config (e.g. "DCGAN"); looked up in
             `MODEL_CLASSES`, never imported by name.

@@ -25,7 +25,7 @@ import numpy as np
 from aigc_core.data import DATASET_NAMES
 
 # The model families (aigc_core.registry.FAMILIES, which imports Keras): pages pick charts by it.
-MODEL_FAMILIES = ("gan", "vae")
+MODEL_FAMILIES = ("gan", "vae", "diffusion")
 RUN_STATES = ("queued", "running", "finished", "stopped", "failed", "interrupted")
 DAMAGED = "damaged"
 # Far beyond any real run, low enough that time.localtime and formatting never overflow.

@@ -344,10 +344,11 @@ def build_model(config: TrainingConfig, strategy=None):
 
 
 def make_average(config: TrainingConfig, model, start_step: int):
-    """The generator's moving average for this run (`config.ema_decay`), or None: off, or not a GAN."""
-    if not config.ema_decay or getattr(model, "generator", None) is None:
+    """The moving average of the generator (or denoiser) for this run (`config.ema_decay`), or None: off, or a VAE."""
+    from aigc_core.averaging import averaged_network, make_generator_average
+
+    if not config.ema_decay or averaged_network(model) is None:
         return None
-    from aigc_core.averaging import make_generator_average
 
     return make_generator_average(config.ema_decay, start_step=start_step)
 

@@ -46,14 +46,14 @@ def one_step(model, digits) -> dict:
 def test_registry_lists_the_documented_variants():
     # Later variants (conditional, WGAN-GP) have their own test files; the original four stay first.
     assert {"gan-fast", "gan-paper", "vae-fast", "vae-large", "gan-conditional", "vae-conditional"} <= set(VARIANTS)
-    assert FAMILIES == ("gan", "vae")
+    assert FAMILIES == ("gan", "vae", "diffusion")
     assert presets_for("gan")[:2] == ("fast", "paper") and presets_for("vae")[:2] == ("fast", "large")
     assert get_variant("vae", "fast").model_config["latent_dim"] == 2
     assert get_variant("vae", "large").model_config["latent_dim"] == 16
     with pytest.raises(ValueError, match="preset"):
         get_variant("vae", "paper")
     with pytest.raises(ValueError, match="model"):
-        get_variant("diffusion", "fast")
+        get_variant("flow", "fast")
     with pytest.raises(ValueError, match="family"):
         build_model("flow", {})
 
