@@ -9,6 +9,7 @@ from aigc_core.studio import MAX_SEED
 from ui.cache import shipped_models
 from ui.home_view import (diagram_style, diffusion_diagram, diffusion_formulas, featured_models, gan_diagram,
                           model_description, render_featured, render_samples, train_a_gan_button, vae_diagram)
+from ui.families import family_title
 from ui.i18n import _
 from ui.router import ensure_router
 from ui import share
@@ -106,7 +107,7 @@ if others:
     st.divider()
     st.header(_("Every other shipped model"))
     for entry in others:
-        st.subheader(f"{entry['name']}  ·  {str(entry['family']).upper()}")
+        st.subheader(f"{entry['name']}  ·  {family_title(entry['family'])}")
         if entry["description"]:
             st.caption(model_description(entry["description"]))
         render_samples(entry, seed, SAMPLES_PER_ROW, SAMPLES_PER_ROW)

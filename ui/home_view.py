@@ -14,10 +14,10 @@ import streamlit as st
 from aigc_core import studio
 from ui.cache import load_model
 from ui.charts import image_grid_png
+from ui.families import family_title
 from ui.i18n import N_, _
 
 FEATURED_FAMILIES = ("gan", "vae", "diffusion")
-FAMILY_TITLES = {"gan": "GAN", "vae": "VAE", "diffusion": N_("Diffusion")}
 FEATURED_COLUMNS, FEATURED_ROWS = 8, 2
 # Streamlit's theme shrinks Graphviz labels to about 10 px; the diagrams are laid out for 18 pt
 # labels (18 units of their own viewBox), so this gives them back the size their boxes were made for.
@@ -190,7 +190,7 @@ def render_samples(entry: dict, seed: int, count: int, columns: int, scale: int 
     images = model.sample(count, seed=int(seed))
     st.image(image_grid_png(images, columns=columns, scale=scale), width="stretch",
              caption=_("{family} `{name}`: {count} new digits from seed {seed}").format(
-                 family=_(FAMILY_TITLES.get(entry["family"], entry["family"])), name=entry["name"], count=count, seed=seed))
+                 family=family_title(entry["family"]), name=entry["name"], count=count, seed=seed))
 
 
 def render_featured(featured: list[dict], seed: int) -> None:

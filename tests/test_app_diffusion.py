@@ -1,0 +1,103 @@
+"""AppTests of the diffusion family in the app: trained from Train, listed by Runs, denoised on its own page.
+
+Runs go to the per-test `$AIGC_RUNS_DIR` (conftest) and shipped weights to an empty folder, so the
+project's own runs/ and weights/ never leak in. The runs are tiny: a few steps of the fast U-Net,
+drawn in two denoising steps.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from conftest import end_workers, tiny_config
+from aigc_core.runs import PROJECT_ROOT, RunStore
+
+APP = str(PROJECT_ROOT / "app.py")
+TIMEOUT_S = 120
+
+
+@pytest.fixture(autouse=True)
+def isolated_app(tmp_path, monkeypatch, runs_dir):
+    """Empty weights folder, fresh caches, and no worker left running after the test."""
+    weights_dir = tmp_path / "weights"
+    weights_dir.mkdir()
+    monkeypatch.setenv("AIGC_WEIGHTS_DIR", str(weights_dir))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield weights_dir
+    st.cache_resource.clear()
+    end_workers(RunStore(runs_dir), 60.0)
+
+
+def open_page(page: str, query: dict | None = None) -> AppTest:
+    from ui import visitor
+
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    app.session_state[visitor.OPERATOR_KEY] = True
+    if query:
+        app.query_params.update(query)
+    app.run()
+    app.switch_page(page)
+    app.run()
+    assert not app.exception, [item.value for item in app.exception]
+    return app
+
+
+def poll(app: AppTest, condition, timeout_s: float, message: str) -> AppTest:
+    """Rerun the page (AppTest never fires `run_every`) until `condition(app)` holds."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        app.run()
+        assert not app.exception, [item.value for item in app.exception]
+        if condition(app):
+            return app
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s} s waiting for {message}")
+        time.sleep(1.0)
+
+
+def chart_trace_names(app: AppTest) -> list[str]:
+    return [trace.get("name") for chart in app.get("plotly_chart")
+            for trace in json.loads(chart.proto.spec).get("data", [])]
+
+
+@pytest.fixture
+def diffusion_run(store):
+    """A finished tiny diffusion run with a checkpoint, logged losses and snapshots, trained in this process."""
+    from aigc_core.training import train_run
+
+    run = store.create(tiny_config(model="diffusion", steps=4, log_every=2, sample_every=2,
+                                   overrides={"sampling_steps": 2}).to_dict())
+    train_run(run)
+    assert run.status()["state"] == "finished"
+    run.update_status(pid=None, pid_start_time=None)  # trained by this test process: no worker to end
+    return run
+
+
+def test_train_offers_diffusion_with_its_own_plain_fields():
+    app = open_page("pages/train.py")
+    app.radio(key="train_model").set_value("diffusion").run()
+    assert not app.exception
+    assert app.radio(key="train_model").format_func("diffusion") == "Diffusion"
+    assert app.number_input(key="train_sampling_steps").label == "Denoising steps when drawing"
+    assert app.radio(key="train_objective").value == "flow"
+    assert app.radio(key="train_objective").format_func("ddpm") == "the added noise (DDPM)"
+    assert "train_d_lr" not in [widget.key for widget in app.number_input]  # no GAN fields
+    app.radio(key="train_objective").set_value("ddpm").run()
+    assert not app.exception and not app.button(key="train_start").disabled
+    app.radio(key="train_model").set_value("gan").run()  # back to a GAN: its own fields, none of these
+    assert "train_sampling_steps" not in [widget.key for widget in app.number_input]
+
+
+def test_the_live_view_of_a_diffusion_run_shows_its_noise_bands_and_no_gan_tips(diffusion_run):
+    app = open_page("pages/train.py", {"run": diffusion_run.run_id})
+    names = chart_trace_names(app)
+    assert {"loss at low noise", "loss at middle noise", "loss at high noise"} <= set(names), names
+    assert app.get("image")  # the snapshot grid of the fixed noise batch
+    assert any("Diffusion" in caption.value for caption in app.caption)
+    assert not app.warning and not app.error  # no GAN or VAE diagnosis card for a denoiser
