@@ -101,3 +101,16 @@ def test_the_live_view_of_a_diffusion_run_shows_its_noise_bands_and_no_gan_tips(
     assert app.get("image")  # the snapshot grid of the fixed noise batch
     assert any("Diffusion" in caption.value for caption in app.caption)
     assert not app.warning and not app.error  # no GAN or VAE diagnosis card for a denoiser
+
+
+def test_a_link_carries_the_diffusion_fields_both_ways():
+    app = open_page("pages/train.py", {"model": "diffusion", "objective": "ddpm", "sampling_steps": "8"})
+    assert (app.session_state["train_model"], app.radio(key="train_objective").value) == ("diffusion", "ddpm")
+    assert app.number_input(key="train_sampling_steps").value == 8
+    assert not [item.value for item in app.info if "link" in item.value]
+    app.number_input(key="train_sampling_steps").set_value(4).run()
+    assert app.query_params.get("sampling_steps") in ("4", ["4"])
+    assert app.query_params.get("objective") in ("ddpm", ["ddpm"])
+    bad = open_page("pages/train.py", {"model": "diffusion", "objective": "gan"})
+    assert bad.radio(key="train_objective").value == "flow"
+    assert any("What the network learns to predict" in item.value for item in bad.info)
