@@ -31,13 +31,14 @@ def _add_budget(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="python -m aigc_core", description="Train, sample and inspect GAN and VAE models.")
+    parser = OneLineParser(prog="python -m aigc_core", description="Train, sample and inspect GAN, VAE and diffusion models.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     train = commands.add_parser("train", help="train a model in this process, with a progress bar")
-    train.add_argument("--model", default="gan", help="gan or vae")
+    train.add_argument("--model", default="gan", help="gan, vae or diffusion")
     train.add_argument("--preset", default="fast",
-                       help="gan: fast, paper, wgan-gp, conditional; vae: fast, large, conditional")
+                       help="gan: fast, paper, wgan-gp, conditional; vae: fast, large, conditional; "
+                            "diffusion: fast, large, conditional")
     _add_budget(train)
     train.add_argument("--batch-size", type=int)
     train.add_argument("--lr", type=float, help="learning rate (GAN: both networks)")
@@ -54,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--latent-dim", type=int)
     train.add_argument("--beta", type=float, help="VAE weight of the KL term")
     train.add_argument("--reconstruction", help="VAE reconstruction loss: bernoulli or gaussian")
+    train.add_argument("--objective",
+                       help="diffusion: flow (flow matching, predicts the velocity) or ddpm (predicts the noise)")
+    train.add_argument("--sampling-steps", type=int,
+                       help="diffusion: denoising steps per image for snapshots, samples and evaluation")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--dataset", default="mnist", help="mnist or fashion_mnist")
     train.add_argument("--train-limit", type=int, help="use only the first N training images")
@@ -63,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--precision", default="float32",
                        help="float32, or mixed_bfloat16 (bfloat16 compute, float32 weights: GPUs and AMX CPUs)")
     train.add_argument("--ema-decay", type=float,
-                       help="GAN: per-step decay of the generator's moving average that samples and checkpoints "
+                       help="GAN and diffusion: per-step decay of the moving average of the generator (denoiser) that samples and checkpoints "
                             "use (e.g. 0.999; 0 = off; default: the training config's)")
     train.add_argument("--log-every", type=int, default=10, help="steps between metrics lines")
     train.add_argument("--sample-every", type=int, default=100, help="steps between snapshot grids")
@@ -81,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--num", type=int, default=64)
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--label", type=int, help="conditional models only: the digit (0-9) every sample shows")
+    sample.add_argument("--sampling-steps", type=int,
+                        help="diffusion models only: denoising steps per image (default: the model's own)")
     sample.add_argument("--out", required=True, help="FILE.npy (N, 28, 28) float32 in [0, 1] or FILE.png grid")
 
     listing = commands.add_parser("list", help="runs with their status, and shipped weights")
@@ -104,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluated.add_argument("--weights", help="a .weights.h5 file, or the name of shipped weights")
     evaluate.add_argument("--num", type=int, default=10_000, help="samples drawn (FID needs 10000 to compare)")
     evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--sampling-steps", type=int,
+                          help="diffusion models only: denoising steps per image (default: the model's own)")
     evaluate.add_argument("--json", metavar="FILE",
                           help="also write the measurements to FILE.json (a run's own metrics.json is written "
                                "anyway; measurements of weights are only printed unless this is given)")
@@ -128,6 +137,13 @@ def _fail(message: str, code: int = 2) -> int:
 GAN_OPTION_FLAGS = ("real_label", "instance_noise", "instance_noise_steps", "gp_weight")
 
 
+def _refuse_diffusion_flags(arguments) -> None:
+    for flag in ("objective", "sampling_steps"):
+        if getattr(arguments, flag) is not None:
+            raise ValueError(f"--{flag.replace('_', '-')} applies to diffusion models only; "
+                             f"received it with --model {arguments.model}")
+
+
 def _overrides(arguments) -> dict:
     overrides = {}
     if arguments.model == "gan":
@@ -145,6 +161,16 @@ def _overrides(arguments) -> dict:
         for flag in ("beta", "reconstruction"):
             if getattr(arguments, flag) is not None:
                 raise ValueError(f"--{flag} applies to the VAE only; received it with --model gan")
+        _refuse_diffusion_flags(arguments)
+    elif arguments.model == "diffusion":
+        if arguments.lr is not None:
+            overrides["learning_rate"] = arguments.lr
+        for flag in ("objective", "sampling_steps"):
+            if getattr(arguments, flag) is not None:
+                overrides[flag] = getattr(arguments, flag)
+        for flag in ("g_lr", "d_lr", "d_steps", *GAN_OPTION_FLAGS, "beta", "reconstruction"):
+            if getattr(arguments, flag) is not None:
+                raise ValueError(f"--{flag.replace('_', '-')} does not apply to --model diffusion")
     else:
         if arguments.lr is not None:
             overrides["learning_rate"] = arguments.lr
@@ -155,6 +181,7 @@ def _overrides(arguments) -> dict:
         for flag in ("g_lr", "d_lr", "d_steps", *GAN_OPTION_FLAGS):
             if getattr(arguments, flag) is not None:
                 raise ValueError(f"--{flag.replace('_', '-')} applies to the GAN only; received it with --model vae")
+        _refuse_diffusion_flags(arguments)
     if arguments.latent_dim is not None:
         overrides["latent_dim"] = arguments.latent_dim
     return overrides
@@ -201,8 +228,8 @@ def command_train(arguments) -> int:
     from aigc_core.config import TrainingConfig
 
     studio.quiet_tensorflow()
-    if arguments.model not in ("gan", "vae"):
-        return _fail(f"model must be one of ['gan', 'vae']; received {arguments.model!r}")
+    if arguments.model not in studio.FAMILIES:
+        return _fail(f"model must be one of {list(studio.FAMILIES)}; received {arguments.model!r}")
     config = TrainingConfig(
         model=arguments.model, preset=arguments.preset, overrides=_overrides(arguments),
         batch_size=arguments.batch_size, seed=arguments.seed, steps=arguments.steps, epochs=arguments.epochs,
@@ -247,6 +274,8 @@ def command_sample(arguments) -> int:
     if arguments.label is not None:
         studio.validate_label(arguments.label, name="--label")  # a label out of range is refused before loading
     model = _load_source(arguments)
+    if arguments.sampling_steps is not None:
+        studio.use_sampling_steps(model, arguments.sampling_steps, name="--sampling-steps")
     labels = studio.labels_for(model.num_classes, num_samples, arguments.label, name="--label")
     studio.save_samples(model.sample(num_samples, seed=seed, labels=labels), out)
     shown = f" of digit {arguments.label}" if arguments.label is not None else ""
@@ -348,7 +377,8 @@ def command_evaluate(arguments) -> int:
         print(f"evaluating {name} ({dataset}) on {arguments.num} samples (seed {arguments.seed}) ...", file=sys.stderr,
               flush=True)
 
-    report = studio.evaluate(run, arguments.weights, arguments.num, arguments.seed, announce=announce)
+    report = studio.evaluate(run, arguments.weights, arguments.num, arguments.seed, announce=announce,
+                             sampling_steps=arguments.sampling_steps)
     metrics = report["metrics"]
     print(studio.evaluation_text(report))
     if metrics.get("digit_agreement"):  # a conditional model: does the label pick the digit?

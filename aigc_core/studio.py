@@ -683,12 +683,15 @@ def evaluation_limits() -> int:
     return MAX_NUM_SAMPLES
 
 
-def evaluate(run: Run | None, weights: str | None, num_samples: int, seed: int, announce=None) -> dict:
+def evaluate(run: Run | None, weights: str | None, num_samples: int, seed: int, announce=None,
+             sampling_steps: int | None = None) -> dict:
     """Measure FID, Inception Score and class coverage of a run's checkpoint or of weights.
 
     Args:
         run: the run to measure; else `weights`, a `*.weights.h5` path or a shipped name.
         announce: called with (name, dataset) once the model is loaded, before the slow part.
+        sampling_steps: diffusion models only: denoising steps per image (None: the model's own);
+            recorded in the metrics as `sampling_steps`.
 
     Returns:
         {"name", "family", "dataset", "weights_sha256", "metrics", "reference"}: the reference rows
@@ -712,9 +715,13 @@ def evaluate(run: Run | None, weights: str | None, num_samples: int, seed: int, 
     default_classifier(dataset=dataset)  # a missing classifier is reported before any model is loaded
     model = load_run_model(run) if run is not None else load_weights_model(weights)
     weights_sha256 = sha256_of(path)  # names the weights measured; loading has checked the file exists
+    if sampling_steps is not None:
+        use_sampling_steps(model, sampling_steps)
     if announce is not None:
         announce(name, dataset)
     metrics = evaluate_model(model, num_samples=num_samples, seed=seed, dataset=dataset)
+    if model.family == "diffusion":  # its FID depends on the step count as much as on the weights
+        metrics["sampling_steps"] = model.sampling_steps
     return {"name": name, "family": model.family, "dataset": dataset, "weights_sha256": weights_sha256,
             "metrics": metrics, "reference": reference_rows(num_samples, dataset=dataset)}
 
@@ -726,3 +733,69 @@ def evaluation_text(report: dict) -> str:
     reference = report["reference"]
     return format_table({report["name"]: report["metrics"], REAL_FLOOR: reference[REAL_FLOOR],
                          UNTRAINED_CEILING: reference[UNTRAINED_CEILING]})
+
+
+# -- diffusion: step counts and the denoising made visible (aigc_core.denoising) ----------------------
+
+
+def use_sampling_steps(model, steps, name: str = "sampling_steps") -> int:
+    """Make a loaded diffusion model sample with `steps` denoising steps from now on; returns the count.
+
+    Only for a model this caller loaded itself (the CLI's), never a cached one shared by sessions.
+
+    Raises:
+        ValueError: a model that is not a diffusion model, or a count outside [1, 1000].
+    """
+    from aigc_core.models.diffusion import check_steps
+
+    if getattr(model, "family", None) != "diffusion":
+        raise ValueError(f"{name} applies to diffusion models only; received a {getattr(model, 'family', '?')} model")
+    model.sampling_steps = check_steps(steps, name)
+    return model.sampling_steps
+
+
+def denoising_timeline(source_key: str, seed: int, steps: int | None = None, num_samples: int = 16, labels=None,
+                       weights_dir: Path | None = None, store: RunStore | None = None):
+    """Frames (steps + 1, N, 28, 28) in [0, 1] of a diffusion source's sampling, noise first, digits last.
+
+    Args:
+        source_key: "weights:NAME" or "run:ID", as `load_source` takes it.
+        seed: the starting noise's seed; the last frame equals `sample(num_samples, seed, steps=steps)`.
+        steps: sampling steps; None uses the model's own count.
+        labels: conditional models only: one digit per image; None cycles 0-9.
+
+    Raises:
+        ValueError: an unknown source, a model that is not a diffusion model, or a bad count.
+    """
+    from aigc_core import denoising
+
+    return denoising.denoising_timeline(load_source(source_key, weights_dir, store), seed, num_samples, steps, labels)
+
+
+def denoising_gif(source_key: str, seed: int, steps: int | None = None, num_samples: int = 16, labels=None,
+                  scale: int = 3, frame_ms: int = 150, label: str | None = None,
+                  weights_dir: Path | None = None, store: RunStore | None = None) -> bytes:
+    """The denoising timeline of a diffusion source as a looping GIF; `label` is the frame caption's
+    format with {step} and {steps} (a UI passes it translated; None: "step {step} of {steps}")."""
+    from aigc_core import denoising
+
+    frames = denoising_timeline(source_key, seed, steps, num_samples, labels, weights_dir, store)
+    return denoising.timeline_gif(frames, scale, frame_ms, label or denoising.DEFAULT_FRAME_LABEL)
+
+
+def steps_versus_quality(source_key: str, seed: int = 0, step_counts=None, num_eval_samples: int | None = None,
+                         progress=None, weights_dir: Path | None = None, store: RunStore | None = None) -> list[dict]:
+    """A diffusion source sampled with each step count: time for 64 images, FID (against the test
+    split of the data it was trained on) and IS; see `aigc_core.denoising.steps_versus_quality`.
+
+    Returns:
+        One dict per count: steps, seconds_for_64, fid, inception_score, images (64, 28, 28).
+    """
+    from aigc_core import denoising
+
+    source = resolve_source(source_key, weights_dir, store)
+    model = load_source(source_key, weights_dir, store)
+    return denoising.steps_versus_quality(
+        model, seed, step_counts if step_counts is not None else denoising.DEFAULT_STEP_COUNTS,
+        num_eval_samples if num_eval_samples is not None else denoising.DEFAULT_EVAL_SAMPLES,
+        progress=progress, dataset=source_dataset(source))
