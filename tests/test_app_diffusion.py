@@ -66,17 +66,35 @@ def chart_trace_names(app: AppTest) -> list[str]:
             for trace in json.loads(chart.proto.spec).get("data", [])]
 
 
-@pytest.fixture
-def diffusion_run(store):
-    """A finished tiny diffusion run with a checkpoint, logged losses and snapshots, trained in this process."""
+@pytest.fixture(scope="module")
+def trained_diffusion_folder(tmp_path_factory):
+    """A finished tiny diffusion run (checkpoint, logged losses, snapshots), trained once in this process."""
+    import os
+
     from aigc_core.training import train_run
 
-    run = store.create(tiny_config(model="diffusion", steps=4, log_every=2, sample_every=2,
-                                   overrides={"sampling_steps": 2}).to_dict())
-    train_run(run)
-    assert run.status()["state"] == "finished"
-    run.update_status(pid=None, pid_start_time=None)  # trained by this test process: no worker to end
-    return run
+    root = tmp_path_factory.mktemp("diffusion-runs")
+    saved = {name: os.environ.get(name) for name in ("AIGC_RUNS_DIR", "AIGC_QUALITY_SAMPLES")}
+    os.environ.update(AIGC_RUNS_DIR=str(root), AIGC_QUALITY_SAMPLES="0")
+    try:
+        run = RunStore().create(tiny_config(model="diffusion", steps=4, log_every=2, sample_every=2,
+                                            overrides={"sampling_steps": 2}).to_dict())
+        train_run(run)
+        assert run.status()["state"] == "finished"
+        run.update_status(pid=None, pid_start_time=None)  # trained by this test process: no worker to end
+    finally:
+        for name, value in saved.items():
+            os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
+    return run.path
+
+
+@pytest.fixture
+def diffusion_run(trained_diffusion_folder, store):
+    """A copy of the trained run in this test's own runs folder."""
+    import shutil
+
+    shutil.copytree(trained_diffusion_folder, store.root / trained_diffusion_folder.name)
+    return store.get(trained_diffusion_folder.name)
 
 
 def test_train_offers_diffusion_with_its_own_plain_fields():
@@ -114,3 +132,41 @@ def test_a_link_carries_the_diffusion_fields_both_ways():
     bad = open_page("pages/train.py", {"model": "diffusion", "objective": "gan"})
     assert bad.radio(key="train_objective").value == "flow"
     assert any("What the network learns to predict" in item.value for item in bad.info)
+
+
+def test_the_denoising_page_walks_from_pure_noise_to_the_digits(diffusion_run):
+    app = open_page("pages/denoise.py")
+    assert app.selectbox(key="denoise_source").value == f"run:{diffusion_run.run_id}"
+    assert app.selectbox(key="denoise_source").format_func(f"run:{diffusion_run.run_id}").startswith("Diffusion ·")
+    assert app.number_input(key="denoise_steps").value == 2  # the run's own denoising steps
+    slider = app.slider(key="denoise_frame")
+    assert (slider.min, slider.max, slider.value) == (0, 2, 2)
+    assert any("the finished digits" in caption.value for caption in app.caption)
+    slider.set_value(0).run()
+    assert not app.exception
+    assert any("pure noise" in caption.value for caption in app.caption)
+    assert app.get("download_button")  # the GIF
+    app.number_input(key="denoise_steps").set_value(3).run()
+    assert app.slider(key="denoise_frame").max == 3 and app.slider(key="denoise_frame").value == 3
+    assert app.query_params.get("steps") in ("3", ["3"])
+
+
+def test_steps_versus_quality_measures_each_step_count_on_request(diffusion_run, monkeypatch):
+    from ui import denoise_view
+
+    monkeypatch.setattr(denoise_view, "EVAL_SAMPLES", 20)  # FID from 20 samples: enough to see a number
+    app = open_page("pages/denoise.py")
+    assert any("Not measured yet" in caption.value for caption in app.caption)
+    assert any("Estimated time on this machine" in caption.value for caption in app.caption)
+    app.select_slider(key="denoise_largest").set_value(2).run()
+    app.button(key="denoise_measure").click().run()
+    assert not app.exception and not app.error, [item.value for item in app.error]
+    shown = "\n".join(item.value for item in app.markdown)
+    assert "Steps: **1**" in shown and "Steps: **2**" in shown and "FID" in shown
+    assert "Steps: **4**" not in shown
+
+
+def test_the_denoising_page_without_a_diffusion_model_says_how_to_get_one():
+    app = open_page("pages/denoise.py")
+    assert any("No diffusion model yet" in item.value for item in app.info)
+    assert "denoise_measure" not in [button.key for button in app.button]
