@@ -170,3 +170,39 @@ def test_the_denoising_page_without_a_diffusion_model_says_how_to_get_one():
     app = open_page("pages/denoise.py")
     assert any("No diffusion model yet" in item.value for item in app.info)
     assert "denoise_measure" not in [button.key for button in app.button]
+
+
+@pytest.fixture
+def tiny_vae_weights(isolated_app):
+    from aigc_core.registry import get_variant
+    from aigc_core.weights import export_weights
+
+    model = get_variant("vae", "fast").build()
+    model.sample(1, seed=0)  # builds the networks so their weights can be saved
+    export_weights(model, "tiny-vae", isolated_app, description="untrained, for the test")
+    return "weights:tiny-vae"
+
+
+def test_compare_stands_a_diffusion_run_beside_a_vae(diffusion_run, tiny_vae_weights):
+    run_key = f"run:{diffusion_run.run_id}"
+    app = open_page("pages/compare.py", {"left": run_key, "right": tiny_vae_weights})
+    assert (app.selectbox(key="compare_left").value, app.selectbox(key="compare_right").value) \
+        == (run_key, tiny_vae_weights)
+    headings = [item.value for item in app.markdown if item.value.startswith("####")]
+    assert any(heading.startswith("#### Diffusion · run") for heading in headings), headings
+    assert any(heading.startswith("#### VAE · shipped") for heading in headings), headings
+    assert not app.error, [item.value for item in app.error]
+    assert "loss at high noise" in chart_trace_names(app)  # the card's and the timeline's loss history
+
+
+def test_runs_lists_a_diffusion_run_with_plain_loss_names(diffusion_run):
+    app = open_page("pages/runs.py")
+    assert "Diffusion" in set(app.dataframe[0].value.astype(str).values.ravel())  # its family, not "DIFFUSION"
+    assert "loss at middle noise" in chart_trace_names(app)
+    assert not app.error and not app.warning
+
+
+def test_latent_space_leaves_diffusion_out_and_says_why(diffusion_run, tiny_vae_weights):
+    app = open_page("pages/latent.py")
+    assert app.selectbox(key="latent_source").options == ["VAE · shipped: tiny-vae"]
+    assert any("Diffusion models are not listed here" in caption.value for caption in app.caption)
