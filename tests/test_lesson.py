@@ -85,6 +85,15 @@ def test_the_narration_panel_tells_a_diffusion_run_in_its_own_words():
     assert narration_text("diffusion", "running", rows, total_steps=1000) == NARRATION["diffusion_noise_levels"]
 
 
+def test_the_lesson_trains_a_diffusion_model_and_opens_the_denoising_page():
+    from aigc_core.studio import presets_for
+    from ui.lesson_view import LESSON_STEPS
+
+    diffusion_steps = [step for step in LESSON_STEPS if step.query_params.get("model") == "diffusion"]
+    assert diffusion_steps and all(step.query_params["preset"] in presets_for("diffusion") for step in diffusion_steps)
+    assert any(step.page == "pages/denoise.py" for step in LESSON_STEPS)
+
+
 def test_damaged_rows_do_not_break_the_narration():
     assert training_moment("gan", "running", [5, "x", None, {"step": "late"}], [{"inception_score": "high"}]) \
         in GAN_MOMENTS

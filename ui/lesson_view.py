@@ -76,6 +76,15 @@ LESSON_STEPS: tuple[LessonStep, ...] = (
                   "time. Follow the diffusion diagram on this page: no contest and no compression, but many steps "
                   "to draw one image."),
                "pages/home.py"),
+    LessonStep(N_("Train a diffusion model, live"),
+               N_("Start a diffusion model. Its chart shows one loss three times, at low, middle and high noise. "
+                  "Its samples come out of grey clouds, and with one network and no contest there is little to go "
+                  "wrong: compare its steady curves with the GAN's."),
+               "pages/train.py", {"model": "diffusion", "preset": "fast"}),
+    LessonStep(N_("Watch the noise go"),
+               N_("Drag the slider from pure noise to the digits: every step removes a little noise. Then measure "
+                  "steps versus quality: fewer steps draw faster but rougher, which is why few-step samplers matter."),
+               "pages/denoise.py"),
     LessonStep(N_("GAN against VAE, with numbers"),
                N_("Both families side by side, each with its FID (lower is better) and Inception Score (higher is "
                   "better), measured on 10,000 samples with the project's own digit classifier. The numbers, not "
