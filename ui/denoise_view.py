@@ -89,9 +89,10 @@ def render_timeline(key: str, seed: int, steps: int) -> bool:
             st.session_state["denoise_frame"] = steps
         step = st.slider(_("Denoising step"), min_value=0, max_value=steps, key="denoise_frame",
                          help=_("Drag from 0 (pure noise) to the last step (the digits) to watch the noise go."))
-        st.image(image_grid_png(frames[step], columns=TIMELINE_COLUMNS, scale=4), width="stretch",
-                 output_format="PNG")
-        st.caption(frame_caption(step, steps))
+        with st.container(key="denoise_grid"):
+            st.image(image_grid_png(frames[step], columns=TIMELINE_COLUMNS, scale=4), width="stretch",
+                     output_format="PNG")
+            st.caption(frame_caption(step, steps))
     with gif_column:
         st.image(gif, width="stretch", caption=_("The same {count} samples as an animation").format(
             count=TIMELINE_SAMPLES))
