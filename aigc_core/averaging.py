@@ -63,7 +63,7 @@ def averaged_network(model):
 
 
 def make_generator_average(decay: float = DEFAULT_DECAY, every: int = DEFAULT_EVERY, start_step: int = 0):
-    """A Keras callback that averages `model.generator`'s (a diffusion model's `model.denoiser`'s) weights every `every` steps.
+    """A Keras callback that averages the weights of `averaged_network(model)` every `every` steps.
 
     Args:
         decay: the settled per-step weight of the old average, in (0, 1); see the module docstring

@@ -31,7 +31,8 @@ def _add_budget(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="python -m aigc_core", description="Train, sample and inspect GAN, VAE and diffusion models.")
+    parser = OneLineParser(prog="python -m aigc_core",
+                           description="Train, sample and inspect GAN, VAE and diffusion models.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     train = commands.add_parser("train", help="train a model in this process, with a progress bar")
@@ -68,8 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--precision", default="float32",
                        help="float32, or mixed_bfloat16 (bfloat16 compute, float32 weights: GPUs and AMX CPUs)")
     train.add_argument("--ema-decay", type=float,
-                       help="GAN and diffusion: per-step decay of the moving average of the generator (denoiser) that samples and checkpoints "
-                            "use (e.g. 0.999; 0 = off; default: the training config's)")
+                       help="GAN and diffusion: per-step decay of the moving average of the generator (the "
+                            "denoiser) that samples and checkpoints use (e.g. 0.999; 0 = off; default: the "
+                            "training config's)")
     train.add_argument("--log-every", type=int, default=10, help="steps between metrics lines")
     train.add_argument("--sample-every", type=int, default=100, help="steps between snapshot grids")
     train.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")

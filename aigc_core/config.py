@@ -91,7 +91,7 @@ class TrainingConfig:
     # The plain name of the "break it on purpose" preset the run was set up from (a key of
     # aigc_core.diagnosis.BROKEN_PRESETS), so run lists and captions can say which; None otherwise.
     break_it: str | None = None
-    # GANs: the per-step decay of the moving average of the generator's weights that snapshots,
+    # GANs and diffusion models: the per-step decay of the moving average of the generator's (denoiser's) weights that snapshots,
     # quality scores, checkpoints and sampling use (aigc_core.averaging); 0 switches it off.
     # On by default: gan-fast reached a lower FID with it at equal time (bench/README.md,
     # "Digits in one minute").

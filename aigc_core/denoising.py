@@ -23,7 +23,7 @@ from aigc_core.messages import MessageError, N_
 DEFAULT_STEP_COUNTS = (1, 2, 4, 8, 16, 32)
 DEFAULT_EVAL_SAMPLES = 500  # FID from 500 samples reads high, but rows with equal counts compare
 GRID_SAMPLES = 64  # the images timed and shown per step count
-DEFAULT_FRAME_LABEL = "step {step} of {steps}"
+DEFAULT_FRAME_LABEL = N_("step {step} of {steps}")  # a UI passes `_(DEFAULT_FRAME_LABEL)`
 
 
 class NotDiffusionError(MessageError):
@@ -81,7 +81,8 @@ def check_step_counts(step_counts) -> tuple[int, ...]:
 
 
 def steps_versus_quality(model, seed: int, step_counts=DEFAULT_STEP_COUNTS, num_eval_samples: int = DEFAULT_EVAL_SAMPLES,
-                         progress=None, dataset: str = "mnist", classifier=None) -> list[dict]:
+                         progress=None, dataset: str = "mnist", classifier=None,
+                         reference_limit: int | None = None) -> list[dict]:
     """Sample the same seed with each step count; time it and measure FID and Inception Score.
 
     FID compares the samples with the dataset's TEST split (the classifier was trained on the
@@ -96,6 +97,7 @@ def steps_versus_quality(model, seed: int, step_counts=DEFAULT_STEP_COUNTS, num_
         progress: optional `callable(done, total, row)` after each row.
         dataset: the data the model was trained on: its classifier and test split measure it.
         classifier: the measuring network; the dataset's shipped classifier by default.
+        reference_limit: compare with only the first N test images (tests keep it small).
 
     Returns:
         One dict per count, in the order given: steps, seconds_for_64 (wall-clock time to sample
@@ -112,7 +114,7 @@ def steps_versus_quality(model, seed: int, step_counts=DEFAULT_STEP_COUNTS, num_
         images = model.sample(GRID_SAMPLES, seed=seed, steps=steps)
         seconds = time.perf_counter() - started
         scored = model.sample(num_eval_samples, seed=seed, labels=labels, steps=steps)
-        metrics = evaluation.metrics_for_images(scored, classifier, dataset=dataset)
+        metrics = evaluation.metrics_for_images(scored, classifier, reference_limit, dataset)
         row = {"steps": steps, "seconds_for_64": round(seconds, 3), "fid": metrics["fid"],
                "inception_score": metrics["inception_score"], "images": images}
         rows.append(row)

@@ -784,9 +784,11 @@ def denoising_gif(source_key: str, seed: int, steps: int | None = None, num_samp
 
 
 def steps_versus_quality(source_key: str, seed: int = 0, step_counts=None, num_eval_samples: int | None = None,
-                         progress=None, weights_dir: Path | None = None, store: RunStore | None = None) -> list[dict]:
+                         progress=None, reference_limit: int | None = None, weights_dir: Path | None = None,
+                         store: RunStore | None = None) -> list[dict]:
     """A diffusion source sampled with each step count: time for 64 images, FID (against the test
-    split of the data it was trained on) and IS; see `aigc_core.denoising.steps_versus_quality`.
+    split of the data it was trained on) and IS; see `aigc_core.denoising.steps_versus_quality`
+    (`reference_limit`: only the first N test images, for tests).
 
     Returns:
         One dict per count: steps, seconds_for_64, fid, inception_score, images (64, 28, 28).
@@ -798,4 +800,4 @@ def steps_versus_quality(source_key: str, seed: int = 0, step_counts=None, num_e
     return denoising.steps_versus_quality(
         model, seed, step_counts if step_counts is not None else denoising.DEFAULT_STEP_COUNTS,
         num_eval_samples if num_eval_samples is not None else denoising.DEFAULT_EVAL_SAMPLES,
-        progress=progress, dataset=source_dataset(source))
+        progress=progress, dataset=source_dataset(source), reference_limit=reference_limit)

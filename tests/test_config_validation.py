@@ -47,7 +47,7 @@ BAD_CONFIGS = [
     (config(model="vae", overrides={"beta": -1.0}), "beta"),
     (config(model="vae", overrides={"reconstruction": "l1"}), "reconstruction"),
     # model and preset
-    (config(model="diffusion"), "model"),
+    (config(model="flow"), "model"),
     (config(model="GAN"), "model"),
     (config(preset="huge"), "preset"),
     (config(model="vae", preset="paper"), "preset"),

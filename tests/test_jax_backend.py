@@ -4,8 +4,8 @@ Keras fixes its backend at import and this test process runs TensorFlow, so the 
 once in a child process (this file run as a script) in which TensorFlow cannot be imported,
 as on such a host, and which writes what it measured to JSON:
 a few `fit()` steps of a DCGAN (with extra discriminator steps, instance
-noise and label smoothing, so every branch of its JAX step runs), of vae-fast, of both
-conditional variants (fed labels) and of WGAN-GP, on 256 images; samples from shipped and
+noise and label smoothing, so every branch of its JAX step runs), of vae-fast, of the three
+conditional variants (fed labels; the diffusion one stands for its family) and of WGAN-GP, on 256 images; samples from shipped and
 JAX-trained weights; and WGAN-GP's gradient penalty with its gradient w.r.t. the critic's
 weights on fixed inputs. The tests here check those numbers, and load the JAX-trained weights
 under TensorFlow to compare samples (and the penalty's second derivatives) across backends.
@@ -45,6 +45,11 @@ WGAN_OVERRIDES = {"latent_dim": 8, "d_steps_per_g_step": 1}
 EPOCHS, STEPS_PER_EPOCH = 2, 1
 STEPS = EPOCHS * STEPS_PER_EPOCH
 VAE_EPOCHS, VAE_STEPS_PER_EPOCH = 2, 2
+# Two denoising steps per sample: enough to run the sampler's loop. Three training steps: the
+# denoiser's zero-initialised last convolutions (aigc_core.models.diffusion) pass gradient to the
+# layers before them from the third step on.
+DIFFUSION_OVERRIDES = {"sampling_steps": 2}
+DIFFUSION_STEPS = 3
 # Not the 0-9 cycle a conditional model draws without labels, so the labels given must be the ones used.
 SAMPLE_LABELS = [(3 * index) % 10 for index in range(16)]
 
@@ -166,6 +171,15 @@ def run_child(out_dir: Path) -> None:
         model.save_weights(out_dir / f"{name}.weights.h5")
 
     keras.utils.set_random_seed(0)
+    diffusion = VARIANTS["diffusion-conditional"].build(**DIFFUSION_OVERRIDES)
+    fit_inputs = (scale_pixels(images, diffusion.pixel_range), data.labels)
+    results["diffusion-conditional"] = _fit(diffusion, fit_inputs, 32, DIFFUSION_STEPS, 1)
+    samples = diffusion.sample(16, seed=3, labels=np.array(SAMPLE_LABELS))
+    results["diffusion-conditional"]["sample_range"] = [float(samples.min()), float(samples.max())]
+    np.save(out_dir / "diffusion-conditional_samples.npy", samples)
+    diffusion.save_weights(out_dir / "diffusion-conditional.weights.h5")
+
+    keras.utils.set_random_seed(0)
     wgan = VARIANTS["gan-wgan-gp"].build(**WGAN_OVERRIDES)
     results["wgan"] = _fit(wgan, (scale_pixels(images, "tanh"),), 16, EPOCHS, STEPS_PER_EPOCH)
     samples = wgan.sample(16, seed=3)
@@ -256,6 +270,19 @@ def test_conditional_vae_trains_under_jax(jax_run):
     assert result["unchanged_trainable"] == []
 
 
+def test_conditional_diffusion_trains_under_jax(jax_run):
+    from aigc_core.models import ConditionalDiffusionModel
+
+    result = jax_run[0]["diffusion-conditional"]
+    for name in ConditionalDiffusionModel.metric_names:
+        values = result["logs"][name]
+        assert len(values) == DIFFUSION_STEPS and all(math.isfinite(value) for value in values), (name, values)
+    assert result["iterations"] == {"optimizer": DIFFUSION_STEPS}
+    assert result["unchanged_trainable"] == []
+    low, high = result["sample_range"]
+    assert 0.0 <= low < high <= 1.0
+
+
 def test_wgan_gp_trains_under_jax(jax_run):
     from aigc_core.models import WGANGP
 
@@ -298,6 +325,7 @@ def test_wgan_gp_penalty_gradients_agree_across_backends(jax_run):
     [
         ("gan-conditional", CONDITIONAL_GAN_OVERRIDES, {"g_optimizer": STEPS, "d_optimizer": 2 * STEPS}),
         ("vae-conditional", {}, {"optimizer": STEPS}),
+        ("diffusion-conditional", DIFFUSION_OVERRIDES, {"optimizer": DIFFUSION_STEPS}),
     ],
 )
 def test_conditional_weights_trained_under_jax_give_the_same_samples_under_tensorflow(

@@ -148,10 +148,10 @@ LIBRARY_TEXTS = (
     N_('Small convolutional VAE with a 2-D latent space you can plot and walk through.'),
     N_('Wider VAE with a 16-D latent space: sharper samples, no 2-D plot.'),
     N_('Conditional VAE (CVAE): the label picks the digit, the 2-D latent only its style.'),
-    N_("Small diffusion model (U-Net, ~0.24 M parameters) trained by flow matching: it turns noise into a digit in "
-       "a few denoising steps."),
-    N_("Wider diffusion U-Net (~1.5 M parameters) for the shipped weights; slow to train on a CPU."),
-    N_("Conditional diffusion model: the label picks the digit, the noise only its style."),
+    N_("Small diffusion model (U-Net, ~0.24 M parameters) trained by flow matching: it turns noise into a digit "
+       "in a few denoising steps."),
+    N_('Wider diffusion U-Net (~1 M parameters) for the shipped weights; slow to train on a CPU.'),
+    N_('Conditional diffusion model: the label picks the digit, the noise only its style.'),
 )
 STATE_COLOURS = {"queued": "gray", "running": "blue", "finished": "green", "stopped": "orange", "interrupted": "violet",
                  "failed": "red"}

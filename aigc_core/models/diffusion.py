@@ -38,10 +38,11 @@ OBJECTIVES = ("flow", "ddpm")
 IMAGE_SIZE = 28
 LATENT_DIM = IMAGE_SIZE * IMAGE_SIZE
 MAX_SAMPLING_STEPS = 1000
-# Channels at 28x28, 14x14 and 7x7. `fast` trains in minutes on a CPU; `large` is for shipped weights.
+# Channels at 28x28, 14x14 and 7x7, one residual block at each on the way down and up. `fast` trains in
+# minutes on a CPU; `large` is for shipped weights. A second block per resolution made `large` cost twice
+# as much to sample: 1,000 samples at 8 steps took 134 s on the busy 2-core machine, so the
+# 10,000-sample `evaluate` would take over 20 minutes (bench/README.md, "Diffusion sampling cost").
 _WIDTHS = {"fast": (16, 32, 64), "large": (32, 64, 128)}
-# Residual blocks per resolution on the way down (the way up has the same count).
-_BLOCKS = {"fast": 1, "large": 2}
 # Below this a(t) the DDPM image term is lost in float32 rounding; the cosine schedule reaches 0 at t = 1.
 MIN_SIGNAL = 1e-4
 # The cosine schedule's offset s, which keeps a(t) from falling too fast near t = 0.
@@ -141,7 +142,7 @@ def build_denoiser(architecture: str, num_classes: int = 0) -> keras.Model:
     """
     if architecture not in _WIDTHS:
         raise ValueError(f"Expected architecture to be one of {ARCHITECTURES}. Received: architecture={architecture!r}")
-    widths, blocks = _WIDTHS[architecture], _BLOCKS[architecture]
+    widths = _WIDTHS[architecture]
     embedding_dim = 4 * widths[0]
     noisy = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1), name="noisy_image")
     time = keras.Input((1,), name="time")
@@ -158,8 +159,7 @@ def build_denoiser(architecture: str, num_classes: int = 0) -> keras.Model:
     hidden = layers.Conv2D(widths[0], 3, padding="same")(noisy)
     skips = []
     for level, channels in enumerate(widths):
-        for _ in range(blocks):
-            hidden = ResidualBlock(channels)([hidden, embedding])
+        hidden = ResidualBlock(channels)([hidden, embedding])
         if level < len(widths) - 1:
             skips.append(hidden)
             hidden = layers.Conv2D(channels, 3, strides=2, padding="same")(hidden)  # 28 -> 14 -> 7
@@ -168,8 +168,7 @@ def build_denoiser(architecture: str, num_classes: int = 0) -> keras.Model:
         hidden = layers.UpSampling2D(2)(hidden)
         hidden = layers.Conv2D(widths[level], 3, padding="same")(hidden)
         hidden = layers.Concatenate()([hidden, skips[level]])
-        for _ in range(blocks):
-            hidden = ResidualBlock(widths[level])([hidden, embedding])
+        hidden = ResidualBlock(widths[level])([hidden, embedding])
     hidden = ops.silu(hidden)
     output = layers.Conv2D(1, 3, padding="same", kernel_initializer="zeros", dtype="float32")(hidden)
     return keras.Model(inputs, output, name="denoiser")
@@ -184,7 +183,7 @@ class DiffusionModel(GenerativeModel):
 
     Args:
         latent_dim: must be 784 (one number per pixel): the starting noise is the latent.
-        architecture: "fast" or "large" (twice the channels, two blocks per resolution).
+        architecture: "fast" or "large" (twice the channels).
         objective: "flow" (predict the velocity, Euler sampler) or "ddpm" (predict the noise,
             DDIM sampler).
         sampling_steps: denoiser passes per sample when none are asked for.
@@ -200,7 +199,7 @@ class DiffusionModel(GenerativeModel):
         latent_dim: int = LATENT_DIM,
         architecture: str = "fast",
         objective: str = "flow",
-        sampling_steps: int = 16,
+        sampling_steps: int = 8,
         learning_rate: float = 1e-3,
         **kwargs,
     ):
@@ -316,7 +315,8 @@ class DiffusionModel(GenerativeModel):
 
         Returns the images (N, 28, 28, 1) in the model's range after every step, the noise first
         (keep_path), or only the last. The denoiser runs through `predict_on_batch`, which Keras
-        compiles once per backend: a Python loop of eager calls costs several times more.
+        compiles (a `tf.function`, a `jax.jit`) and reuses for every step, instead of running its
+        hundred-odd layers one by one in Python at each step.
         """
         current = latent.reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1)
         path = [current] if keep_path else []
