@@ -29,6 +29,8 @@ DEFAULT_LARGEST_COUNT = 16
 # Samples per row for FID and IS: few enough for minutes on a CPU, equal in every row so the rows compare.
 EVAL_SAMPLES = 500
 QUALITY_KEY = "denoise_quality"
+# The GIF's frame caption: numbers only, because the library's bitmap font has no Chinese glyphs.
+FRAME_LABEL = "{step} / {steps}"
 
 
 def step_counts_up_to(largest: int) -> tuple[int, ...]:
@@ -57,8 +59,7 @@ def _gif(key: str, version: float, seed: int, steps: int, label: str, weights_di
 
 def timeline_gif(key: str, seed: int, steps: int) -> bytes:
     """The same walk as an animated GIF, its frames captioned in the session's language."""
-    return _gif(key, source_version(key), int(seed), int(steps), _("step {step} of {steps}"),
-                str(weights_directory()))
+    return _gif(key, source_version(key), int(seed), int(steps), FRAME_LABEL, str(weights_directory()))
 
 
 def frame_caption(step: int, steps: int) -> str:

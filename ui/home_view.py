@@ -123,7 +123,7 @@ def diffusion_diagram() -> str:
     """The diffusion diagram's Graphviz source, its labels in the session's language."""
     labels = {"real": _("clean image x"), "noise": _("noise ε ~ N(0, I)"), "time": _("noise level t"),
               "mix": _("noisy image x_t"), "network": _("denoising network (U-Net)"),
-              "guess": _("how to remove the noise"), "repeat": _("drawing: repeat from pure noise")}
+              "guess": _("how to remove the noise"), "repeat": _("repeat to draw")}
     return DIFFUSION_DIAGRAM.substitute({name: dot_label(text) for name, text in labels.items()}, font=DIAGRAM_FONT)
 
 
