@@ -209,3 +209,26 @@ def test_latent_space_leaves_diffusion_out_and_says_why(diffusion_run, tiny_vae_
     app = open_page("pages/latent.py")
     assert app.selectbox(key="latent_source").options == ["VAE · shipped: tiny-vae"]
     assert any("Diffusion models are not listed here" in caption.value for caption in app.caption)
+
+
+def test_the_conditional_page_adds_a_diffusion_column_once_a_conditional_diffusion_model_exists(store, monkeypatch):
+    import functools
+
+    from aigc_core.training import train_run
+    from ui import conditional_view
+
+    # The classifier's agreement from 4 samples per digit: the table is shown, the test stays short.
+    monkeypatch.setattr(conditional_view, "agreement", functools.partial(conditional_view.agreement,
+                                                                         samples_per_digit=4))
+    empty = open_page("pages/conditional.py")
+    assert not any("Conditional Diffusion" in item.value for item in empty.markdown)  # two columns, as before
+    run = store.create(tiny_config(model="diffusion", preset="conditional", steps=2, ema_decay=0.0,
+                                   overrides={"sampling_steps": 2}).to_dict())
+    train_run(run)
+    run.update_status(pid=None, pid_start_time=None)  # trained by this test process: no worker to end
+    app = open_page("pages/conditional.py")
+    assert any(item.value == "#### Conditional Diffusion" for item in app.markdown)
+    assert app.selectbox(key="conditional_diffusion").value == f"run:{run.run_id}"
+    assert any("Conditional Diffusion: 8 times the digit 7" in image.caption
+               for element in app.get("image") for image in element.proto.imgs)
+    assert not app.error, [item.value for item in app.error]
