@@ -232,3 +232,4 @@ def test_the_conditional_page_adds_a_diffusion_column_once_a_conditional_diffusi
     assert any("Conditional Diffusion: 8 times the digit 7" in image.caption
                for element in app.get("image") for image in element.proto.imgs)
     assert not app.error, [item.value for item in app.error]
+    assert any("of 4 samples per digit" in item.value for item in app.caption)  # the agreement under the grid
