@@ -142,7 +142,8 @@ VARIANTS: dict[str, Variant] = {
             model_class=DiffusionModel,
             # Flow matching beat DDPM noise prediction after the same 500 CPU steps: FID-MNIST 108.9 vs
             # 126.9 at 16 sampling steps, 124.9 vs 149.7 at 4 (2,000 samples). 8 steps gave 113.6 at half
-            # the sampling time of 16 (bench/README.md, "A diffusion model on the CPU").
+            # the sampling time of 16, and 92.5 once flow matching drew logit-normal times
+            # (bench/README.md, "A diffusion model on the CPU").
             model_config={"architecture": "fast", "objective": "flow", "sampling_steps": 8, "learning_rate": 1e-3},
             batch_size=64,
             description="Small diffusion model (U-Net, ~0.24 M parameters) trained by flow matching: "

@@ -9,8 +9,8 @@ the other families.
 Two objectives train the same denoiser (the `objective` config field):
 
 - "flow" (flow matching / rectified flow, Liu et al. 2022; Lipman et al. 2022): the noisy
-  image is the straight line x_t = (1 - t) x + t noise, t in [0, 1], and the network predicts
-  its velocity noise - x. Sampling walks the line back from t = 1 with Euler steps.
+  image is the straight line x_t = (1 - t) x + t noise, t in [0, 1] drawn logit-normal, and the
+  network predicts its velocity noise - x. Sampling walks the line back from t = 1 with Euler steps.
 - "ddpm" (Ho et al. 2020, with the cosine schedule of Nichol & Dhariwal 2021): x_t =
   sqrt(a(t)) x + sqrt(1 - a(t)) noise and the network predicts the noise; sampling uses the
   deterministic DDIM update (Song et al. 2020), which allows few steps.
@@ -253,10 +253,19 @@ class DiffusionModel(GenerativeModel):
         return ops.sqrt(signal) * images + ops.sqrt(1.0 - signal) * noise, noise
 
     def losses_for(self, images, labels=None, training: bool = False):
-        """(mean loss, per-image loss, t) for a batch at random times: shared by both backends' steps."""
+        """(mean loss, per-image loss, t) for a batch at random times: shared by both backends' steps.
+
+        Every image gets its own time t: uniform in [0, 1] for "ddpm", logit-normal for "flow".
+        """
         images = ops.cast(images, "float32")
         count = ops.shape(images)[0]
-        t = keras.random.uniform((count,), dtype="float32", seed=self.seed_generator)
+        if self.objective == "flow":
+            # Logit-normal times (Esser et al. 2024, Stable Diffusion 3) train the middle of the path, where
+            # the velocity is hardest to guess, more often than its ends: after 500 CPU steps FID-MNIST
+            # 92.5 against 113.6 with uniform times (bench/README.md).
+            t = ops.sigmoid(keras.random.normal((count,), dtype="float32", seed=self.seed_generator))
+        else:
+            t = keras.random.uniform((count,), dtype="float32", seed=self.seed_generator)
         noise = keras.random.normal(ops.shape(images), dtype="float32", seed=self.seed_generator)
         noisy, target = self.noisy_and_target(images, noise, t)
         prediction = ops.cast(self.denoiser(self.denoiser_inputs(noisy, t, labels), training=training), "float32")
