@@ -24,6 +24,7 @@ PAGES = [
     st.Page("pages/train.py", title=_("Train"), icon=":material/model_training:", url_path="train"),
     st.Page("pages/compare.py", title=_("Compare"), icon=":material/compare:", url_path="compare"),
     st.Page("pages/twin.py", title=_("Twin race"), icon=":material/sprint:", url_path="twin"),
+    st.Page("pages/denoise.py", title=_("Denoising"), icon=":material/blur_on:", url_path="denoise"),
     st.Page("pages/latent.py", title=_("Latent space"), icon=":material/scatter_plot:", url_path="latent"),
     st.Page("pages/conditional.py", title=_("Conditional"), icon=":material/grid_on:", url_path="conditional"),
     st.Page("pages/digit.py", title=_("Your own digit"), icon=":material/draw:", url_path="digit"),

@@ -15,7 +15,7 @@ from ui import share
 ensure_router()  # a deep link on a fresh server must still go through app.py
 
 st.title(_("Compare"))
-st.caption(_("Same seed, same number of samples: a GAN and a VAE (or two runs) side by side."))
+st.caption(_("Same seed, same number of samples: any two models side by side, GAN, VAE or diffusion."))
 
 sources = model_sources()
 if len(sources) < 2:
@@ -77,7 +77,7 @@ else:
         image_column.warning(_("The samples at step {step:,} cannot be shown: {reason}").format(
             step=step, reason=sources_view.one_line(error)))
     rows, family = run.metrics(), run.config().get("model")
-    if rows and family in ("gan", "vae"):
+    if rows and family in ("gan", "vae", "diffusion"):
         figure = projector_fonts(loss_figure(rows, family))
         figure.add_vline(x=step, line={"color": "gray", "width": 2, "dash": "dash"})
         loss_column.markdown(_("**Losses** (dashed line: the step shown)"))

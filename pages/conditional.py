@@ -4,7 +4,8 @@ grid per model, one row per digit."""
 import streamlit as st
 
 from aigc_core.studio import MAX_SEED
-from ui.conditional_view import DEFAULT_PER_DIGIT, MAX_PER_DIGIT, digit_picker, render_model_column, render_one_digit
+from ui.conditional_view import (DEFAULT_PER_DIGIT, MAX_PER_DIGIT, conditional_sources, digit_picker, render_model_column,
+                                 render_one_digit)
 from ui import share
 from ui.i18n import _
 from ui.router import ensure_router
@@ -26,13 +27,15 @@ per_digit = int(count_column.slider(_("Samples per digit"), min_value=2, max_val
                                     key="conditional_per_digit"))
 share.publish_all({"seed": seed, "per_digit": per_digit})
 
+# A conditional diffusion model gets a third column once one exists; GAN and VAE always have theirs.
+families = ("gan", "vae") + (("diffusion",) if conditional_sources("diffusion") else ())
 st.subheader(_("Draw me a…"))
 digit = digit_picker()
-for column, family in zip(st.columns(2, gap="large"), ("gan", "vae")):
+for column, family in zip(st.columns(len(families), gap="large"), families):
     with column:
         render_one_digit(family, digit, seed, ONE_DIGIT_COUNT)
 
 st.subheader(_("Every digit"))
-for column, family in zip(st.columns(2, gap="large"), ("gan", "vae")):
+for column, family in zip(st.columns(len(families), gap="large"), families):
     with column:
         render_model_column(family, seed, per_digit)

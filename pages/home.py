@@ -1,5 +1,5 @@
-"""Home: fresh digits from a GAN and a VAE with the next step first, then what the two are and
-how they learn, then a row of digits from each other shipped model."""
+"""Home: fresh digits from each model family with the next step first, then what the three are
+and how they learn, then a row of digits from each other shipped model."""
 
 import random
 
@@ -7,8 +7,9 @@ import streamlit as st
 
 from aigc_core.studio import MAX_SEED
 from ui.cache import shipped_models
-from ui.home_view import (diagram_style, featured_models, gan_diagram, model_description, render_featured, render_samples,
-                          train_a_gan_button, vae_diagram)
+from ui.home_view import (diagram_style, diffusion_diagram, diffusion_formulas, featured_models, gan_diagram,
+                          model_description, render_featured, render_samples, train_a_gan_button, vae_diagram)
+from ui.families import family_title
 from ui.i18n import _
 from ui.router import ensure_router
 from ui import share
@@ -22,10 +23,10 @@ def draw_new_seed() -> None:
     st.session_state.home_seed = random.randint(0, MAX_SEED)
 
 
-st.title(_("AIGC Studio: two ways to make digits from noise"))
+st.title(_("AIGC Studio: three ways to make digits from noise"))
 st.markdown(_(
-    "Both models here learn from {count:,} handwritten digits (MNIST) and then draw new ones "
-    "that were never in the data. They learn in very different ways."
+    "All three model families here learn from {count:,} handwritten digits (MNIST) and then draw new "
+    "ones that were never in the data. They learn in very different ways."
 ).format(count=60_000))
 
 models = shipped_models()
@@ -79,12 +80,34 @@ with vae_column:
              + reconstruction + r"}} \\ &\quad + \beta\, D_{KL}\big(q(z\mid x)\,\|\,\mathcal{N}(0, I)\big) \end{aligned}")
     st.latex(r"D_{KL} = -\tfrac{1}{2} \sum_{j=1}^{d} \big(1 + \log\sigma_j^2 - \mu_j^2 - \sigma_j^2\big)")
 
+st.divider()
+st.header(_("Diffusion: from pure noise to a digit, step by step"))
+text_column, diagram_column = st.columns(2, gap="large")
+with text_column:
+    st.markdown(_(
+        "Training takes a real digit and buries it under noise: a little or a lot, the amount chosen at "
+        "random. One **denoising network** sees the noisy image and the amount of noise, and learns to say "
+        "how to get back to the digit. To draw, it starts from pure noise and removes a bit of noise at a "
+        "time, step after step, until a digit appears."
+    ))
+    st.markdown(_(
+        "Unlike a GAN, there is no contest: one network learns with a plain regression loss, so training "
+        "is steady. Unlike a VAE, nothing is compressed into a few numbers: the starting noise has as many "
+        "numbers as the image has pixels. The price is drawing: a GAN or a VAE draws in one pass, a "
+        "diffusion model needs one pass per denoising step, so fewer steps are faster but rougher."
+    ))
+    for sentence, formula in diffusion_formulas():
+        st.markdown(sentence)
+        st.latex(formula)
+with diagram_column:
+    st.graphviz_chart(diffusion_diagram())
+
 others = [entry for entry in models if entry not in featured]
 if others:
     st.divider()
     st.header(_("Every other shipped model"))
     for entry in others:
-        st.subheader(f"{entry['name']}  ·  {str(entry['family']).upper()}")
+        st.subheader(f"{entry['name']}  ·  {family_title(entry['family'])}")
         if entry["description"]:
             st.caption(model_description(entry["description"]))
         render_samples(entry, seed, SAMPLES_PER_ROW, SAMPLES_PER_ROW)

@@ -36,7 +36,12 @@ def restore_indices(default: str) -> None:
 st.title(_("Latent space"))
 st.caption(_("Every image a model draws starts as a point in its latent space: here you can look at that space."))
 
-sources = model_sources()
+# A diffusion model starts from noise with one number per pixel (784): no small latent space to map or walk.
+all_sources = model_sources()
+sources = [source for source in all_sources if source.family != "diffusion"]
+if len(sources) < len(all_sources):
+    st.caption(_("Diffusion models are not listed here: they start from noise with one number per pixel (784), "
+                 "not from a small latent space. Their path from noise to digit is on the **Denoising** page."))
 model = None
 if not sources:
     st.info(_("No trained model yet (no shipped weights, no run with a checkpoint): train one on the **Train** page."))

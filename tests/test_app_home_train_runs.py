@@ -261,3 +261,17 @@ def test_home_features_the_best_shipped_model_of_each_family(tmp_path):
     models = [entry("gan-a", "gan", 40.0), entry("gan-b", "gan", 3.5), entry("vae-a", "vae"), entry("vae-b", "vae")]
     assert [model["name"] for model in featured_models(models)] == ["gan-b", "vae-a"]
     assert [model["name"] for model in featured_models(models[2:])] == ["vae-a"]  # a family may be missing
+
+
+def test_home_explains_diffusion_with_its_diagram_and_the_trained_objective():
+    """Home explains the third family: a header, its flow diagram and the loss of the objective it trains with."""
+    from ui.home_view import DIFFUSION_OBJECTIVE, diffusion_formulas
+
+    app = open_page()
+    assert any("Diffusion" in header.value for header in app.header)
+    diagrams = [chart.proto.spec for chart in app.get("graphviz_chart")]
+    assert len(diagrams) == 3 and any("digraph Diffusion" in spec for spec in diagrams)
+    shown = [formula.value for formula in app.latex]
+    assert all(any(formula in latex for latex in shown) for _, formula in diffusion_formulas(DIFFUSION_OBJECTIVE))
+    with pytest.raises(ValueError, match="expected a diffusion objective"):
+        diffusion_formulas("score_matching")

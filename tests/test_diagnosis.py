@@ -134,7 +134,7 @@ def test_non_finite_exploding_and_stopped_runs():
 
 def test_unknown_family_is_refused():
     with pytest.raises(ValueError, match="family"):
-        diagnose("diffusion", [])
+        diagnose("flow", [])
 
 
 # -- sample diversity --------------------------------------------------------------------------

@@ -274,10 +274,10 @@ def test_the_chinese_home_page_shows_no_english_and_draws_chinese_diagrams(monke
     assert any("生成器" in text for text in texts) and any("评论家" in text for text in texts), texts
     assert not _leftovers(texts), f"English on the Chinese Home page: {_leftovers(texts)}"
     diagrams = [element.proto.spec for element in app.get("graphviz_chart")]
-    assert len(diagrams) == 2
+    assert len(diagrams) == 3  # GAN, VAE and diffusion
     # "log σ²" is the formula's notation, as in the LaTeX beside it.
     labels = [label.replace("log σ²", "") for spec in diagrams for label in re.findall(r'label="([^"]*)"', spec)]
-    assert "判别器 D" in labels and "编码器" in labels
+    assert "判别器 D" in labels and "编码器" in labels and "加噪图像 x_t" in labels
     assert not _leftovers(labels), f"English in the Chinese diagrams: {_leftovers(labels)}"
     assert any("重建" in element.proto.body for element in app.get("latex"))
 

@@ -9,7 +9,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from aigc_core.quality.diagnosis import BROKEN_PRESETS, Finding
-from aigc_core.quality.narration import (END_MOMENTS, FAILURE_MOMENTS, GAN_MOMENTS, VAE_MOMENTS, training_moment)
+from aigc_core.quality.narration import (DIFFUSION_MOMENTS, END_MOMENTS, FAILURE_MOMENTS, GAN_MOMENTS, VAE_MOMENTS,
+                                 training_moment)
 from aigc_core.runs.store import PROJECT_ROOT
 
 APP = str(PROJECT_ROOT / "app.py")
@@ -65,6 +66,34 @@ def test_a_vae_run_and_the_end_states():
     assert training_moment("gan", "running", rows, paused=True) == "paused"
 
 
+def test_a_diffusion_run_is_told_as_denoising_not_as_a_gan():
+    rows = [{"step": step, "loss": 1.0, "loss_low_noise": 0.2, "loss_mid_noise": 0.8, "loss_high_noise": 1.6}
+            for step in (10, 20)]
+    assert training_moment("diffusion", "running", []) == "diffusion_waiting"
+    assert training_moment("diffusion", "running", rows, total_steps=1000) == "diffusion_clouds"
+    rows += [dict(rows[-1], step=step) for step in (30, 40, 50)]
+    assert training_moment("diffusion", "running", rows, total_steps=1000) == "diffusion_noise_levels"
+    assert training_moment("diffusion", "running", rows, [{"inception_score": 4.0}]) == "diffusion_shapes"
+    assert training_moment("diffusion", "running", rows, [{"inception_score": 8.0}]) == "diffusion_digits"
+    assert training_moment("diffusion", "finished", rows) == "finished"
+
+
+def test_the_narration_panel_tells_a_diffusion_run_in_its_own_words():
+    from ui.lesson_view import NARRATION, narration_text
+
+    rows = [{"step": step, "loss": 1.0} for step in (10, 20, 30, 40)]
+    assert narration_text("diffusion", "running", rows, total_steps=1000) == NARRATION["diffusion_noise_levels"]
+
+
+def test_the_lesson_trains_a_diffusion_model_and_opens_the_denoising_page():
+    from aigc_core.studio import presets_for
+    from ui.lesson_view import LESSON_STEPS
+
+    diffusion_steps = [step for step in LESSON_STEPS if step.query_params.get("model") == "diffusion"]
+    assert diffusion_steps and all(step.query_params["preset"] in presets_for("diffusion") for step in diffusion_steps)
+    assert any(step.page == "pages/denoise.py" for step in LESSON_STEPS)
+
+
 def test_damaged_rows_do_not_break_the_narration():
     assert training_moment("gan", "running", [5, "x", None, {"step": "late"}], [{"inception_score": "high"}]) \
         in GAN_MOMENTS
@@ -73,7 +102,7 @@ def test_damaged_rows_do_not_break_the_narration():
 def test_every_moment_has_a_narration_and_every_step_opens_a_real_page():
     from ui.lesson_view import LESSON_STEPS, NARRATION
 
-    moments = set(GAN_MOMENTS) | set(VAE_MOMENTS) | set(END_MOMENTS) | set(FAILURE_MOMENTS.values()) | {"failure"}
+    moments = set(GAN_MOMENTS) | set(VAE_MOMENTS) | set(DIFFUSION_MOMENTS) | set(END_MOMENTS) | set(FAILURE_MOMENTS.values()) | {"failure"}
     assert moments <= set(NARRATION), moments - set(NARRATION)
     app_pages = set(re.findall(r'st\.Page\("([^"]+)"', (PROJECT_ROOT / "app.py").read_text()))
     for step in LESSON_STEPS:

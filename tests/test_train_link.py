@@ -34,7 +34,7 @@ def test_a_break_it_link_fills_the_form_with_that_preset():
 
 def test_a_model_link_chooses_the_model_and_an_unknown_one_changes_nothing():
     assert open_train({"model": "vae"}).session_state["train_model"] == "vae"
-    assert open_train({"model": "diffusion", "broken": "made up"}).session_state["train_model"] == "gan"
+    assert open_train({"model": "autoregressive", "broken": "made up"}).session_state["train_model"] == "gan"
 
 
 def test_a_recorded_run_replays_from_the_page_and_says_it_is_a_replay(runs_dir):

@@ -29,6 +29,9 @@ COLOURS = {
     "gradient_penalty": "#D55E00",
     "fid": "#CC79A7",
     "inception_score": "#56B4E9",
+    "loss_low_noise": "#009E73",
+    "loss_mid_noise": "#E69F00",
+    "loss_high_noise": "#D55E00",
 }
 LABELS = {
     "d_loss": N_("discriminator loss"),
@@ -42,6 +45,9 @@ LABELS = {
     "gradient_penalty": N_("gradient penalty"),
     "fid": N_("FID (lower is better)"),
     "inception_score": N_("Inception Score (higher is better)"),
+    "loss_low_noise": N_("loss at low noise"),
+    "loss_mid_noise": N_("loss at middle noise"),
+    "loss_high_noise": N_("loss at high noise"),
 }
 # Grey at half opacity is a grid line on white and on black alike.
 GRID_COLOUR = "rgba(128, 128, 128, 0.3)"
@@ -50,6 +56,9 @@ FONT_SIZE = 18
 DASHED = {"loss"}
 # A WGAN-GP's D is a critic: its loss is a score difference plus the penalty, not a cross-entropy.
 CRITIC_LABELS = {**LABELS, "d_loss": N_("critic loss")}
+# A diffusion model's total is the mean over every noise level, which the three bands split up.
+DIFFUSION_LABELS = {**LABELS, "loss": N_("loss, all noise levels")}
+DIFFUSION_LOSSES = ("loss", "loss_low_noise", "loss_mid_noise", "loss_high_noise")
 # Bars of collapsed latent dimensions are grey: the eye should find the ones the model ignores.
 KL_COLOUR, COLLAPSED_COLOUR = "#0072B2", "#999999"
 
@@ -92,15 +101,16 @@ def loss_figure(rows: list[dict], family: str, title: str | None = None, height:
         rows: metric rows as `Run.metrics()` returns them (each has `step` and the losses).
         family: "gan" (losses on top, D's mean output on real and fake images below, as
             probabilities; for a WGAN-GP the critic's Wasserstein estimate and its gradient
-            penalty instead, which are scores, not probabilities) or "vae" (total,
-            reconstruction and KL losses on one axis).
+            penalty instead, which are scores, not probabilities), "vae" (total,
+            reconstruction and KL losses on one axis) or "diffusion" (its loss over all noise
+            levels and the loss at low, middle and high noise, on one axis).
         title: optional heading drawn above the figure.
         height: the figure's height in pixels at screen size (scaled in presentation mode); by
             default tall enough for its panels on a page of their own. The Train page's live
             view passes less, so that the whole run fits one screen.
 
     Raises:
-        ValueError: for a family other than "gan" or "vae".
+        ValueError: for a family other than "gan", "vae" or "diffusion".
     """
     chosen_height = height
     if family == "gan" and is_critic_history(rows):
@@ -135,8 +145,14 @@ def loss_figure(rows: list[dict], family: str, title: str | None = None, height:
             figure.add_trace(_trace(rows, name))
         figure.update_xaxes(title_text=_("step"))
         height = 420
+    elif family == "diffusion":
+        figure = go.Figure()
+        for name in DIFFUSION_LOSSES:
+            figure.add_trace(_trace(rows, name, DIFFUSION_LABELS))
+        figure.update_xaxes(title_text=_("step"))
+        height = 420
     else:
-        raise ValueError(f"Expected family to be 'gan' or 'vae'. Received: family={family!r}")
+        raise ValueError(f"Expected family to be 'gan', 'vae' or 'diffusion'. Received: family={family!r}")
 
     figure.update_layout(
         title={"text": title} if title else None,

@@ -15,6 +15,7 @@ from aigc_core.studio import Source, training_facts
 from ui.cache import load_model
 from ui.charts import image_grid_png, loss_figure, projector_fonts
 from ui.diagnosis_view import annotate_figure, render_finding_cards
+from ui.families import family_title
 from ui.i18n import _
 from ui.latent_view import HELD_DIGIT, held_digit_note, interpolation, network_text
 from ui.sources_view import FAMILY_NAMES, dataset_title, one_line, render_evaluation, source_version
@@ -66,7 +67,7 @@ def render_model_card(source: Source, seed: int, side: str) -> None:
     except ValueError:
         dataset = "?"
     on_dataset = "" if dataset == "mnist" else f" · {dataset_title(dataset)}"
-    st.markdown(f"#### {FAMILY_NAMES.get(source.family, source.family)} · {kind} `{name}`{on_dataset}")
+    st.markdown(f"#### {family_title(source.family)} · {kind} `{name}`{on_dataset}")
     try:
         model = load_model(source.key)
         images = sample_images(source.key, seed)

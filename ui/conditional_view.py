@@ -15,7 +15,8 @@ from aigc_core.studio import DEFAULT_SAMPLES_PER_DIGIT, Source, conditional_agre
 from ui.cache import load_model, weights_directory
 from ui.charts import image_grid_png
 from ui import share
-from ui.sources_view import FAMILY_NAMES, one_line, source_text, source_version
+from ui.sources_view import one_line, source_text, source_version
+from ui.families import family_title
 from ui.i18n import _
 
 DEFAULT_PER_DIGIT = 8
@@ -95,7 +96,7 @@ def render_agreement(key: str, seed: int) -> None:
 
 def render_model_column(family: str, seed: int, per_digit: int) -> None:
     """One side of the page: pick a conditional model of `family`, show its 10 x N grid and agreement."""
-    name = FAMILY_NAMES.get(family, family)
+    name = family_title(family)
     st.markdown("#### " + _("Conditional {model}").format(model=name))
     sources = conditional_sources(family)
     if not sources:
@@ -130,7 +131,7 @@ def one_digit_samples(key: str, seed: int, digit: int, count: int) -> np.ndarray
 
 def render_one_digit(family: str, digit: int, seed: int, count: int) -> None:
     """One model's answer to "draw me a <digit>": `count` samples in one row, or why there are none."""
-    name = FAMILY_NAMES.get(family, family)
+    name = family_title(family)
     keys = [source.key for source in conditional_sources(family)]
     if not keys:
         st.caption(_("No conditional {model} yet.").format(model=name))

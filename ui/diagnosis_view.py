@@ -35,7 +35,7 @@ def run_findings(run) -> tuple[str, list[dict], list[Finding]]:
     """(family, metric rows, findings) of a run, judged on its rows, latest snapshot and status error."""
     family = run.config().get("model", "gan")
     rows = run.metrics()
-    if family not in ("gan", "vae"):
+    if family not in ("gan", "vae", "diffusion"):
         return family, rows, []
     latest = run.latest_snapshot()
     return family, rows, diagnose(family, rows, latest[1] if latest else None,

@@ -1,6 +1,6 @@
-"""The Home page's first screen: fresh digits from one GAN and one VAE, and where to start.
+"""The Home page's first screen: fresh digits from each model family, and where to start.
 
-A visitor should see what the app does before any theory: samples of both families side by
+A visitor should see what the app does before any theory: samples of the families side by
 side and one obvious next step (train a GAN). The other shipped models follow further down.
 """
 
@@ -14,10 +14,10 @@ import streamlit as st
 from aigc_core import studio
 from ui.cache import load_model
 from ui.charts import image_grid_png
+from ui.families import family_title
 from ui.i18n import N_, _
 
-FEATURED_FAMILIES = ("gan", "vae")
-FAMILY_TITLES = {"gan": "GAN", "vae": "VAE"}
+FEATURED_FAMILIES = ("gan", "vae", "diffusion")
 FEATURED_COLUMNS, FEATURED_ROWS = 8, 2
 # Streamlit's theme shrinks Graphviz labels to about 10 px; the diagrams are laid out for 18 pt
 # labels (18 units of their own viewBox), so this gives them back the size their boxes were made for.
@@ -74,7 +74,30 @@ digraph VAE {
   noise -> sample;
 }
 """)
+# Training above (a clean digit is mixed with noise at a random time t, the network guesses how to
+# undo the mix); the dashed edge is drawing, the same network applied again and again from pure noise.
+DIFFUSION_DIAGRAM = string.Template("""
+digraph Diffusion {
+  rankdir=TB; bgcolor="transparent";
+  node [shape=box, style="rounded,filled", fillcolor="#0072B2", fontcolor="white", fontname="$font", fontsize=18, color="#0072B2"];
+  edge [color="#888888", fontcolor="#888888", fontname="$font", penwidth=2];
+  real [label="$real", shape=ellipse, fillcolor="#009E73", color="#009E73"];
+  noise [label="$noise", shape=ellipse, fillcolor="#888888", color="#888888"];
+  time [label="$time", shape=ellipse, fillcolor="#888888", color="#888888"];
+  mix [label="$mix", fillcolor="#E69F00", color="#E69F00"];
+  network [label="$network"];
+  guess [label="$guess", shape=ellipse, fillcolor="#D55E00", color="#D55E00"];
+  { rank=same; mix; time; }
+  real -> mix; noise -> mix; time -> mix;
+  mix -> network -> guess;
+  time -> network;
+  guess -> mix [style=dashed, label="$repeat", fontsize=18, constraint=false];
+}
+""")
 DIAGRAM_FONT = "Helvetica"
+# The objective the diffusion model trains with (aigc_core/models: the diffusion helper measured
+# which one gives digits sooner on a CPU); the formula on Home must be the one that is trained.
+DIFFUSION_OBJECTIVE = "flow"
 
 
 def dot_label(text: str) -> str:
@@ -94,6 +117,37 @@ def vae_diagram() -> str:
     labels = {"input": _("input image x"), "encoder": _("encoder"), "mean": _("mean μ"),
               "log_variance": _("log-variance log σ²"), "decoder": _("decoder"), "output": _("reconstruction x̂")}
     return VAE_DIAGRAM.substitute({name: dot_label(text) for name, text in labels.items()}, font=DIAGRAM_FONT)
+
+
+def diffusion_diagram() -> str:
+    """The diffusion diagram's Graphviz source, its labels in the session's language."""
+    labels = {"real": _("clean image x"), "noise": _("noise ε ~ N(0, I)"), "time": _("noise level t"),
+              "mix": _("noisy image x_t"), "network": _("denoising network (U-Net)"),
+              "guess": _("how to remove the noise"), "repeat": _("repeat to draw")}
+    return DIFFUSION_DIAGRAM.substitute({name: dot_label(text) for name, text in labels.items()}, font=DIAGRAM_FONT)
+
+
+def diffusion_formulas(objective: str = DIFFUSION_OBJECTIVE) -> list[tuple[str, str]]:
+    """(sentence, LaTeX) pairs for the noisy image and the loss of the objective the model trains with.
+
+    Raises:
+        ValueError: for an objective this page has no formula for.
+    """
+    if objective == "flow":
+        return [(_("The noisy image mixes the digit x with noise ε drawn from N(0, I); the noise level t is drawn "
+                   "between 0 (the clean digit) and 1 (pure noise):"),
+                 r"x_t = (1 - t)\, x + t\, \varepsilon"),
+                (_("The network v_θ learns the straight direction from the digit to the noise (flow matching); "
+                   "drawing walks that direction backwards from t = 1 to t = 0:"),
+                 r"L = \mathbb{E}_{x, \varepsilon, t}\, \big\| v_\theta(x_t, t) - (\varepsilon - x) \big\|^2")]
+    if objective == "ddpm":
+        return [(_("The noisy image mixes the digit x with noise ε drawn from N(0, I), more of it at a later "
+                   "step t:"),
+                 r"x_t = \sqrt{\bar\alpha_t}\, x + \sqrt{1 - \bar\alpha_t}\, \varepsilon"),
+                (_("The network ε_θ learns to tell which noise was added (DDPM); drawing subtracts its guess "
+                   "a little at a time:"),
+                 r"L = \mathbb{E}_{x, \varepsilon, t}\, \big\| \varepsilon - \varepsilon_\theta(x_t, t) \big\|^2")]
+    raise ValueError(f"expected a diffusion objective 'flow' or 'ddpm', received {objective!r}")
 
 
 def model_description(description: str) -> str:
@@ -136,7 +190,7 @@ def render_samples(entry: dict, seed: int, count: int, columns: int, scale: int 
     images = model.sample(count, seed=int(seed))
     st.image(image_grid_png(images, columns=columns, scale=scale), width="stretch",
              caption=_("{family} `{name}`: {count} new digits from seed {seed}").format(
-                 family=FAMILY_TITLES.get(entry["family"], entry["family"]), name=entry["name"], count=count, seed=seed))
+                 family=family_title(entry["family"]), name=entry["name"], count=count, seed=seed))
 
 
 def render_featured(featured: list[dict], seed: int) -> None:

@@ -33,7 +33,7 @@ DIGIT_COLOURS = ("#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F",
 INTERPOLATION_NAMES = {"linear": N_("linear"), "spherical": N_("spherical")}
 # The sub-networks `parameter_counts()` names (a WGAN-GP's adversary is its critic).
 NETWORK_NAMES = {"generator": N_("generator"), "discriminator": N_("discriminator"), "critic": N_("critic"),
-                 "encoder": N_("encoder"), "decoder": N_("decoder")}
+                 "encoder": N_("encoder"), "decoder": N_("decoder"), "denoiser": N_("denoising network")}
 # The digit a conditional model draws along a seed-to-seed walk where no one picks it (Compare).
 HELD_DIGIT = 7
 

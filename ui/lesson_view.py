@@ -34,8 +34,9 @@ class LessonStep:
 LESSON_STEPS: tuple[LessonStep, ...] = (
     LessonStep(N_("Machines that draw digits"),
                N_("Every digit on this page was drawn by a model that learned from 60,000 handwritten examples; "
-                  "none of them is copied from the data. Today we meet two families of such models, GANs and "
-                  "VAEs: we watch them learn, break them on purpose and measure which one draws better."),
+                  "none of them is copied from the data. Today we meet three families of such models, GANs, VAEs "
+                  "and diffusion models: we watch them learn, break them on purpose and measure which one draws "
+                  "better."),
                "pages/home.py"),
     LessonStep(N_("How a GAN learns"),
                N_("A GAN is two networks in a contest. The generator turns random noise into an image; the "
@@ -69,6 +70,21 @@ LESSON_STEPS: tuple[LessonStep, ...] = (
                N_("With the KL penalty twenty times stronger, the encoder gives up and sends almost the same code "
                   "for every image. Watch the KL curve fall to zero while every sample becomes the same blur."),
                "pages/train.py", {"broken": "VAE: beta = 20"}),
+    LessonStep(N_("How a diffusion model learns"),
+               N_("A diffusion model learns one plain job: given a digit buried under some noise, say how to remove "
+                  "the noise. To draw, it starts from pure noise and does that job again and again, a little at a "
+                  "time. Follow the diffusion diagram on this page: no contest and no compression, but many steps "
+                  "to draw one image."),
+               "pages/home.py"),
+    LessonStep(N_("Train a diffusion model, live"),
+               N_("Start a diffusion model. Its chart shows one loss three times, at low, middle and high noise. "
+                  "Its samples come out of grey clouds, and with one network and no contest there is little to go "
+                  "wrong: compare its steady curves with the GAN's."),
+               "pages/train.py", {"model": "diffusion", "preset": "fast"}),
+    LessonStep(N_("Watch the noise go"),
+               N_("Drag the slider from pure noise to the digits: every step removes a little noise. Then measure "
+                  "steps versus quality: fewer steps draw faster but rougher, which is why few-step samplers matter."),
+               "pages/denoise.py"),
     LessonStep(N_("GAN against VAE, with numbers"),
                N_("Both families side by side, each with its FID (lower is better) and Inception Score (higher is "
                   "better), measured on 10,000 samples with the project's own digit classifier. The numbers, not "
@@ -92,7 +108,9 @@ LESSON_STEPS: tuple[LessonStep, ...] = (
                "pages/augment.py"),
     LessonStep(N_("What we learned"),
                N_("GANs draw sharp digits but their training is a fragile contest. VAEs train steadily and learn "
-                  "a meaningful latent space, but blur. Measured numbers, not impressions, decide which is better."),
+                  "a meaningful latent space, but blur. Diffusion models train steadily too, and pay at drawing "
+                  "time: one pass of the network per step. Measured numbers, not impressions, decide which is "
+                  "better."),
                "pages/home.py"),
 )
 
@@ -125,6 +143,17 @@ NARRATION = {
                      "over the digits it is unsure about."),
     "vae_digits": N_("Most samples now read as digits, blurrier than a GAN's. The latent space behind them is "
                      "smooth: see Latent space."),
+    "diffusion_waiting": N_("The denoising network has not learned anything yet: walking back from pure noise "
+                            "still ends in noise."),
+    "diffusion_clouds": N_("First the network learns where ink usually is: its loss falls fast and the samples "
+                           "are grey clouds in the middle."),
+    "diffusion_noise_levels": N_("Look at the three loss curves: the same job at low, middle and high noise. They are "
+                                 "not equally hard, so compare each curve with its own start, not with the others: "
+                                 "when all three fall, the network gets better at every stage of drawing."),
+    "diffusion_shapes": N_("Shapes come out of the noise. Every sample is a whole walk from pure noise, one "
+                           "denoising step after another."),
+    "diffusion_digits": N_("Most samples now read as digits. Each one still costs one pass of the network per "
+                           "step: the Denoising page shows how few steps are enough."),
     "failure_divergence": N_("The losses exploded and the run was stopped: the steps were too large for the "
                              "network to follow. The diagnosis says where it began."),
     "failure_discriminator_winning": N_("The discriminator wins: its loss is near zero and it rejects every fake. "
@@ -224,7 +253,7 @@ def render_lesson_panel() -> None:
 def narration_text(family: str, state: str | None, rows, quality_rows=(), findings=(), *,
                    total_steps: int | None = None, paused: bool = False) -> str:
     """The two or three sentences that say what is happening in a run now, in the session's language."""
-    moment = training_moment("vae" if family == "vae" else "gan", state, rows, quality_rows, findings,
+    moment = training_moment(family if family in ("vae", "diffusion") else "gan", state, rows, quality_rows, findings,
                              total_steps=total_steps, paused=paused)
     return _(NARRATION[moment])
 

@@ -15,6 +15,7 @@ from ui.charts import COLOURS, image_grid_png, loss_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards, run_findings
 from ui.sources_view import one_line, render_evaluation, state_text
 from ui.diagnosis_view import preset_title as broken_preset_title
+from ui.families import family_title
 from ui.i18n import N_, _
 from ui.run_names_view import render_name_form, run_name, run_title
 from ui.train_view import break_it_note, dataset_note, format_duration, preset_title
@@ -51,7 +52,7 @@ def runs_table(runs: list[Run]) -> pd.DataFrame:
         rows.append({
             name_column: named.text(_),
             state_column: state_text(summary["state"]),
-            model_column: str(summary["model"] or "?").upper(),
+            model_column: family_title(summary["model"]),
             preset_column: _("{preset} · break it: {name}").format(preset=preset_title(summary["preset"]),
                                                                   name=broken_preset_title(summary["break_it"]))
             if summary.get("break_it") else preset_title(summary["preset"]),
@@ -241,7 +242,7 @@ def render_run_details(run: Run) -> None:
     status, config = run.status(), run.config()
     family = config.get("model", "gan")
     st.subheader(run_title(run))
-    st.caption(f"{family.upper()} · {break_it_note(config)}{dataset_note(config)} · {state_text(status.get('state'))} · "
+    st.caption(f"{family_title(family)} · {break_it_note(config)}{dataset_note(config)} · {state_text(status.get('state'))} · "
                + _("step {step:,}").format(step=status.get("step", 0)) + f" · {format_duration(status.get('elapsed_s'))}"
                + f" · `{run.run_id}`")
     note = studio.read_run_name(run).note

@@ -14,6 +14,7 @@ import streamlit as st
 from aigc_core import studio
 from aigc_core.studio import DATASET_TITLES, REAL_FLOOR, UNTRAINED_CEILING, Source
 from ui.cache import weights_directory
+from ui.families import family_title
 from ui.i18n import N_, _, error_text
 
 # Rows of the sample-quality table: (key in metrics.json, label, format). Add a row to show a new number.
@@ -30,7 +31,7 @@ EVALUATION_ROWS = (
 # Score), an untrained generator the worst: "floor" and "ceiling" held only for FID.
 REFERENCE_COLUMNS = {REAL_FLOOR: N_("real data (best possible)"),
                      UNTRAINED_CEILING: N_("untrained generator (worst case)")}
-FAMILY_NAMES = {"gan": "GAN", "vae": "VAE"}
+FAMILY_NAMES = {"gan": "GAN", "vae": "VAE", "diffusion": "Diffusion"}  # the families the pages know
 # A run's state as `aigc_core.runs.store` writes it, marked here to be shown in the session's language.
 RUN_STATES = {"queued": N_("queued"), "running": N_("running"), "paused": N_("paused"), "finished": N_("finished"),
               "stopped": N_("stopped"), "failed": N_("failed"), "interrupted": N_("interrupted")}
@@ -53,7 +54,7 @@ def source_text(source: Source) -> str:
     A run's label is `aigc_core.sources`' "run ID (state)"; its state is translated, anything the
     library appends after it is kept as written.
     """
-    name = FAMILY_NAMES.get(source.family, source.family)
+    name = family_title(source.family)
     kind, identifier = source.key.split(":", 1)
     if kind == "weights":
         return _("{model} · shipped: {name}").format(model=name, name=identifier)

@@ -73,6 +73,8 @@ def field_rule(param: str, family: str, preset: str) -> tuple | None:
     if param not in rules or param not in HYPERPARAMETER_KEYS[family].values():
         return None
     kind, low, high = rules[param]
+    if kind == "choice":  # a diffusion model's objective: one of the names on offer
+        return ("choice", low, None)
     return ("int" if kind == "int" else "float", low, high)
 
 

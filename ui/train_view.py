@@ -28,6 +28,7 @@ from ui.charts import LABELS as QUALITY_LABELS
 from ui.charts import image_grid_png, kl_figure, loss_figure, png_data_uri, quality_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards, watch_for_text
 from ui.diagnosis_view import preset_title as broken_preset_title
+from ui.families import family_title
 from ui.i18n import N_, _, current_language, error_text
 from ui.lesson_view import render_narration
 from ui.run_control_view import is_paused, render_run_controls
@@ -53,6 +54,11 @@ HYPERPARAMETER_KEYS = {
         "train_lr": "learning_rate",
         "train_beta": "beta",
     },
+    "diffusion": {
+        "train_lr": "learning_rate",
+        "train_objective": "objective",
+        "train_sampling_steps": "sampling_steps",
+    },
 }
 LABELS = {
     "latent_dim": N_("Latent size (dimensions of z)"),
@@ -65,6 +71,8 @@ LABELS = {
     "instance_noise_steps": N_("Instance noise fades out over (steps)"),
     "learning_rate": N_("Learning rate"),
     "beta": N_("β (weight of the KL term)"),
+    "objective": N_("What the network learns to predict"),
+    "sampling_steps": N_("Denoising steps when drawing"),
 }
 # One sentence per control: what it does and why one would change it (shown as the widget's help).
 HELP = {
@@ -88,7 +96,14 @@ HELP = {
     "learning_rate": N_("Step size of the Adam optimizer: smaller is slower but steadier."),
     "beta": N_("Weight of the KL term: low β gives sharper reconstructions, high β a smoother, more regular latent "
                "space, and too high a β collapses it (watch the per-dimension KL bars under the chart)."),
+    "objective": N_("Flow matching learns the straight direction from a digit to its noise; DDPM learns which "
+                    "noise was added. Both train the same network and draw in the steps below."),
+    "sampling_steps": N_("How many times the network is applied to turn pure noise into a digit, for the "
+                         "snapshots and the quality curve: more steps are slower and usually cleaner."),
 }
+# The diffusion objectives as the form names them.
+OBJECTIVE_TITLES = {"flow": N_("the way from digit to noise (flow matching)"),
+                    "ddpm": N_("the added noise (DDPM)")}
 FORMATS = {"float_open": "%.5f", "float": "%.2f"}
 STEP_SIZES = {"g_learning_rate": 1e-4, "d_learning_rate": 1e-4, "learning_rate": 1e-4, "beta": 0.1,
               "gp_weight": 1.0, "real_label": 0.05, "instance_noise": 0.05, "instance_noise_steps": 100}
@@ -104,7 +119,8 @@ PRECISION_CHOICES = {"float32": N_("float32"), "mixed_bfloat16": N_("mixed bfloa
 # `dataset_source` says this when only a keras.datasets download could provide the data.
 NEEDS_DOWNLOAD = "needs the internet"
 # The Steps field says what one step is: a generator update for a GAN, one batch for a VAE.
-STEPS_LABELS = {"gan": N_("Steps (generator updates)"), "vae": N_("Steps (training steps)")}
+STEPS_LABELS = {"gan": N_("Steps (generator updates)"), "vae": N_("Steps (training steps)"),
+                "diffusion": N_("Steps (training steps)")}
 # validate()'s names for the settings outside the hyperparameter column, as the form labels them.
 SETTING_LABELS = {"batch_size": N_("Batch size"), "seed": N_("Seed"), "minutes": N_("Minutes"),
                   "epochs": N_("Epochs"), "precision": N_("Precision"), "dataset": N_("Dataset"),
@@ -113,7 +129,8 @@ SETTING_LABELS = {"batch_size": N_("Batch size"), "seed": N_("Seed"), "minutes":
 LOSS_NAMES = {"g_loss": N_("generator loss"), "d_loss": N_("discriminator loss"), "loss": N_("loss"),
               "reconstruction_loss": N_("reconstruction loss"), "kl_loss": N_("KL term"),
               "d_real": N_("D(x)"), "d_fake": N_("D(G(z))"), "wasserstein": N_("Wasserstein estimate"),
-              "gradient_penalty": N_("gradient penalty")}
+              "gradient_penalty": N_("gradient penalty"), "loss_low_noise": N_("loss at low noise"),
+              "loss_mid_noise": N_("loss at middle noise"), "loss_high_noise": N_("loss at high noise")}
 PRESET_TITLES = {"fast": N_("fast"), "paper": N_("paper"), "wgan-gp": "WGAN-GP", "conditional": N_("conditional"),
                  "large": N_("large")}
 STATE_TITLES = {"queued": N_("queued"), "running": N_("running"), "finished": N_("finished"), "stopped": N_("stopped"),
@@ -352,6 +369,10 @@ def _hyperparameter_input(key: str, name: str, family: str):
         high = BETA_SLIDER_MAX if float(st.session_state.get(key, low)) <= BETA_SLIDER_MAX else float(high)
         return st.slider(_(LABELS[name]), min_value=float(low), max_value=high, step=STEP_SIZES[name], key=key,
                          help=_(HELP[name]))
+    if kind == "choice":
+        return st.radio(_(LABELS[name]), low, key=key, help=_(HELP[name]),
+                        format_func=lambda choice: _(OBJECTIVE_TITLES[choice]) if choice in OBJECTIVE_TITLES
+                        else str(choice))
     if kind == "int":
         return st.number_input(_(LABELS[name]), min_value=low, max_value=high, step=STEP_SIZES.get(name, 1), key=key,
                                help=_(HELP[name]))
@@ -402,7 +423,7 @@ def settings_form() -> TrainingConfig:
     _ensure_defaults()
     model_column, hyperparameter_column, budget_column, seed_column = st.columns(4, gap="medium")
     with model_column:
-        family = st.radio(_("Model"), FAMILIES, key="train_model", horizontal=True, format_func=str.upper,
+        family = st.radio(_("Model"), FAMILIES, key="train_model", horizontal=True, format_func=family_title,
                           on_change=_reset_hyperparameters)
         preset = st.selectbox(_("Preset"), presets_for(family), key="train_preset", format_func=preset_title,
                               on_change=_reset_hyperparameters)
@@ -585,7 +606,7 @@ def _render_header(run: Run, status: dict, config: dict, family: str) -> None:
     with title_column:
         st.markdown("#### " + run_title(run))  # a heading one line high, so the run's charts come up
         batch_size = config.get("batch_size") or _preset_batch_size(family, config.get("preset"))
-        st.caption(f"{state_badge(status)} {family.upper()} · {break_it_note(config)}{dataset_note(config)}"
+        st.caption(f"{state_badge(status)} {family_title(family)} · {break_it_note(config)}{dataset_note(config)}"
                    f"{precision_note(config)} · "
                    + _("batch {batch_size} · seed {seed}").format(batch_size=batch_size, seed=config.get("seed")))
     with progress_column.container(key="live_progress"):
@@ -649,7 +670,7 @@ def run_signature(run: Run) -> tuple:
 # Heights (px at screen size, scaled with the fonts in presentation mode) that let the live view
 # (header, controls, charts, samples and diagnosis) fit one 1400x900 laptop screen and one
 # 1920x1080 projector: the full-size figures of the other pages would push it past the fold.
-LIVE_LOSS_HEIGHTS = {"gan": 420, "critic": 480, "vae": 250}
+LIVE_LOSS_HEIGHTS = {"gan": 420, "critic": 480, "vae": 250, "diffusion": 360}
 LIVE_KL_HEIGHT = 150
 # Presentation mode sets every text of the page to about 20 px, a metric's value too: in the live
 # view's quality row the value is what a class reads, so it stays large.

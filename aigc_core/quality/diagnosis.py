@@ -389,7 +389,8 @@ def diagnose(family: str, rows, snapshot=None, *, snapshot_step: int | None = No
     """Everything that looks wrong with a run, worst first.
 
     Args:
-        family: "gan" or "vae".
+        family: "gan", "vae" or "diffusion" (a diffusion run is only checked for divergence: the
+            GAN and VAE failure patterns and their tips do not apply to a denoiser).
         rows: metric rows as `Run.metrics()` returns them (each with `step` and the losses).
         snapshot: optional samples (N, 28, 28) in [0, 1], e.g. the latest snapshot, to judge diversity.
         snapshot_step: the step the snapshot belongs to (default: the last logged step).
@@ -401,15 +402,17 @@ def diagnose(family: str, rows, snapshot=None, *, snapshot_step: int | None = No
         A list of `Finding`, errors first; empty when nothing looks wrong.
 
     Raises:
-        ValueError: for a family other than "gan" or "vae".
+        ValueError: for a family other than "gan", "vae" or "diffusion".
     """
-    if family not in ("gan", "vae"):
-        raise ValueError(f"Expected family to be 'gan' or 'vae'. Received: family={family!r}")
+    if family not in ("gan", "vae", "diffusion"):
+        raise ValueError(f"Expected family to be 'gan', 'vae' or 'diffusion'. Received: family={family!r}")
     rows = _sorted_rows(rows)
     findings = []
     diverged = _non_finite(rows, error)
     if diverged:
         findings.append(diverged)
+    if family == "diffusion":
+        return findings
     findings += _gan_findings(rows) if family == "gan" else _vae_findings(rows)
     if snapshot is not None:
         step = snapshot_step if snapshot_step is not None else (int(rows[-1]["step"]) if rows else None)

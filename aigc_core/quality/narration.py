@@ -17,6 +17,8 @@ from __future__ import annotations
 GAN_MOMENTS = ("gan_waiting", "gan_noise", "gan_discriminator_leads", "gan_generator_catches_up",
                "gan_strokes", "gan_digits")
 VAE_MOMENTS = ("vae_waiting", "vae_blobs", "vae_reconstruction_improves", "vae_shapes", "vae_digits")
+DIFFUSION_MOMENTS = ("diffusion_waiting", "diffusion_clouds", "diffusion_noise_levels", "diffusion_shapes",
+                     "diffusion_digits")
 END_MOMENTS = ("finished", "stopped", "paused", "queued")
 # Diagnosis kinds that have their own narration; any other finding of severity "error" is "failure".
 FAILURE_MOMENTS = {
@@ -69,10 +71,10 @@ def _quality_stage(score: float | None, share: float) -> str:
 
 def training_moment(family: str, state: str | None, rows, quality_rows=(), findings=(), *,
                     total_steps: int | None = None, paused: bool = False) -> str:
-    """The moment of a run to narrate: a key of GAN_MOMENTS, VAE_MOMENTS, END_MOMENTS or FAILURE_MOMENTS.
+    """The moment of a run to narrate: a key of GAN_, VAE_, DIFFUSION_, END_MOMENTS or FAILURE_MOMENTS.
 
     Args:
-        family: "gan" or "vae" (conditional and WGAN variants narrate as their family).
+        family: "gan", "vae" or "diffusion" (conditional and WGAN variants narrate as their family).
         state: the run's state from status.json ("queued", "running", "finished", ...).
         rows: logged metrics rows, oldest first.
         quality_rows: scored snapshots, oldest first (may be empty: scoring is optional).
@@ -91,6 +93,14 @@ def training_moment(family: str, state: str | None, rows, quality_rows=(), findi
     if state in ("finished", "stopped"):
         return state
     stage = _quality_stage(_latest_score(quality_rows), _share_done(rows, total_steps))
+    if family == "diffusion":
+        if not rows:
+            return "diffusion_waiting"
+        if stage == "digits":
+            return "diffusion_digits"
+        if stage == "strokes":
+            return "diffusion_shapes"
+        return "diffusion_clouds" if len(rows) <= EARLY_ROWS else "diffusion_noise_levels"
     if family == "vae":
         if not rows:
             return "vae_waiting"

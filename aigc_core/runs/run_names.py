@@ -39,6 +39,8 @@ UNKNOWN_RUN = N_("Run")
 # The presets' words (the same msgids the Train page's preset picker uses).
 PRESET_WORDS = {"fast": N_("fast"), "paper": N_("paper"), "conditional": N_("conditional"), "large": N_("large"),
                 "wgan-gp": "WGAN-GP"}
+# A family that is a word, not an acronym upper-cased ("GAN", "VAE").
+FAMILY_WORDS = {"diffusion": N_("Diffusion")}
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -61,7 +63,7 @@ class RunName:
 
     def generated(self, translate: Callable[[str], str] = _unchanged) -> str:
         """The generated name, worded by `translate` (the UI's `_`; English when left out)."""
-        model = (self.family or "?").upper()
+        model = translate(FAMILY_WORDS[self.family]) if self.family in FAMILY_WORDS else (self.family or "?").upper()
         if self.series in SERIES_TITLES:
             preset = self.preset or "?"
             title = translate(SERIES_TITLES[self.series]).format(
