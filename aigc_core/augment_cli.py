@@ -34,6 +34,8 @@ def add_augment_parser(commands) -> None:
                          help=f"classifier updates per training, the same for every arm (default {defaults.train_steps})")
     augment.add_argument("--gan", default=AUTO, help="conditional GAN source: weights:NAME, run:ID, auto (default) or none")
     augment.add_argument("--vae", default=AUTO, help="CVAE source: weights:NAME, run:ID, auto (default) or none")
+    augment.add_argument("--diffusion", default=AUTO,
+                         help="conditional diffusion model source: weights:NAME, run:ID, auto (default) or none")
     augment.add_argument("--no-more-real", action="store_true", help="leave out the 'more real data' reference arm")
     augment.add_argument("--json", help="also write the full result to FILE.json")
 
@@ -69,7 +71,7 @@ def _json_path(text: str | None) -> Path | None:
 
 
 def resolve_arms(choices: dict[str, str]):
-    """Generator arms for {"gan": key, "vae": key}; `auto` takes the first conditional source that loads.
+    """Generator arms for {"gan": key, "vae": key, "diffusion": key}; `auto` takes the first conditional source that loads.
 
     Returns:
         (arms, notes): the loaded arms, and a sentence for every arm that was not run.
@@ -119,7 +121,7 @@ def command_augment(arguments) -> int:
 
     settings = validate_settings(settings_from_arguments(arguments))  # refuse bad values before importing Keras
     out = _json_path(arguments.json)
-    for family in ("gan", "vae"):
+    for family in ("gan", "vae", "diffusion"):
         key = getattr(arguments, family)
         if key not in (AUTO, NONE) and ":" not in key:
             raise ValueError(f"--{family} must be weights:NAME, run:ID, auto or none; received {key[:80]!r}")
@@ -129,7 +131,7 @@ def command_augment(arguments) -> int:
     quiet_tensorflow()
     from aigc_core.experiments.augment import count_trainings, format_table, run_experiment
 
-    arms, notes = resolve_arms({"gan": arguments.gan, "vae": arguments.vae})
+    arms, notes = resolve_arms({"gan": arguments.gan, "vae": arguments.vae, "diffusion": arguments.diffusion})
     settings = validate_settings(settings, len(arms))
     for note in notes:
         print(f"note: {note}")

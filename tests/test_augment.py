@@ -182,19 +182,35 @@ def test_conditional_models_are_found_loaded_and_sampled_per_digit(weights_dir, 
         load_generator_arm("gan", "weights:cvae-test", store, weights_dir)
 
 
+def test_a_conditional_diffusion_model_is_the_third_arm(tmp_path, store):
+    from aigc_core.models.registry import VARIANTS
+    from aigc_core.weights import export_weights
+
+    export_weights(VARIANTS["diffusion-conditional"].build(), "diffusion-test", tmp_path, description="untrained")
+    export_weights(VARIANTS["diffusion-fast"].build(), "diffusion-plain", tmp_path, description="untrained")
+    assert [source.key for source in conditional_sources("diffusion", store, tmp_path)] == ["weights:diffusion-test"]
+    arm = load_generator_arm("diffusion", "weights:diffusion-test", store, tmp_path)
+    assert arm.label == "+ conditional diffusion model (weights:diffusion-test)"
+    images, labels = draw_generated(arm, 2, seed=3)
+    assert images.shape == (20, 28, 28) and 0.0 <= images.min() and images.max() <= 1.0
+    assert np.array_equal(labels, np.repeat(np.arange(10), 2))
+    with pytest.raises(ValueError, match="not a conditional diffusion model"):
+        load_generator_arm("diffusion", "weights:diffusion-plain", store, tmp_path)
+
+
 # -- command line ----------------------------------------------------------------------------------
 def test_cli_prints_the_table_and_the_verdict(tmp_path):
     out = tmp_path / "augment.json"
     result = subprocess.run(
         [sys.executable, "-m", "aigc_core", "augment", "--per-class", "10", "--seeds", "2", "--generated", "20",
-         "--test-limit", "300", "--train-steps", "40", "--gan", "none", "--vae", "none", "--json", str(out)],
+         "--test-limit", "300", "--train-steps", "40", "--gan", "none", "--vae", "none", "--diffusion", "none", "--json", str(out)],
         cwd=PROJECT_ROOT, env={**os.environ}, capture_output=True, text=True, timeout=240,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "first 300 images of the MNIST test split" in result.stdout
     assert "real only" in result.stdout and "+ more real data (reference)" in result.stdout
     assert "verdict:" in result.stdout and "at 10 per class" in result.stdout
-    assert "switched off (--gan none)" in result.stdout
+    assert "switched off (--gan none)" in result.stdout and "switched off (--diffusion none)" in result.stdout
     saved = json.loads(out.read_text())
     assert [row["arm"] for row in saved["rows"]] == [REAL_ARM, MORE_REAL_ARM]
     assert all(len(row["accuracies"]) == 2 for row in saved["rows"])

@@ -34,7 +34,7 @@ VERDICT_WIDTH_PX = 200
 ARM_COLOURS = {"real": "#999999", "more_real": "#009E73", "gan": "#0072B2", "vae": "#E69F00"}
 # The fixed words of aigc_core.experiments.augment that the page shows (arm families and labels, a comparison's
 # outcome): the library stays free of Streamlit, so they are marked here and translated where shown.
-LIBRARY_TEXTS = (N_("conditional GAN"), N_("CVAE"), N_("real only"), N_("+ more real data (reference)"),
+LIBRARY_TEXTS = (N_("conditional GAN"), N_("CVAE"), N_("conditional diffusion model"), N_("real only"), N_("+ more real data (reference)"),
                  N_("helped"), N_("hurt"), N_("negligible"), N_("no significant difference"), N_("one seed"))
 WHOLE_TEST_SET = "the whole MNIST test split"
 # `validate_settings`' names for the settings, as the form labels them (a refusal names the control).

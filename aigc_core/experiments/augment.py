@@ -534,7 +534,7 @@ def format_table(result: ExperimentResult) -> str:
 
 
 # -- generator arms from models --------------------------------------------------------------------
-ARM_FAMILIES = {"gan": "conditional GAN", "vae": "CVAE"}
+ARM_FAMILIES = {"gan": "conditional GAN", "vae": "CVAE", "diffusion": "conditional diffusion model"}
 
 
 def is_conditional_class(model_class_name: str | None) -> bool:
