@@ -196,6 +196,8 @@ def test_train_a_tiny_run_to_the_end_then_list_download_and_delete_it(runs_dir, 
 
     runs = open_page("pages/runs.py")
     assert run_id in list(runs.dataframe[0].value["run"])
+    losses = runs.dataframe[0].value["final losses"].iloc[0]  # plain words, never d_loss / g_loss
+    assert "discriminator " in losses and "generator " in losses and "_loss" not in losses, losses
     assert runs.selectbox(key="runs_select").value == run_id
     labels = [button.proto.label for button in runs.get("download_button")]
     assert len(labels) == 3 and not any(button.proto.disabled for button in runs.get("download_button"))

@@ -32,11 +32,21 @@ NOTE_PREVIEW_CHARS = 60
 COLUMN_WIDTHS = {N_("name"): "medium", N_("note"): "medium", N_("run"): "small"}
 
 
+# Short words for a table cell (the charts' legends say the long form): never a metric's code name.
+SHORT_LOSS_NAMES = {
+    "d_loss": N_("discriminator"), "g_loss": N_("generator"), "d_real": N_("D(x)"), "d_fake": N_("D(G(z))"),
+    "loss": N_("total"), "reconstruction_loss": N_("reconstruction"), "kl_loss": N_("KL"),
+    "wasserstein": N_("Wasserstein"), "gradient_penalty": N_("penalty"),
+    "loss_low_noise": N_("low noise"), "loss_mid_noise": N_("middle noise"), "loss_high_noise": N_("high noise"),
+}
+
+
 def _losses_text(losses: dict) -> str:
-    """The last logged values, in the order the loss figures list them."""
+    """The last logged values, in the order the loss figures list them, under plain short names."""
     known = [name for name in LOSS_ORDER if name in losses]
     names = known + sorted(name for name in losses if name not in LOSS_ORDER)
-    return "  ".join(f"{name} {losses[name]:.3f}" for name in names if isinstance(losses[name], (int, float)))
+    return " · ".join(f"{_(SHORT_LOSS_NAMES[name]) if name in SHORT_LOSS_NAMES else name} {losses[name]:.3f}"
+                      for name in names if isinstance(losses[name], (int, float)))
 
 
 def runs_table(runs: list[Run]) -> pd.DataFrame:
