@@ -39,7 +39,7 @@ def replay_twin_instantly(store: RunStore, name: str = "twin-race", demo_dir=rep
         # The replay ran in this process: no worker pid left for the teardown to wait on (or to stop).
         run.update_status(pid=None, pid_start_time=None)
         runs.append(run)
-    return write_twin_record(*runs, recording.seed, recording.budget_kind, recording.budget_value,
+    return write_twin_record(runs, recording.seed, recording.budget_kind, recording.budget_value,
                              batch_size=runs[0].config().get("batch_size"))
 
 
@@ -166,3 +166,23 @@ def test_race_verdict_judges_each_side_only_on_what_it_had_measured(store):
     vae.append_quality([{"step": 20, "elapsed_s": 7.0, "fid": 62.0}])
     assert race_verdict(twin, 8.0).leader is None  # within a few percent: level
     assert race_verdict(twin, 20 * gan.config()["batch_size"], axis="images").fid == {"gan": 60.0, "vae": 62.0}
+
+
+def test_a_three_way_verdict_ranks_every_member_by_fid_and_waits_for_all(store):
+    from test_twin_and_share import TINY, add_fake_timeline
+    from aigc_core.experiments.twin import launch_twin
+
+    gan, vae, diffusion = launch_twin(3, "steps", 20, store, families=("gan", "vae", "diffusion"), **TINY)
+    for run, level in ((gan, 0.2), (vae, 0.5), (diffusion, 0.8)):
+        add_fake_timeline(run, ((0, 0.0), (10, 3.0), (20, 6.0)), level)
+    (race,) = find_twins(store)
+    gan.append_quality([{"step": 10, "elapsed_s": 3.0, "fid": 120.0}, {"step": 20, "elapsed_s": 6.0, "fid": 50.0}])
+    vae.append_quality([{"step": 10, "elapsed_s": 3.0, "fid": 90.0}])
+    early = race_verdict(race, 4.0)
+    # Two of three measured: ranked, but nobody leads while diffusion might be ahead.
+    assert (early.leader, early.ranking) == (None, ("vae", "gan")) and early.fid["diffusion"] is None
+    diffusion.append_quality([{"step": 10, "elapsed_s": 3.5, "fid": 200.0}, {"step": 20, "elapsed_s": 6.0, "fid": 52.0}])
+    assert race_verdict(race, 4.0).ranking == ("vae", "gan", "diffusion")
+    assert race_verdict(race, 4.0).leader == "vae"
+    late = race_verdict(race, 6.0)  # GAN 50 and diffusion 52 are within 5%: neck and neck, ahead of the VAE
+    assert (late.leader, late.ranking, late.level) == (None, ("gan", "diffusion", "vae"), ("gan", "diffusion"))
