@@ -217,6 +217,23 @@ def test_train_twin_button_launches_the_pair_and_shows_both(isolated):
     assert not stale.error and any("no longer exists" in item.value for item in stale.info)
 
 
+def test_with_diffusion_ticked_the_train_button_launches_a_three_way_race(isolated):
+    # The operator: a visitor's browser holds at most two queued runs by default, and this starts three.
+    app = open_page("pages/train.py", train_seed=4, train_budget_kind="steps", train_steps=25,
+                    visitor_is_operator=True)
+    assert app.button(key="train_twin").label == "Twin run: GAN vs VAE"
+    app.checkbox(key="train_twin_diffusion").check().run()
+    assert app.button(key="train_twin").label == "Three-way race: GAN vs VAE vs diffusion"
+    app.button(key="train_twin").click().run()
+    assert not app.exception and not app.error, [item.value for item in app.exception] + [e.value for e in app.error]
+    (race,) = find_twins(RunStore())
+    assert race.families == THREE_WAY and len(isolated["spawned"]) == 3
+    assert {(run.config()["seed"], run.config()["steps"]) for run in race.runs} == {(4, 25)}
+    markdown = " ".join(item.value for item in app.markdown)
+    assert all(run.run_id in markdown for run in race.runs)
+    assert any(item.value.startswith("Three-way race: GAN vs VAE vs Diffusion") for item in app.subheader)
+
+
 # The race itself (slider, both sides at a moment, the clock) is tested on its own page: test_twin_race.py.
 
 
@@ -227,7 +244,7 @@ def test_twin_gif_for_the_pair_is_a_two_grid_animation(store, isolated):
     from ui.twin_race_view import _twin_gif
 
     gan, vae, _ = make_twin(store)
-    gif = _twin_gif(gan.run_id, vae.run_id, "time", ((0, 10, 20), (0, 10, 20)))
+    gif = _twin_gif((gan.run_id, vae.run_id), "time", ((0, 10, 20), (0, 10, 20)))
     image = Image.open(io.BytesIO(gif))
     assert image.format == "GIF" and image.n_frames == 4  # moments 0, 2, 4 and 8 s
 

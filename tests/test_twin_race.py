@@ -7,6 +7,8 @@ that only moves when slept.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from conftest import FakeClock
@@ -186,3 +188,24 @@ def test_a_three_way_verdict_ranks_every_member_by_fid_and_waits_for_all(store):
     assert race_verdict(race, 4.0).leader == "vae"
     late = race_verdict(race, 6.0)  # GAN 50 and diffusion 52 are within 5%: neck and neck, ahead of the VAE
     assert (late.leader, late.ranking, late.level) == (None, ("gan", "diffusion", "vae"), ("gan", "diffusion"))
+
+
+def test_the_twin_page_shows_every_member_of_a_three_way_race(store):
+    from test_twin_and_share import TINY, add_fake_timeline
+    from aigc_core.experiments.twin import launch_twin
+
+    gan, vae, diffusion = launch_twin(3, "steps", 20, store, families=("gan", "vae", "diffusion"), **TINY)
+    for run, level in ((gan, 0.2), (vae, 0.5), (diffusion, 0.8)):
+        add_fake_timeline(run, ((0, 0.0), (10, 3.0), (20, 6.0)), level)
+    for run, fid in ((gan, 80.0), (vae, 120.0), (diffusion, 40.0)):
+        run.append_quality([{"step": 20, "elapsed_s": 6.0, "fid": fid}])
+    (race,) = find_twins(store)
+    app = open_page(PAGE, {"twin": race.twin_id})
+    headers = [item.value for item in app.markdown if item.value.startswith(("**GAN**", "**VAE**", "**Diffusion**"))]
+    assert [header.split(" ·")[0] for header in headers] == ["**GAN**", "**VAE**", "**Diffusion**"]
+    assert len(app.get("image")) >= 3
+    quality = json.loads(app.get("plotly_chart")[-1].proto.spec)
+    assert [trace["name"] for trace in quality["data"]] == ["GAN", "VAE", "Diffusion"]
+    assert len(app.get("plotly_chart")) == 4  # three members' losses and the FID curves
+    assert "The Diffusion leads: FID Diffusion 40 · GAN 80 · VAE 120" in app.success[0].value
+    assert app.selectbox(key="twin_choice").options[0].endswith("seed 3 · 20 steps · GAN vs VAE vs Diffusion")
