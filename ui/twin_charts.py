@@ -81,4 +81,8 @@ def race_quality_figure(twin: Twin, axis: str, moment: float) -> go.Figure:
                                     line={"color": FAMILY_COLOURS[family], "width": 3}, marker={"size": 6}))
     figure = _layout(figure, axis, moment, _("FID (lower is better)"))
     figure.update_layout(height=int((HEIGHT_PX + 60) * figure_scale()))
+    if len(twin.members) > 2:
+        # Three names do not fit beside the title in a narrow column: the legend gets rows of its own under it.
+        figure.update_layout(margin={"t": int(76 * figure_scale())}, legend={"x": 0, "xanchor": "left"},
+                             height=int((HEIGHT_PX + 90) * figure_scale()))
     return figure

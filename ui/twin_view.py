@@ -45,7 +45,7 @@ def twin_label(twin: Twin) -> str:
               else _("{minutes:g} minutes").format(minutes=twin.budget_value) if twin.budget_kind == "minutes"
               else f"{twin.budget_value:g} {twin.budget_kind}")
     label = _("{when} · seed {seed} · {budget}").format(when=when, seed=twin.seed, budget=budget)
-    return f"{label} · {matchup(twin.families)}" if len(twin.families) > 2 else label
+    return f"{matchup(twin.families)} · {label}" if len(twin.families) > 2 else label
 
 
 # -- Train page ------------------------------------------------------------------------------
