@@ -51,6 +51,7 @@ __all__ = [
 
 TWIN_AXES = ("seconds", "images")  # aigc_core.experiments.twin.AXES, without importing the model registry
 TWIN_FILE = "twin.json"  # aigc_core.experiments.twin.TWIN_FILE
+TWIN_RACES = (("gan", "vae"), ("gan", "vae", "diffusion"))  # aigc_core.experiments.twin.RACES
 
 
 def _store(store: RunStore | str | Path | None) -> RunStore:
@@ -424,11 +425,13 @@ def evaluation_progress(run: Run) -> dict | None:
 # -- twin runs and replays -----------------------------------------------------------------------
 
 def launch_twin(seed: int, budget_kind: str, budget_value: float, requester: Requester = OPERATOR,
-                store: RunStore | None = None, **config_fields) -> tuple[Run, Run]:
-    """Queue a GAN and a VAE on the same budget as one twin (see `aigc_core.experiments.twin.launch_twin`)."""
+                store: RunStore | None = None, families=TWIN_RACES[0], **config_fields) -> tuple[Run, ...]:
+    """Queue one run per family (GAN and VAE by default, one of `TWIN_RACES`) on the same budget as one
+    race; returns the runs in race order (see `aigc_core.experiments.twin.launch_twin`)."""
     from aigc_core.experiments import twin
 
-    return twin.launch_twin(seed, budget_kind, budget_value, _store(store), requester=requester, **config_fields)
+    return twin.launch_twin(seed, budget_kind, budget_value, _store(store), requester=requester, families=families,
+                            **config_fields)
 
 
 def find_twin(value: str | None, store: RunStore | None = None) -> Twin | None:

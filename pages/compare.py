@@ -87,5 +87,5 @@ else:
 
 st.divider()
 # The twin race has a page of its own; an old Compare link to a twin (`?twin=`) still gets there.
-st.page_link("pages/twin.py", label=_("Twin race: a GAN and a VAE on one clock, on a page of its own"),
+st.page_link("pages/twin.py", label=_("Twin race: a GAN and a VAE (and a diffusion model) on one clock, on a page of its own"),
              icon=":material/sprint:", query_params={"twin": share.url_value("twin")} if share.url_value("twin") else None)

@@ -62,6 +62,17 @@ def test_twin_is_both_timelines_side_by_side(store):
     assert len(timed) == len({0.0, 1.0, 2.0} | {0.0, 2.0, 6.0, 8.0})
 
 
+def test_a_three_way_race_gif_puts_every_timeline_in_a_row(store):
+    runs = [fake_run(store, family, steps, seconds_per_step=0.1)
+            for family, steps in (("gan", [0, 20]), ("vae", [0, 10]), ("diffusion", [0, 30]))]
+    widths = [frames(timeline_gif(run, scale=2))[0].width for run in runs]
+    race = frames(twin_gif(*runs, scale=2))
+    assert race[0].width == sum(widths) + 2 * GAP * 2
+    assert len(race) == len({0, 10, 20, 30})
+    with pytest.raises(ValueError, match="two or more runs"):
+        twin_gif(runs[0])
+
+
 def test_snapshot_times_are_read_off_the_metric_rows(store):
     run = fake_run(store, "gan", [0, 25, 40], seconds_per_step=0.5)
     assert [(seconds, step) for seconds, step, _ in snapshot_times(run)] == [(0.0, 0), (12.5, 25), (20.0, 40)]

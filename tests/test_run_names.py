@@ -52,6 +52,9 @@ def test_twin_halves_are_named_as_a_twin_race_and_a_resumed_run_keeps_its_name(s
     gan_run, vae_run = launch_twin(0, "steps", 5, store, train_limit=256)
     assert [run_name_text(gan_run), run_name_text(vae_run)] == ["Twin race GAN #1", "Twin race VAE #1"]
     assert run_name_text(launch_twin(1, "steps", 5, store, train_limit=256)[0]) == "Twin race GAN #2"
+    # A three-way race's members are named alike (the sidebar lists them by these names).
+    three = launch_twin(2, "steps", 5, store, train_limit=256, families=("gan", "vae", "diffusion"))
+    assert [run_name_text(run) for run in three] == ["Twin race GAN #3", "Twin race VAE #3", "Twin race Diffusion #1"]
 
     rename_run(gan_run, OPERATOR, "first race", note="GAN ahead at 3 s")
     gan_run.update_status(state="stopped", pid=None)

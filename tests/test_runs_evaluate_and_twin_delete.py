@@ -125,6 +125,23 @@ def test_deleting_half_of_a_twin_says_the_race_goes_with_it(store, monkeypatch):
     assert not any("twin" in item.value for item in app.warning)
 
 
+def test_deleting_a_member_of_a_three_way_race_names_both_others(store, monkeypatch):
+    from aigc_core.experiments.twin import launch_twin
+
+    monkeypatch.setattr("aigc_core.runs.worker.spawn_worker", lambda run, *args: None)
+    runs = launch_twin(0, "steps", 10, store, families=("gan", "vae", "diffusion"), train_limit=256,
+                       num_snapshot_samples=16)
+    for run in runs:
+        run.update_status(state="finished")
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    app.session_state["visitor_is_operator"] = True
+    app.query_params["run"] = runs[2].run_id
+    app.switch_page("pages/runs.py").run()
+    assert not app.exception, [item.value for item in app.exception]
+    assert any("one of a three-way race (with runs Twin race GAN #1 and Twin race VAE #1)" in item.value
+               for item in app.warning), [item.value for item in app.warning]
+
+
 # -- the sample-quality table -------------------------------------------------------------------
 def test_reference_columns_are_named_for_what_they_are():
     """Real data is the best a model can reach on every row (an Inception Score "floor" was wrong)."""

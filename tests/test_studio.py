@@ -83,7 +83,7 @@ def test_the_doors_light_copies_match_the_modules_that_import_keras():
     """The door names these without importing the model registry; they must not drift apart."""
     from aigc_core.models import registry
 
-    assert studio.TWIN_AXES == twin.AXES and studio.TWIN_FILE == twin.TWIN_FILE
+    assert studio.TWIN_AXES == twin.AXES and studio.TWIN_FILE == twin.TWIN_FILE and studio.TWIN_RACES == twin.RACES
     assert studio.FAMILIES == registry.FAMILIES and studio.KL_FILENAME == training.KL_FILENAME
 
 

@@ -115,6 +115,55 @@ def test_launch_twin_queues_a_gan_and_a_vae_on_one_budget(store, isolated):
         assert find_twin(stale, store) is None
 
 
+THREE_WAY = ("gan", "vae", "diffusion")
+
+
+def ids(runs) -> list[str]:
+    return [run.run_id for run in runs]
+
+
+def test_a_three_way_race_queues_gan_vae_and_diffusion_on_one_budget_and_seed(store, isolated):
+    runs = launch_twin(7, "steps", 30, store, families=THREE_WAY, **TINY)
+    assert isolated["spawned"] == [run.run_id for run in runs]
+    configs = [run.config() for run in runs]
+    assert [(config["model"], config["preset"]) for config in configs] == [(family, "fast") for family in THREE_WAY]
+    assert {(config["seed"], config["steps"], config["minutes"], config["batch_size"]) for config in configs} == {
+        (7, 30, None, DEFAULT_BATCH_SIZE)}
+    records = [json.loads((run.path / TWIN_FILE).read_text()) for run in runs]
+    assert records[0] == records[1] == records[2]
+    assert records[0]["runs"] == dict(zip(THREE_WAY, (run.run_id for run in runs)))
+    (race,) = find_twins(store)
+    assert race.families == THREE_WAY and ids(race.runs) == ids(runs) and race.member("diffusion").run_id == runs[2].run_id
+    assert find_twin(",".join(run.run_id for run in runs), store).twin_id == race.twin_id
+    assert find_twin(f"{runs[0].run_id},{runs[1].run_id}", store) is None  # two of three names no race
+    for run in runs:
+        run.update_status(state="stopped")
+    store.delete(runs[2].run_id)
+    assert find_twins(store) == []  # a member gone: the race is gone, not shown as a pair
+
+
+def test_a_race_of_unknown_families_is_refused_before_anything_is_queued(store, isolated):
+    for families in (("gan",), ("vae", "gan"), ("gan", "diffusion"), ("gan", "vae", "vae")):
+        with pytest.raises(ValueError, match="Expected families"):
+            launch_twin(1, "steps", 5, store, families=families, **TINY)
+    assert store.list() == [] and isolated["spawned"] == []
+
+
+def test_a_twin_recorded_before_three_way_races_still_opens(store, isolated):
+    """The `twin.json` that two-member twins have always written (pinned here as it was) reads as a pair."""
+    gan, vae = (store.create({"model": family, "preset": "fast", "seed": 2, "steps": 9, "batch_size": 64})
+                for family in ("gan", "vae"))
+    legacy = {"twin_id": "20260101-120000-twin-abc123", "runs": {"gan": gan.run_id, "vae": vae.run_id},
+              "run_ids": [gan.run_id, vae.run_id], "seed": 2, "budget": {"kind": "steps", "value": 9},
+              "batch_size": 64, "created_at": 1767268800.0}
+    for run in (gan, vae):
+        (run.path / TWIN_FILE).write_text(json.dumps(legacy))
+    (twin,) = find_twins(store)
+    assert (twin.twin_id, twin.families, ids(twin.runs), twin.seed) == (legacy["twin_id"], ("gan", "vae"), ids((gan, vae)), 2)
+    assert (twin.gan.run_id, twin.vae.run_id, twin.member("diffusion")) == (gan.run_id, vae.run_id, None)
+    assert find_twin(f"{gan.run_id},{vae.run_id}", store).twin_id == legacy["twin_id"]
+
+
 def test_twin_minutes_budget_and_refusals(store, isolated):
     gan_config, vae_config = twin_configs(1, "minutes", 1.5)
     assert gan_config.minutes == vae_config.minutes == 1.5 and gan_config.steps is None
@@ -168,6 +217,23 @@ def test_train_twin_button_launches_the_pair_and_shows_both(isolated):
     assert not stale.error and any("no longer exists" in item.value for item in stale.info)
 
 
+def test_with_diffusion_ticked_the_train_button_launches_a_three_way_race(isolated):
+    # The operator: a visitor's browser holds at most two queued runs by default, and this starts three.
+    app = open_page("pages/train.py", train_seed=4, train_budget_kind="steps", train_steps=25,
+                    visitor_is_operator=True)
+    assert app.button(key="train_twin").label == "Twin run: GAN vs VAE"
+    app.checkbox(key="train_twin_diffusion").check().run()
+    assert app.button(key="train_twin").label == "Three-way race: GAN vs VAE vs diffusion"
+    app.button(key="train_twin").click().run()
+    assert not app.exception and not app.error, [item.value for item in app.exception] + [e.value for e in app.error]
+    (race,) = find_twins(RunStore())
+    assert race.families == THREE_WAY and len(isolated["spawned"]) == 3
+    assert {(run.config()["seed"], run.config()["steps"]) for run in race.runs} == {(4, 25)}
+    markdown = " ".join(item.value for item in app.markdown)
+    assert all(run.run_id in markdown for run in race.runs)
+    assert any(item.value.startswith("Three-way race: GAN vs VAE vs Diffusion") for item in app.subheader)
+
+
 # The race itself (slider, both sides at a moment, the clock) is tested on its own page: test_twin_race.py.
 
 
@@ -178,7 +244,7 @@ def test_twin_gif_for_the_pair_is_a_two_grid_animation(store, isolated):
     from ui.twin_race_view import _twin_gif
 
     gan, vae, _ = make_twin(store)
-    gif = _twin_gif(gan.run_id, vae.run_id, "time", ((0, 10, 20), (0, 10, 20)))
+    gif = _twin_gif((gan.run_id, vae.run_id), "time", ((0, 10, 20), (0, 10, 20)))
     image = Image.open(io.BytesIO(gif))
     assert image.format == "GIF" and image.n_frames == 4  # moments 0, 2, 4 and 8 s
 

@@ -7,6 +7,8 @@ that only moves when slept.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from conftest import FakeClock
@@ -39,8 +41,33 @@ def replay_twin_instantly(store: RunStore, name: str = "twin-race", demo_dir=rep
         # The replay ran in this process: no worker pid left for the teardown to wait on (or to stop).
         run.update_status(pid=None, pid_start_time=None)
         runs.append(run)
-    return write_twin_record(*runs, recording.seed, recording.budget_kind, recording.budget_value,
+    return write_twin_record(runs, recording.seed, recording.budget_kind, recording.budget_value,
                              batch_size=runs[0].config().get("batch_size"))
+
+
+def three_way_race_instantly(store: RunStore) -> str:
+    """A three-way race without training: the demo pack's GAN and VAE written at once, beside a
+    hand-made diffusion member on the VAE's clock (its grids the VAE's, noisier; its FID 10% lower).
+    Returns the race's twin id."""
+    import numpy as np
+
+    replay_twin_instantly(store)
+    pair = next(race for race in find_twins(store) if len(race.members) == 2)  # newest first: the one just made
+    vae = pair.vae
+    config = {**vae.config(), "model": "diffusion", "preset": "fast"}
+    diffusion = store.create(config, run_id=store.new_run_id("replay-diffusion"))
+    noise = np.random.default_rng(0)
+    for step, path in vae.snapshots():
+        images = np.clip(vae.load_snapshot(path) + noise.normal(0, 0.15, size=(16, 28, 28))[:len(vae.load_snapshot(path))],
+                         0, 1)
+        np.save(diffusion.samples_dir / f"step_{step:07d}.npy", images.astype(np.float32))
+    diffusion.append_metrics([{"step": row["step"], "elapsed_s": row["elapsed_s"], "loss": 1.0 / (1 + row["step"] / 100),
+                               "loss_low_noise": 1.4 / (1 + row["step"] / 100), "loss_high_noise": 0.6 / (1 + row["step"] / 80)}
+                              for row in vae.metrics() if "elapsed_s" in row])
+    diffusion.append_quality([{**row, "fid": row["fid"] * 0.9} for row in vae.quality() if "fid" in row])
+    diffusion.update_status(state="finished", step=vae.status().get("step"), pid=None, pid_start_time=None)
+    return write_twin_record([pair.gan, vae, diffusion], pair.seed, pair.budget_kind, pair.budget_value,
+                             batch_size=config.get("batch_size"))
 
 
 def side_headers(app) -> list[str]:
@@ -166,3 +193,44 @@ def test_race_verdict_judges_each_side_only_on_what_it_had_measured(store):
     vae.append_quality([{"step": 20, "elapsed_s": 7.0, "fid": 62.0}])
     assert race_verdict(twin, 8.0).leader is None  # within a few percent: level
     assert race_verdict(twin, 20 * gan.config()["batch_size"], axis="images").fid == {"gan": 60.0, "vae": 62.0}
+
+
+def test_a_three_way_verdict_ranks_every_member_by_fid_and_waits_for_all(store):
+    from test_twin_and_share import TINY, add_fake_timeline
+    from aigc_core.experiments.twin import launch_twin
+
+    gan, vae, diffusion = launch_twin(3, "steps", 20, store, families=("gan", "vae", "diffusion"), **TINY)
+    for run, level in ((gan, 0.2), (vae, 0.5), (diffusion, 0.8)):
+        add_fake_timeline(run, ((0, 0.0), (10, 3.0), (20, 6.0)), level)
+    (race,) = find_twins(store)
+    gan.append_quality([{"step": 10, "elapsed_s": 3.0, "fid": 120.0}, {"step": 20, "elapsed_s": 6.0, "fid": 50.0}])
+    vae.append_quality([{"step": 10, "elapsed_s": 3.0, "fid": 90.0}])
+    early = race_verdict(race, 4.0)
+    # Two of three measured: ranked, but nobody leads while diffusion might be ahead.
+    assert (early.leader, early.ranking) == (None, ("vae", "gan")) and early.fid["diffusion"] is None
+    diffusion.append_quality([{"step": 10, "elapsed_s": 3.5, "fid": 200.0}, {"step": 20, "elapsed_s": 6.0, "fid": 52.0}])
+    assert race_verdict(race, 4.0).ranking == ("vae", "gan", "diffusion")
+    assert race_verdict(race, 4.0).leader == "vae"
+    late = race_verdict(race, 6.0)  # GAN 50 and diffusion 52 are within 5%: neck and neck, ahead of the VAE
+    assert (late.leader, late.ranking, late.level) == (None, ("gan", "diffusion", "vae"), ("gan", "diffusion"))
+
+
+def test_the_twin_page_shows_every_member_of_a_three_way_race(store):
+    from test_twin_and_share import TINY, add_fake_timeline
+    from aigc_core.experiments.twin import launch_twin
+
+    gan, vae, diffusion = launch_twin(3, "steps", 20, store, families=("gan", "vae", "diffusion"), **TINY)
+    for run, level in ((gan, 0.2), (vae, 0.5), (diffusion, 0.8)):
+        add_fake_timeline(run, ((0, 0.0), (10, 3.0), (20, 6.0)), level)
+    for run, fid in ((gan, 80.0), (vae, 120.0), (diffusion, 40.0)):
+        run.append_quality([{"step": 20, "elapsed_s": 6.0, "fid": fid}])
+    (race,) = find_twins(store)
+    app = open_page(PAGE, {"twin": race.twin_id})
+    headers = [item.value for item in app.markdown if item.value.startswith(("**GAN**", "**VAE**", "**Diffusion**"))]
+    assert [header.split(" ·")[0] for header in headers] == ["**GAN**", "**VAE**", "**Diffusion**"]
+    assert len(app.get("image")) >= 3
+    quality = json.loads(app.get("plotly_chart")[-1].proto.spec)
+    assert [trace["name"] for trace in quality["data"]] == ["GAN", "VAE", "Diffusion"]
+    assert len(app.get("plotly_chart")) == 4  # three members' losses and the FID curves
+    assert "The Diffusion leads: FID Diffusion 40 · GAN 80 · VAE 120" in app.success[0].value
+    assert app.selectbox(key="twin_choice").options[0].startswith("GAN vs VAE vs Diffusion · ")

@@ -238,11 +238,17 @@ def _watch_evaluation(run: Run) -> None:
 
 
 def twin_note(run: Run) -> str | None:
-    """A warning before deleting half of a twin pair: its race on the Twin race page goes with it."""
+    """A warning before deleting a member of a twin race: its race on the Twin race page goes with it."""
     twin = studio.read_twin(run)
     if twin is None:
         return None
-    other = twin.vae if twin.gan.run_id == run.run_id else twin.gan
+    others = [member for member in twin.runs if member.run_id != run.run_id]
+    if len(others) > 1:
+        names = _("{first} and {last}").format(first=", ".join(run_name(other) for other in others[:-1]),
+                                               last=run_name(others[-1]))
+        return _("This run is one of a three-way race (with runs {others}): deleting it also removes their race "
+                 "from the Twin race page. The other runs stay.").format(others=names)
+    other = others[0]
     return _("This run is half of a twin pair (with run {other}): deleting it also removes their race from the "
              "Twin race page. Run {other} itself stays.").format(other=run_name(other))
 

@@ -1,7 +1,7 @@
-"""The Twin race page's small figures: each model's losses and both quality curves on the race's clock.
+"""The Twin race page's small figures: each model's losses and every member's quality curve on the race's clock.
 
 Drawn on the same clock as the race's slider (training seconds or images seen), with a dashed
-line at the slider's moment, and short enough that both grids, the curves and the verdict fit
+line at the slider's moment, and short enough that every grid, the curves and the verdict fit
 one screen. Colours and curve names are the ones every other chart of the app uses.
 """
 
@@ -16,13 +16,15 @@ from aigc_core.studio import Run, rows_on_clock
 if TYPE_CHECKING:
     from aigc_core.studio import Twin
 from ui.charts import COLOURS, LABELS, _style_text_and_axes
+from ui.families import family_title
 from ui.i18n import N_, _
 from ui.share import figure_scale
 
 # Two curves per model: what each one optimises, readable at a glance.
-RACE_LOSSES = {"gan": ("d_loss", "g_loss"), "vae": ("reconstruction_loss", "kl_loss")}
+RACE_LOSSES = {"gan": ("d_loss", "g_loss"), "vae": ("reconstruction_loss", "kl_loss"),
+               "diffusion": ("loss_low_noise", "loss_high_noise")}
 AXIS_TITLES = {"seconds": N_("training time (s)"), "images": N_("images seen")}
-FAMILY_COLOURS = {"gan": "#D55E00", "vae": "#0072B2"}
+FAMILY_COLOURS = {"gan": "#D55E00", "vae": "#0072B2", "diffusion": "#009E73"}
 HEIGHT_PX = 240
 
 
@@ -69,14 +71,18 @@ def race_loss_figure(run: Run, family: str, axis: str, moment: float) -> go.Figu
 
 
 def race_quality_figure(twin: Twin, axis: str, moment: float) -> go.Figure:
-    """Both models' live FID on one clock: the race itself, lower is better."""
+    """Every member's live FID on one clock: the race itself, lower is better."""
     figure = go.Figure()
-    for family, run in zip(("gan", "vae"), twin.runs):
+    for family, run in twin.members:
         points = [(when, row["fid"]) for when, row in rows_on_clock(run, run.quality(), axis)
                   if isinstance(row.get("fid"), (int, float))]
         figure.add_trace(go.Scatter(x=[when for when, _value in points], y=[value for _when, value in points],
-                                    name=family.upper(), mode="lines+markers",
+                                    name=family_title(family), mode="lines+markers",
                                     line={"color": FAMILY_COLOURS[family], "width": 3}, marker={"size": 6}))
     figure = _layout(figure, axis, moment, _("FID (lower is better)"))
     figure.update_layout(height=int((HEIGHT_PX + 60) * figure_scale()))
+    if len(twin.members) > 2:
+        # Three names do not fit beside the title in a narrow column: the legend gets rows of its own under it.
+        figure.update_layout(margin={"t": int(76 * figure_scale())}, legend={"x": 0, "xanchor": "left"},
+                             height=int((HEIGHT_PX + 90) * figure_scale()))
     return figure

@@ -1,11 +1,13 @@
-"""The Twin race page: a GAN and a VAE on one clock, on one screen.
+"""The Twin race page: a GAN and a VAE (and, in a three-way race, a diffusion model) on one clock,
+on one screen.
 
-Both models' samples at the chosen moment side by side, each one's losses and both quality
-curves on the same clock, one slider over the race and the verdict, sized so that the whole
-race fits a 1400x900 screen (and 1920x1080 in presentation mode) without scrolling. The chosen
+Every model's samples at the chosen moment side by side, each one's losses and every quality
+curve on the same clock, one slider over the race and the verdict, sized so that the whole
+race fits a 1400x900 screen (and 1920x1080 in presentation mode) without scrolling; on a phone
+the columns stack. The chosen
 twin, the clock and the slider's moment live in the URL (`?twin=...&axis=...&at=...`), parsed
 as strictly as `ui.share` parses every other link. The demo pack's recorded race replays here,
-through the same view, while its two light replay processes write the runs.
+through the same view, while its light replay processes write the runs.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from aigc_core.studio import Twin
 from ui import share
 from ui.charts import image_grid_png
+from ui.families import family_title
 from ui.i18n import N_, _
 from ui.train_link import SPEED_TITLES, recording_texts
 from ui.train_view import STATE_COLOURS, state_title
@@ -36,9 +39,10 @@ AXIS_PARAM, MOMENT_PARAM = "axis", "at"
 AXIS_LABELS = {"seconds": N_("training time"), "images": N_("images seen")}
 # A moment in a link: plain ASCII digits with at most one decimal (what the page itself writes).
 MOMENT_TEXT = re.compile(r"[0-9]{1,12}(\.[0-9])?")
-FAMILIES = ("gan", "vae")
-# Sample grids are drawn at a fixed width so that both grids, the curves and the slider fit one screen.
+# Sample grids are drawn at a fixed width so that every grid, the curves and the slider fit one screen;
+# a three-way race has one more column, so its grids are narrower.
 GRID_WIDTH_PX, PRESENTATION_GRID_WIDTH_PX = 250, 300
+THREE_WAY_GRID_WIDTH_PX, THREE_WAY_PRESENTATION_GRID_WIDTH_PX = 200, 270
 # The page's own spacing: less padding above the title, so the race starts high enough to fit.
 PAGE_CSS = """
 <style>
@@ -133,8 +137,9 @@ def render_twin_page() -> None:
     st.markdown(PAGE_CSS, unsafe_allow_html=True)
     twins = find_twins()
     if not twins:
-        st.info(_("No twin race yet. **Twin run: GAN vs VAE** on the Train page trains both on one seed and budget; "
-                  "or replay the recorded race below, no training needed."), icon=":material/sprint:")
+        st.info(_("No twin race yet. **Twin run: GAN vs VAE** on the Train page trains both on one seed and budget "
+                  "(tick **With diffusion** for a three-way race); or replay the recorded race below, no training "
+                  "needed."), icon=":material/sprint:")
         if _render_replay_controls():
             st.rerun()
         if share.url_value(TWIN_PARAM) is not None:
@@ -144,7 +149,7 @@ def render_twin_page() -> None:
     by_id = {twin.twin_id: twin for twin in twins}
     share.restore_choice("twin_axis", AXIS_PARAM, list(AXES), "seconds")
     pick_column, axis_column, replay_column = st.columns([4, 3, 3], vertical_alignment="bottom")
-    twin = by_id[pick_column.selectbox(_("Twin pair"), list(by_id), key="twin_choice",
+    twin = by_id[pick_column.selectbox(_("Race"), list(by_id), key="twin_choice",
                                        format_func=lambda twin_id: twin_label(by_id[twin_id]))]
     axis = axis_column.radio(_("Clock"), AXES, key="twin_axis", horizontal=True,
                              format_func=lambda name: _(AXIS_LABELS[name]))
@@ -196,7 +201,7 @@ def _render_replay_controls() -> bool:
 
 
 def render_race(twin: Twin, axis: str, live: bool) -> None:
-    """The slider, both sides at its moment with their losses, both quality curves and the verdict."""
+    """The slider, every member at its moment with its losses, every quality curve and the verdict."""
     moments = race_moments(twin, axis)
     if not moments:
         st.caption(_("Neither twin has saved samples yet: the race starts with their first snapshots."))
@@ -208,21 +213,24 @@ def render_race(twin: Twin, axis: str, live: bool) -> None:
     else:
         moment = moments[0]
     share.publish(MOMENT_PARAM, moment_text(moment, axis))
-    grid_width = PRESENTATION_GRID_WIDTH_PX if share.presentation_mode() else GRID_WIDTH_PX
-    columns = st.columns([1, 1, 1.15], gap="medium")
-    for column, family, run in zip(columns, FAMILIES, twin.runs):
+    three_way = len(twin.members) > 2
+    grid_width = ((THREE_WAY_PRESENTATION_GRID_WIDTH_PX if three_way else PRESENTATION_GRID_WIDTH_PX)
+                  if share.presentation_mode() else (THREE_WAY_GRID_WIDTH_PX if three_way else GRID_WIDTH_PX))
+    columns = st.columns([1] * len(twin.members) + [1.15], gap="small" if three_way else "medium")
+    for column, (family, run) in zip(columns, twin.members):
         with column, st.container(key=f"twin_side_{family}"):
             _render_side(run, family, axis, moment, grid_width)
-    with columns[2]:
+    with columns[-1]:
         st.plotly_chart(race_quality_figure(twin, axis, moment), key="twin_quality",
                         config={"displayModeBar": False})
         with st.container(key="twin_verdict"):
             _render_verdict(twin, axis, moment)
         if all(run.snapshots() for run in twin.runs):
-            match = "time" if axis == "seconds" else "step"  # twins share a batch size: steps count images
+            match = "time" if axis == "seconds" else "step"  # members share a batch size: steps count images
             versions = tuple(tuple(step for step, _unused in run.snapshots()) for run in twin.runs)
+            run_ids = tuple(run.run_id for run in twin.runs)
             st.download_button(_("Twin GIF"),
-                               data=lambda: _twin_gif(twin.gan.run_id, twin.vae.run_id, match, versions),
+                               data=lambda: _twin_gif(run_ids, match, versions),
                                file_name=f"{twin.twin_id}.gif", mime="image/gif", key="twin_gif",
                                on_click="ignore", icon=":material/gif_box:")
 
@@ -234,12 +242,12 @@ def _render_side(run: Run, family: str, axis: str, moment: float, grid_width: in
     colour = STATE_COLOURS.get(state, "gray")
     snapshots = run.snapshots()
     if not snapshots:
-        st.markdown(f"**{family.upper()}** · :{colour}-badge[{state_title(state)}]")
-        st.caption(_("{model}: no samples yet.").format(model=family.upper()))
+        st.markdown(f"**{family_title(family)}** · :{colour}-badge[{state_title(state)}]")
+        st.caption(_("{model}: no samples yet.").format(model=family_title(family)))
         return
     timed = [(rounded_moment(when, axis), step, path) for when, step, path in timed_snapshots(run, axis)]
     _when, step, path = snapshot_at(timed, moment)
-    header = _("**{model}** · step {step:,}").format(model=family.upper(), step=step)
+    header = _("**{model}** · step {step:,}").format(model=family_title(family), step=step)
     # The run's state belongs to now: shown while it trains, or once the slider reaches its last snapshot.
     if state in ACTIVE_STATES or step == timed[-1][1]:
         header += f" · :{colour}-badge[{state_title(state)}]"
@@ -248,7 +256,7 @@ def _render_side(run: Run, family: str, axis: str, moment: float, grid_width: in
         st.image(image_grid_png(run.load_snapshot(path), scale=4), width=grid_width, output_format="PNG")
     except ValueError as error:  # a damaged snapshot file: named, the other side still shows
         st.warning(_("{model}: the samples at step {step:,} cannot be shown: {reason}").format(
-            model=family.upper(), step=step, reason=error))
+            model=family_title(family), step=step, reason=error))
     figure = race_loss_figure(run, family, axis, moment)
     if figure is not None:
         st.plotly_chart(figure, key=f"twin_loss_{family}", config={"displayModeBar": False})
@@ -256,6 +264,9 @@ def _render_side(run: Run, family: str, axis: str, moment: float, grid_width: in
 
 def _render_verdict(twin: Twin, axis: str, moment: float) -> None:
     verdict = race_verdict(twin, moment, axis)
+    if len(twin.members) > 2:
+        _render_ranking(verdict)
+        return
     gan_fid, vae_fid = verdict.fid["gan"], verdict.fid["vae"]
     if gan_fid is None and vae_fid is None:
         st.caption(_("No quality measured yet: the verdict comes with the first scored snapshots."))
@@ -274,7 +285,31 @@ def _render_verdict(twin: Twin, axis: str, moment: float) -> None:
                                                   other_fid=other_fid), icon=":material/emoji_events:")
 
 
+def joined_titles(families) -> str:
+    """Family titles as a sentence lists them: "GAN", "GAN and VAE", "GAN, VAE and Diffusion"."""
+    titles = [family_title(family) for family in families]
+    if len(titles) < 2:
+        return "".join(titles)
+    return _("{first} and {last}").format(first=", ".join(titles[:-1]), last=titles[-1])
+
+
+def _render_ranking(verdict) -> None:
+    """A three-way race's verdict: every measured member in order, best first, and who leads."""
+    scores = " · ".join(_("{model} {fid:,.0f}").format(model=family_title(family), fid=verdict.fid[family])
+                        for family in verdict.ranking)
+    if not verdict.ranking:
+        st.caption(_("No quality measured yet: the verdict comes with the first scored snapshots."))
+    elif len(verdict.ranking) < len(verdict.fid):
+        st.caption(_("FID so far: {scores}. The verdict waits until every model is measured.").format(scores=scores))
+    elif verdict.leader is None:
+        st.info(_("Neck and neck between the {models}: FID {scores} (lower is better).").format(
+            models=joined_titles(verdict.level), scores=scores), icon=":material/balance:")
+    else:
+        st.success(_("The {leader} leads: FID {scores} (lower is better).").format(
+            leader=family_title(verdict.leader), scores=scores), icon=":material/emoji_events:")
+
+
 @st.cache_data(max_entries=4, show_spinner=False)
-def _twin_gif(gan_id: str, vae_id: str, match: str, versions: tuple) -> bytes:
-    """Keyed by both runs' snapshot steps too, so new snapshots make a new GIF."""
-    return twin_gif(studio.get_run(gan_id), studio.get_run(vae_id), match=match)
+def _twin_gif(run_ids: tuple, match: str, versions: tuple) -> bytes:
+    """Keyed by every member's snapshot steps too, so new snapshots make a new GIF."""
+    return twin_gif(*(studio.get_run(run_id) for run_id in run_ids), match=match)

@@ -1,8 +1,9 @@
-"""Twin runs in the UI: the Train page's launch button and live pair view (the race: ui/twin_race_view.py).
+"""Twin runs in the UI: the Train page's launch button and live view (the race: ui/twin_race_view.py).
 
-The pair is named in the URL by its twin id (`?twin=...`; "gan id,vae id" works too), so a
-reload, a new tab or a shared link shows the same race. Everything is read from the two run
-folders; nothing here touches a training process.
+A twin is a GAN and a VAE, or with "With diffusion" ticked a three-way race that adds
+diffusion-fast. It is named in the URL by its twin id (`?twin=...`; the members' run ids,
+comma-separated, work too), so a reload, a new tab or a shared link shows the same race.
+Everything is read from the run folders; nothing here touches a training process.
 """
 
 from __future__ import annotations
@@ -15,49 +16,65 @@ from typing import TYPE_CHECKING
 
 from aigc_core import studio
 from aigc_core.config import TrainingConfig
-from aigc_core.studio import ACTIVE_STATES, Run, describe_os_error, find_twin, launch_twin, read_twin
+from aigc_core.studio import ACTIVE_STATES, TWIN_RACES, Run, describe_os_error, find_twin, launch_twin, read_twin
 
 if TYPE_CHECKING:
     from aigc_core.studio import Twin
 from ui import share
 from ui.charts import image_grid_png, png_data_uri
+from ui.families import family_title
 from ui.i18n import _, error_text
 from ui.run_names_view import run_title
 from ui.train_view import STATE_COLOURS, failure_reason, format_duration, progress_fraction, state_title
 from ui.visitor import failure_text, may_control_run, not_owner_note, requester
 
 TWIN_PARAM = "twin"
+THREE_WAY_KEY = "train_twin_diffusion"
+
+
+def matchup(families) -> str:
+    """A race's members as one line: "GAN vs VAE", "GAN vs VAE vs Diffusion"."""
+    return _(" vs ").join(family_title(family) for family in families)
 
 
 def twin_label(twin: Twin) -> str:
-    """A twin pair as the picker and the caption name it: when, seed and budget, in the session's language."""
+    """A race as the picker and the caption name it: when, seed and budget, in the session's language
+    (a three-way race also says so: two-member races are the ones every older link names)."""
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(twin.created_at)) if twin.created_at else "?"
     budget = (_("{count:,} steps").format(count=int(twin.budget_value)) if twin.budget_kind == "steps"
               else _("{minutes:g} minutes").format(minutes=twin.budget_value) if twin.budget_kind == "minutes"
               else f"{twin.budget_value:g} {twin.budget_kind}")
-    return _("{when} · seed {seed} · {budget}").format(when=when, seed=twin.seed, budget=budget)
+    label = _("{when} · seed {seed} · {budget}").format(when=when, seed=twin.seed, budget=budget)
+    return f"{matchup(twin.families)} · {label}" if len(twin.families) > 2 else label
 
 
 # -- Train page ------------------------------------------------------------------------------
 def render_twin_button(config: TrainingConfig, disabled: bool) -> str | None:
-    """The "Twin run" button: a GAN and a VAE on the form's seed and budget. Returns the twin id
-    it launched (also put in the URL), or None."""
-    if not st.button(_("Twin run: GAN vs VAE"), key="train_twin", icon=":material/compare_arrows:", disabled=disabled,
-                     help=_("Trains gan-fast and vae-fast with this seed, budget and dataset, on the same batches "
-                            "(one after the other on a CPU); the Twin race page then races them on one clock.")):
+    """The "Twin run" button (a GAN and a VAE, plus diffusion-fast with "With diffusion" ticked) on the
+    form's seed and budget. Returns the twin id it launched (also put in the URL), or None."""
+    three_way = bool(st.session_state.get(THREE_WAY_KEY))  # the tick box below: its value of the last rerun
+    families = TWIN_RACES[1] if three_way else TWIN_RACES[0]
+    label = (_("Three-way race: GAN vs VAE vs diffusion") if three_way else _("Twin run: GAN vs VAE"))
+    clicked = st.button(label, key="train_twin", icon=":material/compare_arrows:", disabled=disabled,
+                        help=_("Trains gan-fast and vae-fast (and diffusion-fast, with diffusion ticked) with this "
+                               "seed, budget and dataset, on the same batches (one after the other on a CPU); the "
+                               "Twin race page then races them on one clock."))
+    st.checkbox(_("With diffusion"), key=THREE_WAY_KEY,
+                help=_("Adds a third contestant, a small diffusion model, on the same seed and budget."))
+    if not clicked:
         return None
     kind = "steps" if config.steps is not None else "minutes"
     value = config.steps if kind == "steps" else config.minutes
     try:
-        gan_run, vae_run = launch_twin(config.seed, kind, value, dataset=config.dataset, requester=requester())
+        runs = launch_twin(config.seed, kind, value, dataset=config.dataset, requester=requester(), families=families)
     except ValueError as error:
         st.error(_("Could not start the twin: {reason}").format(reason=error_text(error)))
         return None
     except OSError as error:
         st.error(_("Could not start the twin: {reason}").format(reason=describe_os_error(error)))
         return None
-    twin = read_twin(gan_run)
-    twin_id = twin.twin_id if twin else f"{gan_run.run_id},{vae_run.run_id}"
+    twin = read_twin(runs[0])
+    twin_id = twin.twin_id if twin else ",".join(run.run_id for run in runs)
     share.publish("run", None)
     share.publish(TWIN_PARAM, twin_id)
     return twin_id
@@ -87,7 +104,7 @@ def _render_twin_member(run: Run) -> None:
 
 
 def render_twin_progress(value: str) -> None:
-    """Both runs of the twin the URL names, live while either is active; a line for an unknown twin."""
+    """Every run of the twin the URL names, live while any is active; a line for an unknown twin."""
     twin = find_twin(value)
     if twin is None:
         st.info(_("The twin run in this link no longer exists (or never did): start a new one above."))
@@ -99,15 +116,19 @@ def render_twin_progress(value: str) -> None:
         states = [run.status().get("state") for run in twin.runs]
         if active and not any(state in ACTIVE_STATES for state in states):
             st.rerun()
-        st.subheader(_("Twin run: GAN vs VAE"))
-        st.caption(_("{twin} · the same seed, budget and batches for both").format(twin=twin_label(twin)))
-        for column, run in zip(st.columns(2, gap="large"), twin.runs):
+        if len(twin.members) > 2:
+            st.subheader(_("Three-way race: {matchup}").format(matchup=matchup(twin.families)))
+            st.caption(_("{twin} · the same seed, budget and batches for all").format(twin=twin_label(twin)))
+        else:
+            st.subheader(_("Twin run: GAN vs VAE"))
+            st.caption(_("{twin} · the same seed, budget and batches for both").format(twin=twin_label(twin)))
+        for column, run in zip(st.columns(len(twin.runs), gap="large"), twin.runs):
             with column:
                 _render_twin_member(run)
         if any(state in ACTIVE_STATES for state in states):
             if not all(may_control_run(run) for run in twin.runs):
                 not_owner_note("stop")
-            elif st.button(_("Stop both"), key="train_twin_stop", icon=":material/stop_circle:"):
+            elif st.button(_("Stop both") if len(twin.runs) == 2 else _("Stop all"), key="train_twin_stop", icon=":material/stop_circle:"):
                 try:
                     for run in twin.runs:
                         studio.stop(run, requester())

@@ -107,27 +107,29 @@ def latest_at(keyed: list[tuple[float, int, object]], moment: float):
     return chosen
 
 
-def twin_gif(run_a, run_b, scale: int = 3, frame_ms: int = 300, match: str = "step") -> bytes:
-    """Two runs' timelines side by side in one GIF, on one clock.
+def twin_gif(*runs, scale: int = 3, frame_ms: int = 300, match: str = "step") -> bytes:
+    """Two or more runs' timelines side by side in one GIF, on one clock (a twin race's members).
 
-    The frames follow the union of both runs' snapshot moments (steps, or elapsed seconds with
+    The frames follow the union of the runs' snapshot moments (steps, or elapsed seconds with
     `match="time"`); at each moment each side shows the latest snapshot it had taken by then, so
     neither run is shown ahead of itself. A GAN step and a VAE step cost different time: compare
     by "time" for an honest race.
 
     Returns:
-        GIF bytes; each frame is as wide as both grids plus a `GAP * scale` pixel gutter.
+        GIF bytes; each frame is as wide as all grids plus a `GAP * scale` pixel gutter between two.
 
     Raises:
-        ValueError: when a run has no snapshots, or for a bad `match`, scale or frame duration.
+        ValueError: fewer than two runs, a run without snapshots, or a bad `match`, scale or frame duration.
     """
     from PIL import Image
 
     _check(scale, frame_ms)
+    if len(runs) < 2:
+        raise ValueError(f"Expected two or more runs. Received: {len(runs)}")
     if match not in MATCH_MODES:
         raise ValueError(f"Expected match to be one of {MATCH_MODES}. Received: match={match!r}")
     sides = []
-    for run in (run_a, run_b):
+    for run in runs:
         timed = snapshot_times(run)
         keyed = [(float(step), step, path) for _, step, path in timed] if match == "step" else timed
         sides.append((run, str(run.config().get("model", "")).upper(), keyed))
@@ -142,9 +144,11 @@ def twin_gif(run_a, run_b, scale: int = 3, frame_ms: int = 300, match: str = "st
                 cache[path] = _grid(run, path)
             label = f"{family} step {step:,}" if match == "step" else f"{family} {moment:.0f} s"
             images.append(_labelled(cache[path], label.strip(), scale))
-        width = images[0].width + GAP * scale + images[1].width
+        width = sum(image.width for image in images) + GAP * scale * (len(images) - 1)
         frame = Image.new("L", (width, max(image.height for image in images)), color=0)
-        frame.paste(images[0], (0, 0))
-        frame.paste(images[1], (images[0].width + GAP * scale, 0))
+        left = 0
+        for image in images:
+            frame.paste(image, (left, 0))
+            left += image.width + GAP * scale
         frames.append(frame)
     return _encode(frames, frame_ms)

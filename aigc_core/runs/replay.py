@@ -231,7 +231,7 @@ def start_twin_replay(name: str, speed: float = 1.0, store: RunStore | None = No
         run.update_status(**fields)
         runs.append(run)
     gan_run, vae_run = runs
-    write_twin_record(gan_run, vae_run, recording.seed, recording.budget_kind, recording.budget_value,
+    write_twin_record(runs, recording.seed, recording.budget_kind, recording.budget_value,
                       batch_size=gan_run.config().get("batch_size"), replay={"name": name, "speed": speed})
     for family, run in zip(TWIN_MEMBERS, runs):
         _spawn_replay(run, ["--twin", name, "--member", family, "--speed", str(speed), "--demo-dir", str(demo_dir)])
