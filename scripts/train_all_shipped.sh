@@ -15,4 +15,6 @@ train_and_measure gan-paper 15
 train_and_measure vae-conditional 6
 train_and_measure gan-conditional 10
 train_and_measure gan-wgan-gp 10
+train_and_measure diffusion-fast 18
+train_and_measure diffusion-conditional 18
 python scripts/weights_readme.py
