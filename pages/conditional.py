@@ -38,4 +38,4 @@ for column, family in zip(st.columns(len(families), gap="large"), families):
 st.subheader(_("Every digit"))
 for column, family in zip(st.columns(len(families), gap="large"), families):
     with column:
-        render_model_column(family, seed, per_digit)
+        render_model_column(family, seed, per_digit, narrow=len(families) > 2)

@@ -61,14 +61,20 @@ def agreement(key: str, seed: int, samples_per_digit: int = DEFAULT_SAMPLES_PER_
 DIGITS_PER_TABLE_ROW = 5
 
 
-def agreement_table(result: dict) -> str:
+def agreement_table(result: dict, vertical: bool = False) -> str:
     """A Markdown table of the share of each digit the classifier agrees with, five digits a row.
 
-    Rows alternate: the digits, then their shares, so the table stays six columns wide.
+    Rows alternate: the digits, then their shares, so the table stays six columns wide. With three
+    models side by side a column is too narrow even for six (about 230 px at 1280 px), so
+    `vertical` gives one row per digit, two columns wide.
     """
     shares = result["digit_agreement"]
     lines = []
     digit_header, agrees_header = _("digit"), _("agrees")
+    if vertical:
+        lines = [f"| {digit_header} | {agrees_header} |", "|---|---|"]
+        lines += [f"| {digit} | " + ("–" if share is None else f"{share:.0%}") + " |" for digit, share in enumerate(shares)]
+        return "\n".join(lines)
     for first in range(0, len(shares), DIGITS_PER_TABLE_ROW):
         digits = range(first, min(first + DIGITS_PER_TABLE_ROW, len(shares)))
         padding = " |" * (DIGITS_PER_TABLE_ROW - len(digits))
@@ -80,21 +86,21 @@ def agreement_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def render_agreement(key: str, seed: int) -> None:
+def render_agreement(key: str, seed: int, vertical: bool = False) -> None:
     """The classifier's agreement per digit under a grid, or why it cannot be measured."""
     try:
         result = agreement(key, seed)
     except ValueError as error:  # ClassifierError (no shipped classifier) is a ValueError
         st.caption(_("Per-digit agreement unavailable: {reason}").format(reason=one_line(error)))
         return
-    st.markdown(agreement_table(result))
+    st.markdown(agreement_table(result, vertical))
     st.caption(_("The project's classifier agrees with the digit asked for on {mean:.0%} of {count} samples per digit "
                  "(seed {seed}); worst digit {worst:.0%}.").format(
         mean=result["mean_digit_agreement"], count=result["samples_per_digit"], seed=result["seed"],
         worst=result["min_digit_agreement"]))
 
 
-def render_model_column(family: str, seed: int, per_digit: int) -> None:
+def render_model_column(family: str, seed: int, per_digit: int, narrow: bool = False) -> None:
     """One side of the page: pick a conditional model of `family`, show its 10 x N grid and agreement."""
     name = family_title(family)
     st.markdown("#### " + _("Conditional {model}").format(model=name))
@@ -116,7 +122,7 @@ def render_model_column(family: str, seed: int, per_digit: int) -> None:
     st.image(image_grid_png(images, columns=per_digit, scale=3), width="stretch", output_format="PNG",
              caption=_("one row per digit, 0 (top) to 9 (bottom): {count} samples each, seed {seed}").format(
                  count=per_digit, seed=seed))
-    render_agreement(key, seed)
+    render_agreement(key, seed, vertical=narrow)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -40,6 +40,9 @@ SHIPPED_DESCRIPTIONS = (
     N_("Conditional VAE (CVAE): the label picks the digit, the 2-D latent only its style."),
     N_("Small convolutional VAE with a 2-D latent space you can plot and walk through."),
     N_("Wider VAE with a 16-D latent space: sharper samples, no 2-D plot."),
+    N_("Small diffusion model (U-Net, ~0.24 M parameters) trained by flow matching: it turns noise into a digit "
+       "in a few denoising steps."),
+    N_("Conditional diffusion model: the label picks the digit, the noise only its style."),
 )
 # Graphviz sources of the two diagrams; $-names are the visible labels, filled in the session's language.
 GAN_DIAGRAM = string.Template("""
