@@ -15,7 +15,7 @@ ensure_router()  # a deep link on a fresh server must still go through app.py
 ONE_DIGIT_COUNT = 8
 
 st.title(_("Conditional models"))
-st.caption(_("A conditional GAN and a conditional VAE are told which digit to draw. Each row asks for one digit; "
+st.caption(_("Conditional models (a GAN, a VAE and, once one exists, a diffusion model) are told which digit to draw. Each row asks for one digit; "
              "under each grid, how often the project's classifier sees the digit that was asked for."))
 
 # A shared link (?seed=...&per_digit=...&digit=...) opens the same view; bad values fall back with a notice.
