@@ -3,7 +3,7 @@
     python bench/time_to_quality.py [--budgets 30,60,120,300] [--models reference,gan-fast,vae-fast]
     (any registry variant, the conditional ones included, and `reference`; a GAN's name with
     `+ema` adds an arm that samples from its generator's moving average, `--ema-decay`; and
-    `:key=value` suffixes change its model config, e.g. `gan-fast+ema:d_learning_rate=0.0004`)
+    `:key=value` suffixes change its model config, e.g. `gan-fast+ema:d_learning_rate=0.0004` or `gan-fast:adversarial_loss=hinge`)
                                     [--num 10000] [--out bench/results/time_to_quality]
                                     [--segment 15]
 
@@ -127,12 +127,20 @@ class ReferenceTrainer:
         return self.reference.sample(num_samples, seed=SEED)
 
 
+def number_or_text(value: str):
+    """A `:key=value` setting's value: a number where it reads as one (`0.0004`), else the text (`hinge`)."""
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
 def make_trainer(name: str, training_set, ema_decay: float):
     """The trainer of one arm: `reference`, or a registry variant with an optional `+ema` and `:key=value`s."""
     if name == "reference":
         return ReferenceTrainer(training_set.images)
     variant, *settings = name.split(":")
-    overrides = {key: float(value) for key, value in (setting.split("=", 1) for setting in settings)}
+    overrides = {key: number_or_text(value) for key, value in (setting.split("=", 1) for setting in settings)}
     if variant.endswith("+ema"):
         return ProjectTrainer(variant.removesuffix("+ema"), training_set, ema_decay=ema_decay, **overrides)
     return ProjectTrainer(variant, training_set, **overrides)

@@ -124,6 +124,26 @@ def end_workers(store, timeout_s: float = 60.0) -> None:
             os.kill(pid, signal.SIGTERM)
 
 
+@pytest.fixture
+def isolated_app(tmp_path, monkeypatch, runs_dir):
+    """For AppTests: an empty weights folder, fresh Streamlit caches, and no worker left after the test.
+
+    Returns the weights folder, where a test may export weights the app should find.
+    """
+    import streamlit as st
+
+    from aigc_core.runs.store import RunStore
+
+    weights_dir = tmp_path / "weights"
+    weights_dir.mkdir()
+    monkeypatch.setenv("AIGC_WEIGHTS_DIR", str(weights_dir))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield weights_dir
+    st.cache_resource.clear()
+    end_workers(RunStore(runs_dir), 60.0)
+
+
 @pytest.fixture(scope="session")
 def shipped_weights_server(tmp_path_factory):
     """One app server over the shipped weights and an empty runs folder, for every browser file
@@ -143,6 +163,25 @@ def shared_chromium(shipped_weights_server):
         open_page(warm_up, shipped_weights_server, "")  # the server's first run goes through app.py
         warm_up.close()
         yield chromium
+
+
+@pytest.fixture
+def visitor_window(shared_chromium):
+    """Opens a new visitor's tab at a given window size: a fresh context, so its own cookie and a new
+    Streamlit session; every context is closed after the test. Call it with a viewport dict."""
+    from browser_support import new_tab
+
+    contexts = []
+
+    def open_tab(viewport: dict, timeout_ms: int = 120_000):
+        context = shared_chromium.new_context(viewport=viewport)
+        context.set_default_timeout(timeout_ms)
+        contexts.append(context)
+        return new_tab(context)
+
+    yield open_tab
+    for context in contexts:
+        context.close()
 
 
 class FakeClock:

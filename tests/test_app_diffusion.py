@@ -11,27 +11,17 @@ import json
 import time
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from conftest import end_workers, tiny_config
+from conftest import tiny_config
 from aigc_core.runs.store import PROJECT_ROOT, RunStore
 
 APP = str(PROJECT_ROOT / "app.py")
 TIMEOUT_S = 120
 
 
-@pytest.fixture(autouse=True)
-def isolated_app(tmp_path, monkeypatch, runs_dir):
-    """Empty weights folder, fresh caches, and no worker left running after the test."""
-    weights_dir = tmp_path / "weights"
-    weights_dir.mkdir()
-    monkeypatch.setenv("AIGC_WEIGHTS_DIR", str(weights_dir))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield weights_dir
-    st.cache_resource.clear()
-    end_workers(RunStore(runs_dir), 60.0)
+# Every test: an empty weights folder, fresh caches, no worker left running (conftest).
+pytestmark = pytest.mark.usefixtures("isolated_app")
 
 
 def open_page(page: str, query: dict | None = None) -> AppTest:

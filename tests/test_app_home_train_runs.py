@@ -10,10 +10,8 @@ from __future__ import annotations
 import time
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from conftest import end_workers
 from aigc_core.runs.store import PROJECT_ROOT, RunStore
 from ui import visitor
 
@@ -27,21 +25,8 @@ KEYED_WIDGETS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def isolated_app(tmp_path, monkeypatch, runs_dir):
-    """Empty weights folder, fresh caches, and no worker left running after the test."""
-    weights_dir = tmp_path / "weights"
-    weights_dir.mkdir()
-    monkeypatch.setenv("AIGC_WEIGHTS_DIR", str(weights_dir))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield weights_dir
-    st.cache_resource.clear()
-    _end_workers(RunStore(runs_dir))
-
-
-def _end_workers(store: RunStore, timeout_s: float = 60.0) -> None:
-    end_workers(store, timeout_s)
+# Every test: an empty weights folder, fresh caches, no worker left running (conftest).
+pytestmark = pytest.mark.usefixtures("isolated_app")
 
 
 def open_page(page: str | None = None) -> AppTest:

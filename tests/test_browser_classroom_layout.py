@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import SCREENSHOTS_DIR, assert_no_exception, keyed, new_tab, open_page, wait_for_app
+from browser_support import SCREENSHOTS_DIR, assert_no_exception, keyed, open_page, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -61,25 +61,10 @@ def server(shipped_weights_server):
     return shipped_weights_server
 
 
-@pytest.fixture(scope="module")
-def browser(shared_chromium):
-    return shared_chromium
-
-
 @pytest.fixture
-def visitor(browser):
-    """A new visitor's tab at a chosen window size (a fresh context: no cookies, a new session)."""
-    contexts = []
-
-    def open_tab(viewport: dict):
-        context = browser.new_context(viewport=viewport)
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        return new_tab(context)
-
-    yield open_tab
-    for context in contexts:
-        context.close()
+def visitor(visitor_window):
+    """A new visitor's tab at a chosen window size (conftest's `visitor_window`)."""
+    return lambda viewport: visitor_window(viewport, TIMEOUT_MS)
 
 
 def first_screen(page, name: str) -> None:

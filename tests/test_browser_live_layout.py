@@ -22,7 +22,7 @@ from aigc_core.runs import replay
 from aigc_core.runs.ownership import visitor as owner_of
 from aigc_core.runs.run_control import request_pause
 from aigc_core.runs.store import RunStore, own_process_identity
-from browser_support import SCREENSHOTS_DIR, assert_no_exception, keyed, new_tab, open_page, wait_for_app
+from browser_support import SCREENSHOTS_DIR, assert_no_exception, keyed, open_page, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -114,19 +114,9 @@ def server(shipped_weights_server):
 
 
 @pytest.fixture
-def visitor(shared_chromium):
-    """A new visitor's tab at a chosen window size (a fresh context: its own cookie, a new session)."""
-    contexts = []
-
-    def open_tab(viewport: dict):
-        context = shared_chromium.new_context(viewport=viewport)
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        return new_tab(context)
-
-    yield open_tab
-    for context in contexts:
-        context.close()
+def visitor(visitor_window):
+    """A new visitor's tab at a chosen window size (conftest's `visitor_window`)."""
+    return lambda viewport: visitor_window(viewport, TIMEOUT_MS)
 
 
 def paused_replay_owned_by(page, server, name: str):

@@ -138,6 +138,26 @@ def test_gan_with_two_discriminator_steps_per_generator_step(digits):
     assert (after[0] - before[0], after[1] - before[1]) == (2, 1)
 
 
+def test_hinge_losses_leave_confident_verdicts_alone_and_train(digits):
+    from aigc_core.models.dcgan import hinge_discriminator_loss, hinge_generator_loss
+
+    confident = hinge_discriminator_loss(np.array([[2.0], [1.5]]), np.array([[-3.0], [-1.0]]))
+    assert float(confident) == 0.0  # every logit past its margin: nothing left to learn
+    unsure = hinge_discriminator_loss(np.array([[0.0]]), np.array([[0.5]]))
+    assert float(unsure) == pytest.approx(1.0 + 1.5)
+    assert float(hinge_generator_loss(np.array([[1.0], [3.0]]))) == pytest.approx(-2.0)
+
+    hinge = DCGAN(architecture="fast", latent_dim=8, adversarial_loss="hinge")
+    hinge.compile()
+    logs = one_step(hinge, digits)
+    assert set(logs) == DOCUMENTED_METRICS["gan"] and all(math.isfinite(v) for v in logs.values())
+    # An untrained D's logits are near 0, where the hinge loss is near 2 and cross-entropy near 2 log 2.
+    assert 1.5 < logs["d_loss"] < 2.5
+    assert build_model("gan", hinge.get_config()).adversarial_loss == "hinge"
+    with pytest.raises(ValueError, match="adversarial_loss"):
+        DCGAN(architecture="fast", adversarial_loss="wasserstein")
+
+
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_get_config_rebuilds_an_identical_architecture(models, name):
     model = models[name]

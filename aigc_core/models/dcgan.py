@@ -9,6 +9,7 @@ from aigc_core.models.base import AdversarialModel
 from aigc_core.models.jax_steps import CarriesAllOptimizers, losses_and_gradients
 
 ARCHITECTURES = ("paper", "fast")
+LOSSES = ("bce", "hinge")
 
 
 def build_generator(latent_dim: int, architecture: str) -> keras.Sequential:
@@ -108,6 +109,21 @@ def generator_loss(fake_logits):
     return ops.mean(ops.binary_crossentropy(ops.ones_like(fake_logits), fake_logits, from_logits=True))
 
 
+def hinge_discriminator_loss(real_logits, fake_logits):
+    """Hinge loss: D is pushed until real logits pass +1 and fake ones fall below -1, then left alone.
+
+    Once an image is classified with that margin it adds no gradient, so D spends its steps on
+    the images it still gets wrong (the loss of SAGAN and BigGAN; bench/README.md has its effect).
+    """
+    real_logits, fake_logits = ops.cast(real_logits, "float32"), ops.cast(fake_logits, "float32")
+    return ops.mean(ops.relu(1.0 - real_logits)) + ops.mean(ops.relu(1.0 + fake_logits))
+
+
+def hinge_generator_loss(fake_logits):
+    """The generator's side of the hinge game: raise D's logits for its images, -E[D(G(z))]."""
+    return -ops.mean(ops.cast(fake_logits, "float32"))
+
+
 @keras.saving.register_keras_serializable(package="aigc_core")
 class DCGAN(CarriesAllOptimizers, AdversarialModel):
     """A deep convolutional GAN whose whole algorithm is `train_step`; `fit()` is the loop.
@@ -124,6 +140,8 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
             real and fake, so their distributions overlap and D's verdict stays smooth; 0 is off.
         instance_noise_steps: generator steps over which that noise falls linearly to 0
             (early help, no blur at the end); 0 keeps it constant.
+        adversarial_loss: "bce" (the seed's binary cross-entropy, non-saturating for G) or "hinge" (SAGAN's;
+            `real_label` does not apply to it).
     """
 
     family = "gan"
@@ -143,6 +161,7 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
         real_label: float = 1.0,
         instance_noise: float = 0.0,
         instance_noise_steps: int = 0,
+        adversarial_loss: str = "bce",
         **kwargs,
     ):
         super().__init__(
@@ -153,9 +172,22 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
         self.real_label = float(real_label)
         self.instance_noise = float(instance_noise)
         self.instance_noise_steps = int(instance_noise_steps)
+        if adversarial_loss not in LOSSES:
+            raise ValueError(f"Expected adversarial_loss to be one of {LOSSES}. Received: adversarial_loss={adversarial_loss!r}")
+        self.adversarial_loss = adversarial_loss  # not `loss`: keras.Model.compile owns that attribute
         self.generator = build_generator(self.latent_dim, architecture)
         self.discriminator = build_discriminator(architecture)
         self.finish_building()
+
+    def discriminator_loss(self, real_logits, fake_logits):
+        """D's loss under the chosen `adversarial_loss`."""
+        if self.adversarial_loss == "hinge":
+            return hinge_discriminator_loss(real_logits, fake_logits)
+        return discriminator_loss(real_logits, fake_logits, self.real_label)
+
+    def generator_loss(self, fake_logits):
+        """G's loss under the chosen `adversarial_loss`."""
+        return hinge_generator_loss(fake_logits) if self.adversarial_loss == "hinge" else generator_loss(fake_logits)
 
     def instance_noise_std(self):
         """The noise level at the current generator step: linear decay to 0, or constant."""
@@ -211,15 +243,15 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
             latent = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
             with tf.GradientTape() as tape:
                 real_logits, fake_logits = self.adversarial_logits(real_images, latent)
-                d_loss = discriminator_loss(real_logits, fake_logits, self.real_label)
+                d_loss = self.discriminator_loss(real_logits, fake_logits)
             gradients = tape.gradient(d_loss, self.discriminator.trainable_variables)
             self.d_optimizer.apply(gradients, self.discriminator.trainable_variables)
 
         latent = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             real_logits, fake_logits = self.adversarial_logits(real_images, latent)
-            d_loss = discriminator_loss(real_logits, fake_logits, self.real_label)
-            g_loss = generator_loss(fake_logits)
+            d_loss = self.discriminator_loss(real_logits, fake_logits)
+            g_loss = self.generator_loss(fake_logits)
         self.apply_both_gradients(g_tape, g_loss, d_tape, d_loss)
         return self.update_trackers({
             "d_loss": d_loss,
@@ -239,7 +271,7 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
 
             def discriminator_only(latent=latent):
                 real_logits, fake_logits = self.adversarial_logits(real_images, latent)
-                return (discriminator_loss(real_logits, fake_logits, self.real_label),), None
+                return (self.discriminator_loss(real_logits, fake_logits),), None
 
             _, _, (gradients,) = losses_and_gradients(self, discriminator_only, [discriminator_variables])
             self.d_optimizer.apply(gradients, discriminator_variables)
@@ -248,7 +280,7 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
 
         def both_players():
             real_logits, fake_logits = self.adversarial_logits(real_images, latent)
-            losses = (discriminator_loss(real_logits, fake_logits, self.real_label), generator_loss(fake_logits))
+            losses = (self.discriminator_loss(real_logits, fake_logits), self.generator_loss(fake_logits))
             return losses, (real_logits, fake_logits)
 
         (d_loss, g_loss), (real_logits, fake_logits), (d_gradients, g_gradients) = losses_and_gradients(
@@ -270,4 +302,5 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
             "real_label": self.real_label,
             "instance_noise": self.instance_noise,
             "instance_noise_steps": self.instance_noise_steps,
+            "adversarial_loss": self.adversarial_loss,
         }
