@@ -158,6 +158,21 @@ def test_hinge_losses_leave_confident_verdicts_alone_and_train(digits):
         DCGAN(architecture="fast", adversarial_loss="wasserstein")
 
 
+def test_spectral_norm_bounds_the_discriminator_and_trains(digits):
+    plain = DCGAN(architecture="fast", latent_dim=8)
+    normalised = DCGAN(architecture="fast", latent_dim=8, spectral_norm=True)
+    normalised.compile()
+    wrapped = [layer for layer in normalised.discriminator.layers if type(layer).__name__ == "SpectralNormalization"]
+    assert len(wrapped) == 3 and not any(type(layer).__name__ == "SpectralNormalization"
+                                         for layer in plain.discriminator.layers)
+    logs = one_step(normalised, digits)
+    assert set(logs) == DOCUMENTED_METRICS["gan"] and all(math.isfinite(v) for v in logs.values())
+    # After the step's power iteration, each normalised kernel's largest singular value is about 1.
+    kernel = np.array(wrapped[-1].layer.kernel)  # the last Dense, (3136, 1): its norm is its spectral norm
+    assert float(np.linalg.norm(kernel)) == pytest.approx(1.0, rel=0.05)
+    assert build_model("gan", normalised.get_config()).spectral_norm is True
+
+
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_get_config_rebuilds_an_identical_architecture(models, name):
     model = models[name]

@@ -55,20 +55,26 @@ def build_generator(latent_dim: int, architecture: str) -> keras.Sequential:
     raise ValueError(f"Expected architecture to be one of {ARCHITECTURES}. Received: architecture={architecture!r}")
 
 
-def build_discriminator(architecture: str) -> keras.Sequential:
-    """The discriminator: 28x28x1 image -> one logit (real > 0 > fake)."""
+def build_discriminator(architecture: str, spectral_norm: bool = False) -> keras.Sequential:
+    """The discriminator: 28x28x1 image -> one logit (real > 0 > fake).
+
+    With `spectral_norm`, every weight layer is wrapped in `SpectralNormalization`, which divides
+    its kernel by its largest singular value: D cannot change its verdict faster than its input
+    changes, so it cannot overpower G in a few steps (Miyato et al., 2018).
+    """
+    weighted = layers.SpectralNormalization if spectral_norm else (lambda layer: layer)
     if architecture == "paper":
         return keras.Sequential(
             [
                 keras.Input((28, 28, 1)),
-                layers.Conv2D(64, 5, strides=2, padding="same"),
+                weighted(layers.Conv2D(64, 5, strides=2, padding="same")),
                 layers.LeakyReLU(),
                 layers.Dropout(0.3),
-                layers.Conv2D(128, 5, strides=2, padding="same"),
+                weighted(layers.Conv2D(128, 5, strides=2, padding="same")),
                 layers.LeakyReLU(),
                 layers.Dropout(0.3),
                 layers.Flatten(),
-                layers.Dense(1),
+                weighted(layers.Dense(1)),
             ],
             name="discriminator",
         )
@@ -76,13 +82,13 @@ def build_discriminator(architecture: str) -> keras.Sequential:
         return keras.Sequential(
             [
                 keras.Input((28, 28, 1)),
-                layers.Conv2D(32, 4, strides=2, padding="same"),
+                weighted(layers.Conv2D(32, 4, strides=2, padding="same")),
                 layers.LeakyReLU(0.2),
-                layers.Conv2D(64, 4, strides=2, padding="same"),
+                weighted(layers.Conv2D(64, 4, strides=2, padding="same")),
                 layers.LeakyReLU(0.2),
                 layers.Flatten(),
                 layers.Dropout(0.3),
-                layers.Dense(1),
+                weighted(layers.Dense(1)),
             ],
             name="discriminator",
         )
@@ -142,6 +148,7 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
             (early help, no blur at the end); 0 keeps it constant.
         adversarial_loss: "bce" (the seed's binary cross-entropy, non-saturating for G) or "hinge" (SAGAN's;
             `real_label` does not apply to it).
+        spectral_norm: wrap D's weight layers in spectral normalisation (off: the seed's D).
     """
 
     family = "gan"
@@ -162,6 +169,7 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
         instance_noise: float = 0.0,
         instance_noise_steps: int = 0,
         adversarial_loss: str = "bce",
+        spectral_norm: bool = False,
         **kwargs,
     ):
         super().__init__(
@@ -175,8 +183,9 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
         if adversarial_loss not in LOSSES:
             raise ValueError(f"Expected adversarial_loss to be one of {LOSSES}. Received: adversarial_loss={adversarial_loss!r}")
         self.adversarial_loss = adversarial_loss  # not `loss`: keras.Model.compile owns that attribute
+        self.spectral_norm = bool(spectral_norm)
         self.generator = build_generator(self.latent_dim, architecture)
-        self.discriminator = build_discriminator(architecture)
+        self.discriminator = build_discriminator(architecture, self.spectral_norm)
         self.finish_building()
 
     def discriminator_loss(self, real_logits, fake_logits):
@@ -303,4 +312,5 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
             "instance_noise": self.instance_noise,
             "instance_noise_steps": self.instance_noise_steps,
             "adversarial_loss": self.adversarial_loss,
+            "spectral_norm": self.spectral_norm,
         }
