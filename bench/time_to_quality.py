@@ -128,11 +128,13 @@ class ReferenceTrainer:
 
 
 def number_or_text(value: str):
-    """A `:key=value` setting's value: a number where it reads as one (`0.0004`), else the text (`hinge`)."""
-    try:
-        return float(value)
-    except ValueError:
-        return value
+    """A `:key=value` setting's value: an int (`16`) or a float (`0.0004`) where it reads as one, else the text (`hinge`)."""
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
 
 
 def make_trainer(name: str, training_set, ema_decay: float):
