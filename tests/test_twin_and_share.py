@@ -218,9 +218,9 @@ def test_train_twin_button_launches_the_pair_and_shows_both(isolated):
 
 
 def test_with_diffusion_ticked_the_train_button_launches_a_three_way_race(isolated):
-    # The operator: a visitor's browser holds at most two queued runs by default, and this starts three.
-    app = open_page("pages/train.py", train_seed=4, train_budget_kind="steps", train_steps=25,
-                    visitor_is_operator=True)
+    # A visitor, not the operator: the race has three members against the per-browser cap of two,
+    # and a race counts as one start for a browser with nothing else queued.
+    app = open_page("pages/train.py", train_seed=4, train_budget_kind="steps", train_steps=25)
     assert app.button(key="train_twin").label == "Twin run: GAN vs VAE"
     app.checkbox(key="train_twin_diffusion").check().run()
     assert app.button(key="train_twin").label == "Three-way race: GAN vs VAE vs diffusion"

@@ -139,6 +139,32 @@ def test_the_visitor_cap_counts_the_run_store_and_spares_others_and_the_operator
         launch_twin(1, "steps", 5, store, requester=bob, train_limit=256)
 
 
+def test_a_race_is_one_start_for_a_visitor_with_nothing_queued(store, monkeypatch):
+    from aigc_core.experiments.twin import RACES, launch_twin
+
+    THREE_WAY = RACES[1]
+
+    spawned = []
+    monkeypatch.setattr(worker, "spawn_worker", lambda run, *args, **kwargs: spawned.append(run.run_id))
+    monkeypatch.setenv("AIGC_MIN_FREE_MB", "0")
+    alice, bob = owner_of("alice", store), owner_of("bob", store)
+    # Three members against the default cap of two: a browser with nothing queued may start the race.
+    race = launch_twin(1, "steps", 5, store, requester=alice, families=THREE_WAY, train_limit=256)
+    assert len(race) == 3 and sorted(spawned) == sorted(run.run_id for run in race)
+    assert {json.loads((run.path / "status.json").read_text())["owner"] for run in race} == {alice.owner}
+    # With one run of its own queued, the same race is refused whole: nothing is created.
+    worker.launch(tiny_config(), store, bob)
+    before = len(store.list())
+    with pytest.raises(ValueError, match="this starts 3 runs"):
+        launch_twin(1, "steps", 5, store, requester=bob, families=THREE_WAY, train_limit=256)
+    assert len(store.list()) == before
+    # The server-wide cap still counts every member.
+    monkeypatch.setenv("AIGC_MAX_QUEUED", str(before + 2))
+    with pytest.raises(ValueError, match="the queue is full"):
+        launch_twin(1, "steps", 5, store, requester=owner_of("carol", store), families=THREE_WAY, train_limit=256)
+    assert len(store.list()) == before
+
+
 def test_a_full_server_queue_says_how_long_to_wait(store, monkeypatch):
     monkeypatch.setenv("AIGC_MAX_QUEUED", "3")
     monkeypatch.setenv("AIGC_MAX_QUEUED_PER_SESSION", "5")

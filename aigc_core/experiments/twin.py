@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from aigc_core.experiments.animation import latest_at, snapshot_times
 from aigc_core.config import TrainingConfig, validate
-from aigc_core.runs.ownership import OPERATOR, Requester, check_queue_caps
+from aigc_core.runs.ownership import OPERATOR, Requester
 from aigc_core.models.registry import get_variant
 from aigc_core.runs.store import Run, RunStore, read_json, validate_run_id, write_json_atomic
 from aigc_core.runs.run_names import write_generated_name
@@ -141,19 +141,11 @@ def launch_twin(seed: int, budget_kind: str, budget_value: float, store: RunStor
             no room for every member (nothing is launched then).
         OSError: the runs folder cannot be written; the members already launched are stopped.
     """
-    from aigc_core.runs.worker import launch  # imports the training stack: only when launching
+    from aigc_core.runs.worker import launch_together  # imports the training stack: only when launching
 
     store = store or RunStore()
     configs = twin_configs(seed, budget_kind, budget_value, batch_size, families, **config_fields)
-    check_queue_caps(requester, store, needed=len(configs))
-    runs: list[Run] = []
-    try:
-        for config in configs:
-            runs.append(launch(config, store, requester))
-    except BaseException:
-        for run in runs:
-            run.request_stop()  # part of a race races nobody
-        raise
+    runs = launch_together(configs, store, requester, race=True)  # one start, admitted whole or not at all
     write_twin_record(runs, seed, budget_kind, budget_value, configs[0].batch_size)
     return tuple(runs)
 

@@ -198,11 +198,15 @@ def wait_for_places(store: RunStore, active: list[tuple[Run, dict]], places: int
     return ends[min(len(ends), places) - 1] if ends else 0.0
 
 
-def check_queue_caps(requester: Requester, store: RunStore, needed: int = 1) -> None:
+def check_queue_caps(requester: Requester, store: RunStore, needed: int = 1, race: bool = False) -> None:
     """Refuse `needed` new runs when this visitor or the whole server has no room left.
 
     The operator is never refused. A visitor may hold `$AIGC_MAX_QUEUED_PER_SESSION` queued or
-    running runs; the server accepts `$AIGC_MAX_QUEUED` in all.
+    running runs; the server accepts `$AIGC_MAX_QUEUED` in all. A race (`race`: the members of a
+    twin or three-way race, trained one after the other) is one start: a browser with nothing
+    queued or running may start a whole race even when it has more members than that cap, so
+    the three-way race is open to every visitor (at most three runs each) and not only to the
+    operator. The server-wide cap counts every member.
 
     Raises:
         ValueError: one line saying which cap is reached; for a full queue, about how long until
@@ -213,7 +217,7 @@ def check_queue_caps(requester: Requester, store: RunStore, needed: int = 1) -> 
     active = active_runs(store)
     mine = sum(1 for run, status in active if requester.owner and status.get("owner") == requester.owner)
     limit = max_queued_per_session()
-    if mine + needed > limit:
+    if mine + needed > limit and not (race and mine == 0):
         # One whole sentence per case (not pieces joined): a translation words each as a whole.
         templates = {(True, False): N_("this browser already has {count} queued or running run (at most {limit} at "
                                        "a time); wait for one to finish or stop it"),
@@ -235,12 +239,12 @@ def check_queue_caps(requester: Requester, store: RunStore, needed: int = 1) -> 
 
 
 @contextmanager
-def admission(store: RunStore, requester: Requester, needed: int = 1):
-    """Check the caps and create the run under one lock, so two quick clicks cannot both pass."""
+def admission(store: RunStore, requester: Requester, needed: int = 1, race: bool = False):
+    """Check the caps and create the runs under one lock, so two quick clicks cannot both pass."""
     if requester.operator:
         yield
         return
     store.root.mkdir(parents=True, exist_ok=True)
     with directory_lock(Path(store.root) / QUEUE_LOCK_DIR):  # not flock: app replicas on many hosts share it
-        check_queue_caps(requester, store, needed)
+        check_queue_caps(requester, store, needed, race)
         yield

@@ -8,6 +8,7 @@ machine queued by flock slots (`executors/local.py`), or a task on a Ray cluster
 
 from __future__ import annotations
 
+import shutil
 import time
 from typing import TYPE_CHECKING
 
@@ -53,12 +54,41 @@ def launch(config: TrainingConfig, store: RunStore | None = None, requester: Req
         ValueError: a cap reached, or too little disk space (after old runs are pruned).
         OSError: the runs folder cannot be written; no half-made run is left behind.
     """
+    return launch_together([config], store, requester)[0]
+
+
+def launch_together(configs: list[TrainingConfig], store: RunStore | None = None, requester: Requester = OPERATOR,
+                    race: bool = False) -> list[Run]:
+    """Create several runs (queued) under one admission and start their workers; returns at once.
+
+    Admitted as a whole or not at all: either every run fits the caps or none is created. With
+    `race`, the runs are the members of one race and count as one start against the visitor's
+    cap (`ownership.check_queue_caps`).
+
+    Raises:
+        ValueError: a cap reached, or too little disk space (after old runs are pruned).
+        OSError: the runs folder cannot be written, or a worker cannot be started; the runs
+            already started are asked to stop (part of a race races nobody).
+    """
     store = store or RunStore()
-    with admission(store, requester):
+    runs: list[Run] = []
+    with admission(store, requester, needed=len(configs), race=race):
         prepare_new_run(store)
-        run = store.create(config.to_dict(), owner=requester.owner)
-    spawn_worker(run)
-    return run
+        try:
+            for config in configs:
+                runs.append(store.create(config.to_dict(), owner=requester.owner))
+        except BaseException:
+            for run in runs:  # no member of a half-made batch is left queued without a worker
+                shutil.rmtree(run.path, ignore_errors=True)
+            raise
+    try:
+        for run in runs:
+            spawn_worker(run)
+    except BaseException:
+        for run in runs:
+            run.request_stop()
+        raise
+    return runs
 
 
 def resume(run: Run, extra_steps: int | None = None, extra_minutes: float | None = None,
