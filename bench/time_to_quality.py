@@ -2,7 +2,8 @@
 
     python bench/time_to_quality.py [--budgets 30,60,120,300] [--models reference,gan-fast,vae-fast]
     (any registry variant, the conditional ones included, and `reference`; a GAN's name with
-    `+ema` adds an arm that samples from its generator's moving average, `--ema-decay`; and
+    `+ema` adds an arm that samples from its generator's moving average, `--ema-decay` (what a
+    run does by default); `+bf16` builds and trains the arm under `mixed_bfloat16`; and
     `:key=value` suffixes change its model config, e.g. `gan-fast+ema:d_learning_rate=0.0004` or `gan-fast:adversarial_loss=hinge`)
                                     [--num 10000] [--out bench/results/time_to_quality]
                                     [--segment 15]
@@ -51,18 +52,21 @@ SEED = 0
 class ProjectTrainer:
     """A registry variant trained with `fit()` in segments that end on a wall-clock budget."""
 
-    def __init__(self, name: str, training_set, ema_decay: float = 0.0, **overrides):
+    def __init__(self, name: str, training_set, ema_decay: float = 0.0, precision: str = "float32", **overrides):
         """`overrides` change the variant's model config (e.g. `class_loss_weight=0.3`); `ema_decay`
-        above 0 keeps the generator's moving average (`aigc_core.runs.averaging`) and samples from it."""
+        above 0 keeps the generator's moving average (`aigc_core.runs.averaging`) and samples from it;
+        `precision` is the Keras dtype policy the model is built (and so trained) under, as a run's."""
         import keras
 
+        from aigc_core.devices import dtype_policy
         from aigc_core.runs.averaging import make_generator_average
         from aigc_core.data import make_training_dataset, scale_pixels
         from aigc_core.models.registry import VARIANTS
 
         keras.utils.set_random_seed(SEED)
         variant = VARIANTS[name]
-        self.model = variant.build(**overrides)
+        with dtype_policy(precision):
+            self.model = variant.build(**overrides)
         self.average = make_generator_average(ema_decay) if ema_decay else None
         self.steps = 0
         # Conditional models train on (image, label) batches, as `training.train_run` feeds them.
@@ -143,9 +147,12 @@ def make_trainer(name: str, training_set, ema_decay: float):
         return ReferenceTrainer(training_set.images)
     variant, *settings = name.split(":")
     overrides = {key: number_or_text(value) for key, value in (setting.split("=", 1) for setting in settings)}
-    if variant.endswith("+ema"):
-        return ProjectTrainer(variant.removesuffix("+ema"), training_set, ema_decay=ema_decay, **overrides)
-    return ProjectTrainer(variant, training_set, **overrides)
+    variant, *flags = variant.split("+")
+    unknown = set(flags) - {"ema", "bf16"}
+    if unknown:
+        raise SystemExit(f"Expected +ema or +bf16 after a variant's name. Received: {name!r}")
+    return ProjectTrainer(variant, training_set, ema_decay=ema_decay if "ema" in flags else 0.0,
+                          precision="mixed_bfloat16" if "bf16" in flags else "float32", **overrides)
 
 
 def score(images, classifier) -> dict:
