@@ -60,13 +60,18 @@ def _equal_time_section(models: list[tuple]) -> list[str]:
              "nearest each model's training time, scored by the same evaluator; reproduce with",
              "`python bench/time_to_quality.py --models reference --budgets 240,360,480,600,720,900 "
              "--out bench/results/reference_long`. Caveat: the reference ran on 2026-11-29's 2-core machine (an",
-             "Intel Xeon), as did the training of gan-paper and gan-conditional; the other models were trained on",
+             "Intel Xeon), as did the training of gan-conditional; the other models were trained on",
              "2026-11-28's 2-core machine (an AMD EPYC; `bench/throughput.py` timed the reference",
              "loop at 386 img/s there and 369 img/s on the Xeon), so for them equal seconds are equal only roughly.",
              "gan-paper is the reference's network and batch; it wins through the DCGAN paper's Adam settings",
-             "(learning rate 2e-4, beta_1 0.5, instead of the tutorial's 1e-4 and 0.9), not through speed: it made",
-             "1224 steps in its 900 s (snapshots and their scoring included), the reference about 1300. With the",
-             "tutorial's settings it lost (FID 184.3, 706 steps on the AMD machine).", "",
+             "(learning rate 2e-4, beta_1 0.5, instead of the tutorial's 1e-4 and 0.9) and the generator's moving",
+             "average (0.999), not through speed. Its first shipped weights made 1224 steps in 900 s (FID 108.9,",
+             "one digit 39% of samples; the reference made about 1300 steps and reached 174.8). The weights shipped",
+             "since 2026-12-05 continued longer: `python -m aigc_core train --model gan --preset paper --steps 20000",
+             "--seed 0 --checkpoint-every 250 --runs-root /work/runs-long`, stopped at step 2984 and exported with",
+             "`--from-run`. It ran at `nice 19` beside the classroom benchmark, on whatever CPU that left, so its",
+             "4446 wall-clock seconds hold far less than 4446 s of two cores: its row below is no time comparison.",
+             "With the tutorial's settings it lost (FID 184.3, 706 steps on the AMD machine).", "",
              "| model | its training s | its FID | reference at s | reference FID | reference IS | lower FID |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     longest = max(row["seconds"] for row in rows)
