@@ -60,6 +60,10 @@ def main() -> int:
 
     rows, bfloat16_rows = [], []
     for entry in shipped_weights():
+        if entry.get("family") == "diffusion":
+            # Many denoiser passes, not one decoder call: bench/sampling_cost.py times them by step count.
+            print(f"{entry['name']}: a diffusion model, timed by bench/sampling_cost.py instead")
+            continue
         model = load_model_from_files(entry["config_path"], entry["weights_path"])
         latent = model.latent_batch(64, seed=0)
         decoder = model.generator if model.family == "gan" else model.decoder
