@@ -132,6 +132,25 @@ def test_three_runs_submitted_at_once_through_cli_and_launch_all_finish(ray_clus
     assert capsys.readouterr().out.count(f"ray@{socket.gethostname()} (127.0.0.1)") == 3
 
 
+def test_start_on_the_train_page_trains_on_the_ray_cluster(ray_cluster, runs_dir, isolated_app):
+    """The same app, unchanged: with `AIGC_EXECUTOR=ray` its Start button places the run on Ray."""
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120)
+    app.run()
+    app.switch_page("pages/train.py").run()
+    app.number_input(key="train_batch_size").set_value(32)
+    app.number_input(key="train_steps").set_value(20)
+    app.button(key="train_start").click().run()
+    assert not app.exception and not app.error, [item.value for item in [*app.exception, *app.error]]
+    run_id = app.query_params["run"]
+    run = RunStore(runs_dir).get(run_id[0] if isinstance(run_id, list) else run_id)
+    assert final_state(run) == "finished", run.raw_status()
+    status = run.raw_status()
+    assert status["executor"] == "ray" and "127.0.0.1" in status["where"]
+    assert run.checkpoint()["step"] == 20 and run.weights_path.exists()
+
+
 def test_worker_killed_mid_run_is_retried_from_its_checkpoint_then_failed_when_retries_run_out(
         ray_cluster, runs_dir, monkeypatch):
     def kill_after_first_checkpoint(run):
