@@ -173,9 +173,9 @@ def visitor_window(shared_chromium):
 
     contexts = []
 
-    def open_tab(viewport: dict, timeout_ms: int = 120_000):
+    def open_tab(viewport: dict):
         context = shared_chromium.new_context(viewport=viewport)
-        context.set_default_timeout(timeout_ms)
+        context.set_default_timeout(120_000)  # a first render on a busy CI machine can take a minute
         contexts.append(context)
         return new_tab(context)
 

@@ -61,20 +61,14 @@ def server(shipped_weights_server):
     return shipped_weights_server
 
 
-@pytest.fixture
-def visitor(visitor_window):
-    """A new visitor's tab at a chosen window size (conftest's `visitor_window`)."""
-    return lambda viewport: visitor_window(viewport, TIMEOUT_MS)
-
-
 def first_screen(page, name: str) -> None:
     """What the window shows without scrolling, for a person to look at."""
     SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS_DIR / f"classroom_{name}.png"))
 
 
-def test_presentation_train_page_keeps_start_and_settings_and_is_legible(visitor, server):
-    page = visitor(PROJECTOR)
+def test_presentation_train_page_keeps_start_and_settings_and_is_legible(visitor_window, server):
+    page = visitor_window(PROJECTOR)
     open_page(page, server, "train?present=1")
     assert page.locator(f"{keyed('presentation_mode')} input").is_checked()
     assert_no_exception(page, "/train?present=1")
@@ -92,8 +86,8 @@ def test_presentation_train_page_keeps_start_and_settings_and_is_legible(visitor
 
 
 @pytest.mark.parametrize("width", [1400, 1280])
-def test_conditional_tables_stay_inside_their_columns(visitor, server, width):
-    page = visitor({"width": width, "height": 900})
+def test_conditional_tables_stay_inside_their_columns(visitor_window, server, width):
+    page = visitor_window({"width": width, "height": 900})
     open_page(page, server, "conditional")
     page.locator("[data-testid='stMain'] table").nth(1).wait_for(timeout=TIMEOUT_MS)  # the classifier's verdicts
     wait_for_app(page, TIMEOUT_MS)
@@ -112,8 +106,8 @@ def test_conditional_tables_stay_inside_their_columns(visitor, server, width):
     first_screen(page, f"conditional_tables_{width}")
 
 
-def test_home_first_screen_shows_both_families_and_the_next_step(visitor, server):
-    page = visitor(LAPTOP)
+def test_home_first_screen_shows_both_families_and_the_next_step(visitor_window, server):
+    page = visitor_window(LAPTOP)
     open_page(page, server, "")
     assert_no_exception(page, "/")
     fold = LAPTOP["height"]

@@ -113,12 +113,6 @@ def server(shipped_weights_server):
     return shipped_weights_server
 
 
-@pytest.fixture
-def visitor(visitor_window):
-    """A new visitor's tab at a chosen window size (conftest's `visitor_window`)."""
-    return lambda viewport: visitor_window(viewport, TIMEOUT_MS)
-
-
 def paused_replay_owned_by(page, server, name: str):
     """A recording written up to `SHOWN_STEP` into the server's runs folder, shown as a running run
     paused there, owned by `page`'s browser. The test process stands in for its worker (its pid is
@@ -182,9 +176,9 @@ def assert_live_run_on_one_screen(page, viewport: dict, covered: float) -> None:
 
 
 @pytest.mark.parametrize("name", ["broken-vae-beta-20", "broken-gan-discriminator-10x-faster"])
-def test_a_paused_run_fits_a_1400x900_laptop_screen(visitor, server, name):
+def test_a_paused_run_fits_a_1400x900_laptop_screen(visitor_window, server, name):
     viewport = {"width": 1400, "height": 900}
-    page = visitor(viewport)
+    page = visitor_window(viewport)
     run = paused_replay_owned_by(page, server, name)
     try:
         covered = show_live_view(page, server, run)
@@ -195,9 +189,9 @@ def test_a_paused_run_fits_a_1400x900_laptop_screen(visitor, server, name):
         run.update_status(state="stopped", paused=False)
 
 
-def test_a_paused_run_fits_a_1920x1080_projector_and_reads_from_the_back(visitor, server):
+def test_a_paused_run_fits_a_1920x1080_projector_and_reads_from_the_back(visitor_window, server):
     viewport = {"width": 1920, "height": 1080}
-    page = visitor(viewport)
+    page = visitor_window(viewport)
     run = paused_replay_owned_by(page, server, "broken-vae-beta-20")
     try:
         covered = show_live_view(page, server, run, "&present=1")

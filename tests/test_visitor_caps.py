@@ -165,6 +165,24 @@ def test_a_race_is_one_start_for_a_visitor_with_nothing_queued(store, monkeypatc
     assert len(store.list()) == before
 
 
+def test_a_race_whose_second_worker_cannot_start_leaves_no_queued_orphan(store, monkeypatch):
+    from aigc_core.experiments.twin import launch_twin
+
+    started = []
+
+    def spawn_once(run, *args, **kwargs):
+        if started:
+            raise OSError(28, "No space left on device")
+        started.append(run)
+
+    monkeypatch.setattr(worker, "spawn_worker", spawn_once)
+    monkeypatch.setenv("AIGC_MIN_FREE_MB", "0")
+    with pytest.raises(OSError):
+        launch_twin(1, "steps", 5, store, requester=owner_of("alice", store), train_limit=256)
+    (left,) = store.list()  # the member that never got a worker is gone
+    assert left.run_id == started[0].run_id and left.stop_requested()
+
+
 def test_a_full_server_queue_says_how_long_to_wait(store, monkeypatch):
     monkeypatch.setenv("AIGC_MAX_QUEUED", "3")
     monkeypatch.setenv("AIGC_MAX_QUEUED_PER_SESSION", "5")

@@ -68,7 +68,7 @@ def launch_together(configs: list[TrainingConfig], store: RunStore | None = None
     Raises:
         ValueError: a cap reached, or too little disk space (after old runs are pruned).
         OSError: the runs folder cannot be written, or a worker cannot be started; the runs
-            already started are asked to stop (part of a race races nobody).
+            already started are asked to stop and the others removed (`_discard`).
     """
     store = store or RunStore()
     runs: list[Run] = []
@@ -78,17 +78,24 @@ def launch_together(configs: list[TrainingConfig], store: RunStore | None = None
             for config in configs:
                 runs.append(store.create(config.to_dict(), owner=requester.owner))
         except BaseException:
-            for run in runs:  # no member of a half-made batch is left queued without a worker
-                shutil.rmtree(run.path, ignore_errors=True)
+            _discard(runs, started=0)
             raise
-    try:
-        for run in runs:
+    for started, run in enumerate(runs):
+        try:
             spawn_worker(run)
-    except BaseException:
-        for run in runs:
-            run.request_stop()
-        raise
+        except BaseException:
+            _discard(runs, started)
+            raise
     return runs
+
+
+def _discard(runs: list[Run], started: int) -> None:
+    """Undo a half-made batch: the first `started` runs have workers and are asked to stop (part of
+    a race races nobody); the others never got one, so their folders go rather than sit queued."""
+    for run in runs[:started]:
+        run.request_stop()
+    for run in runs[started:]:
+        shutil.rmtree(run.path, ignore_errors=True)
 
 
 def resume(run: Run, extra_steps: int | None = None, extra_minutes: float | None = None,
