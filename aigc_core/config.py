@@ -65,8 +65,8 @@ OVERRIDE_RULES: dict[str, dict[str, tuple]] = {
 class TrainingConfig:
     """Everything needed to build the model and repeat a run, seed included.
 
-    Exactly one of `steps`, `epochs` or `minutes` sets the budget; with none, `steps`
-    defaults to 500. A GAN step is one generator update.
+    Exactly one of `steps`, `epochs` or `minutes` sets the budget; with none, `steps` is the
+    variant's `default_steps` (a budget that ends on digits). A GAN step is one generator update.
     """
 
     model: str = "gan"
@@ -274,5 +274,5 @@ def validate(config: TrainingConfig, train_size: int | None = None) -> TrainingC
             names = [name for name, broken in BROKEN_PRESETS.items() if broken.family == config.model]
             raise ValueError(f"break_it must be one of {names} or absent; received {config.break_it!r}")
     if config.steps is None and config.epochs is None and config.minutes is None:
-        config.steps = 500
+        config.steps = get_variant(config.model, config.preset).default_steps
     return config

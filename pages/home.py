@@ -7,8 +7,8 @@ import streamlit as st
 
 from aigc_core.studio import MAX_SEED
 from ui.cache import shipped_models
-from ui.home_view import (diagram_style, diffusion_diagram, diffusion_formulas, featured_models, gan_diagram,
-                          model_description, render_featured, render_samples, train_a_gan_button, vae_diagram)
+from ui.home_view import (diagram_style, diffusion_diagram, diffusion_formulas, featured_models, first_run_text,
+                          gan_diagram, model_description, render_featured, render_samples, train_a_gan_button, vae_diagram)
 from ui.families import family_title
 from ui.i18n import _
 from ui.router import ensure_router
@@ -47,6 +47,7 @@ else:
     with seed_column:
         seed = int(st.number_input(_("Seed"), min_value=0, max_value=MAX_SEED, step=1, key="home_seed"))
     share.publish("seed", seed)
+st.caption(first_run_text())
 
 st.divider()
 diagram_style()

@@ -71,7 +71,10 @@ def _equal_time_section(models: list[tuple]) -> list[str]:
              "--seed 0 --checkpoint-every 250 --runs-root /work/runs-long`, stopped at step 2984 and exported with",
              "`--from-run`. It ran at `nice 19` beside the classroom benchmark, on whatever CPU that left, so its",
              "4446 wall-clock seconds hold far less than 4446 s of two cores: its row below is no time comparison.",
-             "With the tutorial's settings it lost (FID 184.3, 706 steps on the AMD machine).", "",
+             "With the tutorial's settings it lost (FID 184.3, 706 steps on the AMD machine).",
+             "vae-fast (16-D since 2026-12-05) and vae-map (the 2-D network vae-fast was until then, at the",
+             "same 6571 steps) trained on the Xeon beside a `nice 5` diffusion training and a benchmark, so",
+             "their seconds, too, hold less than two cores' worth.", "",
              "| model | its training s | its FID | reference at s | reference FID | reference IS | lower FID |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     longest = max(row["seconds"] for row in rows)

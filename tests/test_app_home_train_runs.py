@@ -84,6 +84,11 @@ def texts(elements) -> list[str]:
 def test_app_runs_and_home_says_no_weights():
     app = open_page()
     assert any("No shipped weights" in text for text in texts(app.info))
+    # Home says how long a first run takes, from the measured seconds (none of them left at zero).
+    from ui.home_view import FIRST_RUN_SECONDS
+
+    assert all(seconds > 0 for seconds in FIRST_RUN_SECONDS.values())
+    assert any("How long a first run takes" in text for text in texts(app.caption))
     assert app.get("graphviz_chart") and app.get("latex")
     assert any("Training now: no active run" in text for text in texts(app.caption))
 
@@ -121,11 +126,19 @@ def test_train_shows_defaults_from_the_registry_and_switches_family():
     app = open_page("pages/train.py")
     gan = get_variant("gan", "fast")
     assert app.number_input(key="train_batch_size").value == gan.batch_size
+    assert app.number_input(key="train_steps").value == gan.default_steps
     assert app.number_input(key="train_g_lr").value == pytest.approx(gan.model_config["g_learning_rate"])
     app.radio(key="train_model").set_value("vae").run()
     vae = get_variant("vae", app.selectbox(key="train_preset").value)
     assert {"train_lr", "train_beta"} <= widget_keys(app) and "train_g_lr" not in widget_keys(app)
     assert app.number_input(key="train_latent_dim").value == vae.model_config["latent_dim"]
+    # The VAE the page offers first is the 16-D one that learns soonest, with its own budget.
+    assert vae.name == "vae-fast" and vae.model_config["latent_dim"] == 16
+    assert app.number_input(key="train_steps").value == vae.default_steps
+    app.radio(key="train_model").set_value("diffusion").run()
+    diffusion = get_variant("diffusion", app.selectbox(key="train_preset").value)
+    assert app.number_input(key="train_steps").value == diffusion.default_steps != vae.default_steps
+    app.radio(key="train_model").set_value("vae").run()
     app.selectbox(key="train_preset").set_value("large").run()
     assert app.number_input(key="train_latent_dim").value == get_variant("vae", "large").model_config["latent_dim"]
     app.radio(key="train_budget_kind").set_value("minutes").run()

@@ -83,7 +83,9 @@ def test_a_break_it_run_carries_the_presets_name_its_hidden_momentum_and_budget(
 
 
 def test_a_changed_setting_drops_the_presets_name():
-    assert broken_preset_in_form("VAE: beta = 20", "vae", "fast", {"beta": 20.0, "learning_rate": 1e-3}) == "VAE: beta = 20"
-    assert broken_preset_in_form("VAE: beta = 20", "vae", "fast", {"beta": 4.0, "learning_rate": 1e-3}) is None
+    # The VAE setups break the 2-D network they were measured on (vae-map).
+    assert broken_preset_in_form("VAE: beta = 20", "vae", "map", {"beta": 20.0, "learning_rate": 1e-3}) == "VAE: beta = 20"
+    assert broken_preset_in_form("VAE: beta = 20", "vae", "map", {"beta": 4.0, "learning_rate": 1e-3}) is None
     assert broken_preset_in_form("VAE: beta = 20", "vae", "large", {"beta": 20.0}) is None
-    assert broken_preset_in_form("(healthy: the preset as it is)", "vae", "fast", {"beta": 20.0}) is None
+    assert broken_preset_in_form("VAE: beta = 20", "vae", "fast", {"beta": 20.0}) is None
+    assert broken_preset_in_form("(healthy: the preset as it is)", "vae", "map", {"beta": 20.0}) is None

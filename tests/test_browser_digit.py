@@ -1,7 +1,7 @@
 """Your own digit in a real browser: draw with the mouse, see the models answer, upload a bad file.
 
 A `streamlit run app.py` server and headless Chromium, as in tests/test_browser.py (with the
-helpers of tests/browser_support.py). The page uses the shipped vae-fast and gan-fast weights, named in the URL so that
+helpers of tests/browser_support.py). The page uses the shipped vae-map (2-D, so the scatter can place the drawing) and gan-fast weights, named in the URL so that
 other shipped weights cannot change what is tested. Screenshots go to test-artifacts/screenshots/.
 """
 
@@ -19,7 +19,7 @@ from browser_support import (assert_no_exception, choose_radio, image_bytes, key
 
 pytestmark = pytest.mark.browser
 
-DIGIT_PAGE = "digit?vae=weights:vae-fast&gan=weights:gan-fast"
+DIGIT_PAGE = "digit?vae=weights:vae-map&gan=weights:gan-fast"
 MODEL_TIMEOUT_MS = 120_000
 
 

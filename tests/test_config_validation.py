@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from aigc_core.config import MAX_BATCH_SIZE, MAX_MINUTES, OVERRIDE_RULES, TrainingConfig, validate
-from aigc_core.models.registry import presets_for
+from aigc_core.models.registry import FAMILIES, get_variant, presets_for
 
 NAN, INF = float("nan"), float("inf")
 
@@ -110,12 +110,16 @@ def test_preset_batch_size_is_checked_against_train_limit():
         validate(config(preset="paper", train_limit=100))
 
 
-def test_defaults_are_valid_and_get_a_step_budget():
+def test_defaults_are_valid_and_get_their_variants_step_budget():
     checked = validate(TrainingConfig())
-    assert checked.steps == 500 and checked.epochs is None and checked.minutes is None
-    for family in ("gan", "vae"):
+    assert checked.steps == get_variant("gan", "fast").default_steps and checked.epochs is None and checked.minutes is None
+    budgets = {}
+    for family in FAMILIES:
         for preset in presets_for(family):
-            validate(TrainingConfig(model=family, preset=preset))
+            budgets[(family, preset)] = validate(TrainingConfig(model=family, preset=preset)).steps
+            assert budgets[(family, preset)] == get_variant(family, preset).default_steps
+    # The fast presets get budgets that end on digits, not the flat 500 steps every variant had.
+    assert budgets[("gan", "fast")] > 500 and budgets[("vae", "fast")] > 500 and budgets[("diffusion", "fast")] > 500
 
 
 def test_edge_values_are_accepted():

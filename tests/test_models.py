@@ -15,7 +15,7 @@ from aigc_core.data import load_images, scale_pixels
 from aigc_core.models import DCGAN, VAE
 from aigc_core.models.registry import FAMILIES, VARIANTS, build_model, get_variant, presets_for
 
-TRAINABLE = ["gan-fast", "vae-fast", "vae-large"]
+TRAINABLE = ["gan-fast", "vae-fast", "vae-map", "vae-large"]
 DOCUMENTED_METRICS = {
     "gan": {"d_loss", "g_loss", "d_real", "d_fake"},
     "vae": {"loss", "reconstruction_loss", "kl_loss"},
@@ -47,8 +47,10 @@ def test_registry_lists_the_documented_variants():
     # Later variants (conditional, WGAN-GP) have their own test files; the original four stay first.
     assert {"gan-fast", "gan-paper", "vae-fast", "vae-large", "gan-conditional", "vae-conditional"} <= set(VARIANTS)
     assert FAMILIES == ("gan", "vae", "diffusion")
-    assert presets_for("gan")[:2] == ("fast", "paper") and presets_for("vae")[:2] == ("fast", "large")
-    assert get_variant("vae", "fast").model_config["latent_dim"] == 2
+    assert presets_for("gan")[:2] == ("fast", "paper") and presets_for("vae")[:3] == ("fast", "map", "large")
+    # The Train page's first VAE has the 16-D latent that learns digits soonest; the 2-D one stays for the map.
+    assert get_variant("vae", "fast").model_config["latent_dim"] == 16
+    assert get_variant("vae", "map").model_config["latent_dim"] == 2
     assert get_variant("vae", "large").model_config["latent_dim"] == 16
     with pytest.raises(ValueError, match="preset"):
         get_variant("vae", "paper")
@@ -173,6 +175,21 @@ def test_spectral_norm_bounds_the_discriminator_and_trains(digits):
     assert build_model("gan", normalised.get_config()).spectral_norm is True
 
 
+def test_nearest_upsampling_generator_has_no_transposed_convolution_and_trains(digits):
+    model = DCGAN(architecture="fast", latent_dim=8, upsampling="nearest")
+    model.compile()
+    kinds = [type(layer).__name__ for layer in model.generator.layers]
+    assert "Conv2DTranspose" not in kinds and kinds.count("UpSampling2D") == 2
+    assert model.generator.output_shape == (None, 28, 28, 1)
+    logs = one_step(model, digits)
+    assert set(logs) == DOCUMENTED_METRICS["gan"] and all(math.isfinite(v) for v in logs.values())
+    assert build_model("gan", model.get_config()).upsampling == "nearest"
+    with pytest.raises(ValueError, match="seed's network"):
+        DCGAN(architecture="paper", upsampling="nearest")
+    with pytest.raises(ValueError, match="upsampling"):
+        DCGAN(architecture="fast", upsampling="bilinear-ish")
+
+
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_get_config_rebuilds_an_identical_architecture(models, name):
     model = models[name]
@@ -201,7 +218,7 @@ def test_weights_round_trip_gives_identical_samples(models, name, tmp_path):
 
 
 def test_vae_encode_and_reconstruct_shapes(models, digits):
-    for name, latent_dim in (("vae-fast", 2), ("vae-large", 16)):
+    for name, latent_dim in (("vae-fast", 16), ("vae-map", 2), ("vae-large", 16)):
         model = models[name]
         images01 = digits[:8] / 255.0
         mean, log_variance = model.encode(images01)

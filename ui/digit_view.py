@@ -195,13 +195,19 @@ def render_slot_buttons(prepared: PreparedDigit | None) -> None:
 
 
 # -- model choice -----------------------------------------------------------------------------
+# The VAE a fresh page starts on: the shipped 2-D one, so the scatter can place the drawing (the
+# 16-D vae-fast draws sharper digits but has no plane to put a star on).
+PREFERRED_SOURCES = {"vae": "weights:vae-map"}
+
+
 def choose_source(family: str, widget_key: str, url_param: str):
     """A selectbox over the unconditional sources of one family (shipped weights first); the chosen key or None."""
     sources = [source for source in model_sources() if source.family == family and not is_conditional_source(source)]
     if not sources:
         return None
     by_key = {source.key: source for source in sources}
-    share.restore_choice(widget_key, url_param, list(by_key), sources[0].key)
+    preferred = PREFERRED_SOURCES.get(family)
+    share.restore_choice(widget_key, url_param, list(by_key), preferred if preferred in by_key else sources[0].key)
     key = st.selectbox(f"{sources_view.FAMILY_NAMES[family]}", list(by_key), key=widget_key,
                        format_func=lambda source_key: sources_view.source_label(by_key[source_key]))
     share.publish(url_param, key)
@@ -296,7 +302,7 @@ def render_vae_scatter(key: str, model, prepared: PreparedDigit | None) -> None:
     from aigc_core.studio import DatasetError
 
     if model.latent_dim != 2:
-        st.caption(_("This VAE has a {dimensions}-D latent space; pick a 2-D one (vae-fast) to see where your digit "
+        st.caption(_("This VAE has a {dimensions}-D latent space; pick a 2-D one (vae-map) to see where your digit "
                      "lands among the test digits.").format(dimensions=model.latent_dim))
         return
     try:

@@ -38,10 +38,12 @@ SHIPPED_DESCRIPTIONS = (
     N_("WGAN-GP: the small generator against a critic kept smooth by a gradient penalty; 5 critic steps per "
        "generator step, so a step costs ~6x a DCGAN's on a CPU."),
     N_("Conditional VAE (CVAE): the label picks the digit, the 2-D latent only its style."),
-    N_("Small convolutional VAE with a 2-D latent space you can plot and walk through."),
+    N_("Small convolutional VAE with a 16-D latent space: the quickest VAE to readable digits."),
+    N_("Small convolutional VAE with a 2-D latent space you can plot and walk through (blurrier digits)."),
     N_("Wider VAE with a 16-D latent space: sharper samples, no 2-D plot."),
     N_("Small diffusion model (U-Net, ~0.24 M parameters) trained by flow matching: it turns noise into a digit "
        "in a few denoising steps."),
+    N_("Wider diffusion U-Net (~1 M parameters) for the shipped weights; slow to train on a CPU."),
     N_("Conditional diffusion model: the label picks the digit, the noise only its style."),
 )
 # Graphviz sources of the two diagrams; $-names are the visible labels, filled in the session's language.
@@ -201,6 +203,21 @@ def render_featured(featured: list[dict], seed: int) -> None:
     for column, entry in zip(st.columns(len(featured), gap="large"), featured):
         with column:
             render_samples(entry, seed, FEATURED_COLUMNS * FEATURED_ROWS, FEATURED_COLUMNS)
+
+
+# Seconds from Start to the end of each family's fast preset at the Train page's default budget, on
+# the 2-core CPU this project is developed on, interpreter start and tracing included:
+# `python bench/default_budgets.py` (bench/README.md, "Default budgets"). Rounded when shown.
+FIRST_RUN_SECONDS = {"gan": 0, "vae": 0, "diffusion": 0}
+
+
+def first_run_text() -> str:
+    """How long a first run takes, so a visitor knows whether to wait for digits or come back."""
+    return _("How long a first run takes on a laptop's 2-core CPU, at the Train page's default budget: "
+             "about {gan} for the GAN, {vae} for the VAE and {diffusion} for the diffusion model, each "
+             "ending on readable digits.").format(
+        **{family: _("{minutes:g} min").format(minutes=max(0.5, round(seconds / 30) / 2))
+           for family, seconds in FIRST_RUN_SECONDS.items()})
 
 
 def train_a_gan_button() -> None:

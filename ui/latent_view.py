@@ -246,7 +246,7 @@ def render_latent_map(key: str, model) -> None:
                       "to top, ±{extent:.2f}: the 5%–95% normal quantiles)").format(side=MANIFOLD_SIDE, extent=extent))
     else:
         st.info(_("This VAE has a {dimensions}-D latent space: a manifold picture needs a 2-D one "
-                  "(train vae-fast, or set the latent dimension to 2), so the scatter shows the two "
+                  "(pick vae-map, or train a VAE with the latent dimension set to 2), so the scatter shows the two "
                   "directions along which the codes vary most.").format(dimensions=model.latent_dim))
         scatter_column, extent = st.container(), None
     try:

@@ -132,7 +132,7 @@ LOSS_NAMES = {"g_loss": N_("generator loss"), "d_loss": N_("discriminator loss")
               "gradient_penalty": N_("gradient penalty"), "loss_low_noise": N_("loss at low noise"),
               "loss_mid_noise": N_("loss at middle noise"), "loss_high_noise": N_("loss at high noise")}
 PRESET_TITLES = {"fast": N_("fast"), "paper": N_("paper"), "wgan-gp": "WGAN-GP", "conditional": N_("conditional"),
-                 "large": N_("large")}
+                 "large": N_("large"), "map": N_("2-D map")}
 STATE_TITLES = {"queued": N_("queued"), "running": N_("running"), "finished": N_("finished"), "stopped": N_("stopped"),
                 "interrupted": N_("interrupted"), "failed": N_("failed"), "damaged": N_("damaged"),
                 "paused": N_("paused"), "unknown": N_("unknown")}
@@ -145,7 +145,8 @@ LIBRARY_TEXTS = (
     N_('WGAN-GP: the small generator against a critic kept smooth by a gradient penalty; 5 critic steps per '
        "generator step, so a step costs ~6x a DCGAN's on a CPU."),
     N_('Conditional GAN (small DCGAN, label in G and D): you pick the digit it draws.'),
-    N_('Small convolutional VAE with a 2-D latent space you can plot and walk through.'),
+    N_("Small convolutional VAE with a 16-D latent space: the quickest VAE to readable digits."),
+    N_("Small convolutional VAE with a 2-D latent space you can plot and walk through (blurrier digits)."),
     N_('Wider VAE with a 16-D latent space: sharper samples, no 2-D plot.'),
     N_('Conditional VAE (CVAE): the label picks the digit, the 2-D latent only its style.'),
     N_("Small diffusion model (U-Net, ~0.24 M parameters) trained by flow matching: it turns noise into a digit "
@@ -178,9 +179,10 @@ def shown_hyperparameters(family: str, preset: str) -> dict[str, str]:
     return {key: name for key, name in HYPERPARAMETER_KEYS[family].items() if name in rules}
 
 
-def default_steps() -> int:
-    """The steps `validate()` fills in when a config names no budget."""
-    return check_config(TrainingConfig()).steps
+def default_steps(family: str, preset: str) -> int:
+    """The steps `validate()` fills in when this variant's config names no budget: the variant's
+    budget that ends on digits, so a new user's first Start is not over before they appear."""
+    return check_config(TrainingConfig(model=family, preset=preset)).steps
 
 
 def widget_defaults(family: str, preset: str) -> dict:
@@ -200,6 +202,8 @@ def _reset_hyperparameters() -> None:
     if preset not in presets_for(family):
         preset = st.session_state.train_preset = presets_for(family)[0]
     st.session_state.update(widget_defaults(family, preset))
+    # Each variant's own budget: a diffusion model needs fewer, slower steps than a GAN to show digits.
+    st.session_state.train_steps = default_steps(family, preset)
     st.session_state.train_broken = NO_BREAKAGE
 
 
@@ -354,7 +358,7 @@ def form_defaults(family: str, preset: str) -> dict:
         "train_precision": _config_default("precision"),
         "train_broken": NO_BREAKAGE,
         "train_budget_kind": "steps",
-        "train_steps": default_steps(),
+        "train_steps": default_steps(family, preset),
         "train_minutes": DEFAULT_MINUTES,
         "train_seed": _config_default("seed"),
     }

@@ -10,15 +10,31 @@ from aigc_core.models.jax_steps import CarriesAllOptimizers, losses_and_gradient
 
 ARCHITECTURES = ("paper", "fast")
 LOSSES = ("bce", "hinge")
+# How the fast generator doubles its resolution: a strided transposed convolution (the DCGAN
+# way), or nearest-neighbour upsampling followed by a plain convolution, which cannot leave the
+# checkerboard pattern a transposed convolution starts with (Odena et al., 2016).
+UPSAMPLINGS = ("transpose", "nearest")
 
 
-def build_generator(latent_dim: int, architecture: str) -> keras.Sequential:
+def _upsampling_block(filters: int, upsampling: str, **options) -> list:
+    """Layers that double the resolution into `filters` channels, the way `upsampling` names."""
+    if upsampling == "nearest":
+        return [layers.UpSampling2D(2, interpolation="nearest"), layers.Conv2D(filters, 3, padding="same", **options)]
+    return [layers.Conv2DTranspose(filters, 4, strides=2, padding="same", **options)]
+
+
+def build_generator(latent_dim: int, architecture: str, upsampling: str = "transpose") -> keras.Sequential:
     """The generator network: latent vector -> 28x28x1 image in [-1, 1].
 
     `paper` is the seed article's (and the TensorFlow DCGAN tutorial's) network, layer
-    for layer. `fast` keeps its shape but with a quarter of the channels and 4x4
-    kernels; its cost is ~1/40 of `paper`'s, so it learns digits in minutes on a CPU.
+    for layer (it has no `upsampling` choice). `fast` keeps its shape but with a quarter of the
+    channels and 4x4 kernels; its cost is ~1/40 of `paper`'s, so it learns digits in minutes on
+    a CPU. `upsampling="nearest"` swaps its transposed convolutions for upsampling + 3x3 conv.
     """
+    if upsampling not in UPSAMPLINGS:
+        raise ValueError(f"Expected upsampling to be one of {UPSAMPLINGS}. Received: upsampling={upsampling!r}")
+    if architecture == "paper" and upsampling != "transpose":
+        raise ValueError("The paper generator is the seed's network exactly: upsampling must be 'transpose'")
     if architecture == "paper":
         return keras.Sequential(
             [
@@ -45,10 +61,10 @@ def build_generator(latent_dim: int, architecture: str) -> keras.Sequential:
                 layers.BatchNormalization(),
                 layers.LeakyReLU(0.2),
                 layers.Reshape((7, 7, 64)),
-                layers.Conv2DTranspose(32, 4, strides=2, padding="same", use_bias=False),
+                *_upsampling_block(32, upsampling, use_bias=False),
                 layers.BatchNormalization(),
                 layers.LeakyReLU(0.2),
-                layers.Conv2DTranspose(1, 4, strides=2, padding="same", activation="tanh"),
+                *_upsampling_block(1, upsampling, activation="tanh"),
             ],
             name="generator",
         )
@@ -149,6 +165,8 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
         adversarial_loss: "bce" (the seed's binary cross-entropy, non-saturating for G) or "hinge" (SAGAN's;
             `real_label` does not apply to it).
         spectral_norm: wrap D's weight layers in spectral normalisation (off: the seed's D).
+        upsampling: "transpose" (strided transposed convolutions) or "nearest" (upsampling + a
+            3x3 convolution) in the `fast` generator; the `paper` one is always the seed's.
     """
 
     family = "gan"
@@ -170,6 +188,7 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
         instance_noise_steps: int = 0,
         adversarial_loss: str = "bce",
         spectral_norm: bool = False,
+        upsampling: str = "transpose",
         **kwargs,
     ):
         super().__init__(
@@ -184,7 +203,8 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
             raise ValueError(f"Expected adversarial_loss to be one of {LOSSES}. Received: adversarial_loss={adversarial_loss!r}")
         self.adversarial_loss = adversarial_loss  # not `loss`: keras.Model.compile owns that attribute
         self.spectral_norm = bool(spectral_norm)
-        self.generator = build_generator(self.latent_dim, architecture)
+        self.upsampling = upsampling
+        self.generator = build_generator(self.latent_dim, architecture, upsampling)
         self.discriminator = build_discriminator(architecture, self.spectral_norm)
         self.finish_building()
 
@@ -313,4 +333,5 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
             "instance_noise_steps": self.instance_noise_steps,
             "adversarial_loss": self.adversarial_loss,
             "spectral_norm": self.spectral_norm,
+            "upsampling": self.upsampling,
         }

@@ -38,7 +38,7 @@ UNNUMBERED = N_("{title} · {run_id}")
 UNKNOWN_RUN = N_("Run")
 # The presets' words (the same msgids the Train page's preset picker uses).
 PRESET_WORDS = {"fast": N_("fast"), "paper": N_("paper"), "conditional": N_("conditional"), "large": N_("large"),
-                "wgan-gp": "WGAN-GP"}
+                "wgan-gp": "WGAN-GP", "map": N_("2-D map")}
 # A family that is a word, not an acronym upper-cased ("GAN", "VAE").
 FAMILY_WORDS = {"diffusion": N_("Diffusion")}
 _WHITESPACE = re.compile(r"\s+")
