@@ -74,7 +74,14 @@ def _equal_time_section(models: list[tuple]) -> list[str]:
              "With the tutorial's settings it lost (FID 184.3, 706 steps on the AMD machine).",
              "vae-fast (16-D since 2026-12-05) and vae-map (the 2-D network vae-fast was until then, at the",
              "same 6571 steps) trained on the Xeon beside a `nice 5` diffusion training and a benchmark, so",
-             "their seconds, too, hold less than two cores' worth.", "",
+             "their seconds, too, hold less than two cores' worth. gan-fast (learning rates 4e-4 since",
+             "2026-12-05) was retrained for the 13810 steps of the 2e-4 weights it replaces, beside the same",
+             "jobs: FID 32.5 against their 32.3, level at that length (the faster start shows in the first",
+             "minutes: bench/README.md, \"Digits in one minute\").",
+             "diffusion-large trained 2026-12-05 22:10-23:56 UTC: `python -m aigc_core train --model diffusion",
+             "--preset large --steps 20000 --seed 0 --checkpoint-every 250 --run-dir RUN` at `nice 5`, beside",
+             "this session's benchmarks and tests and paused during the quiet ones (paused time is not counted),",
+             "stopped at step 2704 and exported with `--from-run`; its 4146 s, too, are no time comparison.", "",
              "| model | its training s | its FID | reference at s | reference FID | reference IS | lower FID |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     longest = max(row["seconds"] for row in rows)

@@ -364,7 +364,7 @@ def test_train_page_shows_each_variants_own_controls_with_explanations(monkeypat
     for key in TIP_KEYS | {"train_d_lr"}:
         assert app.number_input(key=key).help, key  # a sentence next to every control
     assert any("D/G learning-rate ratio: **1**" in item.value for item in app.caption)
-    app.number_input(key="train_d_lr").set_value(4e-4).run()
+    app.number_input(key="train_d_lr").set_value(2 * app.number_input(key="train_g_lr").value).run()
     assert any("D/G learning-rate ratio: **2**" in item.value for item in app.caption)
 
     app.selectbox(key="train_preset").set_value("wgan-gp").run()

@@ -208,14 +208,14 @@ def render_featured(featured: list[dict], seed: int) -> None:
 # Seconds from Start to the end of each family's fast preset at the Train page's default budget, on
 # the 2-core CPU this project is developed on, interpreter start and tracing included:
 # `python bench/default_budgets.py` (bench/README.md, "Default budgets"). Rounded when shown.
-FIRST_RUN_SECONDS = {"gan": 0, "vae": 0, "diffusion": 0}
+FIRST_RUN_SECONDS = {"gan": 91.0, "vae": 90.5, "diffusion": 389.0}
 
 
 def first_run_text() -> str:
     """How long a first run takes, so a visitor knows whether to wait for digits or come back."""
     return _("How long a first run takes on a laptop's 2-core CPU, at the Train page's default budget: "
              "about {gan} for the GAN, {vae} for the VAE and {diffusion} for the diffusion model, each "
-             "ending on readable digits.").format(
+             "ending on rough but readable digits (longer runs draw cleaner ones).").format(
         **{family: _("{minutes:g} min").format(minutes=max(0.5, round(seconds / 30) / 2))
            for family, seconds in FIRST_RUN_SECONDS.items()})
 

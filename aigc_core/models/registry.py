@@ -174,7 +174,7 @@ VARIANTS: dict[str, Variant] = {
             batch_size=64,
             description="Small diffusion model (U-Net, ~0.24 M parameters) trained by flow matching: "
                         "it turns noise into a digit in a few denoising steps.",
-            default_steps=1000,
+            default_steps=2000,
         ),
         Variant(
             name="diffusion-large",
@@ -193,7 +193,7 @@ VARIANTS: dict[str, Variant] = {
             model_config={"architecture": "fast", "objective": "flow", "sampling_steps": 8, "learning_rate": 1e-3},
             batch_size=64,
             description="Conditional diffusion model: the label picks the digit, the noise only its style.",
-            default_steps=1000,
+            default_steps=2000,
         ),
     )
 }
