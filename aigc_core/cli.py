@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--gp-weight", type=float, help="WGAN-GP gradient penalty weight (default 10)")
     train.add_argument("--latent-dim", type=int)
     train.add_argument("--beta", type=float, help="VAE weight of the KL term")
-    train.add_argument("--reconstruction", help="VAE reconstruction loss: bernoulli or gaussian")
+    train.add_argument("--reconstruction", help="VAE reconstruction loss: bernoulli, gaussian or gaussian_learned")
     train.add_argument("--objective",
                        help="diffusion: flow (flow matching, predicts the velocity) or ddpm (predicts the noise)")
     train.add_argument("--sampling-steps", type=int,

@@ -44,6 +44,9 @@ OVERRIDE_RULES: dict[str, dict[str, tuple]] = {
         "real_label": ("float", 0.5, 1.0),
         "instance_noise": ("float", 0.0, 1.0),
         "instance_noise_steps": ("int", 0, MAX_STEPS),
+        "r1_weight": ("float", 0.0, 100.0),
+        "learning_rate_warmup_steps": ("int", 0, MAX_STEPS),
+        "learning_rate_decay_steps": ("int", 0, MAX_STEPS),
         # WGAN-GP
         "gp_weight": ("float", 0.0, 100.0),
     },
@@ -52,6 +55,7 @@ OVERRIDE_RULES: dict[str, dict[str, tuple]] = {
         "beta": ("float", 0.0, 100.0),
         "learning_rate": ("float_open", 0.0, 1.0),
         "reconstruction": ("choice", RECONSTRUCTION_LOSSES, None),
+        "kl_warmup_steps": ("int", 0, MAX_STEPS),
     },
     "diffusion": {
         "learning_rate": ("float_open", 0.0, 1.0),

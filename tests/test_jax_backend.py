@@ -4,7 +4,7 @@ Keras fixes its backend at import and this test process runs TensorFlow, so the 
 once in a child process (this file run as a script) in which TensorFlow cannot be imported,
 as on such a host, and which writes what it measured to JSON:
 a few `fit()` steps of a DCGAN (with extra discriminator steps, instance
-noise and label smoothing, so every branch of its JAX step runs), of vae-fast, of the three
+noise, label smoothing, the R1 penalty and a learning-rate warm-up, so every branch of its JAX step runs), of vae-fast, of the three
 conditional variants (fed labels; the diffusion one stands for its family) and of WGAN-GP, on 256 images; samples from shipped and
 JAX-trained weights; and WGAN-GP's gradient penalty with its gradient w.r.t. the critic's
 weights on fixed inputs. The tests here check those numbers, and load the JAX-trained weights
@@ -36,6 +36,9 @@ GAN_OVERRIDES = {
     "instance_noise": 0.1,
     "instance_noise_steps": 4,
     "real_label": 0.9,
+    # R1's input gradient nests `jax.grad` in the step's `jax.vjp`; the warm-up is an optimizer schedule.
+    "r1_weight": 1.0,
+    "learning_rate_warmup_steps": 1,
 }
 # Two discriminator steps per generator step, so the conditional GAN's discriminator-only step
 # runs. WGAN-GP's critic loop runs even at one step per generator step, and each critic step,

@@ -248,6 +248,24 @@ class GenerativeModel(keras.Model):
         return {"latent_dim": self.latent_dim, "architecture": self.architecture}
 
 
+def learning_rate_schedule(learning_rate: float, warmup_steps: int, decay_steps: int):
+    """An Adam step size: the constant `learning_rate`, or Keras's cosine decay with a linear warm-up.
+
+    The warm-up keeps Adam's first updates (its moment estimates still unsettled) small; the
+    decay to 0 lets a run of known length end on settled weights instead of still jumping
+    at full step size (bench/README.md, "Digits in one minute", has their measured effect).
+    """
+    if warmup_steps == 0 and decay_steps == 0:
+        return learning_rate
+    if warmup_steps == 0:
+        return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
+    # With no decay, alpha=1 holds the rate at its peak after the warm-up.
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, max(decay_steps, 1), alpha=0.0 if decay_steps else 1.0,
+        warmup_target=learning_rate, warmup_steps=warmup_steps,
+    )
+
+
 class AdversarialModel(GenerativeModel):
     """A generator played against a discriminator or critic, each with its own Adam optimizer.
 
@@ -265,6 +283,10 @@ class AdversarialModel(GenerativeModel):
             discriminator that learns much faster than its generator starves it of gradient.
         g_beta_1, d_beta_1, beta_2: Adam betas.
         d_steps_per_g_step: discriminator (critic) updates per generator update.
+        learning_rate_warmup_steps: updates over which each player's step size rises linearly
+            from 0 to its learning rate (0: the full rate from the first update).
+        learning_rate_decay_steps: updates after the warm-up over which it then falls along a
+            cosine to 0 and stays there (0: no decay). Counted in each optimizer's own updates.
     """
 
     adversary_name = "discriminator"
@@ -279,6 +301,8 @@ class AdversarialModel(GenerativeModel):
         d_beta_1: float,
         beta_2: float,
         d_steps_per_g_step: int,
+        learning_rate_warmup_steps: int = 0,
+        learning_rate_decay_steps: int = 0,
         **kwargs,
     ):
         super().__init__(latent_dim=latent_dim, architecture=architecture, **kwargs)
@@ -288,6 +312,13 @@ class AdversarialModel(GenerativeModel):
         self.d_beta_1 = float(d_beta_1)
         self.beta_2 = float(beta_2)
         self.d_steps_per_g_step = int(d_steps_per_g_step)
+        self.learning_rate_warmup_steps = int(learning_rate_warmup_steps)
+        self.learning_rate_decay_steps = int(learning_rate_decay_steps)
+        if self.learning_rate_warmup_steps < 0 or self.learning_rate_decay_steps < 0:
+            raise ValueError(
+                "Expected learning_rate_warmup_steps and learning_rate_decay_steps >= 0. Received: "
+                f"{self.learning_rate_warmup_steps} and {self.learning_rate_decay_steps}"
+            )
 
     def adversary(self) -> keras.Model:
         """The network the generator plays against (`self.discriminator` or `self.critic`)."""
@@ -296,10 +327,14 @@ class AdversarialModel(GenerativeModel):
     def compile(self, **kwargs):
         """Create both Adam optimizers from the config; no loss argument is needed."""
         super().compile(**kwargs)
-        self.g_optimizer = keras.optimizers.Adam(self.g_learning_rate, beta_1=self.g_beta_1, beta_2=self.beta_2)
-        self.d_optimizer = keras.optimizers.Adam(self.d_learning_rate, beta_1=self.d_beta_1, beta_2=self.beta_2)
+        self.g_optimizer = keras.optimizers.Adam(self.scheduled(self.g_learning_rate), beta_1=self.g_beta_1, beta_2=self.beta_2)
+        self.d_optimizer = keras.optimizers.Adam(self.scheduled(self.d_learning_rate), beta_1=self.d_beta_1, beta_2=self.beta_2)
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.adversary().trainable_variables)
+
+    def scheduled(self, learning_rate: float):
+        """`learning_rate` itself, or a warm-up and cosine-decay schedule peaking at it, as configured."""
+        return learning_rate_schedule(learning_rate, self.learning_rate_warmup_steps, self.learning_rate_decay_steps)
 
     def call(self, latent, training=False):
         return self.generator(latent, training=training)
@@ -329,6 +364,8 @@ class AdversarialModel(GenerativeModel):
             "d_beta_1": self.d_beta_1,
             "beta_2": self.beta_2,
             "d_steps_per_g_step": self.d_steps_per_g_step,
+            "learning_rate_warmup_steps": self.learning_rate_warmup_steps,
+            "learning_rate_decay_steps": self.learning_rate_decay_steps,
         }
 
 

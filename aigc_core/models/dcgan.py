@@ -6,7 +6,7 @@ import keras
 from keras import layers, ops
 
 from aigc_core.models.base import AdversarialModel
-from aigc_core.models.jax_steps import CarriesAllOptimizers, losses_and_gradients
+from aigc_core.models.jax_steps import CarriesAllOptimizers, input_gradients, is_jax_backend, losses_and_gradients
 
 ARCHITECTURES = ("paper", "fast")
 LOSSES = ("bce", "hinge")
@@ -125,6 +125,29 @@ def discriminator_loss(real_logits, fake_logits, real_label: float = 1.0):
     return real_loss + fake_loss
 
 
+def r1_penalty(discriminator, real_images):
+    """Mean over the batch of the squared norm of D's gradient w.r.t. each real image (Mescheder et al., 2018).
+
+    Penalising it keeps D flat around the real data, so D cannot push G with steep gradients
+    that overshoot, the oscillation a GAN's equilibrium otherwise has. D runs with dropout
+    off here: the penalty is on D's function, not on one draw of its noise (and under JAX
+    the inner gradient cannot draw random numbers). Nested in the step's own differentiation,
+    its gradient reaches D's weights (a second derivative), under TensorFlow and JAX alike.
+    """
+    real_images = ops.cast(ops.convert_to_tensor(real_images), "float32")
+    if is_jax_backend():
+        gradients = input_gradients(lambda images: discriminator(images, training=False), real_images)
+    else:
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            tape.watch(real_images)
+            logits = ops.sum(ops.cast(discriminator(real_images, training=False), "float32"))
+        gradients = tape.gradient(logits, real_images)
+    flat = ops.reshape(gradients, (ops.shape(gradients)[0], -1))
+    return ops.mean(ops.sum(ops.square(flat), axis=1))
+
+
 def generator_loss(fake_logits):
     """Non-saturating loss -log D(G(z)): strong gradients even when D wins early."""
     fake_logits = ops.cast(fake_logits, "float32")
@@ -167,6 +190,9 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
         spectral_norm: wrap D's weight layers in spectral normalisation (off: the seed's D).
         upsampling: "transpose" (strided transposed convolutions) or "nearest" (upsampling + a
             3x3 convolution) in the `fast` generator; the `paper` one is always the seed's.
+        r1_weight: gamma of the R1 penalty on real images, added to D's loss as gamma / 2 times
+            `r1_penalty` (the reported `d_loss` includes it); 0 is off and costs nothing.
+        learning_rate_warmup_steps, learning_rate_decay_steps: see `AdversarialModel`.
     """
 
     family = "gan"
@@ -189,6 +215,7 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
         adversarial_loss: str = "bce",
         spectral_norm: bool = False,
         upsampling: str = "transpose",
+        r1_weight: float = 0.0,
         **kwargs,
     ):
         super().__init__(
@@ -204,6 +231,9 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
         self.adversarial_loss = adversarial_loss  # not `loss`: keras.Model.compile owns that attribute
         self.spectral_norm = bool(spectral_norm)
         self.upsampling = upsampling
+        self.r1_weight = float(r1_weight)
+        if self.r1_weight < 0:
+            raise ValueError(f"Expected r1_weight >= 0. Received: r1_weight={self.r1_weight}")
         self.generator = build_generator(self.latent_dim, architecture, upsampling)
         self.discriminator = build_discriminator(architecture, self.spectral_norm)
         self.finish_building()
@@ -213,6 +243,13 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
         if self.adversarial_loss == "hinge":
             return hinge_discriminator_loss(real_logits, fake_logits)
         return discriminator_loss(real_logits, fake_logits, self.real_label)
+
+    def discriminator_objective(self, real_images, real_logits, fake_logits):
+        """What D's optimizer minimises: its adversarial loss, plus the R1 penalty when it is on."""
+        loss = self.discriminator_loss(real_logits, fake_logits)
+        if self.r1_weight > 0:
+            loss = loss + 0.5 * self.r1_weight * r1_penalty(self.discriminator, real_images)
+        return loss
 
     def generator_loss(self, fake_logits):
         """G's loss under the chosen `adversarial_loss`."""
@@ -272,14 +309,14 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
             latent = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
             with tf.GradientTape() as tape:
                 real_logits, fake_logits = self.adversarial_logits(real_images, latent)
-                d_loss = self.discriminator_loss(real_logits, fake_logits)
+                d_loss = self.discriminator_objective(real_images, real_logits, fake_logits)
             gradients = tape.gradient(d_loss, self.discriminator.trainable_variables)
             self.d_optimizer.apply(gradients, self.discriminator.trainable_variables)
 
         latent = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             real_logits, fake_logits = self.adversarial_logits(real_images, latent)
-            d_loss = self.discriminator_loss(real_logits, fake_logits)
+            d_loss = self.discriminator_objective(real_images, real_logits, fake_logits)
             g_loss = self.generator_loss(fake_logits)
         self.apply_both_gradients(g_tape, g_loss, d_tape, d_loss)
         return self.update_trackers({
@@ -300,7 +337,7 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
 
             def discriminator_only(latent=latent):
                 real_logits, fake_logits = self.adversarial_logits(real_images, latent)
-                return (self.discriminator_loss(real_logits, fake_logits),), None
+                return (self.discriminator_objective(real_images, real_logits, fake_logits),), None
 
             _, _, (gradients,) = losses_and_gradients(self, discriminator_only, [discriminator_variables])
             self.d_optimizer.apply(gradients, discriminator_variables)
@@ -309,7 +346,7 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
 
         def both_players():
             real_logits, fake_logits = self.adversarial_logits(real_images, latent)
-            losses = (self.discriminator_loss(real_logits, fake_logits), self.generator_loss(fake_logits))
+            losses = (self.discriminator_objective(real_images, real_logits, fake_logits), self.generator_loss(fake_logits))
             return losses, (real_logits, fake_logits)
 
         (d_loss, g_loss), (real_logits, fake_logits), (d_gradients, g_gradients) = losses_and_gradients(
@@ -334,4 +371,5 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
             "adversarial_loss": self.adversarial_loss,
             "spectral_norm": self.spectral_norm,
             "upsampling": self.upsampling,
+            "r1_weight": self.r1_weight,
         }
