@@ -308,8 +308,9 @@ class ConditionalVAE(VariationalModel):
         latent_dim: size of z; with the class given, z only has to hold the style.
         architecture: "fast" only.
         beta: weight of the KL term.
-        reconstruction: "bernoulli" (cross-entropy) or "gaussian" (squared error).
+        reconstruction: "bernoulli", "gaussian" or "gaussian_learned", as the VAE's.
         learning_rate: Adam step size.
+        kl_warmup_steps: optimizer steps over which the KL's weight rises from 0 to beta, as the VAE's.
     """
 
     num_classes = NUM_CLASSES
@@ -347,7 +348,7 @@ class ConditionalVAE(VariationalModel):
         images, codes = ops.convert_to_tensor(images), one_hot(labels, self.num_classes)  # a functional call wants all tensors
         mean, log_variance = self.encoder([images, codes], training=training)
         logits = self.decoder([self.reparameterize(mean, log_variance), codes], training=training)
-        return self.negative_elbo(images, logits, mean, log_variance)
+        return self.negative_elbo(images, logits, mean, log_variance, training=training)
 
     def tensorflow_train_step(self, data):
         """One Adam step on the negative ELBO of labelled images.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
 from keras import layers, ops
 
@@ -9,7 +11,12 @@ from aigc_core.models.base import GenerativeModel
 from aigc_core.models.jax_steps import losses_and_gradients
 
 ARCHITECTURES = ("fast", "large")
-RECONSTRUCTION_LOSSES = ("bernoulli", "gaussian")
+RECONSTRUCTION_LOSSES = ("bernoulli", "gaussian", "gaussian_learned")
+# Bounds on the learned log sigma of the "gaussian_learned" decoder. Its NLL is lowest at sigma^2 =
+# the per-pixel mean squared error, which a decoder memorizing a small training set drives to 0,
+# taking log sigma (and the loss) to -inf. sigma in [e^-6, e^2] ~ [0.0025, 7.4] spans every useful
+# value; past a bound the clamp passes no gradient, so the weight stops there.
+LOG_SCALE_RANGE = (-6.0, 2.0)
 # (first conv, second conv, dense) widths. `fast` costs ~1/4 of `large` per image: the 28x28
 # transposed convolution dominates, and it scales with the product of its two widths.
 _WIDTHS = {"fast": (16, 32, 128), "large": (32, 64, 256)}
@@ -65,17 +72,33 @@ def collapsed_dimensions(kl_values, threshold: float = COLLAPSED_DIMENSION_NATS)
     return [index for index, value in enumerate(kl_values) if float(value) < threshold]
 
 
-def reconstruction_loss(images, logits, kind: str):
+def reconstruction_loss(images, logits, kind: str, log_scale=None):
     """Negative log-likelihood per image, summed over pixels, averaged over the batch.
 
     "bernoulli" treats each pixel as a coin with p = sigmoid(logit): the loss is in nats
     and, with beta = 1, loss = negative ELBO. "gaussian" is half the squared error of the
     sigmoid output (unit variance, constants dropped): softer, blurrier samples.
+    "gaussian_learned" is a Gaussian of mean sigmoid(logit) and one learned standard deviation
+    sigma = exp(log_scale) shared by every pixel (the sigma-VAE of Rybkin et al. 2021), its full
+    NLL in nats: 0.5 * ((x - mu) / sigma)^2 + log sigma + 0.5 * log(2 pi) per pixel. A fixed
+    unit variance weighs the reconstruction far too little against the KL (blur); learning
+    sigma lets the data set that balance, and the constant keeps the loss a true NLL, positive
+    at the start (sigma = 1). Its value is a density, so it is not comparable to bernoulli's.
+
+    Args:
+        images: targets in [0, 1].
+        logits: the decoder's outputs, before the sigmoid.
+        kind: one of `RECONSTRUCTION_LOSSES`.
+        log_scale: "gaussian_learned" only: the log sigma, clamped to `LOG_SCALE_RANGE` here.
     """
     if kind == "bernoulli":
         per_pixel = ops.binary_crossentropy(images, logits, from_logits=True)
-    else:
+    elif kind == "gaussian":
         per_pixel = 0.5 * ops.square(images - ops.sigmoid(logits))
+    else:
+        log_scale = ops.clip(ops.cast(log_scale, "float32"), *LOG_SCALE_RANGE)
+        per_pixel = (0.5 * ops.square((images - ops.sigmoid(logits)) * ops.exp(-log_scale))
+                     + log_scale + 0.5 * math.log(2.0 * math.pi))
     return ops.mean(ops.sum(ops.reshape(per_pixel, (ops.shape(per_pixel)[0], -1)), axis=1))
 
 
@@ -85,7 +108,9 @@ class VariationalModel(GenerativeModel):
     Subclasses implement `build_networks`, and a `losses_for` that feeds the encoder's
     posterior through `reparameterize` and the decoder's logits into `negative_elbo`. The
     attribute names `encoder`, `decoder` and `optimizer` are the paths of their variables in a
-    `.weights.h5` file: renaming one orphans every saved file of the class.
+    `.weights.h5` file: renaming one orphans every saved file of the class. A model with
+    reconstruction="gaussian_learned" also owns one weight of its own, `decoder_log_scale`;
+    the others have none, so their files are unchanged.
 
     Args: see `VAE`; the defaults here are both classes'.
     """
@@ -101,6 +126,7 @@ class VariationalModel(GenerativeModel):
         beta: float = 1.0,
         reconstruction: str = "bernoulli",
         learning_rate: float = 1e-3,
+        kl_warmup_steps: int = 0,
         **kwargs,
     ):
         super().__init__(latent_dim=latent_dim, architecture=architecture, **kwargs)
@@ -108,10 +134,17 @@ class VariationalModel(GenerativeModel):
             raise ValueError(
                 f"Expected reconstruction to be one of {RECONSTRUCTION_LOSSES}. Received: reconstruction={reconstruction!r}"
             )
+        if int(kl_warmup_steps) < 0:
+            raise ValueError(f"Expected kl_warmup_steps >= 0. Received: kl_warmup_steps={kl_warmup_steps!r}")
         self.beta = float(beta)
         self.reconstruction = reconstruction
         self.learning_rate = float(learning_rate)
+        self.kl_warmup_steps = int(kl_warmup_steps)
         self.encoder, self.decoder = self.build_networks()
+        if reconstruction == "gaussian_learned":
+            # A weight of the model itself, so `trainable_variables` (both backends' steps) and
+            # `.weights.h5` files hold it; log sigma = 0 is the "gaussian" loss's unit variance.
+            self.decoder_log_scale = self.add_weight(shape=(), initializer="zeros", name="decoder_log_scale")
         self.finish_building()
 
     def build_networks(self) -> tuple[keras.Model, keras.Model]:
@@ -134,14 +167,33 @@ class VariationalModel(GenerativeModel):
         noise = keras.random.normal(ops.shape(mean), dtype=mean.dtype, seed=self.seed_generator)  # bfloat16 under mixed precision
         return mean + ops.exp(0.5 * log_variance) * noise
 
-    def negative_elbo(self, images, logits, mean, log_variance):
-        """(reconstruction, kl, reconstruction + beta * kl) for a batch: the loss and its two terms."""
+    def kl_weight(self, training: bool = False):
+        """The KL term's weight in the loss: `beta`, or during a KL warm-up a linear ramp to it.
+
+        With `kl_warmup_steps` = N > 0, a training step taken after i optimizer updates weighs
+        the KL by beta * min(1, i / N): 0 for the first step, beta from step N + 1 on. Early on
+        the decoder thus learns to use the latent before the KL pulls every posterior to the
+        prior (Bowman et al. 2016). The count is read from `optimizer.iterations` with keras.ops
+        so that it advances inside the compiled TensorFlow step and the JAX stateless step.
+        Evaluation (training=False) always uses beta: its loss is the negative ELBO.
+        """
+        if not training or self.kl_warmup_steps == 0:
+            return self.beta
+        progress = ops.cast(self.optimizer.iterations, "float32") / float(self.kl_warmup_steps)
+        return self.beta * ops.minimum(1.0, progress)
+
+    def negative_elbo(self, images, logits, mean, log_variance, training: bool = False):
+        """(reconstruction, kl, reconstruction + weight * kl) for a batch: the loss and its two terms.
+
+        The weight is `kl_weight(training)`: beta, except during a training step's KL warm-up.
+        """
         # Under mixed precision the networks compute in bfloat16; the ELBO's sums need float32.
         logits, mean, log_variance = (ops.cast(tensor, "float32") for tensor in (logits, mean, log_variance))
         images = ops.cast(images, "float32")
-        reconstruction = reconstruction_loss(images, logits, self.reconstruction)
+        log_scale = self.decoder_log_scale if self.reconstruction == "gaussian_learned" else None
+        reconstruction = reconstruction_loss(images, logits, self.reconstruction, log_scale)
         kl = ops.sum(kl_per_dimension(mean, log_variance))
-        return reconstruction, kl, reconstruction + self.beta * kl
+        return reconstruction, kl, reconstruction + self.kl_weight(training) * kl
 
     def get_config(self):
         return {
@@ -149,6 +201,7 @@ class VariationalModel(GenerativeModel):
             "beta": self.beta,
             "reconstruction": self.reconstruction,
             "learning_rate": self.learning_rate,
+            "kl_warmup_steps": self.kl_warmup_steps,
         }
 
 
@@ -160,8 +213,14 @@ class VAE(VariationalModel):
         latent_dim: size of z; 2 gives a latent space that can be plotted, 16 sharper samples.
         architecture: "fast" or "large" (wider layers).
         beta: weight of the KL term (1 is the plain VAE; > 1 is a beta-VAE).
-        reconstruction: "bernoulli" (cross-entropy) or "gaussian" (squared error).
+        reconstruction: "bernoulli" (cross-entropy), "gaussian" (squared error) or
+            "gaussian_learned" (a Gaussian whose one standard deviation is learned with the
+            networks, so the data, not a fixed unit variance, balances reconstruction against
+            the KL; see `reconstruction_loss`). Samples are the decoder's mean for all three.
         learning_rate: Adam step size.
+        kl_warmup_steps: optimizer steps over which the KL's weight in the training loss rises
+            linearly from 0 to beta (0: beta from the first step). The logged `kl_loss` and
+            `reconstruction_loss` are unweighted; `loss` is what the step minimises.
     """
 
     def build_networks(self):
@@ -178,7 +237,7 @@ class VAE(VariationalModel):
         """All loss terms for a batch; shared by training and evaluation (negative ELBO)."""
         mean, log_variance = self.encoder(images, training=training)
         logits = self.decoder(self.reparameterize(mean, log_variance), training=training)
-        return self.negative_elbo(images, logits, mean, log_variance)
+        return self.negative_elbo(images, logits, mean, log_variance, training=training)
 
     def tensorflow_train_step(self, images):
         """One Adam step on the negative ELBO.
