@@ -4,9 +4,10 @@
     (any registry variant, the conditional ones included, and `reference`; a GAN's name with
     `+ema` adds an arm that samples from its generator's moving average, `--ema-decay` (what a
     run does by default); `+bf16` builds and trains the arm under `mixed_bfloat16`; and
-    `:key=value` suffixes change its model config, e.g. `gan-fast+ema:d_learning_rate=0.0004` or `gan-fast:adversarial_loss=hinge`)
+    `:key=value` suffixes change its model config, e.g. `gan-fast+ema:d_learning_rate=0.0004` or `gan-fast:adversarial_loss=hinge`;
+    `:batch_size=N` changes the arm's batch instead)
                                     [--num 10000] [--out bench/results/time_to_quality]
-                                    [--segment 15]
+                                    [--segment 15] [--seed 0] [--unit seconds|steps]
 
 With `--segment S` the models train in turns of S training seconds each, round by round (the
 first to go changes every round), instead of one after the other: on a machine shared with other
@@ -14,7 +15,9 @@ work the load then falls on every arm alike, and their ratio stays honest. Each 
 takes one step before its clock starts, so that tracing (which takes a minute or more on a loaded
 machine, and would overshoot a short budget by as much) counts for no arm. `--clock cpu` counts
 budgets in this process's CPU seconds (all its threads) instead of wall-clock seconds: on a
-machine other work is loading, a wall-clock minute may hold only seconds of training.
+machine other work is loading, a wall-clock minute may hold only seconds of training. `--unit
+steps` counts budgets and segments in training steps instead: every arm does the same work, as
+a run with a step budget does (e.g. a learning-rate decay set to end at that step).
 
 Every model trains in this one process, one after the other, on the same machine: the
 reference loop (the TensorFlow DCGAN tutorial's, bench/reference_dcgan.py) and the project's
@@ -45,6 +48,8 @@ TARGET_SECONDS = 120
 # What a budget counts: wall-clock seconds, or with `--clock cpu` this process's CPU seconds.
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 clock = CLOCKS["wall"]
+# What `--budgets` and `--segment` count: training seconds, or with `--unit steps` training steps.
+BUDGET_UNIT = "seconds"
 TARGETS_IS = {"gan-fast": 8.0, "vae-fast": 7.5}
 SEED = 0
 
@@ -55,7 +60,8 @@ class ProjectTrainer:
     def __init__(self, name: str, training_set, ema_decay: float = 0.0, precision: str = "float32", **overrides):
         """`overrides` change the variant's model config (e.g. `class_loss_weight=0.3`); `ema_decay`
         above 0 keeps the generator's moving average (`aigc_core.runs.averaging`) and samples from it;
-        `precision` is the Keras dtype policy the model is built (and so trained) under, as a run's."""
+        `precision` is the Keras dtype policy the model is built (and so trained) under, as a run's;
+        a `batch_size` among the overrides is the arm's batch, not a model setting."""
         import keras
 
         from aigc_core.devices import dtype_policy
@@ -65,6 +71,7 @@ class ProjectTrainer:
 
         keras.utils.set_random_seed(SEED)
         variant = VARIANTS[name]
+        batch_size = overrides.pop("batch_size", variant.batch_size)
         with dtype_policy(precision):
             self.model = variant.build(**overrides)
         self.average = make_generator_average(ema_decay) if ema_decay else None
@@ -72,7 +79,7 @@ class ProjectTrainer:
         # Conditional models train on (image, label) batches, as `training.train_run` feeds them.
         labels = training_set.labels if self.model.num_classes else None
         self.dataset = make_training_dataset(scale_pixels(training_set.images, self.model.pixel_range),
-                                             variant.batch_size, seed=SEED, labels=labels)
+                                             batch_size, seed=SEED, labels=labels)
         self.trained_s = 0.0
 
     def trace(self) -> None:
@@ -91,7 +98,8 @@ class ProjectTrainer:
 
             def on_train_batch_end(self, batch, logs=None):
                 trainer.steps += 1
-                if trainer.trained_s + clock() - self.started >= budget_s:
+                done = trainer.steps if BUDGET_UNIT == "steps" else trainer.trained_s + clock() - self.started
+                if done >= budget_s:
                     self.model.stop_training = True
 
         deadline = Deadline()
@@ -213,9 +221,16 @@ def main(argv=None) -> int:
     parser.add_argument("--segment", type=float, help="train the models in alternating turns of this many seconds")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
                         help="budgets in wall-clock seconds, or in this process's CPU seconds (a loaded machine)")
+    parser.add_argument("--seed", type=int, default=0, help="every arm's initial weights, noise, data order and samples")
+    parser.add_argument("--unit", choices=("seconds", "steps"), default="seconds",
+                        help="what budgets and segments count: training seconds, or training steps (equal work per arm)")
     args = parser.parse_args(argv)
-    global clock
+    global clock, SEED, BUDGET_UNIT
     clock = CLOCKS[args.clock]
+    SEED = args.seed
+    BUDGET_UNIT = args.unit
+    if args.unit == "steps" and "reference" in args.models.split(","):
+        parser.error("--unit steps: the reference loop counts seconds only; leave `reference` out")
     if args.clock == "cpu" and "reference" in args.models.split(","):
         parser.error("--clock cpu: the reference loop keeps its own wall clock; leave `reference` out")
     budgets = sorted(float(value) for value in args.budgets.split(","))
@@ -243,12 +258,15 @@ def main(argv=None) -> int:
                 trainer.trace()
         round_number = 0
         for budget in budgets:
-            while any(trainer.trained_s < budget for trainer in trainers.values()):
+            def progress(trainer):
+                return trainer.steps if BUDGET_UNIT == "steps" else trainer.trained_s
+
+            while any(progress(trainer) < budget for trainer in trainers.values()):
                 turn = models[round_number % len(models):] + models[:round_number % len(models)]
                 for name in turn:
                     trainer = trainers[name]
-                    if trainer.trained_s < budget:
-                        trainer.train_until(min(budget, trainer.trained_s + args.segment))
+                    if progress(trainer) < budget:
+                        trainer.train_until(min(budget, progress(trainer) + args.segment))
                 round_number += 1
             for name in models:
                 measure(name, trainers[name], budget)
@@ -262,7 +280,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"num_samples": args.num, "clock": args.clock, "segment_s": args.segment,
-                                                    "command": " ".join(sys.argv), "rows": rows}, indent=2) + "\n")
+                                                    "seed": args.seed, "unit": args.unit, "command": " ".join(sys.argv), "rows": rows}, indent=2) + "\n")
     plotted = write_plot(rows, out.with_suffix(".png"))
 
     def at(name: str, budget: float) -> dict | None:
