@@ -66,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--devices", type=int, default=1,
                        help="data-parallel replicas: split each batch over the first N GPUs (or CPUs); "
                             "$AIGC_LOGICAL_CPUS=N splits one CPU into N")
-    train.add_argument("--precision", default="float32",
-                       help="float32, or mixed_bfloat16 (bfloat16 compute, float32 weights: GPUs and AMX CPUs)")
+    train.add_argument("--precision",
+                       help="float32, or mixed_bfloat16 (bfloat16 compute, float32 weights: GPUs and AMX CPUs); "
+                            "default: mixed_bfloat16 for vae-fast on a CPU with AVX512-BF16 or AMX, else float32")
     train.add_argument("--ema-decay", type=float,
                        help="GAN and diffusion: per-step decay of the moving average of the generator (the "
                             "denoiser) that samples and checkpoints use (e.g. 0.999; 0 = off; default: the "

@@ -90,8 +90,10 @@ class TrainingConfig:
     # Data parallelism: the global batch is split over this many devices (see aigc_core.devices).
     devices: int = 1
     # "mixed_bfloat16" computes in bfloat16 with float32 weights (GPUs, and CPUs with AMX or
-    # AVX512-BF16); see aigc_core.devices.PRECISIONS.
-    precision: str = "float32"
+    # AVX512-BF16); see aigc_core.devices.PRECISIONS. None (not given): `validate()` picks the
+    # variant's default for this machine (aigc_core.devices.default_precision), and the run's
+    # config records what it picked.
+    precision: str | None = None
     # The plain name of the "break it on purpose" preset the run was set up from (a key of
     # aigc_core.quality.diagnosis.BROKEN_PRESETS), so run lists and captions can say which; None otherwise.
     break_it: str | None = None
@@ -102,7 +104,15 @@ class TrainingConfig:
     ema_decay: float = 0.999
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The config as JSON-ready data; a precision not chosen is written as this machine's default
+        for the variant, so a run's config.json always says what it trains in."""
+        data = asdict(self)
+        if data["precision"] is None:
+            try:
+                data["precision"] = default_precision_for(self.model, self.preset)
+            except (ValueError, TypeError):  # an unknown variant: `validate()` will say so
+                pass
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainingConfig":
@@ -148,6 +158,13 @@ def override_rules(family: str, preset: str) -> dict[str, tuple]:
     """
     accepted = constructor_parameters(get_variant(family, preset).model_class)
     return {name: rule for name, rule in OVERRIDE_RULES[family].items() if name in accepted}
+
+
+def default_precision_for(family: str, preset: str) -> str:
+    """The precision `validate()` gives this variant's run when the config names none, on this machine."""
+    from aigc_core.devices import default_precision
+
+    return default_precision(get_variant(family, preset).prefers_bfloat16)
 
 
 class SettingError(ValueError):
@@ -268,6 +285,8 @@ def validate(config: TrainingConfig, train_size: int | None = None) -> TrainingC
     config.devices = _check_devices(config.devices, batch_size)
     from aigc_core.devices import PRECISIONS
 
+    if config.precision is None:
+        config.precision = default_precision_for(config.model, config.preset)
     if not isinstance(config.precision, str) or config.precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {list(PRECISIONS)}; received {config.precision!r}")
     config.ema_decay = _check_number("ema_decay", config.ema_decay, "float", 0.0, MAX_EMA_DECAY)

@@ -13,6 +13,7 @@ TensorFlow starts. They share the same cores, so they are no faster than one dev
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 
 LOGICAL_CPUS_VARIABLE = "AIGC_LOGICAL_CPUS"
@@ -115,6 +116,32 @@ def strategy_scope(strategy):
 # computes in bfloat16, which needs no loss scaling (unlike float16); GPUs and CPUs with AMX or
 # AVX512-BF16 run it faster (bench/precision.py measured 1.25x on an AMX Xeon), others slower.
 PRECISIONS = ("float32", "mixed_bfloat16")
+# Linux /proc/cpuinfo flags of the CPU instructions that multiply bfloat16 natively. Without
+# them TensorFlow emulates bfloat16 in float32 and a mixed-precision step is slower, not faster.
+BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_computes_bfloat16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether this CPU has bfloat16 arithmetic (AVX512-BF16 or AMX); False where it cannot be told.
+
+    Read from the CPU's flags, not by importing TensorFlow, so the CLI and the app's sidebar can
+    ask it for free.
+    """
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                if line.startswith("flags"):
+                    return any(flag in line.split(":", 1)[-1].split() for flag in BFLOAT16_CPU_FLAGS)
+    except OSError:
+        pass
+    return False
+
+
+def default_precision(prefers_bfloat16: bool) -> str:
+    """The precision a run gets when it names none: mixed bfloat16 for a variant measured faster and
+    no worse in it (`Variant.prefers_bfloat16`), on a CPU that computes it; float32 otherwise."""
+    return "mixed_bfloat16" if prefers_bfloat16 and cpu_computes_bfloat16() else "float32"
 
 
 @contextlib.contextmanager

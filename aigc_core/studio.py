@@ -24,7 +24,7 @@ from aigc_core import sources
 from aigc_core.runs import evaluate_process, housekeeping, ownership, replay, run_control, run_files, worker
 from aigc_core.quality.classifier import train_command
 from aigc_core.data import CLASS_NAMES, DATASET_NAMES, DATASET_TITLES, FETCH_COMMANDS, DatasetError, dataset_source
-from aigc_core.devices import PRECISIONS, enable_gpu_memory_growth
+from aigc_core.devices import PRECISIONS, cpu_computes_bfloat16, enable_gpu_memory_growth
 from aigc_core.quality.evaluation import DEFAULT_SAMPLES_PER_DIGIT, REAL_FLOOR, UNTRAINED_CEILING, dataset_of_weights
 from aigc_core.limits import (
     MAX_SEED, labels_for, validate_extra_budget, validate_label, validate_sample_output, validate_sampling,
@@ -45,7 +45,7 @@ __all__ = [
     "ACTIVE_STATES", "CLASS_NAMES", "DATASET_NAMES", "DATASET_TITLES", "DEFAULT_SAMPLES_PER_DIGIT", "DatasetError",
     "FAMILIES", "FETCH_COMMANDS", "FINAL_STATES", "KL_FILENAME", "MAX_SEED", "OPERATOR", "PRECISIONS",
     "QUALITY_SAMPLES_VARIABLE", "REAL_FLOOR", "UNTRAINED_CEILING", "NotOwner", "Requester", "Run", "Source",
-    "dataset_of_weights", "dataset_source", "enable_gpu_memory_growth", "labels_for", "scoring_unavailable_reason",
+    "cpu_computes_bfloat16", "dataset_of_weights", "dataset_source", "enable_gpu_memory_growth", "labels_for", "scoring_unavailable_reason",
     "train_command", "validate_extra_budget", "validate_label", "validate_sample_output", "validate_sampling",
 ]
 

@@ -107,6 +107,22 @@ def test_the_precision_choice_reaches_the_run_and_its_caption(isolated):
     assert any(" · mixed bfloat16 · batch" in text for text in texts(app.caption)), texts(app.caption)
 
 
+@pytest.mark.parametrize("cpu_has_bfloat16", [True, False])
+def test_picking_the_vae_starts_precision_at_its_default_for_this_cpu(isolated, monkeypatch, cpu_has_bfloat16):
+    from aigc_core import devices
+
+    monkeypatch.setattr(devices, "cpu_computes_bfloat16", lambda: cpu_has_bfloat16)
+    app = open_page("pages/train.py")
+    assert app.selectbox(key="train_precision").value == "float32"  # the GAN gained nothing from bfloat16
+    app.radio(key="train_model").set_value("vae").run()
+    assert not app.exception, app.exception
+    expected = "mixed_bfloat16" if cpu_has_bfloat16 else "float32"
+    assert app.selectbox(key="train_precision").value == expected
+    app.number_input(key="train_steps").set_value(5)
+    app.button(key="train_start").click().run()
+    assert RunStore().get(isolated["spawned"][0]).config()["precision"] == expected
+
+
 def test_without_the_data_file_start_is_refused_in_one_line(isolated):
     app = open_page("pages/train.py", train_dataset="fashion_mnist")
     errors = texts(app.error)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from aigc_core.config import MAX_BATCH_SIZE, MAX_MINUTES, OVERRIDE_RULES, TrainingConfig, validate
+from aigc_core.config import MAX_BATCH_SIZE, MAX_MINUTES, OVERRIDE_RULES, TrainingConfig, default_precision_for, validate
 from aigc_core.models.registry import FAMILIES, get_variant, presets_for
 
 NAN, INF = float("nan"), float("inf")
@@ -142,7 +142,11 @@ def test_from_dict_refuses_unknown_keys_and_non_objects():
         TrainingConfig.from_dict({"model": "gan", "learning_rate": 0.1})
     with pytest.raises(ValueError, match="config"):
         TrainingConfig.from_dict(["gan"])
-    assert TrainingConfig.from_dict(config(steps=7).to_dict()) == config(steps=7)
+    assert TrainingConfig.from_dict(config(steps=7, precision="float32").to_dict()) == config(steps=7, precision="float32")
+    # A precision not chosen is written down as the one the run will get, so the file says it.
+    unchosen = config(model="vae", preset="fast", steps=7)
+    assert unchosen.precision is None
+    assert TrainingConfig.from_dict(unchosen.to_dict()).precision == default_precision_for("vae", "fast")
 
 
 # -- property test ------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from aigc_core.config import validate
 from conftest import tiny_config
 
 
@@ -46,13 +47,39 @@ def test_a_mixed_bfloat16_run_trains_computes_in_bfloat16_and_saves_float32(stor
     assert samples.dtype == np.float32 and 0.0 <= samples.min() and samples.max() <= 1.0
 
 
-def test_float32_stays_the_default_and_an_unknown_precision_is_refused():
-    from aigc_core.config import TrainingConfig, validate
-
-    assert TrainingConfig().precision == "float32"
-    for bad in ("float16", "mixed_float16", "", None, 16):
+def test_an_unknown_precision_is_refused():
+    for bad in ("float16", "mixed_float16", "", 16):
         with pytest.raises(ValueError, match="precision must be one of"):
             validate(tiny_config(precision=bad))
+
+
+@pytest.mark.parametrize("cpu_has_bfloat16", [True, False])
+def test_a_run_naming_no_precision_gets_bfloat16_only_for_the_fast_vae_on_a_bfloat16_cpu(monkeypatch, cpu_has_bfloat16):
+    from aigc_core import devices
+    from aigc_core.config import TrainingConfig
+
+    monkeypatch.setattr(devices, "cpu_computes_bfloat16", lambda: cpu_has_bfloat16)
+    assert TrainingConfig().precision is None  # "not chosen": validate() picks, and the run records it
+    vae = validate(TrainingConfig(model="vae", preset="fast"))
+    assert vae.precision == ("mixed_bfloat16" if cpu_has_bfloat16 else "float32")
+    for model, preset in (("gan", "fast"), ("gan", "paper"), ("vae", "map"), ("diffusion", "fast")):
+        assert validate(TrainingConfig(model=model, preset=preset)).precision == "float32", (model, preset)
+    # A choice made is kept, either way.
+    assert validate(TrainingConfig(model="vae", precision="float32")).precision == "float32"
+    assert validate(TrainingConfig(model="gan", precision="mixed_bfloat16")).precision == "mixed_bfloat16"
+
+
+@pytest.mark.parametrize(
+    "flags, expected",
+    [("fpu sse avx512f avx512_bf16 amx_tile", True), ("fpu sse amx_bf16", True), ("fpu sse avx2 avx512f", False)],
+)
+def test_bfloat16_support_is_read_from_the_cpu_flags(tmp_path, flags, expected):
+    from aigc_core.devices import cpu_computes_bfloat16
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: Test CPU\nflags\t\t: {flags}\n\n")
+    assert cpu_computes_bfloat16(str(cpuinfo)) is expected
+    assert cpu_computes_bfloat16(str(tmp_path / "missing")) is False
 
 
 def test_cli_refuses_a_bad_precision_in_one_line(capsys):

@@ -336,7 +336,8 @@ def build_model(config: TrainingConfig, strategy=None):
     from aigc_core.devices import dtype_policy, strategy_scope
     from aigc_core.models.registry import get_variant
 
-    with strategy_scope(strategy), dtype_policy(config.precision):
+    # A config `validate()` never saw names no precision; runs saved before the field existed trained in float32.
+    with strategy_scope(strategy), dtype_policy(config.precision or "float32"):
         model = get_variant(config.model, config.preset).build(**config.overrides)
         if strategy is not None:
             model.average_gradients_across_replicas(strategy.num_replicas_in_sync)
