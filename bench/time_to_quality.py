@@ -139,6 +139,11 @@ class ReferenceTrainer:
         return self.reference.sample(num_samples, seed=SEED)
 
 
+def progress(trainer) -> float:
+    """How far an arm has trained, in the unit budgets count: training seconds, or steps with `--unit steps`."""
+    return trainer.steps if BUDGET_UNIT == "steps" else trainer.trained_s
+
+
 def number_or_text(value: str):
     """A `:key=value` setting's value: an int (`16`) or a float (`0.0004`) where it reads as one, else the text (`hinge`)."""
     for kind in (int, float):
@@ -258,9 +263,6 @@ def main(argv=None) -> int:
                 trainer.trace()
         round_number = 0
         for budget in budgets:
-            def progress(trainer):
-                return trainer.steps if BUDGET_UNIT == "steps" else trainer.trained_s
-
             while any(progress(trainer) < budget for trainer in trainers.values()):
                 turn = models[round_number % len(models):] + models[:round_number % len(models)]
                 for name in turn:

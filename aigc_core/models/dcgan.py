@@ -6,7 +6,7 @@ import keras
 from keras import layers, ops
 
 from aigc_core.models.base import AdversarialModel
-from aigc_core.models.jax_steps import CarriesAllOptimizers, input_gradients, is_jax_backend, losses_and_gradients
+from aigc_core.models.jax_steps import CarriesAllOptimizers, input_gradients, losses_and_gradients
 
 ARCHITECTURES = ("paper", "fast")
 LOSSES = ("bce", "hinge")
@@ -135,15 +135,7 @@ def r1_penalty(discriminator, real_images):
     its gradient reaches D's weights (a second derivative), under TensorFlow and JAX alike.
     """
     real_images = ops.cast(ops.convert_to_tensor(real_images), "float32")
-    if is_jax_backend():
-        gradients = input_gradients(lambda images: discriminator(images, training=False), real_images)
-    else:
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            tape.watch(real_images)
-            logits = ops.sum(ops.cast(discriminator(real_images, training=False), "float32"))
-        gradients = tape.gradient(logits, real_images)
+    gradients = input_gradients(lambda images: discriminator(images, training=False), real_images)
     flat = ops.reshape(gradients, (ops.shape(gradients)[0], -1))
     return ops.mean(ops.sum(ops.square(flat), axis=1))
 

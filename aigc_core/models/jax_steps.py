@@ -129,17 +129,28 @@ def losses_and_gradients(model, forward, variable_groups):
 
 
 def input_gradients(function, inputs):
-    """The gradient of `ops.sum(function(inputs))` w.r.t. `inputs`: JAX's `tape.watch(inputs)`.
+    """The gradient of `ops.sum(function(inputs))` w.r.t. `inputs`, under either backend.
 
-    For a penalty on a network's input gradient (WGAN-GP's), called inside the `forward` of
-    `losses_and_gradients`: `function` reads the weights that call differentiates, so
-    `jax.grad` nests in its `jax.vjp` and the penalty's gradient w.r.t. those weights (a second
-    derivative) reaches the update. `function` must not update variables (no batch norm or
-    dropout in training mode): values made inside the inner trace cannot leave it.
+    For a penalty on a network's input gradient (WGAN-GP's, R1's): a `tf.GradientTape` that
+    watches `inputs` under TensorFlow, `jax.grad` under JAX. Called inside a training step's
+    own differentiation (a tape, or the `forward` of `losses_and_gradients`), it nests there,
+    so the penalty's gradient w.r.t. the weights `function` reads (a second derivative) reaches
+    the update. `function` must not update variables (no batch norm or dropout in training
+    mode): under JAX, values made inside the inner trace cannot leave it.
     """
-    import jax
+    def total(points):
+        return keras.ops.sum(keras.ops.cast(function(points), "float32"))
 
-    return jax.grad(lambda points: keras.ops.sum(keras.ops.cast(function(points), "float32")))(inputs)
+    if is_jax_backend():
+        import jax
+
+        return jax.grad(total)(inputs)
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        value = total(inputs)
+    return tape.gradient(value, inputs)
 
 
 class CarriesAllOptimizers:

@@ -16,7 +16,6 @@ from aigc_core.models.dcgan import ARCHITECTURES, build_generator
 from aigc_core.models.jax_steps import (
     CarriesAllOptimizers,
     input_gradients,
-    is_jax_backend,
     losses_and_gradients,
 )
 
@@ -90,14 +89,7 @@ def gradient_penalty(critic, real_images, fake_images, mixing):
     differentiation, which then reaches the critic's weights through the penalty.
     """
     points = ops.convert_to_tensor(interpolate(real_images, fake_images, mixing))
-    if is_jax_backend():
-        return penalty_from_gradients(input_gradients(lambda inputs: critic(inputs, training=True), points))
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:
-        tape.watch(points)
-        scores = critic(points, training=True)
-    return penalty_from_gradients(tape.gradient(scores, points))
+    return penalty_from_gradients(input_gradients(lambda inputs: critic(inputs, training=True), points))
 
 
 @keras.saving.register_keras_serializable(package="aigc_core")
