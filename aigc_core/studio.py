@@ -45,7 +45,7 @@ __all__ = [
     "ACTIVE_STATES", "CLASS_NAMES", "DATASET_NAMES", "DATASET_TITLES", "DEFAULT_SAMPLES_PER_DIGIT", "DatasetError",
     "FAMILIES", "FETCH_COMMANDS", "FINAL_STATES", "KL_FILENAME", "MAX_SEED", "OPERATOR", "PRECISIONS",
     "QUALITY_SAMPLES_VARIABLE", "REAL_FLOOR", "UNTRAINED_CEILING", "NotOwner", "Requester", "Run", "Source",
-    "cpu_computes_bfloat16", "dataset_of_weights", "dataset_source", "enable_gpu_memory_growth", "labels_for", "scoring_unavailable_reason",
+    "bfloat16_default_variants", "cpu_computes_bfloat16", "dataset_of_weights", "dataset_source", "enable_gpu_memory_growth", "labels_for", "scoring_unavailable_reason",
     "train_command", "validate_extra_budget", "validate_label", "validate_sample_output", "validate_sampling",
 ]
 
@@ -62,6 +62,14 @@ def _store(store: RunStore | str | Path | None) -> RunStore:
 
 
 # -- configs and launching -----------------------------------------------------------------
+
+
+def bfloat16_default_variants() -> list[tuple[str, str]]:
+    """(family, preset) of each variant a run trains in mixed bfloat16 when it names no precision,
+    on a CPU that computes it (`Variant.prefers_bfloat16`): what the sidebar and the form say."""
+    from aigc_core.models.registry import VARIANTS
+
+    return [(variant.family, variant.preset) for variant in VARIANTS.values() if variant.prefers_bfloat16]
 
 
 def check_config(config: TrainingConfig) -> TrainingConfig:

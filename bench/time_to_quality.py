@@ -5,7 +5,9 @@
     `+ema` adds an arm that samples from its generator's moving average, `--ema-decay` (what a
     run does by default); `+bf16` builds and trains the arm under `mixed_bfloat16`; and
     `:key=value` suffixes change its model config, e.g. `gan-fast+ema:d_learning_rate=0.0004` or `gan-fast:adversarial_loss=hinge`;
-    `:batch_size=N` changes the arm's batch instead)
+    `:batch_size=N` changes the arm's batch instead; `:labels=kmeans` trains a conditional variant
+    on k-means clusters of the images instead of their labels, the clustering's seconds on its
+    clock, and samples it by the clusters' shares: a model that never saw a label)
                                     [--num 10000] [--out bench/results/time_to_quality]
                                     [--segment 15] [--seed 0] [--unit seconds|steps]
 
@@ -72,15 +74,28 @@ class ProjectTrainer:
         keras.utils.set_random_seed(SEED)
         variant = VARIANTS[name]
         batch_size = overrides.pop("batch_size", variant.batch_size)
+        label_source = overrides.pop("labels", "dataset")
         with dtype_policy(precision):
             self.model = variant.build(**overrides)
         self.average = make_generator_average(ema_decay) if ema_decay else None
         self.steps = 0
+        self.trained_s = 0.0
+        self.cluster_shares = None
         # Conditional models train on (image, label) batches, as `training.train_run` feeds them.
-        labels = training_set.labels if self.model.num_classes else None
+        started = clock()  # a model that makes its own labels (the clustered GAN's k-means) pays for them
+        labels = self.model.training_labels(training_set.images, training_set.labels, SEED)
+        self.trained_s = clock() - started
+        if label_source == "kmeans":  # no labels: k-means clusters stand in, their time on the arm's clock
+            from aigc_core.clusters import cluster_frequencies, kmeans_labels
+
+            started = clock()
+            labels = kmeans_labels(training_set.images, self.model.num_classes, seed=SEED)
+            self.trained_s = clock() - started
+            self.cluster_shares = cluster_frequencies(labels, self.model.num_classes)
+        elif label_source != "dataset":
+            raise SystemExit(f"Expected labels=kmeans or labels=dataset. Received: labels={label_source!r}")
         self.dataset = make_training_dataset(scale_pixels(training_set.images, self.model.pixel_range),
                                              batch_size, seed=SEED, labels=labels)
-        self.trained_s = 0.0
 
     def trace(self) -> None:
         """One untimed step, so the compiled step exists before the clock starts (`--segment`)."""
@@ -115,6 +130,11 @@ class ProjectTrainer:
 
         shown = self.average.swapped_in(self.model) if self.average is not None else contextlib.nullcontext()
         with shown:
+            if self.cluster_shares is not None:  # a cluster-conditioned model picks its own clusters
+                import numpy as np
+
+                labels = np.random.default_rng(SEED).choice(len(self.cluster_shares), num_samples, p=self.cluster_shares)
+                return self.model.sample(num_samples, seed=SEED, labels=labels)
             return sample_as_scored(self.model, num_samples, SEED, "mnist")[0]
 
 

@@ -9,6 +9,7 @@ train_and_measure() {
     python -m aigc_core evaluate --weights "$1" --json "weights/$1.metrics.json"
 }
 train_and_measure gan-fast 12
+train_and_measure gan-clusters 15
 train_and_measure vae-large 8
 train_and_measure vae-fast 4
 train_and_measure gan-paper 15

@@ -606,7 +606,8 @@ def test_the_steps_field_says_what_a_step_is_for_each_family(monkeypatch, tmp_pa
 
 def test_the_train_page_s_library_texts_are_marked():
     from aigc_core.models.registry import FAMILIES, get_variant, presets_for
-    from ui.train_view import LIBRARY_TEXTS, PRESET_TITLES
+    from ui.families import PRESET_TITLES
+    from ui.train_view import LIBRARY_TEXTS
 
     shown = {get_variant(family, preset).description for family in FAMILIES for preset in presets_for(family)}
     assert shown <= set(LIBRARY_TEXTS), shown - set(LIBRARY_TEXTS)

@@ -190,6 +190,22 @@ def test_nearest_upsampling_generator_has_no_transposed_convolution_and_trains(d
         DCGAN(architecture="fast", upsampling="bilinear-ish")
 
 
+def test_width_scales_the_fast_networks_channels_and_survives_its_config(digits):
+    wide = DCGAN(architecture="fast", latent_dim=8, width=2)
+    wide.compile()
+    channels = lambda network: [layer.output.shape[-1] for layer in network.layers if "Conv" in type(layer).__name__]
+    assert channels(wide.generator) == [64, 1] and channels(wide.discriminator) == [64, 128]
+    assert wide.generator.layers[0].units == 7 * 7 * 128
+    assert channels(DCGAN(architecture="fast", latent_dim=8).discriminator) == [32, 64]
+    logs = one_step(wide, digits)
+    assert set(logs) == DOCUMENTED_METRICS["gan"] and all(math.isfinite(v) for v in logs.values())
+    assert build_model("gan", wide.get_config()).count_params() == wide.count_params()
+    with pytest.raises(ValueError, match="seed's exactly"):
+        DCGAN(architecture="paper", width=2)
+    with pytest.raises(ValueError, match="width > 0"):
+        DCGAN(architecture="fast", width=0)
+
+
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_get_config_rebuilds_an_identical_architecture(models, name):
     model = models[name]

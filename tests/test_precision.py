@@ -94,3 +94,26 @@ def test_gpu_memory_growth_is_a_no_op_without_a_gpu():
     from aigc_core.devices import enable_gpu_memory_growth
 
     assert enable_gpu_memory_growth() == 0  # the CPU machines the suite runs on
+
+
+def test_home_quotes_the_bfloat16_first_run_only_on_a_cpu_that_computes_it():
+    from ui.home_view import FIRST_RUN_SECONDS, FIRST_RUN_SECONDS_BFLOAT16, first_run_text, minutes_text
+
+    plain, quick = first_run_text(computes_bfloat16=False), first_run_text(computes_bfloat16=True)
+    assert "bfloat16" not in plain and quick.startswith(plain)
+    assert f"about {minutes_text(FIRST_RUN_SECONDS_BFLOAT16['vae'])}." in quick
+    # The measured bfloat16 run is the shorter one, or the sentence would mislead.
+    assert FIRST_RUN_SECONDS_BFLOAT16["vae"] < FIRST_RUN_SECONDS["vae"]
+    assert minutes_text(43.7) == "0.5 min" and minutes_text(90.5) == "1.5 min" and minutes_text(5) == "0.5 min"
+
+
+def test_the_sidebar_names_exactly_the_variants_that_default_to_bfloat16():
+    from aigc_core import studio
+    from aigc_core.models.registry import VARIANTS
+    from ui.sidebar import bfloat16_note
+
+    preferring = [variant for variant in VARIANTS.values() if variant.prefers_bfloat16]
+    assert studio.bfloat16_default_variants() == [(variant.family, variant.preset) for variant in preferring]
+    note = bfloat16_note()
+    assert "VAE (fast)" in note and "GAN (fast)" not in note
+    assert note.count("(") == len(preferring)  # one "FAMILY (preset)" per variant, none more

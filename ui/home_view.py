@@ -209,15 +209,30 @@ def render_featured(featured: list[dict], seed: int) -> None:
 # the 2-core CPU this project is developed on, interpreter start and tracing included:
 # `python bench/default_budgets.py` (bench/README.md, "Default budgets"). Rounded when shown.
 FIRST_RUN_SECONDS = {"gan": 91.0, "vae": 90.5, "diffusion": 389.0}
+# The same for the families whose fast preset trains in bfloat16 by default on a CPU that computes
+# it (`Variant.prefers_bfloat16`), measured on such a CPU: `bash bench/issue16_table.sh`
+# (bench/results/issue16_table/default_budgets.json).
+FIRST_RUN_SECONDS_BFLOAT16 = {"vae": 43.7}
 
 
-def first_run_text() -> str:
-    """How long a first run takes, so a visitor knows whether to wait for digits or come back."""
-    return _("How long a first run takes on a laptop's 2-core CPU, at the Train page's default budget: "
+def minutes_text(seconds: float) -> str:
+    """Seconds as the half minutes a visitor plans with: "1.5 min", never below "0.5 min"."""
+    return _("{minutes:g} min").format(minutes=max(0.5, round(seconds / 30) / 2))
+
+
+def first_run_text(computes_bfloat16: bool | None = None) -> str:
+    """How long a first run takes, so a visitor knows whether to wait for digits or come back; on a
+    CPU that computes bfloat16 (`computes_bfloat16`, this machine's when None) the VAE's is shorter."""
+    text = _("How long a first run takes on a laptop's 2-core CPU, at the Train page's default budget: "
              "about {gan} for the GAN, {vae} for the VAE and {diffusion} for the diffusion model, each "
              "ending on rough but readable digits (longer runs draw cleaner ones).").format(
-        **{family: _("{minutes:g} min").format(minutes=max(0.5, round(seconds / 30) / 2))
-           for family, seconds in FIRST_RUN_SECONDS.items()})
+        **{family: minutes_text(seconds) for family, seconds in FIRST_RUN_SECONDS.items()})
+    if computes_bfloat16 is None:
+        computes_bfloat16 = studio.cpu_computes_bfloat16()
+    if computes_bfloat16:
+        text += " " + _("This CPU computes bfloat16, so here the VAE's takes about {vae}.").format(
+            vae=minutes_text(FIRST_RUN_SECONDS_BFLOAT16["vae"]))
+    return text
 
 
 def train_a_gan_button() -> None:

@@ -6,6 +6,7 @@ from aigc_core import studio
 from aigc_core.studio import Run
 from ui.cache import device_description
 from ui import share
+from ui.families import variant_title
 from ui.i18n import _, render_language_switch
 from ui.lesson_view import render_lesson_start
 from ui.run_names_view import run_title
@@ -44,13 +45,19 @@ def render_executor() -> None:
         where=where, workers=capacity.workers, cpus=f"{capacity.cpus:g}", gpus=f"{capacity.gpus:g}"))
 
 
+def bfloat16_note() -> str:
+    """The sidebar's line on a CPU that computes bfloat16: which models train in it by default."""
+    models = _(", ").join(variant_title(family, preset) for family, preset in studio.bfloat16_default_variants())
+    return _("This CPU computes bfloat16, so these models train in it by default, faster: {models}.").format(models=models)
+
+
 def render_sidebar() -> None:
     with st.sidebar:
         render_language_switch()
         render_lesson_start()
         st.caption(_("Device: **{device}**").format(device=device_description()))
         if studio.cpu_computes_bfloat16():
-            st.caption(_("This CPU computes bfloat16, so the fast VAE trains in it by default: faster."))
+            st.caption(bfloat16_note())
         render_executor()
         active = active_runs()
         states = [state for _run, state in active]

@@ -29,7 +29,7 @@ from ui.charts import LABELS as QUALITY_LABELS
 from ui.charts import image_grid_png, kl_figure, loss_figure, png_data_uri, quality_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards, watch_for_text
 from ui.diagnosis_view import preset_title as broken_preset_title
-from ui.families import family_title
+from ui.families import family_title, preset_title
 from ui.i18n import N_, _, current_language, error_text
 from ui.lesson_view import render_narration
 from ui.run_control_view import is_paused, render_run_controls
@@ -132,8 +132,6 @@ LOSS_NAMES = {"g_loss": N_("generator loss"), "d_loss": N_("discriminator loss")
               "d_real": N_("D(x)"), "d_fake": N_("D(G(z))"), "wasserstein": N_("Wasserstein estimate"),
               "gradient_penalty": N_("gradient penalty"), "loss_low_noise": N_("loss at low noise"),
               "loss_mid_noise": N_("loss at middle noise"), "loss_high_noise": N_("loss at high noise")}
-PRESET_TITLES = {"fast": N_("fast"), "paper": N_("paper"), "wgan-gp": "WGAN-GP", "conditional": N_("conditional"),
-                 "large": N_("large"), "map": N_("2-D map")}
 STATE_TITLES = {"queued": N_("queued"), "running": N_("running"), "finished": N_("finished"), "stopped": N_("stopped"),
                 "interrupted": N_("interrupted"), "failed": N_("failed"), "damaged": N_("damaged"),
                 "paused": N_("paused"), "unknown": N_("unknown")}
@@ -143,6 +141,8 @@ LIBRARY_TEXTS = (
     N_('Small DCGAN (~0.3 M parameters): recognizable digits after ~2 minutes on a laptop CPU.'),
     N_("The seed article's DCGAN (2.3 M parameters, the TensorFlow tutorial's network) with the DCGAN "
        "paper's Adam settings; wants a GPU."),
+    N_("Small GAN that first sorts the training images into 10 look-alike groups (no labels) and learns to "
+       "draw each group: the quickest GAN to readable digits."),
     N_('WGAN-GP: the small generator against a critic kept smooth by a gradient penalty; 5 critic steps per '
        "generator step, so a step costs ~6x a DCGAN's on a CPU."),
     N_('Conditional GAN (small DCGAN, label in G and D): you pick the digit it draws.'),
@@ -202,12 +202,7 @@ def _reset_hyperparameters() -> None:
     family, preset = st.session_state.train_model, st.session_state.train_preset
     if preset not in presets_for(family):
         preset = st.session_state.train_preset = presets_for(family)[0]
-    st.session_state.update(widget_defaults(family, preset))
-    # Each variant's own budget: a diffusion model needs fewer, slower steps than a GAN to show digits.
-    st.session_state.train_steps = default_steps(family, preset)
-    # bfloat16 where this variant measured faster on this CPU (a VAE), float32 elsewhere.
-    st.session_state.train_precision = default_precision_for(family, preset)
-    st.session_state.train_broken = NO_BREAKAGE
+    st.session_state.update(variant_defaults(family, preset))
 
 
 def apply_broken_preset() -> None:
@@ -249,11 +244,6 @@ def break_it_note(config: dict) -> str:
     preset = preset_title(config.get("preset"))
     return _("break it: {name} (preset {preset})").format(name=broken_preset_title(name), preset=preset) if name \
         else _("preset {preset}").format(preset=preset)
-
-
-def preset_title(preset) -> str:
-    """A preset's name in the session's language (an unknown one as it is)."""
-    return _(PRESET_TITLES[preset]) if preset in PRESET_TITLES else str(preset)
 
 
 def state_title(state) -> str:
@@ -352,15 +342,25 @@ def _ensure_defaults() -> None:
         state.setdefault(key, value)
 
 
+def variant_defaults(family: str, preset: str) -> dict:
+    """Widget key -> default of every form field that depends on the model and preset: what picking
+    another variant resets (the dataset, budget kind, minutes and seed stay as the user set them)."""
+    return {
+        **widget_defaults(family, preset),
+        # Each variant's own budget: a diffusion model needs fewer, slower steps than a GAN to show digits.
+        "train_steps": default_steps(family, preset),
+        # bfloat16 where this variant measured faster on this CPU, float32 elsewhere.
+        "train_precision": default_precision_for(family, preset),
+        "train_broken": NO_BREAKAGE,
+    }
+
+
 def form_defaults(family: str, preset: str) -> dict:
     """Widget key -> default of every form field but the model and preset choices (a fresh form's values)."""
     return {
-        **widget_defaults(family, preset),
+        **variant_defaults(family, preset),
         "train_dataset": _config_default("dataset"),
-        "train_precision": default_precision_for(family, preset),
-        "train_broken": NO_BREAKAGE,
         "train_budget_kind": "steps",
-        "train_steps": default_steps(family, preset),
         "train_minutes": DEFAULT_MINUTES,
         "train_seed": _config_default("seed"),
     }

@@ -94,6 +94,12 @@ class GenerativeModel(keras.Model):
             raise ValueError(f"{type(self).__name__} is not conditional: it has no labels to draw")
         return (np.arange(int(num_samples)) % self.num_classes).astype(np.int32)
 
+    def training_labels(self, images, labels=None, seed: int = 0) -> np.ndarray | None:
+        """The labels `fit()` pairs with the training `images`: the dataset's `labels` for a
+        conditional model, None for an unconditional one. A model that makes its own (the
+        clustered GAN's k-means clusters) overrides this; `seed` makes those repeatable."""
+        return labels if self.num_classes else None
+
     def check_labels(self, labels, num_samples: int) -> np.ndarray | None:
         """The labels to decode `num_samples` latent vectors with: int32 (N,), or None if unconditional.
 

@@ -128,6 +128,8 @@ class ConditionalDCGAN(CarriesAllOptimizers, AdversarialModel):
     pixel_range = "tanh"
     metric_names = ("d_loss", "g_loss", "d_real", "d_fake", "class_loss")
     num_classes = NUM_CLASSES
+    # How many codes G and D read: the digits here; `ClusteredDCGAN` sets its cluster count.
+    num_codes = 0
 
     def __init__(
         self,
@@ -149,18 +151,19 @@ class ConditionalDCGAN(CarriesAllOptimizers, AdversarialModel):
             d_steps_per_g_step=d_steps_per_g_step, **kwargs,
         )
         self.class_loss_weight = float(class_loss_weight)
-        self.generator = build_conditional_generator(self.latent_dim, self.num_classes)
-        self.discriminator = build_conditional_discriminator(self.num_classes)
+        self.num_codes = self.num_codes or self.num_classes  # a subclass may read other codes than digits
+        self.generator = build_conditional_generator(self.latent_dim, self.num_codes)
+        self.discriminator = build_conditional_discriminator(self.num_codes)
         self.finish_building()
 
     def call(self, inputs, training=False):
         latent, labels = inputs
-        return self.generator([ops.convert_to_tensor(latent), one_hot(labels, self.num_classes)], training=training)
+        return self.generator([ops.convert_to_tensor(latent), one_hot(labels, self.num_codes)], training=training)
 
     def decode_latent(self, latent, labels=None):
         if labels is None:
             labels = self.default_labels(len(latent))
-        return self.decode_label_codes(latent, one_hot(labels, self.num_classes))
+        return self.decode_label_codes(latent, one_hot(labels, self.num_codes))
 
     def decode_label_codes(self, latent, label_codes):
         """Images for latent vectors and label codes (N, num_classes): one-hot, or a blend of two for a label interpolation."""
@@ -220,7 +223,7 @@ class ConditionalDCGAN(CarriesAllOptimizers, AdversarialModel):
         import tensorflow as tf
 
         real_images, labels = unpack_images_and_labels(data)
-        label_codes = one_hot(labels, self.num_classes)
+        label_codes = one_hot(labels, self.num_codes)
         batch_size = ops.shape(real_images)[0]
         for _ in range(self.d_steps_per_g_step - 1):
             with tf.GradientTape() as tape:
@@ -237,7 +240,7 @@ class ConditionalDCGAN(CarriesAllOptimizers, AdversarialModel):
     def jax_train_step(self, data):
         """`train_step` under JAX, run inside `stateless_step`: the same updates, gradients from `jax.vjp`."""
         real_images, labels = unpack_images_and_labels(data)
-        label_codes = one_hot(labels, self.num_classes)
+        label_codes = one_hot(labels, self.num_codes)
         batch_size = ops.shape(real_images)[0]
         generator_variables = self.generator.trainable_variables
         discriminator_variables = self.discriminator.trainable_variables

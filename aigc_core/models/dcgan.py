@@ -23,14 +23,29 @@ def _upsampling_block(filters: int, upsampling: str, **options) -> list:
     return [layers.Conv2DTranspose(filters, 4, strides=2, padding="same", **options)]
 
 
-def build_generator(latent_dim: int, architecture: str, upsampling: str = "transpose") -> keras.Sequential:
+def scaled(channels: int, width: float) -> int:
+    """`channels` times `width`, at least one: the fast networks' layer sizes at another width."""
+    return max(1, round(channels * width))
+
+
+def check_width(architecture: str, width: float) -> None:
+    """Refuse a width the networks cannot take: not positive, or any but 1 for the seed's network."""
+    if not width > 0:
+        raise ValueError(f"Expected width > 0. Received: width={width}")
+    if architecture == "paper" and width != 1:
+        raise ValueError("The paper networks are the seed's exactly: width must be 1")
+
+
+def build_generator(latent_dim: int, architecture: str, upsampling: str = "transpose", width: float = 1.0) -> keras.Sequential:
     """The generator network: latent vector -> 28x28x1 image in [-1, 1].
 
     `paper` is the seed article's (and the TensorFlow DCGAN tutorial's) network, layer
     for layer (it has no `upsampling` choice). `fast` keeps its shape but with a quarter of the
     channels and 4x4 kernels; its cost is ~1/40 of `paper`'s, so it learns digits in minutes on
     a CPU. `upsampling="nearest"` swaps its transposed convolutions for upsampling + 3x3 conv.
+    `width` multiplies the fast network's channels (1: 64 and 32); the paper network has none.
     """
+    check_width(architecture, width)
     if upsampling not in UPSAMPLINGS:
         raise ValueError(f"Expected upsampling to be one of {UPSAMPLINGS}. Received: upsampling={upsampling!r}")
     if architecture == "paper" and upsampling != "transpose":
@@ -57,11 +72,11 @@ def build_generator(latent_dim: int, architecture: str, upsampling: str = "trans
         return keras.Sequential(
             [
                 keras.Input((latent_dim,)),
-                layers.Dense(7 * 7 * 64, use_bias=False),
+                layers.Dense(7 * 7 * scaled(64, width), use_bias=False),
                 layers.BatchNormalization(),
                 layers.LeakyReLU(0.2),
-                layers.Reshape((7, 7, 64)),
-                *_upsampling_block(32, upsampling, use_bias=False),
+                layers.Reshape((7, 7, scaled(64, width))),
+                *_upsampling_block(scaled(32, width), upsampling, use_bias=False),
                 layers.BatchNormalization(),
                 layers.LeakyReLU(0.2),
                 *_upsampling_block(1, upsampling, activation="tanh"),
@@ -71,13 +86,15 @@ def build_generator(latent_dim: int, architecture: str, upsampling: str = "trans
     raise ValueError(f"Expected architecture to be one of {ARCHITECTURES}. Received: architecture={architecture!r}")
 
 
-def build_discriminator(architecture: str, spectral_norm: bool = False) -> keras.Sequential:
+def build_discriminator(architecture: str, spectral_norm: bool = False, width: float = 1.0) -> keras.Sequential:
     """The discriminator: 28x28x1 image -> one logit (real > 0 > fake).
 
     With `spectral_norm`, every weight layer is wrapped in `SpectralNormalization`, which divides
     its kernel by its largest singular value: D cannot change its verdict faster than its input
-    changes, so it cannot overpower G in a few steps (Miyato et al., 2018).
+    changes, so it cannot overpower G in a few steps (Miyato et al., 2018). `width` multiplies
+    the fast network's channels (1: 32 and 64), as in the generator.
     """
+    check_width(architecture, width)
     weighted = layers.SpectralNormalization if spectral_norm else (lambda layer: layer)
     if architecture == "paper":
         return keras.Sequential(
@@ -98,9 +115,9 @@ def build_discriminator(architecture: str, spectral_norm: bool = False) -> keras
         return keras.Sequential(
             [
                 keras.Input((28, 28, 1)),
-                weighted(layers.Conv2D(32, 4, strides=2, padding="same")),
+                weighted(layers.Conv2D(scaled(32, width), 4, strides=2, padding="same")),
                 layers.LeakyReLU(0.2),
-                weighted(layers.Conv2D(64, 4, strides=2, padding="same")),
+                weighted(layers.Conv2D(scaled(64, width), 4, strides=2, padding="same")),
                 layers.LeakyReLU(0.2),
                 layers.Flatten(),
                 layers.Dropout(0.3),
@@ -182,6 +199,8 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
         spectral_norm: wrap D's weight layers in spectral normalisation (off: the seed's D).
         upsampling: "transpose" (strided transposed convolutions) or "nearest" (upsampling + a
             3x3 convolution) in the `fast` generator; the `paper` one is always the seed's.
+        width: multiplies the `fast` networks' channels (1 is the preset; the `paper` ones are
+            always the seed's). Wider layers cost more per step on a CPU and may learn more per step.
         r1_weight: gamma of the R1 penalty on real images, added to D's loss as gamma / 2 times
             `r1_penalty` (the reported `d_loss` includes it); 0 is off and costs nothing.
         learning_rate_warmup_steps, learning_rate_decay_steps: see `AdversarialModel`.
@@ -208,6 +227,7 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
         spectral_norm: bool = False,
         upsampling: str = "transpose",
         r1_weight: float = 0.0,
+        width: float = 1.0,
         **kwargs,
     ):
         super().__init__(
@@ -226,8 +246,9 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
         self.r1_weight = float(r1_weight)
         if self.r1_weight < 0:
             raise ValueError(f"Expected r1_weight >= 0. Received: r1_weight={self.r1_weight}")
-        self.generator = build_generator(self.latent_dim, architecture, upsampling)
-        self.discriminator = build_discriminator(architecture, self.spectral_norm)
+        self.width = float(width)
+        self.generator = build_generator(self.latent_dim, architecture, upsampling, self.width)
+        self.discriminator = build_discriminator(architecture, self.spectral_norm, self.width)
         self.finish_building()
 
     def discriminator_loss(self, real_logits, fake_logits):
@@ -364,4 +385,5 @@ class DCGAN(CarriesAllOptimizers, AdversarialModel):
             "spectral_norm": self.spectral_norm,
             "upsampling": self.upsampling,
             "r1_weight": self.r1_weight,
+            "width": self.width,
         }

@@ -432,7 +432,9 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
             save_snapshot(model, run, latent, 0)  # the timeline starts from pure noise
             if scorer is not None:
                 scorer.score(model, 0, 0.0)  # and the quality curve from the untrained model
-        labels = training_set.labels if model.num_classes else None  # only conditional models read labels
+        # Only conditional models read labels; the clustered GAN makes its own (k-means, from the
+        # run's seed, so a resumed run gets the same clusters).
+        labels = model.training_labels(images, training_set.labels, config.seed)
         with strategy_scope(strategy):  # fit() splits each global batch over the replicas
             dataset = make_training_dataset(scale_pixels(images, model.pixel_range), batch_size,
                                             config.seed + start_step, labels=labels)
