@@ -173,6 +173,16 @@ def run_child(out_dir: Path) -> None:
         np.save(out_dir / f"{name}_samples.npy", samples)
         model.save_weights(out_dir / f"{name}.weights.h5")
 
+    # The clustered GAN makes its own labels (k-means) and samples without any.
+    keras.utils.set_random_seed(0)
+    clustered = VARIANTS["gan-clusters"].build(**CONDITIONAL_GAN_OVERRIDES)
+    clusters = clustered.training_labels(images, data.labels, seed=0)
+    results["gan-clusters"] = _fit(clustered, (scale_pixels(images, "tanh"), clusters), 16, EPOCHS, STEPS_PER_EPOCH)
+    samples = clustered.sample(16, seed=3)
+    results["gan-clusters"]["sample_range"] = [float(samples.min()), float(samples.max())]
+    results["gan-clusters"]["cluster_shares"] = [float(share) for share in np.array(clustered.cluster_shares)]
+    results["gan-clusters"]["cluster_counts"] = np.bincount(clusters, minlength=10).tolist()
+
     keras.utils.set_random_seed(0)
     diffusion = VARIANTS["diffusion-conditional"].build(**DIFFUSION_OVERRIDES)
     fit_inputs = (scale_pixels(images, diffusion.pixel_range), data.labels)
@@ -263,6 +273,18 @@ def test_conditional_gan_trains_under_jax(jax_run):
     result = jax_run[0]["gan-conditional"]
     _assert_trained(result, ConditionalDCGAN.metric_names, {"g_optimizer": STEPS, "d_optimizer": 2 * STEPS})
     assert result["unchanged_trainable"] == []
+
+
+def test_clustered_gan_trains_and_samples_under_jax(jax_run):
+    from aigc_core.models import ClusteredDCGAN
+
+    result = jax_run[0]["gan-clusters"]
+    _assert_trained(result, ClusteredDCGAN.metric_names, {"g_optimizer": STEPS, "d_optimizer": 2 * STEPS})
+    assert result["unchanged_trainable"] == []
+    counts = np.array(result["cluster_counts"])
+    assert np.allclose(result["cluster_shares"], counts / counts.sum(), atol=1e-6)
+    low, high = result["sample_range"]
+    assert 0.0 <= low < high <= 1.0
 
 
 def test_conditional_vae_trains_under_jax(jax_run):

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from aigc_core.config import TrainingConfig
 from aigc_core.quality.diagnosis import BROKEN_PRESETS
+from aigc_core.models.registry import presets_for
 from aigc_core.runs.store import PROJECT_ROOT, RunStore
 from conftest import end_workers, wait_for
 
@@ -116,9 +117,9 @@ def test_bad_link_values_are_named_and_their_defaults_shown():
     assert notices == sorted(f"This link's {control}" for control in (
         "Steps (generator updates)", "Generator learning rate", "Discriminator learning rate", "Batch size",
         "Precision", "Preset", "β (weight of the KL term)")), notices
-    defaults = form_defaults("gan", "fast")
+    defaults = form_defaults("gan", presets_for("gan")[0])  # an unknown preset falls back to the first
     state = app.session_state
-    assert state["train_preset"] == "fast" and state["train_seed"] == 3
+    assert state["train_preset"] == presets_for("gan")[0] and state["train_seed"] == 3
     for key in ("train_steps", "train_g_lr", "train_d_lr", "train_batch_size", "train_precision"):
         assert state[key] == defaults[key], key
     assert all(query_value(app, param) is None for param in bad)  # the bad values left the link

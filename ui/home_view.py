@@ -33,6 +33,8 @@ DIAGRAM_CSS = """
 SHIPPED_DESCRIPTIONS = (
     N_("Conditional GAN (small DCGAN, label in G and D): you pick the digit it draws."),
     N_("Small DCGAN (~0.3 M parameters): recognizable digits after ~2 minutes on a laptop CPU."),
+    N_("Small GAN that first sorts the training images into 10 look-alike groups (no labels) and learns to "
+       "draw each group: the quickest GAN to readable digits."),
     N_("The seed article's DCGAN (2.3 M parameters, the TensorFlow tutorial's network) with the DCGAN paper's "
        "Adam settings; wants a GPU."),
     N_("WGAN-GP: the small generator against a critic kept smooth by a gradient penalty; 5 critic steps per "

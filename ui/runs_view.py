@@ -38,6 +38,8 @@ SHORT_LOSS_NAMES = {
     "loss": N_("total"), "reconstruction_loss": N_("reconstruction"), "kl_loss": N_("KL"),
     "wasserstein": N_("Wasserstein"), "gradient_penalty": N_("penalty"),
     "loss_low_noise": N_("low noise"), "loss_mid_noise": N_("middle noise"), "loss_high_noise": N_("high noise"),
+    # The conditional GANs' auxiliary classifier, on the fakes: which digit (or cluster) they show.
+    "class_loss": N_("classifier"),
 }
 
 
