@@ -1,6 +1,6 @@
 """What a new user's first Start gives: each preset at the budget it gets when none is named.
 
-    python bench/default_budgets.py [--models gan-fast,vae-fast,diffusion-fast] [--num 10000]
+    python bench/default_budgets.py [--models gan-clusters,vae-fast,diffusion-fast] [--num 10000]
                                     [--out bench/results/default_budgets]
 
 For each variant this runs exactly the command a user would, `python -m aigc_core train --model F
@@ -59,7 +59,7 @@ def last_snapshot(run_dir: Path) -> Path | None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="gan-fast,vae-fast,diffusion-fast")
+    parser.add_argument("--models", default="gan-clusters,vae-fast,diffusion-fast")
     parser.add_argument("--num", type=int, default=10_000, help="samples scored per model")
     parser.add_argument("--out", default=str(PROJECT_ROOT / "bench" / "results" / "default_budgets"))
     args = parser.parse_args(argv)

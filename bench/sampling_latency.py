@@ -67,10 +67,12 @@ def main() -> int:
         model = load_model_from_files(entry["config_path"], entry["weights_path"])
         latent = model.latent_batch(64, seed=0)
         decoder = model.generator if model.family == "gan" else model.decoder
-        if model.num_classes:  # a conditional decoder takes [latent, one-hot label]
-            import numpy as np
+        import numpy as np
 
+        if model.num_classes:  # a conditional decoder takes [latent, one-hot label]
             inputs = [latent, np.eye(model.num_classes, dtype=np.float32)[model.default_labels(len(latent))]]
+        elif hasattr(model, "clusters_of"):  # the clustered GAN's: [latent, one-hot cluster the latent picks]
+            inputs = [latent, np.eye(model.num_clusters, dtype=np.float32)[np.asarray(model.clusters_of(latent))]]
         else:
             inputs = latent
         ours, eager, keras_predict = median_ms_in_turns(
