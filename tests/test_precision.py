@@ -97,14 +97,16 @@ def test_gpu_memory_growth_is_a_no_op_without_a_gpu():
 
 
 def test_home_quotes_the_bfloat16_first_run_only_on_a_cpu_that_computes_it():
-    from ui.home_view import FIRST_RUN_SECONDS, FIRST_RUN_SECONDS_BFLOAT16, first_run_text, minutes_text
+    from ui.home_view import FIRST_RUN_SECONDS, FIRST_RUN_SECONDS_BFLOAT16, duration_text, first_run_text
 
     plain, quick = first_run_text(computes_bfloat16=False), first_run_text(computes_bfloat16=True)
     assert "bfloat16" not in plain and quick.startswith(plain)
-    assert f"about {minutes_text(FIRST_RUN_SECONDS_BFLOAT16['vae'])}." in quick
+    assert f"about {duration_text(FIRST_RUN_SECONDS_BFLOAT16['vae'])}." in quick
     # The measured bfloat16 run is the shorter one, or the sentence would mislead.
     assert FIRST_RUN_SECONDS_BFLOAT16["vae"] < FIRST_RUN_SECONDS["vae"]
-    assert minutes_text(43.7) == "0.5 min" and minutes_text(90.5) == "1.5 min" and minutes_text(5) == "0.5 min"
+    assert (duration_text(43.7), duration_text(81.5), duration_text(90.5), duration_text(389)) == (
+        "45 s", "1.5 min", "1.5 min", "6.5 min")
+    assert duration_text(1) == "5 s" and duration_text(56) == "55 s" and duration_text(59) == "1 min"
 
 
 def test_the_sidebar_names_exactly_the_variants_that_default_to_bfloat16():

@@ -218,9 +218,13 @@ FIRST_RUN_SECONDS = {"gan": 81.5, "vae": 90.5, "diffusion": 389.0}
 FIRST_RUN_SECONDS_BFLOAT16 = {"vae": 43.7}
 
 
-def minutes_text(seconds: float) -> str:
-    """Seconds as the half minutes a visitor plans with: "1.5 min", never below "0.5 min"."""
-    return _("{minutes:g} min").format(minutes=max(0.5, round(seconds / 30) / 2))
+def duration_text(seconds: float) -> str:
+    """Seconds as a visitor plans with them: half minutes from a minute on ("1.5 min"), and under a
+    minute seconds to the nearest five ("45 s"), never below "5 s"."""
+    to_five = max(5, 5 * round(seconds / 5))
+    if to_five < 60:
+        return _("{seconds:g} s").format(seconds=to_five)
+    return _("{minutes:g} min").format(minutes=round(seconds / 30) / 2)
 
 
 def first_run_text(computes_bfloat16: bool | None = None) -> str:
@@ -229,12 +233,12 @@ def first_run_text(computes_bfloat16: bool | None = None) -> str:
     text = _("How long a first run takes on a laptop's 2-core CPU, at the Train page's default budget: "
              "about {gan} for the GAN, {vae} for the VAE and {diffusion} for the diffusion model, each "
              "ending on rough but readable digits (longer runs draw cleaner ones).").format(
-        **{family: minutes_text(seconds) for family, seconds in FIRST_RUN_SECONDS.items()})
+        **{family: duration_text(seconds) for family, seconds in FIRST_RUN_SECONDS.items()})
     if computes_bfloat16 is None:
         computes_bfloat16 = studio.cpu_computes_bfloat16()
     if computes_bfloat16:
         text += " " + _("This CPU computes bfloat16, so here the VAE's takes about {vae}.").format(
-            vae=minutes_text(FIRST_RUN_SECONDS_BFLOAT16["vae"]))
+            vae=duration_text(FIRST_RUN_SECONDS_BFLOAT16["vae"]))
     return text
 
 
