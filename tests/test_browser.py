@@ -174,7 +174,8 @@ def test_train_gan_live_curves_and_samples(tab, server, trained_runs):
     choose_radio(tab, "train_model", "GAN")
     run_id = start_training(tab, SHORT_RUN_STEPS)
     trained_runs["gan"] = run_id
-    tab.get_by_text(re.compile(r"^GAN \(fast\) #\d+$")).first.wait_for()  # the run's generated name heads it
+    # The run's generated name heads it: the Train page's first GAN is gan-clusters.
+    tab.get_by_text(re.compile(r"^GAN \(clusters\) #\d+$")).first.wait_for()
 
     # The live view polls the run directory: curves and the snapshot grid appear while it trains.
     tab.wait_for_selector("[data-testid='stPlotlyChart'] .main-svg", timeout=TRAINING_TIMEOUT_MS)

@@ -366,6 +366,9 @@ TIP_KEYS = {"train_real_label", "train_instance_noise", "train_instance_noise_st
 def test_train_page_shows_each_variants_own_controls_with_explanations(monkeypatch, tmp_path):
     monkeypatch.setenv("AIGC_WEIGHTS_DIR", str(tmp_path))
     app = open_train()
+    # The article's tips belong to the plain DCGAN (gan-fast); the clustered GAN offered first has none.
+    assert not TIP_KEYS & widget_keys(app), "the clustered GAN takes no DCGAN tips"
+    app.selectbox(key="train_preset").set_value("fast").run()
     assert TIP_KEYS <= widget_keys(app) and "train_gp_weight" not in widget_keys(app)
     assert app.number_input(key="train_real_label").value == 1.0  # off by default
     for key in TIP_KEYS | {"train_d_lr"}:
