@@ -104,3 +104,22 @@ def test_the_registry_variant_is_the_conditional_gans_recipe_on_clusters():
     assert clusters.model_class is ClusteredDCGAN
     assert {k: v for k, v in clusters.model_config.items() if k != "num_clusters"} == conditional.model_config
     assert clusters.batch_size == conditional.batch_size
+
+
+def test_the_run_says_it_is_clustering_before_its_first_step_then_stops_saying_so(store, monkeypatch):
+    from ui.train_view import _progress_text
+
+    seen = []
+    cluster_images = ClusteredDCGAN.training_labels
+
+    def watched(model, images, labels=None, seed=0):
+        seen.append(run.raw_status())  # what a viewer reads while k-means works
+        return cluster_images(model, images, labels, seed)
+
+    monkeypatch.setattr(ClusteredDCGAN, "training_labels", watched)
+    run = start_run(tiny_config(preset="clusters", steps=2), store)
+    assert train_run(run)["state"] == "finished"
+    assert [status.get("preparing") for status in seen] == ["clustering"]
+    assert "look-alike groups" in _progress_text(seen[0], run.config())
+    assert run.raw_status().get("preparing") is None  # cleared once training starts
+    assert "look-alike" not in _progress_text({**run.raw_status(), "state": "running"}, run.config())

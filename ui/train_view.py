@@ -517,6 +517,10 @@ def progress_fraction(status: dict, config: dict) -> float:
     return 0.0
 
 
+# What a run does before its first step, by the model's `labels_preparation` key (status "preparing").
+PREPARATION_TEXTS = {"clustering": N_("sorting the training images into look-alike groups…"), None: N_("preparing…")}
+
+
 def _progress_text(status: dict, config: dict) -> str:
     total = status.get("total_steps")
     step = status.get("step", 0)
@@ -528,7 +532,10 @@ def _progress_text(status: dict, config: dict) -> str:
                                                               budget=format_duration(config["minutes"] * 60)))
     else:
         parts.append(_("elapsed {elapsed}").format(elapsed=elapsed))
-    if is_paused(status):
+    preparing = status.get("preparing") if status.get("state") == "running" else None
+    if preparing:  # the seconds before step 1 that the elapsed time leaves out
+        parts.append(_(PREPARATION_TEXTS.get(preparing, PREPARATION_TEXTS[None])))
+    elif is_paused(status):
         parts.append(_("paused"))
     elif status.get("state") == "running" and (total or config.get("minutes")):
         # The worker leaves eta_s empty until it has timed a few steps (aigc_core.runs.eta).

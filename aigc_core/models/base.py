@@ -53,6 +53,10 @@ class GenerativeModel(keras.Model):
     pixel_range: str = "tanh"
     metric_names: tuple[str, ...] = ()
     num_classes: int = 0
+    # What a run's status says while `training_labels` works, for a model whose labels take
+    # seconds to make (the clustered GAN's k-means): a key the pages put in plain words, so the
+    # viewer sees why step 0 waits. None: the labels come at once.
+    labels_preparation: str | None = None
 
     def train_step(self, *args):
         """One training step on the backend Keras runs: `tensorflow_train_step(data)` or `jax_train_step(data)`.

@@ -38,6 +38,7 @@ class ClusteredDCGAN(ConditionalDCGAN):
     """
 
     num_classes = 0  # no digit to choose: pages treat it as unconditional
+    labels_preparation = "clustering"  # k-means takes seconds before the first step
 
     def __init__(self, latent_dim: int = 64, num_clusters: int = 10, **kwargs):
         if not isinstance(num_clusters, (int, np.integer)) or not 2 <= num_clusters <= 100:

@@ -434,7 +434,11 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
                 scorer.score(model, 0, 0.0)  # and the quality curve from the untrained model
         # Only conditional models read labels; the clustered GAN makes its own (k-means, from the
         # run's seed, so a resumed run gets the same clusters).
+        if model.labels_preparation:  # the seconds before step 1 say what they are spent on
+            run.update_status(preparing=model.labels_preparation)
         labels = model.training_labels(images, training_set.labels, config.seed)
+        if model.labels_preparation:
+            run.update_status(preparing=None)
         with strategy_scope(strategy):  # fit() splits each global batch over the replicas
             dataset = make_training_dataset(scale_pixels(images, model.pixel_range), batch_size,
                                             config.seed + start_step, labels=labels)
