@@ -8,8 +8,8 @@ import streamlit as st
 from aigc_core.studio import MAX_SEED
 from ui.cache import shipped_models
 from ui.home_view import (diagram_style, diffusion_diagram, diffusion_formulas, featured_models, first_run_text,
-                          gan_diagram, model_description, render_featured, render_samples, train_a_gan_button, vae_diagram)
-from ui.families import family_title
+                          gan_diagram, render_featured, render_samples, train_a_gan_button, vae_diagram)
+from ui.families import description_text, family_title
 from ui.i18n import _
 from ui.router import ensure_router
 from ui import share
@@ -110,5 +110,5 @@ if others:
     for entry in others:
         st.subheader(f"{entry['name']}  ·  {family_title(entry['family'])}")
         if entry["description"]:
-            st.caption(model_description(entry["description"]))
+            st.caption(description_text(entry["description"]))
         render_samples(entry, seed, SAMPLES_PER_ROW, SAMPLES_PER_ROW)

@@ -286,12 +286,12 @@ def test_every_shipped_model_description_is_translated():
     """Home shows each shipped model's description: a new or reworded one must reach the table."""
     import json
 
-    from ui.home_view import SHIPPED_DESCRIPTIONS
+    from ui.families import DESCRIPTIONS
 
     descriptions = {json.loads(path.read_text()).get("description")
                     for path in (PROJECT_ROOT / "weights").glob("*.json") if path.name != "reference_metrics.json"}
     descriptions.discard(None)
-    assert descriptions and descriptions <= set(SHIPPED_DESCRIPTIONS), descriptions - set(SHIPPED_DESCRIPTIONS)
+    assert descriptions and descriptions <= set(DESCRIPTIONS), descriptions - set(DESCRIPTIONS)
 
 
 def test_the_chinese_conditional_page_shows_no_english(monkeypatch, tmp_path):
@@ -606,11 +606,10 @@ def test_the_steps_field_says_what_a_step_is_for_each_family(monkeypatch, tmp_pa
 
 def test_the_train_page_s_library_texts_are_marked():
     from aigc_core.models.registry import FAMILIES, get_variant, presets_for
-    from ui.families import PRESET_TITLES
-    from ui.train_view import LIBRARY_TEXTS
+    from ui.families import DESCRIPTIONS, PRESET_TITLES
 
     shown = {get_variant(family, preset).description for family in FAMILIES for preset in presets_for(family)}
-    assert shown <= set(LIBRARY_TEXTS), shown - set(LIBRARY_TEXTS)
+    assert shown <= set(DESCRIPTIONS), shown - set(DESCRIPTIONS)
     assert {preset for family in FAMILIES for preset in presets_for(family)} <= set(PRESET_TITLES)
 
 

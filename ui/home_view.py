@@ -15,7 +15,7 @@ from aigc_core import studio
 from ui.cache import load_model
 from ui.charts import image_grid_png
 from ui.families import family_title
-from ui.i18n import N_, _
+from ui.i18n import _
 
 FEATURED_FAMILIES = ("gan", "vae", "diffusion")
 FEATURED_COLUMNS, FEATURED_ROWS = 8, 2
@@ -28,26 +28,6 @@ DIAGRAM_CSS = """
 """
 
 
-# The descriptions written beside the shipped weights (`<name>.json`), marked here so a Chinese
-# session reads them translated; a description not listed (new weights) is shown as written.
-SHIPPED_DESCRIPTIONS = (
-    N_("Conditional GAN (small DCGAN, label in G and D): you pick the digit it draws."),
-    N_("Small DCGAN (~0.3 M parameters): recognizable digits after ~2 minutes on a laptop CPU."),
-    N_("Small GAN that first sorts the training images into 10 look-alike groups (no labels) and learns to "
-       "draw each group: the quickest GAN to readable digits."),
-    N_("The seed article's DCGAN (2.3 M parameters, the TensorFlow tutorial's network) with the DCGAN paper's "
-       "Adam settings; wants a GPU."),
-    N_("WGAN-GP: the small generator against a critic kept smooth by a gradient penalty; 5 critic steps per "
-       "generator step, so a step costs ~6x a DCGAN's on a CPU."),
-    N_("Conditional VAE (CVAE): the label picks the digit, the 2-D latent only its style."),
-    N_("Small convolutional VAE with a 16-D latent space: the quickest VAE to readable digits."),
-    N_("Small convolutional VAE with a 2-D latent space you can plot and walk through (blurrier digits)."),
-    N_("Wider VAE with a 16-D latent space: sharper samples, no 2-D plot."),
-    N_("Small diffusion model (U-Net, ~0.24 M parameters) trained by flow matching: it turns noise into a digit "
-       "in a few denoising steps."),
-    N_("Wider diffusion U-Net (~1 M parameters) for the shipped weights; slow to train on a CPU."),
-    N_("Conditional diffusion model: the label picks the digit, the noise only its style."),
-)
 # Graphviz sources of the two diagrams; $-names are the visible labels, filled in the session's language.
 GAN_DIAGRAM = string.Template("""
 digraph GAN {
@@ -155,11 +135,6 @@ def diffusion_formulas(objective: str = DIFFUSION_OBJECTIVE) -> list[tuple[str, 
                    "a little at a time:"),
                  r"L = \mathbb{E}_{x, \varepsilon, t}\, \big\| \varepsilon - \varepsilon_\theta(x_t, t) \big\|^2")]
     raise ValueError(f"expected a diffusion objective 'flow' or 'ddpm', received {objective!r}")
-
-
-def model_description(description: str) -> str:
-    """A shipped model's description in the session's language (as written when it is not a known one)."""
-    return _(description) if description in SHIPPED_DESCRIPTIONS else description
 
 
 def diagram_style() -> None:

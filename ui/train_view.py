@@ -29,7 +29,7 @@ from ui.charts import LABELS as QUALITY_LABELS
 from ui.charts import image_grid_png, kl_figure, loss_figure, png_data_uri, quality_figure
 from ui.diagnosis_view import annotate_figure, render_finding_cards, watch_for_text
 from ui.diagnosis_view import preset_title as broken_preset_title
-from ui.families import family_title, preset_title
+from ui.families import description_text, family_title, preset_title
 from ui.i18n import N_, _, current_language, error_text
 from ui.lesson_view import render_narration
 from ui.run_control_view import is_paused, render_run_controls
@@ -135,26 +135,6 @@ LOSS_NAMES = {"g_loss": N_("generator loss"), "d_loss": N_("discriminator loss")
 STATE_TITLES = {"queued": N_("queued"), "running": N_("running"), "finished": N_("finished"), "stopped": N_("stopped"),
                 "interrupted": N_("interrupted"), "failed": N_("failed"), "damaged": N_("damaged"),
                 "paused": N_("paused"), "unknown": N_("unknown")}
-# The registry's preset descriptions the form shows, marked for translation
-# (tests/test_i18n.py fails when one of them changes without this table).
-LIBRARY_TEXTS = (
-    N_('Small DCGAN (~0.3 M parameters): recognizable digits after ~2 minutes on a laptop CPU.'),
-    N_("The seed article's DCGAN (2.3 M parameters, the TensorFlow tutorial's network) with the DCGAN "
-       "paper's Adam settings; wants a GPU."),
-    N_("Small GAN that first sorts the training images into 10 look-alike groups (no labels) and learns to "
-       "draw each group: the quickest GAN to readable digits."),
-    N_('WGAN-GP: the small generator against a critic kept smooth by a gradient penalty; 5 critic steps per '
-       "generator step, so a step costs ~6x a DCGAN's on a CPU."),
-    N_('Conditional GAN (small DCGAN, label in G and D): you pick the digit it draws.'),
-    N_("Small convolutional VAE with a 16-D latent space: the quickest VAE to readable digits."),
-    N_("Small convolutional VAE with a 2-D latent space you can plot and walk through (blurrier digits)."),
-    N_('Wider VAE with a 16-D latent space: sharper samples, no 2-D plot.'),
-    N_('Conditional VAE (CVAE): the label picks the digit, the 2-D latent only its style.'),
-    N_("Small diffusion model (U-Net, ~0.24 M parameters) trained by flow matching: it turns noise into a digit "
-       "in a few denoising steps."),
-    N_('Wider diffusion U-Net (~1 M parameters) for the shipped weights; slow to train on a CPU.'),
-    N_('Conditional diffusion model: the label picks the digit, the noise only its style.'),
-)
 STATE_COLOURS = {"queued": "gray", "running": "blue", "finished": "green", "stopped": "orange", "interrupted": "violet",
                  "failed": "red"}
 
@@ -433,7 +413,7 @@ def settings_form() -> TrainingConfig:
                           on_change=_reset_hyperparameters)
         preset = st.selectbox(_("Preset"), presets_for(family), key="train_preset", format_func=preset_title,
                               on_change=_reset_hyperparameters)
-        st.caption(_(get_variant(family, preset).description))
+        st.caption(description_text(get_variant(family, preset).description))
         dataset = st.selectbox(_("Dataset"), DATASET_NAMES, key="train_dataset",
                                format_func=lambda name: _(DATASET_CHOICES[name]),
                                help=_("What the model learns to draw: handwritten digits (shipped with the app) or "
