@@ -66,3 +66,14 @@ def cluster_frequencies(labels: np.ndarray, num_clusters: int) -> np.ndarray:
     """Each cluster's share of the training images (K,), what a model samples its clusters by."""
     counts = np.bincount(np.asarray(labels), minlength=num_clusters).astype(np.float64)
     return counts / counts.sum()
+
+
+def cluster_centres(images, labels: np.ndarray, num_clusters: int) -> np.ndarray:
+    """Each cluster's mean image as a (K, D) float32 row in [0, 1] (zeros for an empty cluster):
+    what a model that must place a new image in a cluster (the clustered VAE's encoder) keeps."""
+    rows = _flat(images)
+    labels = np.asarray(labels)
+    counts = np.bincount(labels, minlength=num_clusters).astype(np.float32)
+    sums = np.zeros((num_clusters, rows.shape[1]), dtype=np.float32)
+    np.add.at(sums, labels, rows)
+    return sums / np.maximum(counts, 1.0)[:, None]

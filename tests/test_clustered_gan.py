@@ -1,4 +1,4 @@
-"""The clustered GAN (gan-clusters): a conditional GAN on k-means clusters, unconditional outside.
+"""The clustered GAN and VAE (gan-clusters, vae-clusters): conditional models on k-means clusters, unconditional outside.
 
 Covers what makes it differ from the conditional GAN: it clusters the training images itself
 (never reading their labels), keeps the clusters' shares in its weights, picks each sample's
@@ -79,24 +79,29 @@ def test_it_trains_on_cluster_batches_and_its_config_rebuilds_it(digits):
     assert rebuilt.num_clusters == 5 and rebuilt.count_params() == model.count_params()
 
 
-def test_a_run_keeps_its_clusters_through_resume_and_export(store, tmp_path):
+@pytest.mark.parametrize("family", ["gan", "vae"])
+def test_a_run_keeps_its_clusters_through_resume_and_export(store, tmp_path, family):
     from aigc_core.weights import config_path_for, export_weights, load_model_from_files
 
-    run = start_run(tiny_config(preset="clusters", steps=4, checkpoint_every=2), store)
+    num_clusters = VARIANTS[f"{family}-clusters"].model_config["num_clusters"]
+    run = start_run(tiny_config(model=family, preset="clusters", steps=4, checkpoint_every=2), store)
     assert train_run(run)["state"] == "finished"
     trained = load_run_model(run)
     shares = np.array(trained.cluster_shares)
-    assert not np.allclose(shares, 0.1) and math.isclose(float(shares.sum()), 1.0, rel_tol=1e-5)
+    assert not np.allclose(shares, 1.0 / num_clusters) and math.isclose(float(shares.sum()), 1.0, rel_tol=1e-5)
     # What the run trained on: k-means of its 256 images with the run's seed.
-    expected = kmeans_labels(load_images("mnist", "train", 256).images, 10, seed=run.config()["seed"])
-    assert np.allclose(shares, cluster_frequencies(expected, 10))
+    expected = kmeans_labels(load_images("mnist", "train", 256).images, num_clusters, seed=run.config()["seed"])
+    assert np.allclose(shares, cluster_frequencies(expected, num_clusters))
     assert train_run(run, extra_steps=2)["step"] == 6  # a resume clusters again and trains on
     resumed = load_run_model(run)
     assert np.allclose(np.array(resumed.cluster_shares), shares)
-    weights_path = export_weights(resumed, "tiny-clusters", tmp_path, description="for the test")
+    weights_path = export_weights(resumed, f"tiny-{family}-clusters", tmp_path, description="for the test")
     shipped = load_model_from_files(config_path_for(weights_path), weights_path)
-    assert type(shipped) is ClusteredDCGAN and np.allclose(np.array(shipped.cluster_shares), shares)
+    assert type(shipped) is type(trained) and np.allclose(np.array(shipped.cluster_shares), shares)
     assert np.allclose(shipped.sample(4, seed=1), resumed.sample(4, seed=1), atol=1e-5)
+    if family == "vae":  # the mean images travel too: a loaded VAE places new images in the same clusters
+        assert np.allclose(np.array(shipped.cluster_centres), np.array(trained.cluster_centres))
+        assert np.array(trained.cluster_centres).any()
 
 
 def test_the_registry_variant_is_the_conditional_gans_recipe_on_clusters():
@@ -123,3 +128,29 @@ def test_the_run_says_it_is_clustering_before_its_first_step_then_stops_saying_s
     assert "look-alike groups" in _progress_text(seen[0], run.config())
     assert run.raw_status().get("preparing") is None  # cleared once training starts
     assert "look-alike" not in _progress_text({**run.raw_status(), "state": "running"}, run.config())
+
+
+def test_the_clustered_vae_places_any_image_in_its_nearest_cluster_and_needs_no_label(digits):
+    from aigc_core.models import ClusteredVAE
+    from aigc_core.quality.evaluation import vae_test_losses
+
+    model = VARIANTS["vae-clusters"].build(num_clusters=6)
+    assert type(model) is ClusteredVAE and model.num_classes == 0 and model.latent_dim == 16
+    clusters = model.training_labels(digits.images, digits.labels, seed=0)
+    assert np.array_equal(clusters, kmeans_labels(digits.images, 6, seed=0))
+    images = scale_pixels(digits.images, "sigmoid")
+    # A training image's nearest mean image is, nearly always, its k-means cluster (k-means's last assignment).
+    assert np.mean(np.array(model.nearest_clusters(images)) == clusters) >= 0.95
+    dataset = make_training_dataset(images, 32, seed=0, labels=clusters)
+    history = model.fit(dataset, epochs=1, steps_per_epoch=2, verbose=0).history
+    assert all(math.isfinite(values[-1]) for values in history.values())
+    mean, log_variance = model.encode(digits.images[:5] / 255.0)
+    assert mean.shape == log_variance.shape == (5, 16)
+    assert model.reconstruct(digits.images[:5] / 255.0).shape == (5, 28, 28)
+    assert model.kl_per_dimension_on(digits.images[:5] / 255.0).shape == (16,)
+    losses = vae_test_losses(model, limit=64)  # the evaluator scores it as an unconditional VAE
+    assert losses["test_reconstruction"] > 0 and math.isfinite(losses["negative_elbo_nats"])
+    with pytest.raises(ValueError, match="takes no labels"):
+        model.encode(digits.images[:2] / 255.0, labels=np.zeros(2, dtype=int))
+    with pytest.raises(ValueError, match="labels"):
+        model.sample(2, labels=np.zeros(2, dtype=int))

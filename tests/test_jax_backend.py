@@ -173,15 +173,22 @@ def run_child(out_dir: Path) -> None:
         np.save(out_dir / f"{name}_samples.npy", samples)
         model.save_weights(out_dir / f"{name}.weights.h5")
 
-    # The clustered GAN makes its own labels (k-means) and samples without any.
-    keras.utils.set_random_seed(0)
-    clustered = VARIANTS["gan-clusters"].build(**CONDITIONAL_GAN_OVERRIDES)
-    clusters = clustered.training_labels(images, data.labels, seed=0)
-    results["gan-clusters"] = _fit(clustered, (scale_pixels(images, "tanh"), clusters), 16, EPOCHS, STEPS_PER_EPOCH)
-    samples = clustered.sample(16, seed=3)
-    results["gan-clusters"]["sample_range"] = [float(samples.min()), float(samples.max())]
-    results["gan-clusters"]["cluster_shares"] = [float(share) for share in np.array(clustered.cluster_shares)]
-    results["gan-clusters"]["cluster_counts"] = np.bincount(clusters, minlength=10).tolist()
+    # The clustered GAN and VAE make their own labels (k-means) and sample without any.
+    for name, overrides, batch_size in (("gan-clusters", CONDITIONAL_GAN_OVERRIDES, 16), ("vae-clusters", {}, 32)):
+        keras.utils.set_random_seed(0)
+        clustered = VARIANTS[name].build(**overrides)
+        clusters = clustered.training_labels(images, data.labels, seed=0)
+        results[name] = _fit(clustered, (scale_pixels(images, clustered.pixel_range), clusters), batch_size, EPOCHS,
+                             STEPS_PER_EPOCH)
+        samples = clustered.sample(16, seed=3)
+        results[name]["sample_range"] = [float(samples.min()), float(samples.max())]
+        results[name]["cluster_shares"] = [float(share) for share in np.array(clustered.cluster_shares)]
+        results[name]["cluster_counts"] = np.bincount(clusters, minlength=clustered.num_clusters).tolist()
+    # The VAE places an unseen image in its nearest cluster: the ELBO of test-like images needs no label.
+    reconstruction, kl, _ = clustered.losses_for(scale_pixels(images[:32], "sigmoid"), training=False)
+    results["vae-clusters"]["unlabelled_elbo"] = [float(reconstruction), float(kl)]
+    results["vae-clusters"]["nearest_agree"] = float(np.mean(np.asarray(clustered.nearest_clusters(
+        scale_pixels(images, "sigmoid"))) == clusters))
 
     keras.utils.set_random_seed(0)
     diffusion = VARIANTS["diffusion-conditional"].build(**DIFFUSION_OVERRIDES)
@@ -285,6 +292,18 @@ def test_clustered_gan_trains_and_samples_under_jax(jax_run):
     assert np.allclose(result["cluster_shares"], counts / counts.sum(), atol=1e-6)
     low, high = result["sample_range"]
     assert 0.0 <= low < high <= 1.0
+
+
+def test_clustered_vae_trains_samples_and_scores_unlabelled_images_under_jax(jax_run):
+    from aigc_core.models import ClusteredVAE
+
+    result = jax_run[0]["vae-clusters"]
+    _assert_trained(result, ClusteredVAE.metric_names, {"optimizer": STEPS})
+    assert result["unchanged_trainable"] == []
+    counts = np.array(result["cluster_counts"])
+    assert np.allclose(result["cluster_shares"], counts / counts.sum(), atol=1e-6)
+    assert all(np.isfinite(result["unlabelled_elbo"])) and result["unlabelled_elbo"][0] > 0
+    assert result["nearest_agree"] >= 0.95  # the training images' nearest mean images are their k-means clusters
 
 
 def test_conditional_vae_trains_under_jax(jax_run):

@@ -45,6 +45,8 @@ DESCRIPTIONS = (
     N_("WGAN-GP: the small generator against a critic kept smooth by a gradient penalty; 5 critic steps per "
        "generator step, so a step costs ~6x a DCGAN's on a CPU."),
     N_("Conditional GAN (small DCGAN, label in G and D): you pick the digit it draws."),
+    N_("Small VAE that first sorts the training images into 10 look-alike groups (no labels) and learns to "
+       "draw each group."),
     N_("Small convolutional VAE with a 16-D latent space: the quickest VAE to readable digits."),
     N_("Small convolutional VAE with a 2-D latent space you can plot and walk through (blurrier digits)."),
     N_("Wider VAE with a 16-D latent space: sharper samples, no 2-D plot."),

@@ -5,7 +5,7 @@ where it is trained or how it is judged. `registry` is not imported here (it imp
 """
 
 from aigc_core.models.base import GenerativeModel
-from aigc_core.models.clustered import ClusteredDCGAN
+from aigc_core.models.clustered import ClusteredDCGAN, ClusteredVAE
 from aigc_core.models.conditional import ConditionalDCGAN, ConditionalVAE
 from aigc_core.models.dcgan import DCGAN
 from aigc_core.models.diffusion import ConditionalDiffusionModel, DiffusionModel
@@ -14,4 +14,4 @@ from aigc_core.models.wgan import WGANGP
 
 MODEL_CLASSES = {"gan": DCGAN, "vae": VAE, "diffusion": DiffusionModel}
 
-__all__ = ["GenerativeModel", "DCGAN", "ClusteredDCGAN", "VAE", "ConditionalDCGAN", "ConditionalVAE", "WGANGP", "DiffusionModel", "ConditionalDiffusionModel", "MODEL_CLASSES"]
+__all__ = ["GenerativeModel", "DCGAN", "ClusteredDCGAN", "ClusteredVAE", "VAE", "ConditionalDCGAN", "ConditionalVAE", "WGANGP", "DiffusionModel", "ConditionalDiffusionModel", "MODEL_CLASSES"]

@@ -317,23 +317,24 @@ class ConditionalVAE(VariationalModel):
     """
 
     num_classes = NUM_CLASSES
+    num_codes = NUM_CLASSES  # the one-hot code's length: digits here, k-means clusters in ClusteredVAE
 
     # The constructor and its defaults are the VAE's (`VariationalModel.__init__`).
     def build_networks(self):
         _check_architecture(self.architecture)
-        return (build_conditional_encoder(self.latent_dim, self.num_classes),
-                build_conditional_decoder(self.latent_dim, self.num_classes))
+        return (build_conditional_encoder(self.latent_dim, self.num_codes),
+                build_conditional_decoder(self.latent_dim, self.num_codes))
 
     def call(self, inputs, training=False):
         images, labels = inputs
-        images, codes = ops.convert_to_tensor(images), one_hot(labels, self.num_classes)
+        images, codes = ops.convert_to_tensor(images), one_hot(labels, self.num_codes)
         mean, _ = self.encoder([images, codes], training=training)
         return ops.sigmoid(self.decoder([mean, codes], training=training))
 
     def decode_latent(self, latent, labels=None):
         if labels is None:
             labels = self.default_labels(len(latent))
-        return self.decode_label_codes(latent, one_hot(labels, self.num_classes))
+        return self.decode_label_codes(latent, one_hot(labels, self.num_codes))
 
     def decode_label_codes(self, latent, label_codes):
         """Images for latent vectors and label codes (N, num_classes): one-hot, or a blend of two for a label interpolation."""
@@ -348,7 +349,7 @@ class ConditionalVAE(VariationalModel):
         """
         if labels is None:
             raise ValueError("A conditional VAE scores an image given its label. Received: labels=None")
-        images, codes = ops.convert_to_tensor(images), one_hot(labels, self.num_classes)  # a functional call wants all tensors
+        images, codes = ops.convert_to_tensor(images), one_hot(labels, self.num_codes)  # a functional call wants all tensors
         mean, log_variance = self.encoder([images, codes], training=training)
         logits = self.decoder([self.reparameterize(mean, log_variance), codes], training=training)
         return self.negative_elbo(images, logits, mean, log_variance, training=training)
@@ -391,7 +392,7 @@ class ConditionalVAE(VariationalModel):
         if labels is None:
             raise ValueError("A conditional VAE encodes an image together with its label. Received: labels=None")
         labels = self.check_labels(labels, len(images))
-        codes = np.eye(self.num_classes, dtype=np.float32)[labels]
+        codes = np.eye(self.num_codes, dtype=np.float32)[labels]
         mean, log_variance = self.encoder.predict([images, codes], batch_size=512, verbose=0)
         return mean, log_variance
 

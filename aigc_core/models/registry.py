@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from aigc_core.models import (
-    DCGAN, VAE, WGANGP, ClusteredDCGAN, ConditionalDCGAN, ConditionalDiffusionModel, ConditionalVAE, DiffusionModel, GenerativeModel,
+    DCGAN, VAE, WGANGP, ClusteredDCGAN, ClusteredVAE, ConditionalDCGAN, ConditionalDiffusionModel, ConditionalVAE, DiffusionModel, GenerativeModel,
 )
 
 
@@ -141,6 +141,20 @@ VARIANTS: dict[str, Variant] = {
             default_steps=1500,
             # Two seeds at equal time on an AVX512-BF16 CPU: 65-72% more steps and FID 8-15% lower
             # after 120 s (the GAN was not faster in it, so it stays float32).
+            prefers_bfloat16=True,
+        ),
+        Variant(
+            name="vae-clusters",
+            family="vae",
+            preset="clusters",
+            model_class=ClusteredVAE,
+            # vae-fast's networks and 16-D latent, conditioned on k-means clusters of the training
+            # images as gan-clusters is (bench/README.md, "Digits in one minute").
+            model_config={**SMALL_VAE_CONFIG, "latent_dim": 16, "num_clusters": 10},
+            batch_size=128,
+            description="Small VAE that first sorts the training images into 10 look-alike groups (no labels) "
+                        "and learns to draw each group.",
+            default_steps=1500,
             prefers_bfloat16=True,
         ),
         Variant(
