@@ -154,3 +154,15 @@ def test_the_clustered_vae_places_any_image_in_its_nearest_cluster_and_needs_no_
         model.encode(digits.images[:2] / 255.0, labels=np.zeros(2, dtype=int))
     with pytest.raises(ValueError, match="labels"):
         model.sample(2, labels=np.zeros(2, dtype=int))
+
+
+@pytest.mark.parametrize("family", ["gan", "vae"])
+def test_fewer_images_than_clusters_fill_what_they_can_and_never_draw_an_empty_cluster(digits, family):
+    model = VARIANTS[f"{family}-clusters"].build(num_clusters=8)
+    clusters = model.training_labels(digits.images[:5], None, seed=0)
+    shares = np.array(model.cluster_shares)
+    assert set(clusters.tolist()) <= set(range(5)) and np.count_nonzero(shares) == len(set(clusters.tolist()))
+    drawn = np.array(model.clusters_of(model.latent_batch(2_000, seed=0)))
+    assert set(drawn.tolist()) == set(np.flatnonzero(shares).tolist())
+    if family == "vae":  # a blank image's nearest cluster is a filled one, not an empty cluster's zero mean
+        assert shares[np.array(model.nearest_clusters(np.zeros((1, 28, 28, 1), np.float32)))[0]] > 0

@@ -37,7 +37,7 @@ def variant_title(family, preset) -> str:
 # shipped weights' `<name>.json` carry them (Home, Compare). tests/test_i18n.py fails when one of
 # them changes without this table; a description not listed (new weights) is shown as written.
 DESCRIPTIONS = (
-    N_("Small GAN that first sorts the training images into 10 look-alike groups (no labels) and learns to "
+    N_("Small GAN that first sorts the training images into 100 look-alike groups (no labels) and learns to "
        "draw each group: the quickest GAN to readable digits."),
     N_("Small DCGAN (~0.3 M parameters): recognizable digits after ~2 minutes on a laptop CPU."),
     N_("The seed article's DCGAN (2.3 M parameters, the TensorFlow tutorial's network) with the DCGAN paper's "
@@ -45,9 +45,9 @@ DESCRIPTIONS = (
     N_("WGAN-GP: the small generator against a critic kept smooth by a gradient penalty; 5 critic steps per "
        "generator step, so a step costs ~6x a DCGAN's on a CPU."),
     N_("Conditional GAN (small DCGAN, label in G and D): you pick the digit it draws."),
-    N_("Small VAE that first sorts the training images into 10 look-alike groups (no labels) and learns to "
-       "draw each group."),
-    N_("Small convolutional VAE with a 16-D latent space: the quickest VAE to readable digits."),
+    N_("Small VAE that first sorts the training images into 50 look-alike groups (no labels) and learns to "
+       "draw each group: the quickest VAE to readable digits."),
+    N_("Small convolutional VAE with a 16-D latent space, no clusters: the plain VAE the lesson explains."),
     N_("Small convolutional VAE with a 2-D latent space you can plot and walk through (blurrier digits)."),
     N_("Wider VAE with a 16-D latent space: sharper samples, no 2-D plot."),
     N_("Conditional VAE (CVAE): the label picks the digit, the 2-D latent only its style."),

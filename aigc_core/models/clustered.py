@@ -60,7 +60,9 @@ class ClusterCodes:
         """
         from aigc_core.clusters import cluster_frequencies, kmeans_labels
 
-        clusters = kmeans_labels(images, self.num_clusters, seed=seed)
+        # A run on fewer images than clusters (a small "train on" slice) fills as many as it can;
+        # the others keep a share of 0, so no latent vector ever picks them.
+        clusters = kmeans_labels(images, min(self.num_clusters, len(images)), seed=seed)
         self.cluster_shares.assign(cluster_frequencies(clusters, self.num_clusters).astype(np.float32))
         self.remember_clusters(images, clusters)
         return clusters
@@ -141,7 +143,8 @@ class ClusteredVAE(ClusterCodes, ConditionalVAE):
         rows = ops.reshape(ops.cast(ops.convert_to_tensor(images), "float32"), (-1, IMAGE_PIXELS))
         centres = ops.convert_to_tensor(self.cluster_centres)
         distances = ops.sum(centres * centres, axis=1)[None, :] - 2.0 * ops.matmul(rows, ops.transpose(centres))
-        return ops.argmin(distances, axis=1)  # |x|^2 is the same for every cluster
+        unfilled = ops.where(ops.convert_to_tensor(self.cluster_shares) > 0, 0.0, 1e9)  # never an empty cluster
+        return ops.argmin(distances + unfilled[None, :], axis=1)  # |x|^2 is the same for every cluster
 
     def call(self, images, training=False):
         images = ops.convert_to_tensor(images)
