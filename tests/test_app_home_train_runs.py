@@ -132,8 +132,8 @@ def test_train_shows_defaults_from_the_registry_and_switches_family():
     vae = get_variant("vae", app.selectbox(key="train_preset").value)
     assert {"train_lr", "train_beta"} <= widget_keys(app) and "train_g_lr" not in widget_keys(app)
     assert app.number_input(key="train_latent_dim").value == vae.model_config["latent_dim"]
-    # The VAE the page offers first is the 16-D one that learns soonest, with its own budget.
-    assert vae.name == "vae-fast" and vae.model_config["latent_dim"] == 16
+    # The VAE the page offers first is the 16-D clustered one that learns soonest, with its own budget.
+    assert vae.name == "vae-clusters" and vae.model_config["latent_dim"] == 16
     assert app.number_input(key="train_steps").value == vae.default_steps
     app.radio(key="train_model").set_value("diffusion").run()
     diffusion = get_variant("diffusion", app.selectbox(key="train_preset").value)
