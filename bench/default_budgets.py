@@ -1,6 +1,6 @@
 """What a new user's first Start gives: each preset at the budget it gets when none is named.
 
-    python bench/default_budgets.py [--models gan-clusters,vae-fast,diffusion-fast] [--num 10000]
+    python bench/default_budgets.py [--models gan-clusters,vae-clusters,diffusion-fast] [--num 10000]
                                     [--out bench/results/default_budgets]
 
 For each variant this runs exactly the command a user would, `python -m aigc_core train --model F
@@ -33,11 +33,16 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 
 def train_with_defaults(name: str, runs_root: Path) -> tuple[Path, float]:
-    """Train `name` as `python -m aigc_core train` does with no budget; its run folder and wall seconds."""
-    family, preset = name.split("-", 1)
-    run_dir = runs_root / name
+    """Train `name` as `python -m aigc_core train` does with no budget; its run folder and wall seconds.
+
+    `name` is a variant, or a variant and a precision (`vae-clusters:float32`): the first run on a
+    CPU without bfloat16, where the variant's automatic default would be mixed bfloat16 here.
+    """
+    variant, _, precision = name.partition(":")
+    family, preset = variant.split("-", 1)
+    run_dir = runs_root / name.replace(":", "-")
     command = [sys.executable, "-m", "aigc_core", "train", "--model", family, "--preset", preset, "--seed", "0",
-               "--run-dir", str(run_dir)]
+               "--run-dir", str(run_dir), *(["--precision", precision] if precision else [])]
     started = time.perf_counter()
     subprocess.run(command, cwd=PROJECT_ROOT, check=True, stdout=subprocess.DEVNULL)
     return run_dir, time.perf_counter() - started
@@ -59,7 +64,7 @@ def last_snapshot(run_dir: Path) -> Path | None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="gan-clusters,vae-fast,diffusion-fast")
+    parser.add_argument("--models", default="gan-clusters,vae-clusters,diffusion-fast")
     parser.add_argument("--num", type=int, default=10_000, help="samples scored per model")
     parser.add_argument("--out", default=str(PROJECT_ROOT / "bench" / "results" / "default_budgets"))
     args = parser.parse_args(argv)
@@ -77,8 +82,8 @@ def main(argv=None) -> int:
             status = json.loads((run_dir / "status.json").read_text())
             grid = last_snapshot(run_dir)
             if grid is not None:
-                shutil.copyfile(grid, f"{out}-{name}.png")
-            row = {"model": name, "default_steps": VARIANTS[name].default_steps, "steps": status.get("step"),
+                shutil.copyfile(grid, f"{out}-{name.replace(':', '-')}.png")
+            row = {"model": name, "default_steps": VARIANTS[name.partition(":")[0]].default_steps, "steps": status.get("step"),
                    "state": status.get("state"), "seconds": round(seconds, 1),
                    "training_seconds": status.get("elapsed_s"), "fid": metrics.get("fid"),
                    "inception_score": metrics.get("inception_score"),

@@ -209,7 +209,8 @@ def test_train_vae_stop_and_reload(tab, context, server, trained_runs):
     try:
         open_page(second, server, f"train?run={run_id}")
         assert second.url.endswith(f"run={run_id}"), second.url
-        second.get_by_text(re.compile(r"^VAE \(fast\) #\d+$")).first.wait_for()
+        # The run's generated name heads it: the Train page's first VAE is vae-clusters.
+        second.get_by_text(re.compile(r"^VAE \(clusters\) #\d+$")).first.wait_for()
         second.get_by_text(re.compile(r"Stopped at step \d+")).wait_for()
         assert_no_exception(second, url)
         screenshot(second, "train_reloaded")
