@@ -185,12 +185,14 @@ def render_featured(featured: list[dict], seed: int) -> None:
 # Seconds from Start to the end of the preset each family's Train form offers first, at its default
 # budget, on the 2-core CPU this project is developed on, interpreter start and tracing included:
 # `python bench/default_budgets.py` (bench/README.md, "Default budgets"). Rounded when shown. The
-# GAN's is gan-clusters' 2,000 steps (81.5 s, its k-means included; gan-fast took 91 s).
-FIRST_RUN_SECONDS = {"gan": 81.5, "vae": 90.5, "diffusion": 389.0}
-# The same for the families whose fast preset trains in bfloat16 by default on a CPU that computes
-# it (`Variant.prefers_bfloat16`), measured on such a CPU: `bash bench/issue16_table.sh`
-# (bench/results/issue16_table_0309/default_budgets.json; the 05:41 run, on a slower machine, took 68.9 s).
-FIRST_RUN_SECONDS_BFLOAT16 = {"vae": 43.7}
+# GAN's is gan-clusters' 2,000 steps (66.9 s, its k-means included), the VAE's vae-clusters' 4,000
+# in float32 (93.1 s: what a CPU without bfloat16 arithmetic, most laptops, takes), both measured
+# on 2026-12-06; the diffusion model's on 2026-11-29's machine.
+FIRST_RUN_SECONDS = {"gan": 66.9, "vae": 93.1, "diffusion": 389.0}
+# The same for the families whose first preset trains in bfloat16 by default on a CPU that computes
+# it (`Variant.prefers_bfloat16`), measured on such a CPU: vae-clusters' 4,000 steps in mixed bfloat16
+# (bench/results/default_budgets_vae_clusters.json).
+FIRST_RUN_SECONDS_BFLOAT16 = {"vae": 71.4}
 
 
 def duration_text(seconds: float) -> str:
