@@ -128,6 +128,8 @@ def test_the_run_says_it_is_clustering_before_its_first_step_then_stops_saying_s
     assert "look-alike groups" in _progress_text(seen[0], run.config())
     assert run.raw_status().get("preparing") is None  # cleared once training starts
     assert "look-alike" not in _progress_text({**run.raw_status(), "state": "running"}, run.config())
+    for odd in (["clustering"], {"a": 1}, "something new"):  # a damaged or newer status file: a plain word, no error
+        assert "preparing…" in _progress_text({**seen[0], "preparing": odd}, run.config())
 
 
 def test_the_clustered_vae_places_any_image_in_its_nearest_cluster_and_needs_no_label(digits):

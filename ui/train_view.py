@@ -514,7 +514,8 @@ def _progress_text(status: dict, config: dict) -> str:
         parts.append(_("elapsed {elapsed}").format(elapsed=elapsed))
     preparing = status.get("preparing") if status.get("state") == "running" else None
     if preparing:  # the seconds before step 1 that the elapsed time leaves out
-        parts.append(_(PREPARATION_TEXTS.get(preparing, PREPARATION_TEXTS[None])))
+        known = PREPARATION_TEXTS.get(preparing) if isinstance(preparing, str) else None  # a damaged file's value too
+        parts.append(_(known or PREPARATION_TEXTS[None]))
     elif is_paused(status):
         parts.append(_("paused"))
     elif status.get("state") == "running" and (total or config.get("minutes")):

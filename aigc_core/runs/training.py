@@ -432,8 +432,8 @@ def train_run(run: Run, *, extra_steps: int | None = None, extra_minutes: float 
             save_snapshot(model, run, latent, 0)  # the timeline starts from pure noise
             if scorer is not None:
                 scorer.score(model, 0, 0.0)  # and the quality curve from the untrained model
-        # Only conditional models read labels; the clustered GAN makes its own (k-means, from the
-        # run's seed, so a resumed run gets the same clusters).
+        # Only conditional models read labels; the clustered GAN and VAE make their own (k-means,
+        # from the run's seed, so a resumed run gets the same clusters).
         if model.labels_preparation:  # the seconds before step 1 say what they are spent on
             run.update_status(preparing=model.labels_preparation)
         labels = model.training_labels(images, training_set.labels, config.seed)
