@@ -11,6 +11,7 @@ train_and_measure() {
 train_and_measure gan-fast 12
 train_and_measure gan-clusters 15
 train_and_measure vae-large 8
+train_and_measure vae-clusters 9
 train_and_measure vae-fast 4
 train_and_measure gan-paper 15
 train_and_measure vae-conditional 6
