@@ -22,6 +22,7 @@ import numpy as np
 from keras import ops
 
 from aigc_core.models.conditional import ConditionalDCGAN, ConditionalVAE, one_hot
+from aigc_core.models.vae import VAE
 
 IMAGE_PIXELS = 28 * 28
 
@@ -156,24 +157,24 @@ class ClusteredVAE(ClusterCodes, ConditionalVAE):
             labels = self.nearest_clusters(images)
         return super().losses_for(images, training, labels=labels)
 
-    def encode(self, images, labels=None):
-        """Posterior mean and log-variance (NumPy) of images (N, 28, 28) in [0, 1], each with its nearest cluster."""
+    def _encode_with_codes(self, images, labels=None):
+        """(mean, log-variance, one-hot codes) of images (N, 28, 28) in [0, 1], each with its nearest cluster."""
         if labels is not None:
             raise ValueError(f"{type(self).__name__} finds each image's cluster itself: it takes no labels")
         images = np.asarray(images, dtype=np.float32).reshape(-1, 28, 28, 1)
         codes = np.eye(self.num_codes, dtype=np.float32)[np.asarray(self.nearest_clusters(images))]
-        return self.encoder.predict([images, codes], batch_size=512, verbose=0)
+        mean, log_variance = self.encoder.predict([images, codes], batch_size=512, verbose=0)
+        return mean, log_variance, codes
 
-    def kl_per_dimension_on(self, images):
-        """KL(q(z|x) || N(0, I)) per latent dimension (NumPy, nats), averaged over `images`, as the VAE's."""
-        from aigc_core.models.vae import kl_per_dimension
+    def encode(self, images, labels=None):
+        """Posterior mean and log-variance (NumPy) of images (N, 28, 28) in [0, 1], each with its nearest cluster."""
+        mean, log_variance, _ = self._encode_with_codes(images, labels)
+        return mean, log_variance
 
-        mean, log_variance = self.encode(images)
-        return keras.ops.convert_to_numpy(kl_per_dimension(mean, log_variance)).astype("float64")
+    kl_per_dimension_on = VAE.kl_per_dimension_on  # the VAE's, through this class's `encode`
 
     def reconstruct(self, images, labels=None):
         """Decode each image's posterior mean with the image's own (nearest) cluster: (N, 28, 28) in [0, 1]."""
-        mean, _ = self.encode(images, labels)
-        clusters = np.asarray(self.nearest_clusters(np.asarray(images, dtype=np.float32).reshape(-1, 28, 28, 1)))
-        decoded = self.decode_label_codes(mean, one_hot(clusters, self.num_codes))
+        mean, _, codes = self._encode_with_codes(images, labels)
+        decoded = self.decode_label_codes(mean, codes)
         return keras.ops.convert_to_numpy(keras.ops.cast(decoded, "float32"))[..., 0]

@@ -38,16 +38,18 @@ class Variant:
 
 # The small convolutional VAE's settings, shared by the presets that differ only in latent size.
 SMALL_VAE_CONFIG = {"architecture": "fast", "beta": 1.0, "learning_rate": 1e-3}
-# gan-conditional's recipe (reasons at its entry), which gan-clusters trains on its clusters.
-SMALL_CONDITIONAL_GAN_CONFIG = {
+# The small DCGAN's recipe (gan-fast's; reasons at its entry) ...
+SMALL_GAN_CONFIG = {
     "architecture": "fast",
     "latent_dim": 64,
     "g_learning_rate": 4e-4,
     "d_learning_rate": 4e-4,
     "g_beta_1": 0.5,
     "d_beta_1": 0.5,
-    "class_loss_weight": 0.3,
 }
+# ... and gan-conditional's, its classifier term added (reasons at its entry), which gan-clusters
+# trains on its clusters.
+SMALL_CONDITIONAL_GAN_CONFIG = {**SMALL_GAN_CONFIG, "class_loss_weight": 0.3}
 
 VARIANTS: dict[str, Variant] = {
     variant.name: variant
@@ -80,14 +82,7 @@ VARIANTS: dict[str, Variant] = {
             # time FID-MNIST 100.1 against 114.5 after 60 s and 65.0 against 82.8 after 120 s, at about
             # the same step counts (bench/README.md, "Digits in one minute"). Two time scales (G 1e-4,
             # D 4e-4) were worse.
-            model_config={
-                "architecture": "fast",
-                "latent_dim": 64,
-                "g_learning_rate": 4e-4,
-                "d_learning_rate": 4e-4,
-                "g_beta_1": 0.5,
-                "d_beta_1": 0.5,
-            },
+            model_config=SMALL_GAN_CONFIG,
             batch_size=64,
             description="Small DCGAN (~0.3 M parameters): recognizable digits after ~2 minutes on a laptop CPU.",
             default_steps=2000,
