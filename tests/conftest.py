@@ -26,28 +26,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports Te
 for variable in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS", "AIGC_WORKER_THREADS"):
     os.environ.setdefault(variable, "1")
 
-# The modules that take longest, longest first (from `--durations=0` of a whole-suite run,
-# 2026-12-06). pytest-xdist (`--dist loadfile`) hands whole modules to its two workers; by
-# default it sorts them by their number of tests, so the Ray module (ten slow tests, a third of
-# a worker's time) started last and one worker trained Ray runs alone while the other had
-# finished. With `--no-loadscope-reorder` (pyproject.toml) it keeps this collection order: the
-# long modules start first, the many short ones fill in beside them, and both workers end together.
-LONGEST_MODULES_FIRST = (
-    "test_ray_executor.py", "test_browser.py", "test_browser_share.py", "test_train_link.py", "test_cli.py",
-    "test_jax_backend.py", "test_app_home_train_runs.py", "test_browser_lesson.py", "test_diffusion.py",
-    "test_pause_step.py", "test_devices.py",
-)
-
-
-def pytest_collection_modifyitems(config, items):
-    """Collect the longest modules first (`LONGEST_MODULES_FIRST`); the rest keep their order."""
-    def rank(item) -> int:
-        name = item.path.name
-        return LONGEST_MODULES_FIRST.index(name) if name in LONGEST_MODULES_FIRST else len(LONGEST_MODULES_FIRST)
-
-    items.sort(key=rank)
-
-
 # The smallest settings that still train through the real data pipeline.
 TINY_TRAINING = {"train_limit": 256, "batch_size": 32, "num_snapshot_samples": 16}
 
