@@ -33,6 +33,7 @@ def continuation_run(name: str, steps: int, *, precision: str | None = None, sto
     weights, or `steps` is not past the shipped step.
     """
     from aigc_core.config import TrainingConfig
+    from aigc_core.data import load_images
     from aigc_core.models.registry import VARIANTS
     from aigc_core.files import write_bytes_atomic, write_json_atomic
     from aigc_core.runs.store import RunStore
@@ -56,7 +57,7 @@ def continuation_run(name: str, steps: int, *, precision: str | None = None, sto
     history = Path(entry["weights_path"]).with_name(f"{name}.history.jsonl")
     if history.exists():
         write_bytes_atomic(run.metrics_path, history.read_bytes())
-    images_per_epoch = 60000  # MNIST's and Fashion-MNIST's training sets
+    images_per_epoch = len(load_images(config.dataset, "train", config.train_limit).images)
     write_json_atomic(run.path / "checkpoint.json", {
         "step": shipped_step, "epoch": round(shipped_step * config.resolved_batch_size() / images_per_epoch, 4),
         "elapsed_s": float(provenance.get("training_seconds") or 0.0)})
