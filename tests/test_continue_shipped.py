@@ -56,3 +56,19 @@ def test_no_continuation_without_steps_past_the_shipped_ones_or_for_unknown_weig
     with pytest.raises(WeightsError, match="no shipped weights named 'gan-paper'"):
         script.continuation_run("gan-paper", 100, store=RunStore(runs_dir), weights_dir=weights_dir)
     assert len(RunStore(runs_dir).list()) == 1  # the fixture's own run: a refusal creates none
+
+
+def test_a_continuation_can_change_the_presets_hyperparameters_and_refuses_unknown_ones(shipped, runs_dir):
+    weights_dir, _, _ = shipped
+    script = load_script()
+    settings = dict(script.parse_setting(text) for text in ("learning_rate_decay_steps=2", "g_learning_rate=1e-4"))
+    assert settings == {"learning_rate_decay_steps": 2, "g_learning_rate": 1e-4}
+    run = script.continuation_run("gan-fast", 6, overrides=settings, store=RunStore(runs_dir), weights_dir=weights_dir)
+    assert run.config()["overrides"] == settings
+    model = load_run_model(run)
+    assert model.learning_rate_decay_steps == 2 and model.g_learning_rate == 1e-4
+    assert train_run(run)["state"] == "finished"  # the decayed step size trains on to the end
+    with pytest.raises(ValueError, match="KEY=NUMBER"):
+        script.parse_setting("learning_rate_decay_steps")
+    with pytest.raises(ValueError, match="not a hyperparameter"):
+        script.continuation_run("gan-fast", 6, overrides={"dropout": 0.5}, store=RunStore(runs_dir), weights_dir=weights_dir)
