@@ -7,6 +7,7 @@
 #   shipped gan-paper, gan-clusters, gan-fast,           python -m aigc_core evaluate, 10,000 samples
 #   vae-clusters, vae-fast
 #   paper DCGAN throughput against the tutorial loop     bench/throughput.py, 5 alternating rounds
+#     (as a run trains it: mixed bfloat16 where the CPU computes it; and in float32)
 #   gan-paper sample(64)                                 bench/sampling_latency.py
 # Results go to $OUT (default bench/results/issue16_table); the summary is printed at the end.
 set -euo pipefail
@@ -27,6 +28,6 @@ python bench/default_budgets.py --models gan-clusters,vae-clusters --out "$OUT/d
 for name in gan-paper gan-clusters gan-fast vae-clusters vae-fast; do
     python -m aigc_core evaluate --weights "$name" --json "$OUT/$name.metrics.json" 2>&1 | tail -n 3
 done
-python bench/throughput.py --rounds 5 --steps 8 --arms project,bf16 2>&1 | tail -n 12 | tee "$OUT/throughput.txt"
+python bench/throughput.py --rounds 5 --steps 8 --arms project,float32 2>&1 | tail -n 12 | tee "$OUT/throughput.txt"
 python bench/sampling_latency.py 2>&1 | tail -n 14 | tee "$OUT/sampling_latency.txt"
 echo "finished $(date -u +%FT%TZ)"

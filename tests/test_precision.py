@@ -54,15 +54,16 @@ def test_an_unknown_precision_is_refused():
 
 
 @pytest.mark.parametrize("cpu_has_bfloat16", [True, False])
-def test_a_run_naming_no_precision_gets_bfloat16_only_for_the_fast_vae_on_a_bfloat16_cpu(monkeypatch, cpu_has_bfloat16):
+def test_a_run_naming_no_precision_gets_bfloat16_only_for_the_measured_variants_on_a_bfloat16_cpu(monkeypatch, cpu_has_bfloat16):
     from aigc_core import devices
     from aigc_core.config import TrainingConfig
 
     monkeypatch.setattr(devices, "cpu_computes_bfloat16", lambda: cpu_has_bfloat16)
     assert TrainingConfig().precision is None  # "not chosen": validate() picks, and the run records it
-    vae = validate(TrainingConfig(model="vae", preset="fast"))
-    assert vae.precision == ("mixed_bfloat16" if cpu_has_bfloat16 else "float32")
-    for model, preset in (("gan", "fast"), ("gan", "paper"), ("vae", "map"), ("diffusion", "fast")):
+    for model, preset in (("vae", "fast"), ("vae", "clusters"), ("gan", "paper")):
+        chosen = validate(TrainingConfig(model=model, preset=preset)).precision
+        assert chosen == ("mixed_bfloat16" if cpu_has_bfloat16 else "float32"), (model, preset)
+    for model, preset in (("gan", "fast"), ("gan", "clusters"), ("vae", "map"), ("diffusion", "fast")):
         assert validate(TrainingConfig(model=model, preset=preset)).precision == "float32", (model, preset)
     # A choice made is kept, either way.
     assert validate(TrainingConfig(model="vae", precision="float32")).precision == "float32"
