@@ -9,6 +9,7 @@
 #   paper DCGAN throughput against the tutorial loop     bench/throughput.py, 5 alternating rounds
 #     (as a run trains it: mixed bfloat16 where the CPU computes it; and in float32)
 #   gan-paper sample(64)                                 bench/sampling_latency.py
+#   gan-paper against the tutorial loop, 300 s each     bench/time_to_quality.py
 # Results go to $OUT (default bench/results/issue16_table); the summary is printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,14 @@ if [ "$(python -c 'from aigc_core.config import default_precision_for; print(def
 fi
 python bench/time_to_quality.py --models "gan-fast+ema,gan-clusters+ema,$VAE_ARMS" --budgets 60,120 --num 10000 \
     --out "$OUT/time_to_quality" 2>&1 | grep -E '^(model|gan|vae|verdict|wrote)'
+# The seed's network as a run trains it here (its precision on this CPU) against the tutorial loop on
+# the same network, at equal time: the shipped recipe has to beat the reference it replaced.
+PAPER_ARM=gan-paper+ema
+if [ "$(python -c 'from aigc_core.config import default_precision_for; print(default_precision_for("gan", "paper"))')" = mixed_bfloat16 ]; then
+    PAPER_ARM=gan-paper+ema+bf16
+fi
+python bench/time_to_quality.py --models "reference,$PAPER_ARM" --budgets 300 --num 10000 --segment 60 \
+    --out "$OUT/paper_against_reference" 2>&1 | grep -E '^(model|gan|reference|wrote)'
 python bench/default_budgets.py --models gan-clusters,vae-clusters --out "$OUT/default_budgets" 2>&1 | tail -n 6
 for name in gan-paper gan-clusters gan-fast vae-clusters vae-fast; do
     python -m aigc_core evaluate --weights "$name" --json "$OUT/$name.metrics.json" 2>&1 | tail -n 3

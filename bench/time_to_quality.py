@@ -150,10 +150,16 @@ class ReferenceTrainer:
         self.reference = reference_dcgan.ReferenceDCGAN()
         self.dataset = reference_dcgan.tutorial_dataset(images)
         self.trained_s = 0.0
+        self.steps = 0
+
+    def trace(self) -> None:
+        """One untimed step (`--segment`), as the project's arms get: tracing counts for no arm."""
+        self.module.train(self.reference, self.dataset, steps=1)
 
     def train_until(self, budget_s: float) -> None:
         result = self.module.train(self.reference, self.dataset, seconds=max(0.0, budget_s - self.trained_s))
         self.trained_s += result["seconds"]
+        self.steps += result["steps"]
 
     def sample(self, num_samples: int):
         return self.reference.sample(num_samples, seed=SEED)
