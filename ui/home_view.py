@@ -183,16 +183,15 @@ def render_featured(featured: list[dict], seed: int) -> None:
 
 
 # Seconds from Start to the end of the preset each family's Train form offers first, at its default
-# budget, on the 2-core CPU this project is developed on, interpreter start and tracing included:
+# budget, on a 2-core CPU this project is developed on, interpreter start and tracing included:
 # `python bench/default_budgets.py` (bench/README.md, "Default budgets"). Rounded when shown. The
-# GAN's is gan-clusters' 2,000 steps (66.9 s, its k-means included), the VAE's vae-clusters' 4,000
-# in float32 (93.1 s: what a CPU without bfloat16 arithmetic, most laptops, takes), both measured
-# on 2026-12-06; the diffusion model's on 2026-11-29's machine.
-FIRST_RUN_SECONDS = {"gan": 66.9, "vae": 93.1, "diffusion": 389.0}
-# The same for the families whose first preset trains in bfloat16 by default on a CPU that computes
-# it (`Variant.prefers_bfloat16`), measured on such a CPU: vae-clusters' 4,000 steps in mixed bfloat16
-# (bench/results/default_budgets_vae_clusters.json).
-FIRST_RUN_SECONDS_BFLOAT16 = {"vae": 71.4}
+# slower of the two machines measured on 2026-12-06 (an AMD EPYC, against 66.9 s and 71.4-93.1 s on
+# the other): gan-clusters' 2,000 steps (102.5 s, its k-means included) and vae-clusters' 4,000 in
+# its default precision there, mixed bfloat16 (154.5 s; 121.7 s in float32), so a teacher who plans
+# with them is not kept waiting. The diffusion model's was measured on 2026-11-29's machine. No
+# separate bfloat16 time: on one CPU that computes it the VAE's first run was shorter in it, on the
+# other longer, so no sentence can say which a visitor's CPU gets.
+FIRST_RUN_SECONDS = {"gan": 102.5, "vae": 154.5, "diffusion": 389.0}
 
 
 def duration_text(seconds: float) -> str:
@@ -204,19 +203,12 @@ def duration_text(seconds: float) -> str:
     return _("{minutes:g} min").format(minutes=round(seconds / 30) / 2)
 
 
-def first_run_text(computes_bfloat16: bool | None = None) -> str:
-    """How long a first run takes, so a visitor knows whether to wait for digits or come back; on a
-    CPU that computes bfloat16 (`computes_bfloat16`, this machine's when None) the VAE's is shorter."""
-    text = _("How long a first run takes on a laptop's 2-core CPU, at the Train page's default budget: "
+def first_run_text() -> str:
+    """How long a first run takes, so a visitor knows whether to wait for digits or come back."""
+    return _("How long a first run takes on a laptop's 2-core CPU, at the Train page's default budget: "
              "about {gan} for the GAN, {vae} for the VAE and {diffusion} for the diffusion model, each "
              "ending on rough but readable digits (longer runs draw cleaner ones).").format(
         **{family: duration_text(seconds) for family, seconds in FIRST_RUN_SECONDS.items()})
-    if computes_bfloat16 is None:
-        computes_bfloat16 = studio.cpu_computes_bfloat16()
-    if computes_bfloat16:
-        text += " " + _("This CPU computes bfloat16, so here the VAE's takes about {vae}.").format(
-            vae=duration_text(FIRST_RUN_SECONDS_BFLOAT16["vae"]))
-    return text
 
 
 def train_a_gan_button() -> None:
