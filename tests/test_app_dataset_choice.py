@@ -113,7 +113,7 @@ def test_picking_the_vae_starts_precision_at_its_default_for_this_cpu(isolated, 
 
     monkeypatch.setattr(devices, "cpu_computes_bfloat16", lambda: cpu_has_bfloat16)
     app = open_page("pages/train.py")
-    assert app.selectbox(key="train_precision").value == "float32"  # the GAN gained nothing from bfloat16
+    assert app.selectbox(key="train_precision").value == "float32"  # the first GAN (clusters) gained nothing from bfloat16
     app.radio(key="train_model").set_value("vae").run()
     assert not app.exception, app.exception
     expected = "mixed_bfloat16" if cpu_has_bfloat16 else "float32"
