@@ -19,8 +19,12 @@ echo "started $(date -u +%FT%TZ) on $(nproc) cores: $(grep -m1 'model name' /pro
 
 # Each arm as a run trains it on this machine: the GAN with its moving average, the VAE in mixed
 # bfloat16 where this CPU computes it (its automatic default, `Variant.prefers_bfloat16`).
+# The precision a run of FAMILY PRESET gets on this machine when it names none.
+run_precision() {
+    python -c "from aigc_core.config import default_precision_for; print(default_precision_for('$1', '$2'))"
+}
 VAE_ARMS=vae-fast,vae-clusters
-if [ "$(python -c 'from aigc_core.config import default_precision_for; print(default_precision_for("vae", "fast"))')" = mixed_bfloat16 ]; then
+if [ "$(run_precision vae fast)" = mixed_bfloat16 ]; then
     VAE_ARMS=vae-fast+bf16,vae-clusters+bf16
 fi
 python bench/time_to_quality.py --models "gan-fast+ema,gan-clusters+ema,$VAE_ARMS" --budgets 60,120 --num 10000 \
@@ -28,7 +32,7 @@ python bench/time_to_quality.py --models "gan-fast+ema,gan-clusters+ema,$VAE_ARM
 # The seed's network as a run trains it here (its precision on this CPU) against the tutorial loop on
 # the same network, at equal time: the shipped recipe has to beat the reference it replaced.
 PAPER_ARM=gan-paper+ema
-if [ "$(python -c 'from aigc_core.config import default_precision_for; print(default_precision_for("gan", "paper"))')" = mixed_bfloat16 ]; then
+if [ "$(run_precision gan paper)" = mixed_bfloat16 ]; then
     PAPER_ARM=gan-paper+ema+bf16
 fi
 python bench/time_to_quality.py --models "reference,$PAPER_ARM" --budgets 300 --num 10000 --segment 60 \
