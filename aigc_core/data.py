@@ -243,11 +243,15 @@ def to_unit_range(images: np.ndarray, pixel_range: str) -> np.ndarray:
     return np.clip(images, 0.0, 1.0)
 
 
+# Batches prepared ahead of the training step (a fixed number: see make_training_dataset).
+PREFETCHED_BATCHES = 2
+
+
 def make_training_dataset(images: np.ndarray, batch_size: int, seed: int, labels: np.ndarray | None = None):
     """A shuffled, repeating `tf.data` pipeline of fixed-size batches.
 
     The whole scaled array sits in memory as one tensor (MNIST is 188 MB as float32),
-    so each batch is a gather, not a Python copy; prefetch overlaps it with training.
+    so each batch is a gather, not a Python copy; prefetching overlaps it with training.
     Batches all have `batch_size` rows so the compiled train step is traced once.
 
     Args:
@@ -275,4 +279,9 @@ def make_training_dataset(images: np.ndarray, batch_size: int, seed: int, labels
         dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
     dataset = dataset.shuffle(min(len(images), 60_000), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.repeat().batch(batch_size, drop_remainder=True)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    # No autotuning: its optimiser thread sometimes kept a finished process alive ~20 s at exit,
+    # the iterator's destructor waiting on it (seen with gdb on TF 2.21). One gather per batch
+    # needs no tuning; two prefetched batches hide it behind the step.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.prefetch(PREFETCHED_BATCHES).with_options(options)

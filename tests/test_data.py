@@ -147,3 +147,12 @@ def test_make_training_dataset_batches_and_refuses_a_batch_larger_than_the_data(
     # 40 images make two full batches per pass; the pipeline repeats, so a third still comes.
     shapes = [tuple(next(batches).shape) for _ in range(3)]
     assert shapes == [(16, 28, 28, 1)] * 3
+
+
+def test_training_dataset_runs_without_the_autotune_thread_that_delayed_exit():
+    """tf.data's autotune optimiser thread sometimes held a finished training process ~20 s at
+    exit (the iterator's destructor waited on it); the pipeline must keep it switched off."""
+    images = scale_pixels(load_images("mnist", "train", limit=40).images, "sigmoid")
+    dataset = make_training_dataset(images, batch_size=16, seed=0)
+    assert dataset.options().autotune.enabled is False
+    assert tuple(next(iter(dataset)).shape) == (16, 28, 28, 1)
