@@ -185,13 +185,12 @@ def render_featured(featured: list[dict], seed: int) -> None:
 # Seconds from Start to the end of the preset each family's Train form offers first, at its default
 # budget, on a 2-core CPU this project is developed on, interpreter start and tracing included:
 # `python bench/default_budgets.py` (bench/README.md, "Default budgets"). Rounded when shown. The
-# slower of the two machines measured on 2026-12-06 (an AMD EPYC, against 66.9 s and 71.4-93.1 s on
-# the other): gan-clusters' 2,000 steps (102.5 s, its k-means included) and vae-clusters' 4,000 in
-# its default precision there, mixed bfloat16 (154.5 s; 121.7 s in float32), so a teacher who plans
-# with them is not kept waiting. The diffusion model's was measured on 2026-11-29's machine. No
-# separate bfloat16 time: on one CPU that computes it the VAE's first run was shorter in it, on the
-# other longer, so no sentence can say which a visitor's CPU gets.
-FIRST_RUN_SECONDS = {"gan": 102.5, "vae": 154.5, "diffusion": 389.0}
+# slower of the two machines measured on 2026-12-06 (an AMD EPYC; 17:35-18:11 UTC, after the data
+# pipeline stopped waiting ~40 s at exit): gan-clusters' 2,000 steps 96.4 s (its k-means included),
+# vae-clusters' 4,000 steps 115.1 s in float32, what a CPU without bfloat16 arithmetic trains it in
+# (101.7 s in mixed bfloat16, its default where the CPU computes it: quicker on both CPUs measured,
+# so the float32 time is the one no visitor waits longer than), diffusion-fast's 2,000 steps 286.8 s.
+FIRST_RUN_SECONDS = {"gan": 96.4, "vae": 115.1, "diffusion": 286.8}
 
 
 def duration_text(seconds: float) -> str:
