@@ -5,9 +5,10 @@
     `+ema` adds an arm that samples from its generator's moving average, `--ema-decay` (what a
     run does by default); `+bf16` builds and trains the arm under `mixed_bfloat16`; and
     `:key=value` suffixes change its model config, e.g. `gan-fast+ema:d_learning_rate=0.0004` or `gan-fast:adversarial_loss=hinge`;
-    `:batch_size=N` changes the arm's batch instead; `:labels=kmeans` trains a conditional variant
-    on k-means clusters of the images instead of their labels, the clustering's seconds on its
-    clock, and samples it by the clusters' shares: a model that never saw a label)
+    `:batch_size=N` changes the arm's batch instead, `:ema_decay=D` the decay of a `+ema` arm's
+    average; `:labels=kmeans` trains a conditional variant on k-means clusters of the images instead
+    of their labels, the clustering's seconds on its clock, and samples it by the clusters' shares:
+    a model that never saw a label)
                                     [--num 10000] [--out bench/results/time_to_quality]
                                     [--segment 15] [--seed 0] [--unit seconds|steps]
 
@@ -186,6 +187,7 @@ def make_trainer(name: str, training_set, ema_decay: float):
         return ReferenceTrainer(training_set.images)
     variant, *settings = name.split(":")
     overrides = {key: number_or_text(value) for key, value in (setting.split("=", 1) for setting in settings)}
+    ema_decay = float(overrides.pop("ema_decay", ema_decay))  # `:ema_decay=D`: this arm's, not --ema-decay
     variant, *flags = variant.split("+")
     unknown = set(flags) - {"ema", "bf16"}
     if unknown:

@@ -54,8 +54,9 @@ LESSON_STEPS: tuple[LessonStep, ...] = (
                   "diagnosis under the chart names the failure and the step where it began."),
                "pages/train.py", {"broken": "GAN: discriminator 10x faster"}),
     LessonStep(N_("Break it: steps that are too large"),
-               N_("Here both networks take steps ten times too large. Instead of settling, the losses jump from "
-                  "one point to the next and the samples fall apart; the diagnosis says what went wrong."),
+               N_("Here both networks take steps ten times the size the DCGAN paper uses, and Adam keeps more of "
+                  "its momentum (0.9 instead of 0.5). Instead of settling, the losses jump from one point to the "
+                  "next and the samples fall apart; the diagnosis says what went wrong."),
                "pages/train.py", {"broken": "GAN: learning rate x10, Adam momentum 0.9"}),
     LessonStep(N_("How a VAE learns"),
                N_("A VAE squeezes each image into a few numbers, its latent code, and rebuilds the image from "
