@@ -124,7 +124,9 @@ def test_train_shows_defaults_from_the_registry_and_switches_family():
     from aigc_core.models.registry import get_variant
 
     app = open_page("pages/train.py")
-    gan = get_variant("gan", "fast")
+    # The GAN the page offers first is the clustered one that reaches digits soonest.
+    gan = get_variant("gan", app.selectbox(key="train_preset").value)
+    assert gan.name == "gan-clusters"
     assert app.number_input(key="train_batch_size").value == gan.batch_size
     assert app.number_input(key="train_steps").value == gan.default_steps
     assert app.number_input(key="train_g_lr").value == pytest.approx(gan.model_config["g_learning_rate"])
@@ -143,6 +145,13 @@ def test_train_shows_defaults_from_the_registry_and_switches_family():
     assert app.number_input(key="train_latent_dim").value == get_variant("vae", "large").model_config["latent_dim"]
     app.radio(key="train_budget_kind").set_value("minutes").run()
     assert "train_minutes" in widget_keys(app) and "train_steps" not in widget_keys(app)
+    # The plain DCGAN takes larger steps than the clustered one: the form follows the preset.
+    app.radio(key="train_model").set_value("gan").run()
+    app.selectbox(key="train_preset").set_value("fast").run()
+    fast = get_variant("gan", "fast")
+    assert fast.model_config["g_learning_rate"] != gan.model_config["g_learning_rate"]
+    assert app.number_input(key="train_g_lr").value == pytest.approx(fast.model_config["g_learning_rate"])
+    assert app.number_input(key="train_d_lr").value == pytest.approx(fast.model_config["d_learning_rate"])
 
 
 def test_train_refuses_invalid_settings_with_one_line():
