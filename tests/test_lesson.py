@@ -168,3 +168,32 @@ def test_the_live_view_narrates_a_run_in_lesson_mode_only(store):
     # D wins from the first row: the narration tells the failure the diagnosis sees, not "the run is over".
     assert "The discriminator wins" in texts["3"]
     assert "The discriminator wins" not in texts[None]
+
+
+def _view_params_script():
+    import streamlit as st
+
+    from ui.i18n import LANGUAGE_KEY
+    from ui.lesson_view import view_params
+    from ui.share import PRESENTATION_KEY
+
+    setting = st.query_params.get("setting", "")
+    if setting:
+        st.session_state[LANGUAGE_KEY] = "zh"
+        st.session_state[PRESENTATION_KEY] = True
+    st.json(view_params())
+
+
+@pytest.mark.parametrize("setting, kept", [("zh+present", {"lang": "zh", "present": "1"}), ("", {})])
+def test_the_lessons_page_switch_keeps_the_language_and_presentation_mode(setting, kept):
+    # Next and Previous open another page with `st.switch_page`, which hands the new page only the
+    # link parameters it is given: a Chinese lesson turned English, and a projected one small, at
+    # its first change of page. `go_to_step` now adds `view_params()`, and the new page restores
+    # both from its link, as for a shared one. An English, unprojected session adds nothing.
+    import json
+
+    app = AppTest.from_function(_view_params_script)
+    app.query_params = {"setting": setting} if setting else {}
+    app.run()
+    assert not app.exception, [item.value for item in app.exception]
+    assert json.loads(app.json[0].value) == kept
