@@ -174,8 +174,7 @@ def _view_params_script():
     import streamlit as st
 
     from ui.i18n import LANGUAGE_KEY
-    from ui.lesson_view import view_params
-    from ui.share import PRESENTATION_KEY
+    from ui.share import PRESENTATION_KEY, view_params
 
     setting = st.query_params.get("setting", "")
     if setting:
@@ -188,7 +187,7 @@ def _view_params_script():
 def test_the_lessons_page_switch_keeps_the_language_and_presentation_mode(setting, kept):
     # Next and Previous open another page with `st.switch_page`, which hands the new page only the
     # link parameters it is given: a Chinese lesson turned English, and a projected one small, at
-    # its first change of page. `go_to_step` now adds `view_params()`, and the new page restores
+    # its first change of page. `ui.share.switch_page` adds `view_params()`, and the new page restores
     # both from its link, as for a shared one. An English, unprojected session adds nothing.
     import json
 

@@ -16,6 +16,7 @@ from ui.cache import load_model
 from ui.charts import image_grid_png
 from ui.families import family_title
 from ui.i18n import _
+from ui.share import switch_page
 
 FEATURED_FAMILIES = ("gan", "vae", "diffusion")
 FEATURED_COLUMNS, FEATURED_ROWS = 8, 2
@@ -213,4 +214,4 @@ def first_run_text() -> str:
 def train_a_gan_button() -> None:
     """The one next step the first screen offers: the Train page, whose default model is a GAN."""
     if st.button(_("Train a GAN now"), key="home_train_gan", type="primary", icon=":material/model_training:"):
-        st.switch_page("pages/train.py")
+        switch_page("pages/train.py")

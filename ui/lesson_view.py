@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from aigc_core.quality.narration import training_moment
-from ui.i18n import DEFAULT_LANGUAGE, LANGUAGE_PARAM, N_, _, current_language
-from ui.share import PRESENT_PARAM, presentation_mode
+from ui.i18n import N_, _
+from ui.share import switch_page
 
 LESSON_KEY = "lesson_step"
 LESSON_PARAM = "lesson"
@@ -216,24 +216,7 @@ def go_to_step(step: int | None) -> None:
         st.query_params.pop(LESSON_PARAM, None)
         st.rerun()
     target = LESSON_STEPS[step - 1]
-    st.switch_page(target.page, query_params={**target.query_params, **view_params(), LESSON_PARAM: str(step)})
-
-
-def view_params() -> dict[str, str]:
-    """The link parameters of how the app looks now (its language, presentation mode), for a page switch.
-
-    `st.switch_page` gives the new page only the parameters it is handed, and the session lost
-    its language and presentation mode on the lesson's page switches (a Chinese lesson turned
-    English, a projected one small, at its first change of page); the new page restores both from
-    the link, as it does for a shared one.
-    """
-    params = {}
-    language = current_language()
-    if language != DEFAULT_LANGUAGE or st.query_params.get(LANGUAGE_PARAM) is not None:
-        params[LANGUAGE_PARAM] = language
-    if presentation_mode():
-        params[PRESENT_PARAM] = "1"
-    return params
+    switch_page(target.page, {**target.query_params, LESSON_PARAM: str(step)})
 
 
 def render_lesson_start() -> None:

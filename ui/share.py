@@ -18,7 +18,7 @@ import re
 import streamlit as st
 
 from aigc_core.studio import check_run_id
-from ui.i18n import N_, _
+from ui.i18n import DEFAULT_LANGUAGE, LANGUAGE_PARAM, N_, _, current_language
 
 PRESENTATION_KEY = "presentation_mode"
 PRESENT_PARAM = "present"
@@ -176,3 +176,26 @@ def apply_presentation() -> None:
     publish(PRESENT_PARAM, "1" if on else None)
     if on:
         st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
+
+
+def view_params() -> dict[str, str]:
+    """The link parameters of how the app looks now (its language, presentation mode), for a page switch.
+
+    `st.switch_page` gives the new page only the parameters it is handed, and the session lost
+    its language and presentation mode on such a switch (a Chinese lesson turned English, a
+    projected one small, at its first change of page; Home's "Train a GAN now" the same); the new
+    page restores both from the link, as it does for a shared one. The sidebar's own page links
+    keep them without this.
+    """
+    params = {}
+    language = current_language()
+    if language != DEFAULT_LANGUAGE or st.query_params.get(LANGUAGE_PARAM) is not None:
+        params[LANGUAGE_PARAM] = language
+    if presentation_mode():
+        params[PRESENT_PARAM] = "1"
+    return params
+
+
+def switch_page(page: str, query_params: dict[str, str] | None = None) -> None:
+    """`st.switch_page` that keeps the session's language and presentation mode (see `view_params`)."""
+    st.switch_page(page, query_params={**(query_params or {}), **view_params()})
