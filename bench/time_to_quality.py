@@ -11,6 +11,7 @@
     a model that never saw a label)
                                     [--num 10000] [--out bench/results/time_to_quality]
                                     [--segment 15] [--seed 0] [--unit seconds|steps]
+    python bench/time_to_quality.py --replot bench/results/NAME.json   (redraws NAME.png from the saved rows)
 
 With `--segment S` the models train in turns of S training seconds each, round by round (the
 first to go changes every round), instead of one after the other: on a machine shared with other
@@ -31,8 +32,9 @@ steps count as training time: a user pays them too.
 
 Writes `<out>.json` (every row) and `<out>.png` (FID and IS against seconds, one line per model,
 rendered by Chromium from a plotly figure), and prints a table and the verdict against the
-speed issue's targets: after 120 s the fast GAN reaches IS >= 8.0 and the fast VAE IS >= 7.5, and
-at 300 s the fast GAN's FID is far below the reference's.
+speed issue's targets: after 120 s the fast GAN and the clustered one (the Train page's first) reach
+IS >= 8.0, the fast VAE and the clustered one IS >= 7.5, and at the last budget the fast GAN's FID is far
+below the reference's.
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 clock = CLOCKS["wall"]
 # What `--budgets` and `--segment` count: training seconds, or with `--unit steps` training steps.
 BUDGET_UNIT = "seconds"
-TARGETS_IS = {"gan-fast": 8.0, "vae-fast": 7.5}
+# Issue 16's IS targets after 120 s: the fast presets', and the Train page's first GAN and VAE ("or
+# the VAE the Train page offers first"), which a new user trains.
+TARGETS_IS = {"gan-fast": 8.0, "vae-fast": 7.5, "gan-clusters": 8.0, "vae-clusters": 7.5}
 SEED = 0
 
 
@@ -181,6 +185,11 @@ def number_or_text(value: str):
     return value
 
 
+def preset_of_arm(name: str) -> str | None:
+    """`gan-fast` for the arms `gan-fast`, `gan-fast+ema` or `gan-fast+ema+bf16`; None for one that changes its config."""
+    return None if ":" in name else name.split("+")[0]
+
+
 def make_trainer(name: str, training_set, ema_decay: float):
     """The trainer of one arm: `reference`, or a registry variant with an optional `+ema` and `:key=value`s."""
     if name == "reference":
@@ -208,11 +217,16 @@ def write_plot(rows: list[dict], path: Path) -> bool:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    import plotly.express as px
+
     figure = make_subplots(rows=1, cols=2, subplot_titles=("FID-MNIST (lower is better)", "Inception Score (higher is better)"))
-    palette = ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3")
-    for index, name in enumerate(dict.fromkeys(row["model"] for row in rows)):
+    # Up to 24 arms in distinct colours; the family in the line's dash, so a GAN never reads as a VAE.
+    palette = px.colors.qualitative.Dark24
+    dashes = {"gan": "solid", "vae": "dash", "diffusion": "dot"}
+    names = list(dict.fromkeys(row["model"] for row in rows))
+    for index, name in enumerate(names):
         mine = [row for row in rows if row["model"] == name]
-        line = {"color": palette[index % len(palette)]}
+        line = {"color": palette[index % len(palette)], "dash": dashes.get(name.split("-")[0], "dashdot")}
         seconds = [row["seconds"] for row in mine]
         figure.add_trace(go.Scatter(x=seconds, y=[row["fid"] for row in mine], name=name, legendgroup=name,
                                     mode="lines+markers", line=line), row=1, col=1)
@@ -220,7 +234,8 @@ def write_plot(rows: list[dict], path: Path) -> bool:
                                     legendgroup=name, showlegend=False, mode="lines+markers", line=line), row=1, col=2)
     figure.update_yaxes(type="log", row=1, col=1)
     figure.update_xaxes(title_text="training seconds on this machine")
-    figure.update_layout(width=1100, height=450, template="plotly_white", margin={"t": 40, "b": 50, "l": 50, "r": 20})
+    height = max(450, 110 + 30 * len(names))  # every legend entry visible, none scrolled away
+    figure.update_layout(width=1100, height=height, template="plotly_white", margin={"t": 40, "b": 50, "l": 50, "r": 20})
     html_path = path.with_suffix(".html")
     figure.write_html(html_path, include_plotlyjs=True, full_html=True)
     try:
@@ -231,7 +246,7 @@ def write_plot(rows: list[dict], path: Path) -> bool:
 
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright)
-            page = browser.new_page(viewport={"width": 1100, "height": 450})
+            page = browser.new_page(viewport={"width": 1100, "height": height})
             page.goto(html_path.resolve().as_uri())
             page.wait_for_selector(".main-svg")
             page.screenshot(path=str(path))
@@ -255,10 +270,16 @@ def main(argv=None) -> int:
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
                         help="budgets in wall-clock seconds, or in this process's CPU seconds (a loaded machine)")
     parser.add_argument("--seed", type=int, default=0, help="every arm's initial weights, noise, data order and samples")
+    parser.add_argument("--replot", metavar="JSON", help="redraw the PNG beside a saved <out>.json from its rows; no training")
     parser.add_argument("--unit", choices=("seconds", "steps"), default="seconds",
                         help="what budgets and segments count: training seconds, or training steps (equal work per arm)")
     args = parser.parse_args(argv)
     global clock, SEED, BUDGET_UNIT
+    if args.replot:
+        saved = Path(args.replot)
+        plotted = write_plot(json.loads(saved.read_text())["rows"], saved.with_suffix(".png"))
+        print(f"wrote {saved.with_suffix('.png')}" if plotted else "no PNG written")
+        return 0 if plotted else 1
     clock = CLOCKS[args.clock]
     SEED = args.seed
     BUDGET_UNIT = args.unit
@@ -314,7 +335,8 @@ def main(argv=None) -> int:
     plotted = write_plot(rows, out.with_suffix(".png"))
 
     def at(name: str, budget: float) -> dict | None:
-        return next((row for row in rows if row["model"] == name and row["budget_s"] == budget), None)
+        """The row of the first arm that trains preset `name` as it is (`+ema`, `+bf16` allowed, no `:key=value`)."""
+        return next((row for row in rows if preset_of_arm(row["model"]) == name and row["budget_s"] == budget), None)
 
     verdicts = []
     for name, target in TARGETS_IS.items():
