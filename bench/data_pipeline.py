@@ -41,19 +41,11 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=300, help="training steps per fit() call")
     arguments = parser.parse_args()
 
-    from aigc_core.config import default_precision_for
-    from aigc_core.data import load_images, make_training_dataset, scale_pixels
-    from aigc_core.devices import dtype_policy
-    from aigc_core.models.registry import VARIANTS
+    from aigc_core.data import make_training_dataset
+    from as_a_run import build_as_a_run
 
-    variant = VARIANTS[arguments.model]
-    precision = default_precision_for(variant.family, variant.preset)
-    training_set = load_images("mnist", "train")
-    with dtype_policy(precision):
-        model = variant.model_class(**variant.model_config)
-        model.compile()
-    labels = model.training_labels(training_set.images, training_set.labels, 0)
-    images = scale_pixels(training_set.images, model.pixel_range)
+    built = build_as_a_run(arguments.model)
+    variant, precision, model, images, labels = built.variant, built.precision, built.model, built.images, built.labels
     pipelines = {"library (fixed prefetch)": make_training_dataset(images, variant.batch_size, seed=0, labels=labels),
                  "autotuned": autotuned(images, labels, variant.batch_size)}
     for dataset in pipelines.values():  # trace the step once per pipeline before timing

@@ -32,20 +32,12 @@ ARMS = {
 def child(model_name: str, steps: int) -> None:
     """Time one `fit()` of `steps` steps of `model_name` in this process; print the result as JSON."""
     sys.path.insert(0, str(ROOT))
-    from aigc_core.config import default_precision_for
-    from aigc_core.data import load_images, make_training_dataset, scale_pixels
-    from aigc_core.devices import dtype_policy
-    from aigc_core.models.registry import VARIANTS
+    from aigc_core.data import make_training_dataset
+    from as_a_run import build_as_a_run
 
-    variant = VARIANTS[model_name]
-    precision = default_precision_for(variant.family, variant.preset)
-    training_set = load_images("mnist", "train")
-    with dtype_policy(precision):
-        model = variant.model_class(**variant.model_config)
-        model.compile()
-    labels = model.training_labels(training_set.images, training_set.labels, 0)
-    images = scale_pixels(training_set.images, model.pixel_range)
-    dataset = make_training_dataset(images, variant.batch_size, seed=0, labels=labels)
+    built = build_as_a_run(model_name)
+    model, precision = built.model, built.precision
+    dataset = make_training_dataset(built.images, built.variant.batch_size, seed=0, labels=built.labels)
     model.fit(dataset, epochs=1, steps_per_epoch=2, verbose=0)
     wall_started, cpu_started = time.perf_counter(), time.process_time()
     model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)

@@ -214,10 +214,9 @@ def score(images, classifier) -> dict:
 
 def write_plot(rows: list[dict], path: Path) -> bool:
     """FID (log scale) and IS against training seconds; a PNG through Chromium. False if no browser."""
+    import plotly.express as px
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
-
-    import plotly.express as px
 
     figure = make_subplots(rows=1, cols=2, subplot_titles=("FID-MNIST (lower is better)", "Inception Score (higher is better)"))
     # Up to 24 arms in distinct colours; the family in the line's dash, so a GAN never reads as a VAE.
